@@ -16,7 +16,10 @@ pub struct SqlError {
 impl SqlError {
     /// An error with this number and message.
     pub fn new(number: u32, message: impl Into<String>) -> Self {
-        Self { number, message: message.into() }
+        Self {
+            number,
+            message: message.into(),
+        }
     }
 }
 
