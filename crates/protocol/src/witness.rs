@@ -5,6 +5,7 @@
 
 use crate::link::{Links, Received};
 use crate::message::{Envelope, FailoverDenial, Hello, Message};
+use crate::mutant::{Mutant, Mutants};
 use crate::output::{Output, Timer};
 use crate::types::*;
 
@@ -49,6 +50,7 @@ pub struct Witness {
     links: Links,
     record: Option<WitnessRecord>,
     running: bool,
+    mutants: Mutants,
     out: Vec<Output>,
 }
 
@@ -62,6 +64,7 @@ impl Witness {
             links,
             record: None,
             running: true,
+            mutants: Mutants::default(),
             out: Vec::new(),
         };
         witness.start_ticking();
@@ -95,6 +98,11 @@ impl Witness {
     pub fn is_running(&self) -> bool {
         self.running
     }
+    /// Switches a deliberate bug on (only in builds with the `mutants` feature).
+    pub fn set_mutant(&mut self, mutant: Option<Mutant>) {
+        self.mutants.set(mutant);
+    }
+
     /// Drains the outbox.
     pub fn take_outputs(&mut self) -> Vec<Output> {
         std::mem::take(&mut self.out)
@@ -378,7 +386,12 @@ impl Witness {
             return; // an older report than one recorded
         }
         r.report = key;
-        r.sync = sync;
+        let ignores_exposure = self.mutants.is(Mutant::WitnessIgnoresExposed);
+        r.sync = if ignores_exposure && sync == SyncState::Unsynchronized {
+            SyncState::Synchronized
+        } else {
+            sync
+        };
         r.sync_numbers = numbers;
         r.numbers = numbers;
         self.send(from, Message::StatusRecorded { report });
@@ -452,7 +465,9 @@ impl Witness {
         if numbers != r.numbers {
             return Err(FailoverDenial::NumbersDiffer);
         }
-        if r.sync != SyncState::Synchronized || r.sync_numbers != numbers || told != numbers {
+        let synchronized =
+            r.sync == SyncState::Synchronized && r.sync_numbers == numbers && told == numbers;
+        if !synchronized && !self.mutants.is(Mutant::FailoverWhileSynchronizing) {
             return Err(FailoverDenial::NotSynchronized);
         }
         Ok(())

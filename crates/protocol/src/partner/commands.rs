@@ -5,6 +5,7 @@ use super::{Partner, PendingWitness};
 use crate::command::SessionCommand;
 use crate::error::SqlError;
 use crate::message::{Forwarded, Message};
+use crate::mutant::Mutant;
 use crate::output::{CommandId, Output};
 use crate::types::*;
 
@@ -66,13 +67,14 @@ impl Partner {
         if self.durable.role == Role::Principal {
             return Err(SqlError::new(1455, "service cannot be forced on the principal; FORCE_SERVICE_ALLOW_DATA_LOSS is issued on the mirror"));
         }
-        if self.links.is_up(self.durable.partner) {
+        let mutant = self.mutants.is(Mutant::ForceServiceWhilePrincipalConnected);
+        if self.links.is_up(self.durable.partner) && !mutant {
             return Err(SqlError::new(
                 1455,
                 "service cannot be forced: the mirror is still connected to the principal",
             ));
         }
-        if let Some(w) = self.durable.config.witness {
+        if let Some(w) = self.durable.config.witness.filter(|_| !mutant) {
             if !self.links.is_up(w) {
                 return Err(SqlError::new(1406, "service cannot be forced safely: a witness is set and the mirror is not connected to it"));
             }

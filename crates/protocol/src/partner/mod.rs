@@ -15,6 +15,7 @@ use crate::command::{SessionCommand, ERROR_DATABASE_UNAVAILABLE};
 use crate::error::SqlError;
 use crate::link::{Links, Received};
 use crate::message::{Envelope, FailoverDenial, Hello, Message};
+use crate::mutant::{Mutant, Mutants};
 use crate::output::{CommandId, Output, StopReason, Timer};
 use crate::types::*;
 
@@ -96,6 +97,7 @@ pub struct Partner {
     told_synchronized: Option<Numbers>,
     witness_sees_principal: bool,
     failover_requested: bool,
+    mutants: Mutants,
     out: Vec<Output>,
 }
 
@@ -192,6 +194,7 @@ impl Partner {
             told_synchronized: None,
             witness_sees_principal: false,
             failover_requested: false,
+            mutants: Mutants::default(),
             out: Vec::new(),
         }
     }
@@ -316,6 +319,11 @@ impl Partner {
             && self.taking_over.is_none()
             && self.state != MirroringState::PendingFailover
             && self.has_quorum()
+    }
+
+    /// Switches a deliberate bug on (only in builds with the `mutants` feature).
+    pub fn set_mutant(&mut self, mutant: Option<Mutant>) {
+        self.mutants.set(mutant);
     }
 
     /// Drains the outbox: every effect of the handlers since the last call, in order.
@@ -668,12 +676,23 @@ impl Partner {
     // Messages.
 
     fn on_body(&mut self, now: Nanos, from: InstanceId, view: RoleView, body: Message) {
+        if self.mutants.is(Mutant::IgnoreRoleSequence) {
+            return self.on_body_mutant_ignoring_roles(now, from, body);
+        }
         if view.role_sequence < self.role_sequence() {
             return; // stale: a lower role sequence is ignored (reference section 4)
         }
         if view.role_sequence > self.role_sequence() && !self.adopt(view, &body) {
             return; // a newer role we cannot take yet; the details come with a Hello
         }
+        if from == self.durable.partner {
+            self.on_partner_body(now, body);
+        } else if self.is_witness(from) {
+            self.on_witness_body(body);
+        }
+    }
+
+    fn on_body_mutant_ignoring_roles(&mut self, now: Nanos, from: InstanceId, body: Message) {
         if from == self.durable.partner {
             self.on_partner_body(now, body);
         } else if self.is_witness(from) {
@@ -833,7 +852,9 @@ impl Partner {
 
     fn finish_handshake(&mut self) {
         if let Some(lsn) = self.durable.discard_pending.take() {
-            self.discard_past(lsn);
+            if !self.mutants.is(Mutant::RejoinWithoutRollback) {
+                self.discard_past(lsn);
+            }
         }
         self.durable.synced_role_sequence = self.role_sequence();
         self.handshaken = true;
@@ -964,6 +985,9 @@ impl Partner {
     }
 
     fn has_quorum(&self) -> bool {
+        if self.mutants.is(Mutant::ServeWithoutQuorum) {
+            return true;
+        }
         match self.witness() {
             None => true,
             Some(w) => self.links.is_up(self.durable.partner) || self.links.is_up(w),
@@ -985,6 +1009,11 @@ impl Partner {
         } else {
             match (self.state, self.durable.config.safety) {
                 (MirroringState::PendingFailover, _) => 0,
+                (MirroringState::Synchronized, Safety::Full)
+                    if self.mutants.is(Mutant::AckBeforeMirrorHarden) =>
+                {
+                    Lsn::MAX
+                }
                 (MirroringState::Synchronized, Safety::Full) => 0,
                 (MirroringState::Synchronizing, Safety::Full) => {
                     self.switch_lsn.unwrap_or(Lsn::MAX)
@@ -1266,7 +1295,8 @@ impl Partner {
             && !self.links.is_up(self.durable.partner)
             && self.links.is_up(w)
             && !self.witness_sees_principal
-            && self.told_synchronized == Some(config.numbers);
+            && (self.told_synchronized == Some(config.numbers)
+                || self.mutants.is(Mutant::FailoverWhileSynchronizing));
         if eligible {
             self.failover_requested = true;
             let body = Message::FailoverRequest {

@@ -1,0 +1,115 @@
+//! The mutant zoo: deliberate protocol bugs that the model checker and the simulator's checkers
+//! must catch. They are named here so that every driver can parse `--mutant NAME`, but they can
+//! only be switched on when the crate is built with the `mutants` feature: in a normal build
+//! [`Mutants::is`] is a constant `false` and the bugs are compiled out.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One deliberate bug.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mutant {
+    /// The mirror asks for, and the witness grants, an automatic failover without the
+    /// SYNCHRONIZED record and notice (breaks `acknowledged_durable`).
+    FailoverWhileSynchronizing,
+    /// A principal with a witness keeps serving when it has lost both connections (breaks
+    /// `quorum_serving`).
+    ServeWithoutQuorum,
+    /// A SYNCHRONIZED FULL principal acknowledges after its own flush without waiting for the
+    /// mirror (breaks `acknowledged_durable`).
+    AckBeforeMirrorHarden,
+    /// The witness records an UNSYNCHRONIZED report as SYNCHRONIZED (breaks
+    /// `acknowledged_durable`).
+    WitnessIgnoresExposed,
+    /// A mirror rejoining after a role change keeps the log past the failover LSN (breaks
+    /// `log_prefix`).
+    RejoinWithoutRollback,
+    /// Partners neither adopt a higher role sequence nor ignore a lower one (breaks
+    /// `single_principal`).
+    IgnoreRoleSequence,
+    /// Forced service is accepted while the mirror is still connected to the principal (breaks
+    /// `failover_allowed`, which also judges forced service).
+    ForceServiceWhilePrincipalConnected,
+}
+
+impl Mutant {
+    /// Every mutant, in a fixed order.
+    pub const ALL: [Mutant; 7] = [
+        Mutant::FailoverWhileSynchronizing,
+        Mutant::ServeWithoutQuorum,
+        Mutant::AckBeforeMirrorHarden,
+        Mutant::WitnessIgnoresExposed,
+        Mutant::RejoinWithoutRollback,
+        Mutant::IgnoreRoleSequence,
+        Mutant::ForceServiceWhilePrincipalConnected,
+    ];
+
+    /// The name used on the command line (`--mutant NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FailoverWhileSynchronizing => "failover-while-synchronizing",
+            Self::ServeWithoutQuorum => "serve-without-quorum",
+            Self::AckBeforeMirrorHarden => "ack-before-mirror-harden",
+            Self::WitnessIgnoresExposed => "witness-ignores-exposed",
+            Self::RejoinWithoutRollback => "rejoin-without-rollback",
+            Self::IgnoreRoleSequence => "ignore-role-sequence",
+            Self::ForceServiceWhilePrincipalConnected => "force-service-while-principal-connected",
+        }
+    }
+
+    /// The property the mutant is expected to break.
+    pub fn breaks(self) -> &'static str {
+        match self {
+            Self::FailoverWhileSynchronizing => "acknowledged_durable",
+            Self::ServeWithoutQuorum => "quorum_serving",
+            Self::AckBeforeMirrorHarden => "acknowledged_durable",
+            Self::WitnessIgnoresExposed => "acknowledged_durable",
+            Self::RejoinWithoutRollback => "log_prefix",
+            Self::IgnoreRoleSequence => "single_principal",
+            Self::ForceServiceWhilePrincipalConnected => "failover_allowed",
+        }
+    }
+}
+
+impl fmt::Display for Mutant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Mutant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|m| m.name()).collect();
+                format!(
+                    "unknown mutant '{s}'; the mutants are: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// The mutant switched on in one state machine, if any.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mutants(Option<Mutant>);
+
+impl Mutants {
+    /// Switches `mutant` on. Without the `mutants` feature this does nothing: normal builds
+    /// cannot carry a bug.
+    pub fn set(&mut self, mutant: Option<Mutant>) {
+        if cfg!(feature = "mutants") {
+            self.0 = mutant;
+        }
+    }
+
+    /// Whether `mutant` is on (always false without the `mutants` feature).
+    #[inline(always)]
+    pub fn is(self, mutant: Mutant) -> bool {
+        cfg!(feature = "mutants") && self.0 == Some(mutant)
+    }
+}
