@@ -1165,6 +1165,10 @@ impl Partner {
     /// finished a manual failover as the old principal).
     fn become_mirror(&mut self, role_sequence: u64) {
         let was_principal = self.durable.role == Role::Principal;
+        if was_principal {
+            // Log not yet hardened is lost with the role, as in a crash.
+            self.discard_past(self.lsn_hardened);
+        }
         self.durable.role = Role::Mirror;
         self.durable.config.numbers.role = role_sequence;
         self.taking_over = None;
@@ -1197,6 +1201,9 @@ impl Partner {
     fn take_over(&mut self, change: RoleChange) {
         assert_eq!(self.durable.role, Role::Mirror, "only a mirror takes over");
         assert_eq!(change.principal, self.durable.me);
+        // Received but unhardened log was never acknowledged: it is lost with the role change,
+        // as in a crash (the log engine turns a mirror log into a writer at its hardened LSN).
+        self.discard_past(self.lsn_hardened);
         self.merge_history(&[change]);
         self.durable.role = Role::Principal;
         self.durable.config.numbers.role = change.role_sequence;
