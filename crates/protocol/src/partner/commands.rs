@@ -400,7 +400,7 @@ impl Partner {
             }
         }
         if let Some((id, lsn)) = self.set_partner {
-            if self.lsn_mirror_hardened >= lsn {
+            if self.mirror_ready && self.lsn_mirror_hardened >= lsn {
                 self.set_partner = None;
                 self.complete(id, Ok(()));
             }

@@ -121,7 +121,7 @@ impl Partner {
         fork: Fork,
     ) -> Self {
         let mut partner = Self::blank(me, principal, Role::Mirror, lsn_hardened, fork);
-        partner.start_ticking();
+        partner.tick_now();
         partner.invariants();
         partner
     }
@@ -141,7 +141,7 @@ impl Partner {
         partner.lsn_end = lsn_end;
         partner.serving = true; // the database was online and serving before the session
         partner.set_partner = Some((id, lsn_end));
-        partner.start_ticking();
+        partner.tick_now();
         partner.invariants();
         partner
     }
@@ -197,6 +197,12 @@ impl Partner {
             mutants: Mutants::default(),
             out: Vec::new(),
         }
+    }
+
+    /// The first tick comes at once, so that a new session (or a restarted instance) connects
+    /// without waiting a ping interval.
+    fn tick_now(&mut self) {
+        self.out.push(Output::SetTimer { timer: Timer::Ping, after: 0 });
     }
 
     fn start_ticking(&mut self) {
@@ -508,7 +514,7 @@ impl Partner {
         } else {
             MirroringState::Disconnected
         };
-        self.start_ticking();
+        self.tick_now();
         self.settle(now);
     }
 

@@ -1,0 +1,155 @@
+//! The one backup share every instance can read (spec/scenario.md: "backup files land in one
+//! backup share"): database backups with their LSN ranges, and certificate files.
+//!
+//! LSNs are plain `u64` byte positions in the database's log: a log backup holds the log
+//! `[first_lsn, last_lsn)`, so its size is `last_lsn - first_lsn`.
+
+use std::collections::BTreeMap;
+
+use crate::catalog::{key, RecoveryFork};
+use crate::statement::RecoveryModel;
+
+/// What a backup set holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BackupKind {
+    /// `BACKUP DATABASE`: the whole database as of `last_lsn`.
+    Full,
+    /// `BACKUP DATABASE ... WITH DIFFERENTIAL`: the changes since its base full backup.
+    Differential,
+    /// `BACKUP LOG`: the log since the previous log backup.
+    Log,
+}
+
+impl BackupKind {
+    /// The statement that made it, as SQL Server's restore errors name it.
+    pub fn made_by(self) -> &'static str {
+        match self {
+            Self::Full | Self::Differential => "BACKUP DATABASE",
+            Self::Log => "BACKUP LOG",
+        }
+    }
+}
+
+/// One backup set in a backup file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSet {
+    /// Its id, in the order backups were taken.
+    pub id: u64,
+    /// Full, differential or log.
+    pub kind: BackupKind,
+    /// The database backed up.
+    pub database: String,
+    /// The instance it was taken on.
+    pub taken_on: String,
+    /// The database's family and fork when it was taken.
+    pub fork: RecoveryFork,
+    /// Full and differential: the LSN the restored copy reaches (`first_lsn == last_lsn`);
+    /// log: the first LSN it holds.
+    pub first_lsn: u64,
+    /// The LSN just past the last log it holds: a restore of it reaches this LSN.
+    pub last_lsn: u64,
+    /// Differential: the full backup it is based on.
+    pub base: Option<crate::catalog::BackupBase>,
+    /// The recovery model the database had (a restored copy takes it).
+    pub recovery_model: RecoveryModel,
+    /// Its size: what writing and restoring it costs in disk time.
+    pub bytes: u64,
+}
+
+/// A certificate written by `BACKUP CERTIFICATE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateFile {
+    /// The certificate's name where it was backed up.
+    pub certificate: String,
+    /// The instance it was backed up on.
+    pub taken_on: String,
+    /// Its subject.
+    pub subject: String,
+    /// Its thumbprint: an import of this file is the same certificate.
+    pub thumbprint: String,
+}
+
+/// A file in the backup share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackupFile {
+    /// A backup media file: backup sets appended in order (SQL Server's default NOINIT); a
+    /// RESTORE without FILE = n reads the first.
+    Media(Vec<BackupSet>),
+    /// A certificate file.
+    Certificate(CertificateFile),
+}
+
+/// The shared backup folder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackupFolder {
+    files: BTreeMap<String, (String, BackupFile)>,
+    backups_taken: u64,
+}
+
+impl BackupFolder {
+    /// The file of that name (file names are not case-sensitive on Windows).
+    pub fn file(&self, name: &str) -> Option<&BackupFile> {
+        self.files.get(&key(name)).map(|(_, file)| file)
+    }
+
+    /// Every file, by name as first written, in name order.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &BackupFile)> {
+        self.files
+            .values()
+            .map(|(name, file)| (name.as_str(), file))
+    }
+
+    /// Every backup set of one database taken on one instance, oldest first.
+    pub fn backups_of(&self, instance: &str, database: &str) -> Vec<&BackupSet> {
+        let mut sets: Vec<&BackupSet> = self
+            .files
+            .values()
+            .filter_map(|(_, file)| match file {
+                BackupFile::Media(sets) => Some(sets),
+                BackupFile::Certificate(_) => None,
+            })
+            .flatten()
+            .filter(|set| set.taken_on == instance && key(&set.database) == key(database))
+            .collect();
+        sets.sort_by_key(|set| set.id);
+        sets
+    }
+
+    /// The id the next backup set gets.
+    pub(crate) fn next_backup_id(&self) -> u64 {
+        self.backups_taken + 1
+    }
+
+    /// Appends a backup set to a media file (created if absent). The caller has checked that
+    /// the name is not a certificate file.
+    pub(crate) fn append(&mut self, file: &str, set: BackupSet) {
+        assert_eq!(
+            set.id,
+            self.next_backup_id(),
+            "backup ids follow the order backups are taken"
+        );
+        self.backups_taken = set.id;
+        let entry = self
+            .files
+            .entry(key(file))
+            .or_insert_with(|| (file.to_string(), BackupFile::Media(Vec::new())));
+        match &mut entry.1 {
+            BackupFile::Media(sets) => sets.push(set),
+            BackupFile::Certificate(_) => {
+                unreachable!("the caller checked that {file} is a media file")
+            }
+        }
+    }
+
+    /// Writes a certificate file. The caller has checked that the name is free.
+    pub(crate) fn write_certificate(&mut self, file: &str, certificate: CertificateFile) {
+        let previous = self.files.insert(
+            key(file),
+            (file.to_string(), BackupFile::Certificate(certificate)),
+        );
+        assert!(
+            previous.is_none(),
+            "the caller checked that {file} does not exist"
+        );
+    }
+}

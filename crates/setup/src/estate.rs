@@ -1,0 +1,527 @@
+//! The estate: every instance's catalog and the shared backup folder, and [`Estate::execute`],
+//! which judges one statement on one instance and, when it succeeds, applies it and says what
+//! work the simulator must schedule.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::backup::BackupFolder;
+use crate::catalog::{
+    key, Database, DatabaseState, InstanceCatalog, InstanceSpec, Mirroring, MirroringRole,
+    RecoveryFork,
+};
+use crate::connection::FailureKind;
+use crate::errors::{SetupError, StatementError};
+use crate::guid::derived_guid;
+use crate::statement::{RecoveryModel, ServerAddress, SessionCommand, Statement};
+
+/// How long a catalog change takes (reference §7).
+pub const CATALOG_CHANGE: Duration = Duration::from_millis(1);
+
+/// What the simulator knows at the moment a statement runs and this crate cannot: live
+/// protocol and log state. Fields a statement does not use are ignored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatementContext {
+    /// The current end of log (LSN, a byte position) of the database the statement names, on
+    /// the instance running it: where a full backup is taken, where a log backup ends, and the
+    /// log a principal's SET PARTNER waits for the mirror to harden.
+    pub end_of_log_lsn: u64,
+    /// The data size of that database in bytes: what a full backup writes.
+    pub database_size_bytes: u64,
+    /// `SET PARTNER OFF`: the mirror's hardened end of log at this moment; the mirror copy stays
+    /// RESTORING at this LSN, and a new session needs the log from here on.
+    pub mirror_hardened_lsn: u64,
+    /// `SET WITNESS`: principal, mirror and witness are all interconnected and the mirror has
+    /// hardened the log up to `end_of_log_lsn` (reference §7, 1426).
+    pub witness_ready: bool,
+    /// Instances the instance running the statement cannot reach right now, and how that shows:
+    /// [`FailureKind::Hard`] for a crashed process on a live host (connection reset),
+    /// [`FailureKind::Soft`] for a powered-off or paused host or a partition.
+    pub unreachable: BTreeMap<String, FailureKind>,
+}
+
+/// How long a successful statement runs: the simulator schedules its completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// A catalog change: completes after [`CATALOG_CHANGE`] (1 ms).
+    Catalog,
+    /// Disk work on the instance: completes after `bytes` / the instance's disk throughput.
+    Disk {
+        /// Bytes written (backup) or read (restore).
+        bytes: u64,
+    },
+    /// `SET PARTNER` on the principal: completes once the mirror has hardened the log up to
+    /// `lsn` (the end of log when the statement was issued). The session runs from now.
+    UntilMirrorHardens {
+        /// The LSN the mirror must harden.
+        lsn: u64,
+    },
+    /// `SET WITNESS`: completes when the witness has durably recorded the session.
+    UntilWitnessRecords,
+    /// `SET PARTNER FAILOVER`: completes when the protocol core reports the role switch.
+    UntilRoleSwitch,
+    /// A query: completes at once.
+    Immediate,
+}
+
+/// What the simulator must do beyond scheduling the work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing: a catalog change only.
+    None,
+    /// The instance's endpoint was started, stopped, disabled or dropped: its mirroring
+    /// connections must be judged again ([`Estate::judge_connection`]); those that fail now
+    /// break at once (a hard error).
+    EndpointChanged {
+        /// The instance.
+        instance: String,
+    },
+    /// Start a session (SYNCHRONIZING) in the protocol core. The catalog already shows it.
+    StartSession {
+        /// The database.
+        database: String,
+        /// The principal's instance.
+        principal: String,
+        /// The principal's endpoint address (the mirror connects back to it).
+        principal_address: ServerAddress,
+        /// The mirror's instance.
+        mirror: String,
+        /// The mirror's endpoint address.
+        mirror_address: ServerAddress,
+        /// `mirroring_guid` of the session.
+        mirroring_guid: String,
+    },
+    /// Set the witness of a running session in the protocol core.
+    SetWitness {
+        /// The database.
+        database: String,
+        /// The witness's instance.
+        witness: String,
+        /// The witness's endpoint address.
+        witness_address: ServerAddress,
+    },
+    /// End the session in the protocol core (`SET PARTNER OFF`); the catalog already shows the
+    /// principal ONLINE and the mirror RESTORING, both out of the session.
+    EndSession {
+        /// The database.
+        database: String,
+        /// The principal's instance.
+        principal: String,
+        /// The mirror's instance.
+        mirror: String,
+    },
+    /// Hand the command to the protocol core, which judges it (1470, 1477, 1422, 1447, 1455,
+    /// 1406, 1456, 1476) and carries it out; only if it accepts does the work run. After a role
+    /// switch, call [`Estate::record_role_switch`].
+    SessionCommand {
+        /// The database.
+        database: String,
+        /// The command.
+        command: SessionCommand,
+    },
+    /// Answer a query with rows built from the protocol state at this moment (see the `views`
+    /// module).
+    Query(Query),
+}
+
+/// The queries a step may run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// `SELECT * FROM sys.database_mirroring`: [`crate::views::database_mirroring_rows`].
+    DatabaseMirroring,
+    /// `SELECT * FROM sys.database_mirroring_witnesses`:
+    /// [`crate::views::database_mirroring_witnesses_rows`].
+    DatabaseMirroringWitnesses,
+    /// `EXEC msdb.dbo.sp_dbmmonitorresults`: [`crate::views::monitor_results_rows`].
+    MonitorResults {
+        /// The database.
+        database: String,
+        /// `@mode` (which rows; 0, the last row, when not given).
+        mode: u32,
+    },
+}
+
+/// A statement that succeeded: the work to schedule and the effect to apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// How long it runs.
+    pub work: Work,
+    /// What else the simulator must do.
+    pub effect: Effect,
+}
+
+impl Outcome {
+    pub(crate) fn catalog() -> Self {
+        Self {
+            work: Work::Catalog,
+            effect: Effect::None,
+        }
+    }
+}
+
+/// A role switch the protocol core carried out (reference §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleSwitch {
+    /// A manual or automatic failover, at this failover LSN.
+    Failover {
+        /// `mirroring_failover_lsn`: the new principal's log starts its new role here.
+        failover_lsn: u64,
+    },
+    /// Forced service: a new recovery fork starts at the fork LSN.
+    ForcedService {
+        /// The new principal's hardened end of log when service was forced.
+        fork_lsn: u64,
+    },
+}
+
+impl RoleSwitch {
+    fn lsn(self) -> u64 {
+        match self {
+            Self::Failover { failover_lsn } => failover_lsn,
+            Self::ForcedService { fork_lsn } => fork_lsn,
+        }
+    }
+}
+
+/// Every instance's catalog and the shared backup folder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Estate {
+    instances: BTreeMap<String, InstanceCatalog>,
+    backup_folder: BackupFolder,
+    /// Recovery forks started so far: numbers new forks.
+    forks_started: u64,
+    /// Sessions started so far: tells apart the GUIDs of successive sessions of one database.
+    sessions_started: u64,
+    /// Certificates created so far: makes thumbprints unique.
+    certificates_created: u64,
+}
+
+/// The result of judging a statement inside this crate.
+pub(crate) type Judged<T> = Result<T, StatementError>;
+
+impl Estate {
+    /// An empty estate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an instance with nothing on it (spec/scenario.md: "An instance starts with nothing
+    /// but the database given by `[database].on`").
+    pub fn add_instance(&mut self, spec: InstanceSpec) -> Result<(), SetupError> {
+        if self.instances.contains_key(&spec.name) {
+            return Err(SetupError::DuplicateInstance(spec.name));
+        }
+        if let Some(other) = self.instance_on_host(&spec.host) {
+            return Err(SetupError::DuplicateHost {
+                host: spec.host,
+                instance: other.name.clone(),
+            });
+        }
+        self.instances
+            .insert(spec.name.clone(), InstanceCatalog::new(spec));
+        Ok(())
+    }
+
+    /// Adds the scenario's database, ONLINE, on its first recovery fork, with no backups yet.
+    pub fn add_database(
+        &mut self,
+        instance: &str,
+        database: &str,
+        recovery_model: RecoveryModel,
+    ) -> Result<(), SetupError> {
+        let catalog = self
+            .instances
+            .get(instance)
+            .ok_or_else(|| SetupError::UnknownInstance(instance.into()))?;
+        if catalog.database(database).is_some() {
+            return Err(SetupError::DuplicateDatabase {
+                instance: instance.into(),
+                database: database.into(),
+            });
+        }
+        let family_guid = derived_guid(&["family", instance, &key(database)]);
+        let fork = self.start_fork(family_guid);
+        let catalog = self.catalog_mut(instance);
+        let database_id = catalog.next_database_id;
+        catalog.next_database_id += 1;
+        catalog.databases.insert(
+            key(database),
+            Database {
+                name: database.to_string(),
+                database_id,
+                state: DatabaseState::Online,
+                recovery_model,
+                fork,
+                lsn_restored: 0,
+                restored_base: None,
+                log_restored_since_base: false,
+                log_chain_lsn: None,
+                differential_base: None,
+                mirroring: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The catalog of one instance.
+    pub fn instance(&self, name: &str) -> Option<&InstanceCatalog> {
+        self.instances.get(name)
+    }
+
+    /// Every instance's catalog, by name.
+    pub fn instances(&self) -> impl Iterator<Item = &InstanceCatalog> {
+        self.instances.values()
+    }
+
+    /// The shared backup folder.
+    pub fn backup_folder(&self) -> &BackupFolder {
+        &self.backup_folder
+    }
+
+    /// Runs one statement on `on`. On success the catalogs show its effect and the outcome says
+    /// what to schedule; on failure nothing changed.
+    pub fn execute(
+        &mut self,
+        on: &str,
+        statement: &Statement,
+        context: &StatementContext,
+    ) -> Result<Outcome, StatementError> {
+        if !self.instances.contains_key(on) {
+            return Err(StatementError::UnknownInstance(on.into()));
+        }
+        let outcome = self.dispatch(on, statement, context);
+        self.assert_invariants();
+        outcome
+    }
+
+    fn dispatch(
+        &mut self,
+        on: &str,
+        statement: &Statement,
+        context: &StatementContext,
+    ) -> Judged<Outcome> {
+        match statement {
+            Statement::CreateEndpoint(definition) => self.create_endpoint(on, definition),
+            Statement::AlterEndpoint { endpoint, state } => {
+                self.alter_endpoint(on, endpoint, *state)
+            }
+            Statement::DropEndpoint { endpoint } => self.drop_endpoint(on, endpoint),
+            Statement::CreateCertificate {
+                certificate,
+                subject,
+            } => self.create_certificate(on, certificate, subject),
+            Statement::BackupCertificate { certificate, file } => {
+                self.backup_certificate(on, certificate, file)
+            }
+            Statement::ImportCertificate {
+                certificate,
+                owner,
+                file,
+            } => self.import_certificate(on, certificate, owner.as_deref(), file),
+            Statement::CreateWindowsLogin { account } => self.create_windows_login(on, account),
+            Statement::CreateCertificateLogin { login, certificate } => {
+                self.create_certificate_login(on, login, certificate)
+            }
+            Statement::GrantConnect { endpoint, login } => self.grant_connect(on, endpoint, login),
+            Statement::SetRecoveryModel { database, model } => {
+                self.set_recovery_model(on, database, *model)
+            }
+            Statement::BackupDatabase {
+                database,
+                file,
+                differential,
+            } => self.backup_database(on, database, file, *differential, context),
+            Statement::BackupLog { database, file } => self.backup_log(on, database, file, context),
+            Statement::RestoreDatabase {
+                database,
+                file,
+                mode,
+                replace,
+            } => self.restore_database(on, database, file, *mode, *replace),
+            Statement::RestoreLog {
+                database,
+                file,
+                mode,
+            } => self.restore_log(on, database, file, *mode),
+            Statement::RecoverDatabase { database } => self.recover_database(on, database),
+            Statement::SetPartner { database, partner } => {
+                self.set_partner(on, database, partner, context)
+            }
+            Statement::SetWitness { database, witness } => {
+                self.set_witness(on, database, witness, context)
+            }
+            Statement::PartnerOff { database } => self.partner_off(on, database, context),
+            Statement::Session { database, command } => {
+                self.session_command(on, database, *command)
+            }
+            Statement::SelectDatabaseMirroring => Ok(query(Query::DatabaseMirroring)),
+            Statement::SelectDatabaseMirroringWitnesses => {
+                Ok(query(Query::DatabaseMirroringWitnesses))
+            }
+            Statement::MonitorResults { database, mode, .. } => Ok(query(Query::MonitorResults {
+                database: database.clone(),
+                mode: mode.unwrap_or(0),
+            })),
+        }
+    }
+
+    /// Records a role switch the protocol core carried out: `new_principal`'s copy becomes the
+    /// ONLINE principal and its partner's copy the RESTORING mirror. Call it on every role
+    /// switch, so that later statements (backups, SET WITNESS, PARTNER OFF) see the right roles.
+    /// Recording a failover that is already recorded changes nothing.
+    pub fn record_role_switch(
+        &mut self,
+        database: &str,
+        new_principal: &str,
+        switch: RoleSwitch,
+    ) -> Result<(), SetupError> {
+        let no_session = || SetupError::NoSession {
+            instance: new_principal.into(),
+            database: database.into(),
+        };
+        let catalog = self
+            .instance(new_principal)
+            .ok_or_else(|| SetupError::UnknownInstance(new_principal.into()))?;
+        let membership = catalog
+            .database(database)
+            .and_then(Database::session)
+            .ok_or_else(no_session)?;
+        let partner = membership.partner.clone();
+        let partner_copy = self
+            .instance(&partner)
+            .and_then(|catalog| catalog.database(database))
+            .filter(|copy| copy.session().is_some())
+            .ok_or_else(no_session)?;
+        // The log backup chain lives in the log, so it moves with the principal's role; take it
+        // from whichever copy is the principal now (the call may repeat a switch already made).
+        let current_principal = match membership.role {
+            MirroringRole::Principal => catalog.database(database).expect("found above"),
+            MirroringRole::Mirror => partner_copy,
+        };
+        let differential_base = current_principal.differential_base;
+        let family_guid = current_principal.fork.family_guid.clone();
+        let mut fork = current_principal.fork.clone();
+        // Log past the switch point may be discarded, so the next log backup starts there at
+        // the latest.
+        let log_chain_lsn = current_principal
+            .log_chain_lsn
+            .map(|chain| chain.min(switch.lsn()));
+        if let RoleSwitch::ForcedService { .. } = switch {
+            fork = self.start_fork(family_guid);
+        }
+        let new = self
+            .catalog_mut(new_principal)
+            .database_mut(database)
+            .expect("checked above");
+        new.state = DatabaseState::Online;
+        new.fork = fork.clone();
+        new.log_chain_lsn = log_chain_lsn;
+        new.differential_base = differential_base;
+        set_role(new, MirroringRole::Principal);
+        let old = self
+            .catalog_mut(&partner)
+            .database_mut(database)
+            .expect("checked above");
+        old.state = DatabaseState::Restoring;
+        old.fork = fork;
+        old.log_chain_lsn = None;
+        set_role(old, MirroringRole::Mirror);
+        self.assert_invariants();
+        Ok(())
+    }
+
+    pub(crate) fn catalog(&self, instance: &str) -> &InstanceCatalog {
+        self.instances
+            .get(instance)
+            .expect("execute checked that the instance exists")
+    }
+
+    pub(crate) fn catalog_mut(&mut self, instance: &str) -> &mut InstanceCatalog {
+        self.instances
+            .get_mut(instance)
+            .expect("execute checked that the instance exists")
+    }
+
+    pub(crate) fn instance_on_host(&self, host: &str) -> Option<&InstanceCatalog> {
+        self.instances
+            .values()
+            .find(|catalog| catalog.host.eq_ignore_ascii_case(host))
+    }
+
+    pub(crate) fn backup_folder_mut(&mut self) -> &mut BackupFolder {
+        &mut self.backup_folder
+    }
+
+    /// A new recovery fork in a family.
+    pub(crate) fn start_fork(&mut self, family_guid: String) -> RecoveryFork {
+        self.forks_started += 1;
+        RecoveryFork {
+            family_guid,
+            fork: self.forks_started,
+        }
+    }
+
+    /// The GUID of a new session.
+    pub(crate) fn new_mirroring_guid(
+        &mut self,
+        database: &str,
+        principal: &str,
+        mirror: &str,
+    ) -> String {
+        self.sessions_started += 1;
+        derived_guid(&[
+            "mirroring",
+            &key(database),
+            principal,
+            mirror,
+            &self.sessions_started.to_string(),
+        ])
+    }
+
+    /// A thumbprint for a certificate created now.
+    pub(crate) fn new_thumbprint(&mut self, instance: &str, certificate: &str) -> String {
+        self.certificates_created += 1;
+        derived_guid(&[
+            "certificate",
+            instance,
+            &key(certificate),
+            &self.certificates_created.to_string(),
+        ])
+    }
+
+    fn assert_invariants(&self) {
+        for catalog in self.instances.values() {
+            for database in catalog.databases.values() {
+                database.assert_invariants();
+                if let Some(session) = database.session() {
+                    let partner = self
+                        .instances
+                        .get(&session.partner)
+                        .and_then(|partner| partner.database(&database.name))
+                        .and_then(Database::session);
+                    assert!(
+                        partner.is_some_and(|partner| partner.partner == catalog.name
+                            && partner.role != session.role
+                            && partner.mirroring_guid == session.mirroring_guid),
+                        "{} on {}: the partner's copy must be in the same session in the other role",
+                        database.name,
+                        catalog.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn set_role(database: &mut Database, role: MirroringRole) {
+    if let Some(Mirroring::Session(membership)) = &mut database.mirroring {
+        membership.role = role;
+    }
+}
+
+fn query(query: Query) -> Outcome {
+    Outcome {
+        work: Work::Immediate,
+        effect: Effect::Query(query),
+    }
+}

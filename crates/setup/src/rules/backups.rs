@@ -1,0 +1,370 @@
+//! Recovery models, backups and restores: the log backup chain (reference §6 and §7, steps 1
+//! and 2; errors 4208, 4214, 4305, 4326, 4330, 3117 and their neighbours). Backups and restores
+//! take their size divided by the disk throughput; recovery and model changes 1 ms.
+
+use crate::backup::{BackupFile, BackupKind, BackupSet};
+use crate::catalog::{key, BackupBase, Database, DatabaseState};
+use crate::errors::sql;
+use crate::estate::{Effect, Estate, Judged, Outcome, StatementContext, Work};
+use crate::statement::{RecoveryModel, RestoreMode};
+
+impl Estate {
+    /// `ALTER DATABASE db SET RECOVERY ...`: 5011 unknown database; 5052 while RESTORING; 1468
+    /// leaving FULL while mirrored. SIMPLE breaks the log backup chain (a full or differential
+    /// backup starts a new one).
+    pub(crate) fn set_recovery_model(
+        &mut self,
+        on: &str,
+        database: &str,
+        model: RecoveryModel,
+    ) -> Judged<Outcome> {
+        let copy = self
+            .catalog(on)
+            .database(database)
+            .ok_or_else(|| sql::cannot_alter_database(database))?;
+        if copy.state == DatabaseState::Restoring {
+            return Err(sql::alter_while_restoring().into());
+        }
+        if copy.mirroring.is_some() && model != RecoveryModel::Full {
+            return Err(sql::involved_in_mirroring(database).into());
+        }
+        let copy = self
+            .catalog_mut(on)
+            .database_mut(database)
+            .expect("found above");
+        copy.recovery_model = model;
+        if model == RecoveryModel::Simple {
+            copy.log_chain_lsn = None;
+        }
+        Ok(Outcome::catalog())
+    }
+
+    /// `BACKUP DATABASE db TO DISK = 'f' [WITH DIFFERENTIAL]`: 911 unknown database; 954 on a
+    /// mirror; 927 while RESTORING; 3035 a differential without a full backup; 3241 the file is
+    /// a certificate. A full backup records the end of log as its LSN and writes the database
+    /// size; it starts the log backup chain if there is none (FULL and BULK_LOGGED).
+    pub(crate) fn backup_database(
+        &mut self,
+        on: &str,
+        database: &str,
+        file: &str,
+        differential: bool,
+        context: &StatementContext,
+    ) -> Judged<Outcome> {
+        let copy = self.backup_source(on, database)?;
+        let base = copy.differential_base;
+        if differential && base.is_none() {
+            return Err(sql::no_full_backup_for_differential(database).into());
+        }
+        self.media_file(file)?;
+        let end = context.end_of_log_lsn;
+        let (kind, bytes) = match (differential, base) {
+            // The changed data since the base, never more than the whole database.
+            (true, Some(base)) => (
+                BackupKind::Differential,
+                end.saturating_sub(base.lsn)
+                    .min(context.database_size_bytes),
+            ),
+            _ => (BackupKind::Full, context.database_size_bytes),
+        };
+        let set = self.backup_set(
+            on,
+            copy,
+            kind,
+            end,
+            end,
+            if differential { base } else { None },
+            bytes,
+        );
+        let id = set.id;
+        self.backup_folder_mut().append(file, set);
+        let copy = self
+            .catalog_mut(on)
+            .database_mut(database)
+            .expect("found above");
+        if kind == BackupKind::Full {
+            copy.differential_base = Some(BackupBase {
+                backup_id: id,
+                lsn: end,
+            });
+        }
+        if copy.recovery_model != RecoveryModel::Simple && copy.log_chain_lsn.is_none() {
+            copy.log_chain_lsn = Some(end);
+        }
+        Ok(Outcome {
+            work: Work::Disk { bytes },
+            effect: Effect::None,
+        })
+    }
+
+    /// `BACKUP LOG db TO DISK = 'f'`: 911, 954, 927 as for BACKUP DATABASE; 4208 under SIMPLE;
+    /// 4214 with no full backup since the chain began or broke; 3241 the file is a certificate.
+    /// It holds the log since the previous log backup, up to the end of log.
+    pub(crate) fn backup_log(
+        &mut self,
+        on: &str,
+        database: &str,
+        file: &str,
+        context: &StatementContext,
+    ) -> Judged<Outcome> {
+        let copy = self.backup_source(on, database)?;
+        if copy.recovery_model == RecoveryModel::Simple {
+            return Err(sql::log_backup_under_simple(database).into());
+        }
+        let chain = copy
+            .log_chain_lsn
+            .ok_or_else(|| sql::no_current_database_backup(database))?;
+        self.media_file(file)?;
+        let end = context.end_of_log_lsn;
+        assert!(
+            end >= chain,
+            "{database} on {on}: the end of log {end} is behind the last log backup {chain}"
+        );
+        let set = self.backup_set(on, copy, BackupKind::Log, chain, end, None, end - chain);
+        let bytes = set.bytes;
+        self.backup_folder_mut().append(file, set);
+        self.catalog_mut(on)
+            .database_mut(database)
+            .expect("found above")
+            .log_chain_lsn = Some(end);
+        Ok(Outcome {
+            work: Work::Disk { bytes },
+            effect: Effect::None,
+        })
+    }
+
+    /// The ONLINE database a backup reads.
+    fn backup_source(&self, on: &str, database: &str) -> Judged<&Database> {
+        let copy = self
+            .catalog(on)
+            .database(database)
+            .ok_or_else(|| sql::database_does_not_exist(database))?;
+        match (copy.state, copy.session()) {
+            (DatabaseState::Online, _) => Ok(copy),
+            (DatabaseState::Restoring, Some(_)) => Err(sql::database_is_a_mirror(database).into()),
+            (DatabaseState::Restoring, None) => Err(sql::database_is_restoring(database).into()),
+        }
+    }
+
+    /// A backup appends to a media file; a certificate file is not one.
+    fn media_file(&self, file: &str) -> Judged<()> {
+        match self.backup_folder().file(file) {
+            Some(BackupFile::Certificate(_)) => Err(sql::media_incorrectly_formed(file).into()),
+            _ => Ok(()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backup_set(
+        &self,
+        on: &str,
+        copy: &Database,
+        kind: BackupKind,
+        first_lsn: u64,
+        last_lsn: u64,
+        base: Option<BackupBase>,
+        bytes: u64,
+    ) -> BackupSet {
+        BackupSet {
+            id: self.backup_folder().next_backup_id(),
+            kind,
+            database: copy.name.clone(),
+            taken_on: on.to_string(),
+            fork: copy.fork.clone(),
+            first_lsn,
+            last_lsn,
+            base,
+            recovery_model: copy.recovery_model,
+            bytes,
+        }
+    }
+
+    /// The first backup set of a file (RESTORE without FILE = n), of the kinds allowed: 3201
+    /// missing file; 3241 a certificate file; 3135 a backup of the wrong kind.
+    fn backup_to_restore(&self, file: &str, allowed: &[BackupKind]) -> Judged<BackupSet> {
+        let sets = match self.backup_folder().file(file) {
+            None => return Err(sql::cannot_open_backup_device(file).into()),
+            Some(BackupFile::Certificate(_)) => {
+                return Err(sql::media_incorrectly_formed(file).into())
+            }
+            Some(BackupFile::Media(sets)) => sets,
+        };
+        let set = sets
+            .first()
+            .expect("a media file holds at least the backup set that created it");
+        if !allowed.contains(&set.kind) {
+            return Err(sql::wrong_backup_kind(file, set.kind.made_by()).into());
+        }
+        Ok(set.clone())
+    }
+
+    /// `RESTORE DATABASE db FROM DISK = 'f' WITH ...` (full or differential): 3201, 3241, 3135
+    /// for the file; 3104 onto a database configured for mirroring; a full backup over an
+    /// ONLINE database: 3154 another database, 3159 its log tail not backed up (FULL or
+    /// BULK_LOGGED), both unless WITH REPLACE; a differential: 3117 onto a database that is not
+    /// RESTORING, 3136 onto the wrong base.
+    pub(crate) fn restore_database(
+        &mut self,
+        on: &str,
+        database: &str,
+        file: &str,
+        mode: RestoreMode,
+        replace: bool,
+    ) -> Judged<Outcome> {
+        let set = self.backup_to_restore(file, &[BackupKind::Full, BackupKind::Differential])?;
+        let existing = self.catalog(on).database(database);
+        if existing.is_some_and(|copy| copy.mirroring.is_some()) {
+            return Err(sql::restore_on_mirrored_database(database).into());
+        }
+        let restored = match set.kind {
+            BackupKind::Full => self.full_restore(on, database, existing, &set, replace)?,
+            _ => differential_restore(database, existing, &set)?,
+        };
+        self.finish_restore(on, restored, mode);
+        Ok(Outcome {
+            work: Work::Disk { bytes: set.bytes },
+            effect: Effect::None,
+        })
+    }
+
+    fn full_restore(
+        &self,
+        on: &str,
+        database: &str,
+        existing: Option<&Database>,
+        set: &BackupSet,
+        replace: bool,
+    ) -> Judged<Database> {
+        let online = existing.filter(|copy| copy.state == DatabaseState::Online);
+        if let Some(copy) = online.filter(|_| !replace) {
+            if copy.fork.family_guid != set.fork.family_guid {
+                return Err(sql::backup_of_other_database(database).into());
+            }
+            if copy.recovery_model != RecoveryModel::Simple {
+                return Err(sql::tail_not_backed_up(database).into());
+            }
+        }
+        let base = BackupBase {
+            backup_id: set.id,
+            lsn: set.last_lsn,
+        };
+        Ok(Database {
+            name: existing.map_or_else(|| database.to_string(), |copy| copy.name.clone()),
+            database_id: existing
+                .map_or(self.catalog(on).next_database_id, |copy| copy.database_id),
+            state: DatabaseState::Restoring,
+            recovery_model: set.recovery_model,
+            fork: set.fork.clone(),
+            lsn_restored: set.last_lsn,
+            restored_base: Some(base),
+            log_restored_since_base: false,
+            log_chain_lsn: None,
+            differential_base: None,
+            mirroring: None,
+        })
+    }
+
+    /// `RESTORE LOG db FROM DISK = 'f' WITH ...`: 3201, 3241, 3135 for the file; 3104 onto a
+    /// database configured for mirroring; 3117 onto a database that is not RESTORING; 3154 a
+    /// log of another database; 4330 of another recovery fork; 4305 the log begins after the
+    /// database's point (a log backup in between is missing); 4326 it ends before it (already
+    /// restored).
+    pub(crate) fn restore_log(
+        &mut self,
+        on: &str,
+        database: &str,
+        file: &str,
+        mode: RestoreMode,
+    ) -> Judged<Outcome> {
+        let set = self.backup_to_restore(file, &[BackupKind::Log])?;
+        let copy = self.catalog(on).database(database);
+        if copy.is_some_and(|copy| copy.mirroring.is_some()) {
+            return Err(sql::restore_on_mirrored_database(database).into());
+        }
+        let copy = copy
+            .filter(|copy| copy.state == DatabaseState::Restoring)
+            .ok_or_else(|| sql::nothing_to_roll_forward(database))?;
+        if copy.fork.family_guid != set.fork.family_guid {
+            return Err(sql::backup_of_other_database(database).into());
+        }
+        if copy.fork != set.fork {
+            return Err(sql::inconsistent_recovery_path().into());
+        }
+        let point = copy.lsn_restored;
+        if set.first_lsn > point {
+            return Err(sql::log_too_recent(set.first_lsn, point).into());
+        }
+        // A log backup holds [first, last); one with no log at all applies only at its point.
+        let empty_at_point = set.first_lsn == set.last_lsn && set.first_lsn == point;
+        if set.last_lsn <= point && !empty_at_point {
+            return Err(sql::log_too_early(set.last_lsn, point).into());
+        }
+        let mut restored = copy.clone();
+        restored.lsn_restored = set.last_lsn;
+        restored.log_restored_since_base = true;
+        self.finish_restore(on, restored, mode);
+        Ok(Outcome {
+            work: Work::Disk { bytes: set.bytes },
+            effect: Effect::None,
+        })
+    }
+
+    /// `RESTORE DATABASE db WITH RECOVERY`: 911 unknown database; 3104 configured for
+    /// mirroring; 3153 already ONLINE. Starts a new recovery fork.
+    pub(crate) fn recover_database(&mut self, on: &str, database: &str) -> Judged<Outcome> {
+        let copy = self
+            .catalog(on)
+            .database(database)
+            .ok_or_else(|| sql::database_does_not_exist(database))?;
+        if copy.mirroring.is_some() {
+            return Err(sql::restore_on_mirrored_database(database).into());
+        }
+        if copy.state == DatabaseState::Online {
+            return Err(sql::already_recovered().into());
+        }
+        let copy = copy.clone();
+        self.finish_restore(on, copy, RestoreMode::Recovery);
+        Ok(Outcome::catalog())
+    }
+
+    /// Files the restored copy; WITH RECOVERY brings it online on a new recovery fork, with the
+    /// log backup chain starting at its recovery point.
+    fn finish_restore(&mut self, on: &str, mut copy: Database, mode: RestoreMode) {
+        if mode == RestoreMode::Recovery {
+            copy.fork = self.start_fork(copy.fork.family_guid.clone());
+            copy.state = DatabaseState::Online;
+            copy.log_chain_lsn =
+                (copy.recovery_model != RecoveryModel::Simple).then_some(copy.lsn_restored);
+            copy.differential_base = copy.restored_base.take();
+            copy.log_restored_since_base = false;
+        }
+        let catalog = self.catalog_mut(on);
+        if catalog.database(&copy.name).is_none() {
+            assert_eq!(
+                copy.database_id, catalog.next_database_id,
+                "a new database takes the next id"
+            );
+            catalog.next_database_id += 1;
+        }
+        catalog.databases.insert(key(&copy.name), copy);
+    }
+}
+
+fn differential_restore(
+    database: &str,
+    existing: Option<&Database>,
+    set: &BackupSet,
+) -> Judged<Database> {
+    let copy = existing
+        .filter(|copy| copy.state == DatabaseState::Restoring)
+        .ok_or_else(|| sql::nothing_to_roll_forward(database))?;
+    let on_its_base =
+        copy.restored_base.is_some() && copy.restored_base == set.base && copy.fork == set.fork;
+    if !on_its_base || set.last_lsn < copy.lsn_restored {
+        return Err(sql::differential_out_of_place().into());
+    }
+    let mut restored = copy.clone();
+    restored.lsn_restored = set.last_lsn;
+    restored.log_restored_since_base = false;
+    Ok(restored)
+}

@@ -1,0 +1,506 @@
+//! SET PARTNER, SET WITNESS, PARTNER OFF and the session commands (reference §7, "How the
+//! session statements are judged"; §5 for the commands the protocol core judges). Checks run in
+//! the order the reference lists them; the first that fails is the error and nothing changes.
+
+use crate::catalog::{
+    Database, DatabaseState, InstanceCatalog, Mirroring, MirroringRole, SessionMembership,
+};
+use crate::connection::{ConnectionFailure, FailureKind};
+use crate::errors::{sql, StatementError, SOFT_FAILURE_NOTICED_AFTER};
+use crate::estate::{Effect, Estate, Judged, Outcome, StatementContext, Work};
+use crate::statement::{RecoveryModel, ServerAddress, SessionCommand, SessionPart};
+
+/// What the principal side of SET PARTNER found, once every check passed.
+struct SessionPlan {
+    mirror: String,
+    /// Where the mirror connects back to (the address it was prepared with).
+    principal_address: ServerAddress,
+}
+
+impl Estate {
+    /// `SET PARTNER = 'TCP://host:port'`: 5011 unknown database; 1405 already configured; then
+    /// the mirror side (RESTORING copy) or the principal side (ONLINE copy).
+    pub(crate) fn set_partner(
+        &mut self,
+        on: &str,
+        database: &str,
+        partner: &ServerAddress,
+        context: &StatementContext,
+    ) -> Judged<Outcome> {
+        let copy = self
+            .catalog(on)
+            .database(database)
+            .ok_or_else(|| sql::cannot_alter_database(database))?;
+        match &copy.mirroring {
+            Some(Mirroring::Session(session)) => {
+                let detail = format!("It is already in a session with {}.", session.partner);
+                return Err(sql::already_mirrored_locally(database, &detail).into());
+            }
+            Some(Mirroring::Prepared { principal }) => {
+                let detail = format!(
+                    "It already waits for {principal}: SET PARTNER OFF first to change that."
+                );
+                return Err(sql::already_mirrored_locally(database, &detail).into());
+            }
+            None => {}
+        }
+        match copy.state {
+            DatabaseState::Restoring => self.prepare_mirror(on, database, partner),
+            DatabaseState::Online => self.start_session(on, database, partner, context),
+        }
+    }
+
+    /// The mirror side: 1452 if the address is this instance; otherwise records the principal's
+    /// address and waits to be contacted. Completes at once (1 ms).
+    fn prepare_mirror(
+        &mut self,
+        on: &str,
+        database: &str,
+        principal: &ServerAddress,
+    ) -> Judged<Outcome> {
+        if principal.is_on_host(&self.catalog(on).host) {
+            return Err(sql::partner_is_this_instance(principal).into());
+        }
+        let copy = self
+            .catalog_mut(on)
+            .database_mut(database)
+            .expect("set_partner found it");
+        copy.mirroring = Some(Mirroring::Prepared {
+            principal: principal.clone(),
+        });
+        Ok(Outcome::catalog())
+    }
+
+    /// The principal side. Starts the session; the statement completes once the mirror has
+    /// hardened the log that existed when it was issued.
+    fn start_session(
+        &mut self,
+        on: &str,
+        database: &str,
+        mirror_address: &ServerAddress,
+        context: &StatementContext,
+    ) -> Judged<Outcome> {
+        let plan = self.judge_principal_side(on, database, mirror_address, context)?;
+        let guid = self.new_mirroring_guid(database, on, &plan.mirror);
+        let principal_session = SessionMembership {
+            role: MirroringRole::Principal,
+            partner: plan.mirror.clone(),
+            partner_address: mirror_address.clone(),
+            mirroring_guid: guid.clone(),
+        };
+        let mirror_session = SessionMembership {
+            role: MirroringRole::Mirror,
+            partner: on.to_string(),
+            partner_address: plan.principal_address.clone(),
+            mirroring_guid: guid.clone(),
+        };
+        self.catalog_mut(on)
+            .database_mut(database)
+            .expect("judged")
+            .mirroring = Some(Mirroring::Session(principal_session));
+        self.catalog_mut(&plan.mirror)
+            .database_mut(database)
+            .expect("judged")
+            .mirroring = Some(Mirroring::Session(mirror_session));
+        Ok(Outcome {
+            work: Work::UntilMirrorHardens {
+                lsn: context.end_of_log_lsn,
+            },
+            effect: Effect::StartSession {
+                database: database.to_string(),
+                principal: on.to_string(),
+                principal_address: plan.principal_address,
+                mirror: plan.mirror,
+                mirror_address: mirror_address.clone(),
+                mirroring_guid: guid,
+            },
+        })
+    }
+
+    /// reference §7, principal side, in order: 1452, 1465, 1418, 1448, 1410, 1464, (1465 for
+    /// the remote copy), 1416, (1407), 1478, 1412.
+    fn judge_principal_side(
+        &self,
+        on: &str,
+        database: &str,
+        mirror_address: &ServerAddress,
+        context: &StatementContext,
+    ) -> Judged<SessionPlan> {
+        let principal = self.catalog(on);
+        let copy = principal.database(database).expect("set_partner found it");
+        if mirror_address.is_on_host(&principal.host) {
+            return Err(sql::partner_is_this_instance(mirror_address).into());
+        }
+        if copy.recovery_model != RecoveryModel::Full {
+            return Err(sql::not_full_recovery(database, on).into());
+        }
+        let (mirror, principal_address) =
+            self.judge_partner_connections(on, database, mirror_address, context)?;
+        let remote = mirror
+            .database(database)
+            .ok_or_else(|| sql::remote_database_missing(database, &mirror.name))?;
+        judge_remote_copy(principal, copy, mirror, remote)?;
+        Ok(SessionPlan {
+            mirror: mirror.name.clone(),
+            principal_address,
+        })
+    }
+
+    /// 1418: the principal connects to the mirror, and the mirror connects back (to the address
+    /// it was prepared with when it names this host, else to this instance's endpoint).
+    fn judge_partner_connections(
+        &self,
+        on: &str,
+        database: &str,
+        mirror_address: &ServerAddress,
+        context: &StatementContext,
+    ) -> Judged<(&InstanceCatalog, ServerAddress)> {
+        let principal = self.catalog(on);
+        let unreachable = &context.unreachable;
+        self.judge_connection_now(
+            on,
+            SessionPart::Partner,
+            mirror_address,
+            SessionPart::Partner,
+            unreachable,
+        )
+        .map_err(connection_error)?;
+        let mirror = self
+            .instance_on_host(&mirror_address.host)
+            .expect("the connection found the host");
+        let prepared = match mirror.database(database).map(|remote| &remote.mirroring) {
+            Some(Some(Mirroring::Prepared { principal: address }))
+                if address.is_on_host(&principal.host) =>
+            {
+                Some(address.clone())
+            }
+            _ => None,
+        };
+        let back = prepared
+            .or_else(|| principal.endpoint_address())
+            .expect("the connection found this instance's own endpoint");
+        self.judge_connection_now(
+            &mirror.name,
+            SessionPart::Partner,
+            &back,
+            SessionPart::Partner,
+            unreachable,
+        )
+        .map_err(connection_error)?;
+        Ok((mirror, back))
+    }
+
+    /// `SET WITNESS = 'TCP://host:port'`: 5011 unknown database; 1470 on a mirror (or a copy
+    /// prepared to be one); 1416 no session; 1429 the address is a partner; 1418 the principal
+    /// and the witness cannot connect both ways (the witness's endpoint needs WITNESS or ALL);
+    /// 1426 the mirror and the witness cannot connect, or the simulator says the three are not
+    /// interconnected or the mirror has not caught up. Completes when the witness has recorded
+    /// the session.
+    pub(crate) fn set_witness(
+        &mut self,
+        on: &str,
+        database: &str,
+        witness_address: &ServerAddress,
+        context: &StatementContext,
+    ) -> Judged<Outcome> {
+        let principal = self.catalog(on);
+        let copy = principal
+            .database(database)
+            .ok_or_else(|| sql::cannot_alter_database(database))?;
+        let session = match &copy.mirroring {
+            None => {
+                let detail = "Run SET PARTNER on the mirror, then on the principal, first.";
+                return Err(sql::not_configured_for_mirroring(database, detail).into());
+            }
+            Some(Mirroring::Prepared { .. }) => return Err(sql::principal_only(database).into()),
+            Some(Mirroring::Session(session)) if session.role == MirroringRole::Mirror => {
+                return Err(sql::principal_only(database).into())
+            }
+            Some(Mirroring::Session(session)) => session,
+        };
+        let mirror_host = &self
+            .instance(&session.partner)
+            .expect("sessions name known instances")
+            .host;
+        if witness_address.is_on_host(&principal.host) || witness_address.is_on_host(mirror_host) {
+            return Err(sql::witness_is_a_partner(witness_address).into());
+        }
+        let unreachable = &context.unreachable;
+        self.judge_connection_now(
+            on,
+            SessionPart::Partner,
+            witness_address,
+            SessionPart::Witness,
+            unreachable,
+        )
+        .map_err(connection_error)?;
+        let witness = self
+            .instance_on_host(&witness_address.host)
+            .expect("the connection found the host");
+        let principal_address = principal
+            .endpoint_address()
+            .expect("the connection found this instance's endpoint");
+        self.judge_connection_now(
+            &witness.name,
+            SessionPart::Witness,
+            &principal_address,
+            SessionPart::Partner,
+            unreachable,
+        )
+        .map_err(connection_error)?;
+        self.judge_witness_interconnection(
+            &session.partner,
+            &session.partner_address,
+            witness_address,
+            context,
+        )?;
+        Ok(Outcome {
+            work: Work::UntilWitnessRecords,
+            effect: Effect::SetWitness {
+                database: database.to_string(),
+                witness: witness.name.clone(),
+                witness_address: witness_address.clone(),
+            },
+        })
+    }
+
+    /// 1426: the mirror and the witness must connect both ways, and the simulator must say that
+    /// all three are interconnected and the mirror caught up.
+    fn judge_witness_interconnection(
+        &self,
+        mirror: &str,
+        mirror_address: &ServerAddress,
+        witness_address: &ServerAddress,
+        context: &StatementContext,
+    ) -> Judged<()> {
+        let witness = self
+            .instance_on_host(&witness_address.host)
+            .expect("judged by the caller")
+            .name
+            .clone();
+        let legs = self
+            .judge_connection(
+                mirror,
+                SessionPart::Partner,
+                witness_address,
+                SessionPart::Witness,
+            )
+            .and_then(|_| {
+                self.judge_connection(
+                    &witness,
+                    SessionPart::Witness,
+                    mirror_address,
+                    SessionPart::Partner,
+                )
+            });
+        if let Err(failure) = legs {
+            return Err(sql::witness_needs_interconnection(&failure.to_string()).into());
+        }
+        if !context.witness_ready {
+            let detail = "the three instances are not all connected to each other, or the mirror has not yet hardened the log that existed when SET WITNESS was issued";
+            return Err(sql::witness_needs_interconnection(detail).into());
+        }
+        Ok(())
+    }
+
+    /// `SET PARTNER OFF` (either partner): 5011 unknown database; 1416 not configured. Ends the
+    /// session: the mirror stays RESTORING at the log it had hardened, and a new session needs
+    /// every log backup taken since restored on it first. On a copy only prepared to be a
+    /// mirror, it forgets the principal's address.
+    pub(crate) fn partner_off(
+        &mut self,
+        on: &str,
+        database: &str,
+        context: &StatementContext,
+    ) -> Judged<Outcome> {
+        let copy = self
+            .catalog(on)
+            .database(database)
+            .ok_or_else(|| sql::cannot_alter_database(database))?;
+        let session = match &copy.mirroring {
+            None => {
+                return Err(sql::not_configured_for_mirroring(
+                    database,
+                    "There is no session to end.",
+                )
+                .into())
+            }
+            Some(Mirroring::Prepared { .. }) => {
+                self.catalog_mut(on)
+                    .database_mut(database)
+                    .expect("found above")
+                    .mirroring = None;
+                return Ok(Outcome::catalog());
+            }
+            Some(Mirroring::Session(session)) => session.clone(),
+        };
+        let (principal, mirror) = match session.role {
+            MirroringRole::Principal => (on.to_string(), session.partner.clone()),
+            MirroringRole::Mirror => (session.partner.clone(), on.to_string()),
+        };
+        let fork = self
+            .catalog(&principal)
+            .database(database)
+            .expect("sessions are symmetric")
+            .fork
+            .clone();
+        self.catalog_mut(&principal)
+            .database_mut(database)
+            .expect("sessions are symmetric")
+            .mirroring = None;
+        let mirror_copy = self
+            .catalog_mut(&mirror)
+            .database_mut(database)
+            .expect("sessions are symmetric");
+        assert!(
+            context.mirror_hardened_lsn >= mirror_copy.lsn_restored,
+            "{database} on {mirror}: StatementContext::mirror_hardened_lsn ({}) must be the mirror's hardened end of log, at least the {} it was restored to",
+            context.mirror_hardened_lsn,
+            mirror_copy.lsn_restored
+        );
+        end_mirror_membership(mirror_copy, fork, context.mirror_hardened_lsn);
+        Ok(Outcome {
+            work: Work::Catalog,
+            effect: Effect::EndSession {
+                database: database.to_string(),
+                principal,
+                mirror,
+            },
+        })
+    }
+
+    /// The session commands of reference §5: 5011 unknown database; 1416 the database is in no
+    /// session. Everything else (1470, 1477, 1422, 1447, 1455, 1406, 1456, 1476) is the protocol
+    /// core's to judge.
+    pub(crate) fn session_command(
+        &mut self,
+        on: &str,
+        database: &str,
+        command: SessionCommand,
+    ) -> Judged<Outcome> {
+        let copy = self
+            .catalog(on)
+            .database(database)
+            .ok_or_else(|| sql::cannot_alter_database(database))?;
+        if copy.session().is_none() {
+            let detail = match copy.mirroring {
+                Some(Mirroring::Prepared { .. }) => {
+                    "It is prepared to be a mirror, but no principal has started a session yet."
+                }
+                _ => "Set up a session with SET PARTNER first.",
+            };
+            return Err(sql::not_configured_for_mirroring(database, detail).into());
+        }
+        let work = match command {
+            SessionCommand::Failover => Work::UntilRoleSwitch,
+            _ => Work::Catalog,
+        };
+        Ok(Outcome {
+            work,
+            effect: Effect::SessionCommand {
+                database: database.to_string(),
+                command,
+            },
+        })
+    }
+}
+
+/// The remote copy's checks, in order: 1410, 1464, 1465, 1416, 1407, 1478, 1412.
+fn judge_remote_copy(
+    principal: &InstanceCatalog,
+    copy: &Database,
+    mirror: &InstanceCatalog,
+    remote: &Database,
+) -> Judged<()> {
+    let database = &copy.name;
+    let prepared_here = match &remote.mirroring {
+        Some(Mirroring::Session(_)) => {
+            return Err(sql::already_mirrored_remotely(database, &mirror.name).into())
+        }
+        Some(Mirroring::Prepared { principal: address }) => address.is_on_host(&principal.host),
+        None => false,
+    };
+    if remote.state != DatabaseState::Restoring {
+        return Err(sql::remote_not_restoring(database, &mirror.name).into());
+    }
+    if remote.recovery_model != RecoveryModel::Full {
+        return Err(sql::not_full_recovery(database, &mirror.name).into());
+    }
+    if !prepared_here {
+        let detail = format!(
+            "On {} run ALTER DATABASE {database} SET PARTNER = '{}' first.",
+            mirror.name,
+            principal.endpoint_address().map_or_else(
+                || format!("TCP://{}:port", principal.host),
+                |a| a.to_string()
+            )
+        );
+        return Err(sql::not_configured_for_mirroring(database, &detail).into());
+    }
+    if remote.fork.family_guid != copy.fork.family_guid {
+        let detail = format!(
+            "The copy on {} was restored from a backup of another database.",
+            mirror.name
+        );
+        return Err(sql::remote_unrelated(database, &detail).into());
+    }
+    if !remote.log_restored_since_base {
+        return Err(sql::insufficient_log_on_mirror(database).into());
+    }
+    judge_log_reaches_mirror(principal, copy, mirror, remote)
+}
+
+/// 1412: the principal's log must still hold everything after the mirror's point, on the same
+/// recovery fork.
+fn judge_log_reaches_mirror(
+    principal: &InstanceCatalog,
+    copy: &Database,
+    mirror: &InstanceCatalog,
+    remote: &Database,
+) -> Judged<()> {
+    let database = &copy.name;
+    let detail = if remote.fork != copy.fork {
+        Some(format!(
+            "The copy on {} is on another recovery fork of {database} (it was restored or recovered since): restore a new full backup and a log backup WITH NORECOVERY.",
+            mirror.name
+        ))
+    } else {
+        match copy.log_chain_lsn {
+            None => Some(format!(
+                "{database} on {} has no log backup chain (it was switched to SIMPLE): take a full and a log backup and restore both on {}.",
+                principal.name, mirror.name
+            )),
+            Some(chain) if chain > remote.lsn_restored => Some(format!(
+                "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}: restore every log backup taken since WITH NORECOVERY.",
+                mirror.name, remote.lsn_restored, principal.name
+            )),
+            Some(_) => None,
+        }
+    };
+    match detail {
+        Some(detail) => Err(sql::remote_not_rolled_forward(database, &detail).into()),
+        None => Ok(()),
+    }
+}
+
+/// The mirror's copy after PARTNER OFF: RESTORING, out of the session, at the log it hardened.
+fn end_mirror_membership(copy: &mut Database, fork: crate::catalog::RecoveryFork, hardened: u64) {
+    copy.mirroring = None;
+    copy.state = DatabaseState::Restoring;
+    copy.fork = fork;
+    copy.lsn_restored = hardened;
+    copy.log_restored_since_base = true;
+    copy.log_chain_lsn = None;
+}
+
+/// A failed connection as the statement's error: a soft failure shows only after the timeout.
+fn connection_error(failure: ConnectionFailure) -> StatementError {
+    let reported_after = match failure.kind {
+        FailureKind::Hard => std::time::Duration::ZERO,
+        FailureKind::Soft => SOFT_FAILURE_NOTICED_AFTER,
+    };
+    StatementError::Sql {
+        error: failure.to_sql_error(),
+        reported_after,
+    }
+}
