@@ -1,1 +1,160 @@
-fn main() {}
+//! `sim`: rehearse and verify SQL Server database mirroring (spec/cli.md).
+//!
+//! Exit codes: 0 every invariant and expectation held; 1 an invariant or expectation failed;
+//! 2 bad input (unreadable file, TOML error, unknown key, bad value, bad arguments). Bad input
+//! prints one message on stderr and nothing on stdout; a panic is a bug, never a way to report
+//! bad input.
+
+mod cli;
+
+use std::{
+    fs,
+    io::{self, Write},
+    path::Path,
+    process::ExitCode,
+    time::Instant,
+};
+
+use clap::Parser;
+use mirror_sim::{
+    report::{self, Verdict},
+    run_scenario,
+    scenario::{self, Scenario},
+    RunOptions,
+};
+
+use cli::{Cli, Command, RunArgs};
+
+/// The exit codes of spec/cli.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exit {
+    /// Every invariant and expectation held.
+    Held = 0,
+    /// An invariant or expectation failed, or a step failed unexpectedly.
+    Failed = 1,
+    /// Bad input.
+    BadInput = 2,
+}
+
+fn main() -> ExitCode {
+    // Clap prints its own usage errors and exits 2 (0 for --help and --version).
+    let cli = Cli::parse();
+    let exit = match &cli.command {
+        None => run(&cli.run),
+        Some(Command::Run(arguments)) => run(arguments),
+        Some(Command::Validate(arguments)) => validate(&arguments.scenario),
+        Some(Command::Sweep(arguments)) => not_yet_with_scenario("sweep", &arguments.scenario),
+        Some(Command::Shrink(arguments)) => not_yet_with_scenario("shrink", &arguments.scenario),
+        Some(Command::Check(_)) => not_yet("check"),
+        Some(Command::Bench(_)) => not_yet("bench"),
+    };
+    ExitCode::from(exit as u8)
+}
+
+/// Writes to stdout; a closed pipe (`sim ... | head`) is not worth a panic.
+fn print_out(text: &str) {
+    let _ = io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Writes one message to stderr, ending the line.
+fn print_err(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "{message}");
+}
+
+/// Loads a scenario, or reports why not (exit 2).
+fn load(file: &Path) -> Result<Scenario, Exit> {
+    scenario::load(file).map_err(|error| {
+        print_err(&error.to_string());
+        Exit::BadInput
+    })
+}
+
+/// `sim run` and `sim FILE`.
+fn run(arguments: &RunArgs) -> Exit {
+    let Some(file) = &arguments.scenario else {
+        print_err("sim: missing SCENARIO.toml; usage: sim run SCENARIO.toml [--seed N] [--json]");
+        return Exit::BadInput;
+    };
+    let scenario = match load(file) {
+        Ok(scenario) => scenario,
+        Err(exit) => return exit,
+    };
+    if let Err(message) = prepare_outputs(arguments) {
+        print_err(&message);
+        return Exit::BadInput;
+    }
+    let options = RunOptions {
+        seed: arguments.seed.unwrap_or(scenario.seed),
+        trace: arguments.trace.clone(),
+        events: arguments.events.clone(),
+        ..RunOptions::default()
+    };
+    #[allow(clippy::disallowed_methods)] // wall_ms only: the report's one wall-clock figure
+    let started = Instant::now();
+    let mut outcome = run_scenario(&scenario, &options);
+    outcome.report.wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if !outcome.output_errors.is_empty() {
+        print_err(&outcome.output_errors.join("; "));
+        return Exit::BadInput;
+    }
+    if arguments.json {
+        match serde_json::to_string_pretty(&outcome.report) {
+            Ok(json) => print_out(&format!("{json}\n")),
+            Err(error) => {
+                print_err(&format!("sim: cannot write the report as JSON: {error}"));
+                return Exit::Failed;
+            }
+        }
+    } else {
+        print_out(&report::render_human(&outcome.report, file));
+    }
+    match outcome.report.verdict {
+        Verdict::Pass => Exit::Held,
+        Verdict::Fail => Exit::Failed,
+    }
+}
+
+/// Creates the `--trace` and `--events` files before anything runs, so that an unwritable
+/// path is bad input (exit 2) rather than a lost run.
+fn prepare_outputs(arguments: &RunArgs) -> Result<(), String> {
+    let outputs = [
+        ("--trace", &arguments.trace),
+        ("--events", &arguments.events),
+    ];
+    for (flag, path) in outputs {
+        if let Some(path) = path {
+            fs::File::create(path).map_err(|error| {
+                format!("sim: {flag} {}: cannot write: {error}", path.display())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `sim validate`: the resolved scenario on stdout.
+fn validate(file: &Path) -> Exit {
+    match load(file) {
+        Ok(scenario) => {
+            let header = format!(
+                "# {} is valid. Resolved, with every default filled in:\n\n",
+                file.display()
+            );
+            print_out(&(header + &scenario::to_toml(&scenario)));
+            Exit::Held
+        }
+        Err(exit) => exit,
+    }
+}
+
+/// A command whose engine is not built yet; the scenario is still checked first.
+fn not_yet_with_scenario(command: &str, file: &Path) -> Exit {
+    match load(file) {
+        Ok(_) => not_yet(command),
+        Err(exit) => exit,
+    }
+}
+
+fn not_yet(command: &str) -> Exit {
+    print_err(&format!("sim {command}: not yet implemented"));
+    Exit::BadInput
+}

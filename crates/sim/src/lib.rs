@@ -1,1 +1,82 @@
-//! mirror-sim
+//! mirror-sim: the deterministic discrete-event simulator of SQL Server database mirroring
+//! (DESIGN.md). It loads a scenario file ([`scenario`]), runs the session it describes on
+//! simulated time, and reports what happened ([`report`]).
+
+use std::path::PathBuf;
+
+pub mod engine;
+pub mod report;
+pub mod scenario;
+
+use report::Report;
+use scenario::Scenario;
+
+/// How to run a scenario, as the command line asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The seed of this run: `--seed N`, or the scenario's `seed`.
+    pub seed: u64,
+    /// `--trace FILE`: write a Chrome/Perfetto timeline JSON there.
+    pub trace: Option<PathBuf>,
+    /// `--events FILE`: write every protocol event there, as JSON Lines.
+    pub events: Option<PathBuf>,
+    /// `--mutant NAME` (hidden; builds with the `mutants` feature): a deliberate protocol bug
+    /// the checkers must catch.
+    pub mutant: Option<mirror_protocol::Mutant>,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutcome {
+    /// The report; its `verdict` decides the exit code (pass 0, fail 1).
+    pub report: Report,
+    /// Output files (`--trace`, `--events`) that could not be written, each as one message
+    /// naming the file and the reason. Any entry makes the run bad input: exit 2.
+    pub output_errors: Vec<String>,
+}
+
+/// Runs `scenario` on simulated time and reports what happened. The same scenario, seed and
+/// program give the same report (but for `wall_ms`, which the caller fills) and the same
+/// `--events` bytes.
+pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
+    let mut output_errors = Vec::new();
+    let recorder = match &options.events {
+        None => engine::Recorder::off(),
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => engine::Recorder::to_file(file),
+            Err(e) => {
+                output_errors.push(format!(
+                    "{}: cannot write the event stream: {e}",
+                    path.display()
+                ));
+                engine::Recorder::off()
+            }
+        },
+    };
+    let result = engine::run(
+        scenario,
+        options.seed,
+        options.mutant,
+        recorder,
+        options.trace.is_some(),
+    );
+    if let (Some(path), Some(e)) = (&options.events, &result.events_error) {
+        output_errors.push(format!(
+            "{}: writing the event stream failed: {e}",
+            path.display()
+        ));
+    }
+    if let Some(path) = &options.trace {
+        let end = scenario.duration_ns;
+        if let Err(e) = engine::trace::write(path, &result.names, &result.timeline, end) {
+            output_errors.push(format!(
+                "{}: cannot write the timeline: {e}",
+                path.display()
+            ));
+        }
+    }
+    RunOutcome {
+        report: result.report,
+        output_errors,
+    }
+}

@@ -1,0 +1,481 @@
+//! Faults from the scenario (spec/scenario.md, "Faults"), the log backup job, and the monitor
+//! samples, all on the same clock.
+
+use mirror_protocol::{ErrorKind, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND};
+
+use super::world::{reset_window, Ev, Process, World, MONITOR_INTERVAL};
+use crate::report::{MirroringRole, MonitorSample, WitnessState};
+use crate::scenario::{FaultKind, HealScope, SessionState};
+
+/// How long fetching a damaged page from the principal takes (automatic page repair).
+const PAGE_REPAIR: u64 = SECOND;
+
+impl World<'_> {
+    /// Schedules every fault of the scenario and the first monitor sample.
+    pub fn schedule_faults(&mut self) {
+        for (index, fault) in self.scenario.faults.iter().enumerate() {
+            self.queue.push(fault.at_ns, Ev::Fault { index });
+        }
+        self.queue.push(MONITOR_INTERVAL, Ev::Monitor);
+    }
+
+    fn fault_event(&mut self, kind: &str, fields: serde_json::Value) {
+        let mut object = serde_json::json!({"kind": kind});
+        if let (Some(o), serde_json::Value::Object(more)) = (object.as_object_mut(), fields) {
+            o.extend(more);
+        }
+        self.emit_global("fault", object);
+    }
+
+    fn names(&self, between: [crate::scenario::InstanceId; 2]) -> serde_json::Value {
+        serde_json::json!([self.nodes[between[0].0].name, self.nodes[between[1].0].name])
+    }
+
+    /// Fault `index` of the scenario happens now.
+    pub fn fault(&mut self, index: usize) {
+        let fault = self.scenario.faults[index];
+        self.last_disturbance = self.now;
+        self.synchronized_since_disturbance = false;
+        match fault.kind {
+            FaultKind::Crash { target } => {
+                self.fault_event(
+                    "crash",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.last_failure = Some(self.now);
+                self.stop_instance(target.0, Process::Crashed);
+            }
+            FaultKind::PowerOff { target } => {
+                self.fault_event(
+                    "power_off",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.last_failure = Some(self.now);
+                self.stop_instance(target.0, Process::PoweredOff);
+            }
+            FaultKind::Restart { target } => {
+                self.fault_event(
+                    "restart",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.restart_instance(target.0);
+            }
+            FaultKind::Pause { target } => {
+                self.fault_event(
+                    "pause",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.last_failure = Some(self.now);
+                self.nodes[target.0].paused = true;
+            }
+            FaultKind::Resume { target } => {
+                self.fault_event(
+                    "resume",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.resume_instance(target.0);
+            }
+            FaultKind::Partition { between, one_way } => {
+                self.fault_event(
+                    "partition",
+                    serde_json::json!({"between": self.names(between), "one_way": one_way}),
+                );
+                self.last_failure = Some(self.now);
+                let [a, b] = [between[0].0, between[1].0];
+                self.net.direction_mut(a, b).partitioned = true;
+                if !one_way {
+                    self.net.direction_mut(b, a).partitioned = true;
+                }
+            }
+            FaultKind::Loss { between, rate } => {
+                let fields = between.map_or(
+                    serde_json::json!({"rate": rate}),
+                    |b| serde_json::json!({"between": self.names(b), "rate": rate}),
+                );
+                self.fault_event("loss", fields);
+                self.for_links(between, |d| d.loss = rate);
+            }
+            FaultKind::SlowLink {
+                between,
+                latency_ns,
+                one_way,
+            } => {
+                self.fault_event("slow_link", serde_json::json!({"between": self.names(between), "latency_us": latency_ns / 1000, "one_way": one_way}));
+                let [a, b] = [between[0].0, between[1].0];
+                self.net.direction_mut(a, b).extra_latency = latency_ns;
+                if !one_way {
+                    self.net.direction_mut(b, a).extra_latency = latency_ns;
+                }
+            }
+            FaultKind::SlowDisk { target, flush_ns } => {
+                self.fault_event("slow_disk", serde_json::json!({"target": self.nodes[target.0].name, "flush_us": flush_ns / 1000}));
+                self.nodes[target.0].flush_override = Some(flush_ns);
+            }
+            FaultKind::DiskFull { target } => {
+                self.fault_event(
+                    "disk_full",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.disk_full(target.0);
+            }
+            FaultKind::CorruptPage { target } => {
+                self.fault_event(
+                    "corrupt_page",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.corrupt_page(target.0);
+            }
+            FaultKind::ClockSkew { target, drift_ppm } => {
+                self.fault_event("clock_skew", serde_json::json!({"target": self.nodes[target.0].name, "drift_ppm": drift_ppm}));
+                self.nodes[target.0].drift_ppm = drift_ppm;
+            }
+            FaultKind::Heal { scope } => self.heal(scope),
+        }
+    }
+
+    fn for_links(
+        &mut self,
+        between: Option<[crate::scenario::InstanceId; 2]>,
+        f: impl Fn(&mut super::net::Direction),
+    ) {
+        let n = self.nodes.len();
+        for a in 0..n {
+            for b in 0..n {
+                let hit = between.is_none_or(|[x, y]| (a, b) == (x.0, y.0) || (a, b) == (y.0, x.0));
+                if a != b && hit {
+                    f(self.net.direction_mut(a, b));
+                }
+            }
+        }
+    }
+
+    fn heal(&mut self, scope: HealScope) {
+        match scope {
+            HealScope::Everything => {
+                self.fault_event("heal", serde_json::json!({}));
+                self.net.heal(None);
+                for n in 0..self.nodes.len() {
+                    self.heal_instance(n);
+                }
+            }
+            HealScope::Instance(target) => {
+                self.fault_event(
+                    "heal",
+                    serde_json::json!({"target": self.nodes[target.0].name}),
+                );
+                self.heal_instance(target.0);
+            }
+            HealScope::Link(between) => {
+                self.fault_event("heal", serde_json::json!({"between": self.names(between)}));
+                self.net.heal(Some((between[0].0, between[1].0)));
+            }
+        }
+    }
+
+    fn heal_instance(&mut self, n: usize) {
+        let node = &mut self.nodes[n];
+        node.flush_override = None;
+        node.drift_ppm = 0;
+        node.disk_full = false;
+        if node.paused {
+            self.resume_instance(n);
+        }
+        if self.nodes[n].flush.requested > self.nodes[n].log.lsn_hardened() {
+            let lsn = self.nodes[n].flush.requested;
+            self.request_flush(n, lsn, None);
+        }
+    }
+
+    /// Whether any fault is still in force (for `recovers`).
+    pub fn faults_active(&self) -> bool {
+        let n = self.nodes.len();
+        let instances = self.nodes.iter().any(|node| {
+            node.process != Process::Running
+                || node.paused
+                || node.flush_override.is_some()
+                || node.disk_full
+                || node.drift_ppm != 0
+        });
+        let links = (0..n).any(|a| {
+            (0..n).any(|b| {
+                let d = self.net.direction(a, b);
+                d.partitioned || d.loss > 0.0 || d.extra_latency > 0
+            })
+        });
+        instances || links
+    }
+
+    /// The process stops: crash (peers see a hard error at once) or power off (peers notice by
+    /// TIMEOUT). Everything not on disk is gone; waiting commits fail.
+    fn stop_instance(&mut self, n: usize, how: Process) {
+        if self.nodes[n].process != Process::Running {
+            return;
+        }
+        let role_sequence = self.nodes[n].session().map_or(0, Partner::role_sequence);
+        let reason = if how == Process::Crashed {
+            "crash"
+        } else {
+            "power_off"
+        };
+        self.set_serving(n, false, role_sequence, reason);
+        let node = &mut self.nodes[n];
+        node.process = how;
+        node.paused = false;
+        node.deferred.clear();
+        node.incarnation += 1;
+        node.flush = Default::default();
+        node.redo_scheduled = false;
+        node.ship_envelope = None;
+        if let Some(p) = node.partner.as_mut() {
+            if p.is_running() {
+                p.crash();
+            }
+        }
+        if node.witness.is_running() {
+            node.witness.crash();
+        }
+        node.log.crash();
+        node.standalone.clear();
+        let waiting: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, t)| t.node == n)
+            .map(|(tx, _)| *tx)
+            .collect();
+        for tx in waiting {
+            self.fail_tx(
+                tx,
+                SqlError::new(
+                    mirror_protocol::ERROR_DATABASE_UNAVAILABLE,
+                    "the principal's process stopped",
+                ),
+            );
+        }
+        if how == Process::Crashed {
+            self.hard_errors_from(n);
+        }
+    }
+
+    /// Peers of a crashed process get a reset at once (its host still answers).
+    fn hard_errors_from(&mut self, n: usize) {
+        let now = self.now;
+        let pid = self.nodes[n].pid;
+        for i in 0..self.nodes.len() {
+            if i == n || !self.nodes[i].running() {
+                continue;
+            }
+            let node = &mut self.nodes[i];
+            match node.partner.as_mut().filter(|p| !p.is_ended()) {
+                Some(p) if p.is_connected(pid) => {
+                    p.handle_connection_lost(now, pid, ErrorKind::Hard)
+                }
+                Some(_) => {}
+                None if node.witness.is_connected(pid) => {
+                    node.witness
+                        .handle_connection_lost(now, pid, ErrorKind::Hard)
+                }
+                None => {}
+            }
+            self.drain(i);
+        }
+    }
+
+    /// A crashed or powered-off instance comes back: recovery, then it rejoins with its last role.
+    fn restart_instance(&mut self, n: usize) {
+        if self.nodes[n].running() {
+            return;
+        }
+        let now = self.now;
+        self.nodes[n].process = Process::Running;
+        let hardened = self.nodes[n].log.lsn_hardened();
+        let has_session = self.nodes[n]
+            .partner
+            .as_ref()
+            .is_some_and(|p| !p.is_ended());
+        if self.is_writer(n) {
+            // Recovery: the copy writes on from its hardened end, as a new generation.
+            let role_sequence = self.nodes[n].session().map_or(0, Partner::role_sequence);
+            let generation = self.new_generation(n, role_sequence);
+            let fork = self.nodes[n].log.fork();
+            self.nodes[n].log.start_writing(fork, generation);
+            self.nodes[n].generation = generation;
+        }
+        let node = &mut self.nodes[n];
+        if let Some(p) = node.partner.as_mut() {
+            if !p.is_running() {
+                p.restart(now, hardened);
+            }
+        }
+        if !node.witness.is_running() {
+            node.witness.restart(now);
+        }
+        if !has_session && self.is_writer(n) {
+            self.set_serving(n, true, 0, "restart");
+        }
+        self.drain(n);
+    }
+
+    /// The instance continues after a pause: first the ping ticks that fell due (declaring lost
+    /// what timed out), then its queued messages (reference section 4).
+    fn resume_instance(&mut self, n: usize) {
+        if !self.nodes[n].paused {
+            return;
+        }
+        self.nodes[n].paused = false;
+        let deferred: Vec<Ev> = self.nodes[n].deferred.drain(..).collect();
+        let (ticks, rest): (Vec<Ev>, Vec<Ev>) = deferred
+            .into_iter()
+            .partition(|e| matches!(e, Ev::Timer { .. }));
+        for ev in ticks.into_iter().chain(rest) {
+            self.queue.push(self.now, ev);
+        }
+    }
+
+    /// Log writes fail: 9002 on a principal (its commits fail); a mirror suspends the session.
+    fn disk_full(&mut self, n: usize) {
+        self.nodes[n].disk_full = true;
+        let is_mirror = self.nodes[n]
+            .session()
+            .is_some_and(|p| p.role() == Role::Mirror);
+        if is_mirror {
+            self.internal_command(n, SessionCommand::Suspend);
+        }
+    }
+
+    /// A damaged page (reference section 6): on a mirror the session suspends until the page
+    /// comes from the principal; on a principal it is repaired from a SYNCHRONIZED mirror.
+    fn corrupt_page(&mut self, n: usize) {
+        let Some(p) = self.nodes[n].session() else {
+            self.notes.push(format!(
+                "{}: a damaged page and no mirror to repair it from",
+                self.nodes[n].name
+            ));
+            return;
+        };
+        match p.role() {
+            Role::Mirror => {
+                self.internal_command(n, SessionCommand::Suspend);
+                self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
+            }
+            Role::Principal if p.state() != mirror_protocol::MirroringState::Synchronized => {
+                self.notes.push(format!(
+                    "{}: a damaged page could not be repaired (the session is not SYNCHRONIZED)",
+                    self.nodes[n].name
+                ));
+            }
+            Role::Principal => {}
+        }
+    }
+
+    /// The damaged page arrived from the principal: the session resumes.
+    pub fn page_repaired(&mut self, n: usize) {
+        if self.nodes[n].running() {
+            self.internal_command(n, SessionCommand::Resume);
+        }
+    }
+
+    fn internal_command(&mut self, n: usize, command: SessionCommand) {
+        let now = self.now;
+        if let Some(p) = self.nodes[n]
+            .partner
+            .as_mut()
+            .filter(|p| !p.is_ended() && p.is_running())
+        {
+            let _ = p.handle_command(now, 0, command);
+        }
+        self.drain(n);
+    }
+
+    // ---------------------------------------------------------------------------------------
+
+    /// The log backup job: a BACKUP LOG on the instance where the database is ONLINE; the log is
+    /// then truncated as far as mirroring allows (reference section 6).
+    pub fn log_backup_job(&mut self) {
+        if let Some(interval) = self.scenario.database.log_backup_interval_ns {
+            self.after(interval, Ev::LogBackup);
+        }
+        let Some(n) = (0..self.nodes.len())
+            .find(|&n| self.nodes[n].running() && self.is_writer(n) && self.nodes[n].serving)
+        else {
+            return;
+        };
+        let db = &self.scenario.database.name;
+        let sql = format!(
+            "BACKUP LOG [{db}] TO DISK = 'log_backup_job_{}.trn'",
+            self.now / MILLISECOND
+        );
+        let Ok(statements) = mirror_setup::parse_batch(&sql) else {
+            return;
+        };
+        let context = mirror_setup::StatementContext {
+            end_of_log_lsn: self.nodes[n].log.lsn_end(),
+            database_size_bytes: self.scenario.database.size_bytes,
+            ..Default::default()
+        };
+        let name = self.nodes[n].name.clone();
+        if self.estate.execute(&name, &statements[0], &context).is_ok() {
+            self.nodes[n].log_backup_end = context.end_of_log_lsn;
+            self.emit(
+                n,
+                "log_backup",
+                serde_json::json!({"end_lsn": context.end_of_log_lsn}),
+            );
+            self.release_memory(n);
+        }
+    }
+
+    /// One `sp_dbmmonitorresults` sample per session partner.
+    pub fn sample_monitor(&mut self) {
+        self.queue.push(self.now + MONITOR_INTERVAL, Ev::Monitor);
+        let window_s = (MONITOR_INTERVAL / SECOND).max(1);
+        for n in 0..self.nodes.len() {
+            let window = reset_window(&mut self.nodes[n]);
+            let Some(p) = self.nodes[n].session().filter(|p| p.is_running()) else {
+                continue;
+            };
+            let unsent = p.send_queue_bytes();
+            self.send_queue_max = self.send_queue_max.max(unsent);
+            let redo = self.nodes[n].log.redo_queue_bytes();
+            self.redo_queue_max = self.redo_queue_max.max(redo);
+            let sample = MonitorSample {
+                at_us: self.now / 1000,
+                on: self.nodes[n].name.clone(),
+                role: match p.role() {
+                    Role::Principal => MirroringRole::Principal,
+                    Role::Mirror => MirroringRole::Mirror,
+                },
+                mirroring_state: session_state(p.state()),
+                witness_status: match p.witness_state() {
+                    mirror_protocol::WitnessState::Unknown => WitnessState::Unknown,
+                    mirror_protocol::WitnessState::Connected => WitnessState::Connected,
+                    mirror_protocol::WitnessState::Disconnected => WitnessState::Disconnected,
+                },
+                log_generation_rate_kbs: window.log_generated / 1024 / window_s,
+                unsent_log_kb: unsent / 1024,
+                send_rate_kbs: window.sent / 1024 / window_s,
+                unrestored_log_kb: redo / 1024,
+                recovery_rate_kbs: window.redone / 1024 / window_s,
+                transaction_delay_ms: window.delay / MILLISECOND,
+                average_delay_ms: if window.transactions == 0 {
+                    0.0
+                } else {
+                    (window.delay as f64 / window.transactions as f64) / MILLISECOND as f64
+                },
+                transactions_per_sec: window.transactions / window_s,
+            };
+            self.monitor.push(sample);
+        }
+    }
+}
+
+/// The report's name for a protocol state.
+pub fn session_state(s: mirror_protocol::MirroringState) -> SessionState {
+    use mirror_protocol::MirroringState as M;
+    match s {
+        M::Suspended => SessionState::Suspended,
+        M::Disconnected => SessionState::Disconnected,
+        M::Synchronizing => SessionState::Synchronizing,
+        M::PendingFailover => SessionState::PendingFailover,
+        M::Synchronized => SessionState::Synchronized,
+    }
+}

@@ -1,0 +1,375 @@
+//! The recorded history and the invariant checkers of spec/scenario.md. They judge what each
+//! instance did and when, in true simulated time, and the log content by generation (see
+//! `dblog`), never an instance's opinion of itself.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use mirror_protocol::Nanos;
+
+use super::dblog::generation_at;
+
+/// The invariant names, in the order of the spec's table.
+pub const INVARIANTS: [&str; 7] = [
+    "single_principal",
+    "acknowledged_durable",
+    "log_prefix",
+    "failover_allowed",
+    "quorum_serving",
+    "redo_behind_harden",
+    "recovers",
+];
+
+/// Messages kept per broken invariant (the first ones explain the rest).
+const MESSAGES_MAX: usize = 5;
+
+/// Acknowledged LSNs kept exactly per generation before older ones are summarised.
+const ACKS_EXACT_MAX: usize = 1 << 20;
+
+/// An instance began serving.
+#[derive(Clone, Debug)]
+pub struct ServeStart {
+    /// The instance.
+    pub node: usize,
+    /// At which role sequence.
+    pub role_sequence: u64,
+    /// When.
+    pub at: Nanos,
+    /// Its log's generations then.
+    pub segments: Vec<(u64, u64)>,
+    /// Its end of log then.
+    pub lsn_end: u64,
+}
+
+/// The acknowledged commits of one generation (one writer incarnation).
+#[derive(Clone, Debug, Default)]
+struct Ledger {
+    node: usize,
+    role_sequence: u64,
+    /// Recent acknowledged commit LSNs, in order.
+    exact: VecDeque<u64>,
+    /// Older ones, summarised: count and LSN range.
+    summarised: Option<(u64, u64, u64)>,
+}
+
+/// A stretch during which a forced-service principal and an older one both served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitBrain {
+    /// When it began.
+    pub start: Nanos,
+    /// When it ended (`None`: still going at the end).
+    pub end: Option<Nanos>,
+    /// The two instances.
+    pub nodes: [usize; 2],
+}
+
+/// What the history knows, and what broke.
+#[derive(Default)]
+pub struct History {
+    /// Every start of serving, in order.
+    pub serve_starts: Vec<ServeStart>,
+    /// Who serves now: node -> (role sequence, since, took over by forced service lineage).
+    pub serving: BTreeMap<usize, (u64, Nanos)>,
+    ledgers: BTreeMap<u64, Ledger>,
+    /// Forced services: (new role sequence, fork LSN).
+    pub forced: Vec<(u64, u64)>,
+    broken: BTreeMap<&'static str, Vec<String>>,
+    /// Split brains seen.
+    pub split_brains: Vec<SplitBrain>,
+    /// Lost acknowledged commits (computed at the end).
+    pub lost: u64,
+    /// Their LSN ranges, per generation: (first, last).
+    pub lost_ranges: Vec<(u64, u64)>,
+}
+
+impl History {
+    /// Records that `invariant` broke, with what happened.
+    pub fn violate(&mut self, invariant: &'static str, message: String) {
+        debug_assert!(
+            INVARIANTS.contains(&invariant),
+            "unknown invariant {invariant}"
+        );
+        let list = self.broken.entry(invariant).or_default();
+        if list.len() < MESSAGES_MAX {
+            list.push(message);
+        }
+    }
+
+    /// (name, held, detail) for every invariant, in the spec's order.
+    pub fn verdicts(&self) -> Vec<(&'static str, bool, Option<String>)> {
+        INVARIANTS
+            .iter()
+            .map(|name| match self.broken.get(name) {
+                Some(messages) => (*name, false, Some(messages.join("; "))),
+                None => (*name, true, None),
+            })
+            .collect()
+    }
+
+    /// A node starts serving: no two instances serve at the same role sequence
+    /// (`single_principal`); an overlap with an older principal after forced service is a split
+    /// brain.
+    pub fn serve(&mut self, start: ServeStart) {
+        let forced_above = |low: u64, high: u64, forced: &[(u64, u64)]| {
+            forced.iter().any(|&(seq, _)| seq > low && seq <= high)
+        };
+        let serving: Vec<(usize, u64)> = self
+            .serving
+            .iter()
+            .map(|(&n, &(seq, _))| (n, seq))
+            .collect();
+        for (other, seq) in serving {
+            if other == start.node {
+                continue;
+            }
+            if seq == start.role_sequence {
+                let message = format!(
+                    "instances {} and {} both serve at role sequence {seq} (t={} us)",
+                    other,
+                    start.node,
+                    start.at / 1000
+                );
+                self.violate("single_principal", message);
+            } else {
+                let (low, high) = (seq.min(start.role_sequence), seq.max(start.role_sequence));
+                if forced_above(low, high, &self.forced) {
+                    self.split_brains.push(SplitBrain {
+                        start: start.at,
+                        end: None,
+                        nodes: [other, start.node],
+                    });
+                }
+            }
+        }
+        self.serving
+            .insert(start.node, (start.role_sequence, start.at));
+        self.serve_starts.push(start);
+    }
+
+    /// A node stops serving; any split brain it was part of ends.
+    pub fn stop_serving(&mut self, node: usize, at: Nanos) {
+        if self.serving.remove(&node).is_some() {
+            for sb in &mut self.split_brains {
+                if sb.end.is_none() && sb.nodes.contains(&node) {
+                    sb.end = Some(at);
+                }
+            }
+        }
+    }
+
+    /// A generation begins on `node` at `role_sequence`.
+    pub fn generation(&mut self, generation: u64, node: usize, role_sequence: u64) {
+        self.ledgers.insert(
+            generation,
+            Ledger {
+                node,
+                role_sequence,
+                ..Ledger::default()
+            },
+        );
+    }
+
+    /// A commit acknowledged by `node` at `role_sequence`, its commit record ending at `lsn` in
+    /// `generation`. Checks the second half of `single_principal`: an acknowledgement at role
+    /// sequence n after another instance began serving at a higher one must be in the log that
+    /// instance started serving with.
+    pub fn acknowledged(
+        &mut self,
+        at: Nanos,
+        node: usize,
+        role_sequence: u64,
+        lsn: u64,
+        generation: u64,
+    ) {
+        let ledger = self.ledgers.entry(generation).or_insert_with(|| Ledger {
+            node,
+            role_sequence,
+            ..Ledger::default()
+        });
+        ledger.exact.push_back(lsn);
+        if ledger.exact.len() > ACKS_EXACT_MAX {
+            let old: Vec<u64> = ledger.exact.drain(..ACKS_EXACT_MAX / 2).collect();
+            let (n, lo, hi) = ledger.summarised.unwrap_or((0, old[0], old[0]));
+            ledger.summarised = Some((
+                n + old.len() as u64,
+                lo.min(old[0]),
+                hi.max(*old.last().expect("non-empty")),
+            ));
+        }
+        let forced = &self.forced;
+        let mut problem = None;
+        for s in self.serve_starts.iter().rev() {
+            if s.node == node || s.role_sequence <= role_sequence || s.at > at {
+                continue;
+            }
+            if forced
+                .iter()
+                .any(|&(seq, _)| seq > role_sequence && seq <= s.role_sequence)
+            {
+                continue; // forced service: a split brain, reported separately
+            }
+            let there = lsn <= s.lsn_end && generation_at(&s.segments, lsn) == Some(generation);
+            if !there {
+                problem = Some(format!(
+                    "instance {node} acknowledged a commit at lsn {lsn} (role sequence {role_sequence}) at t={} us, after instance {} began serving at role sequence {} without it",
+                    at / 1000,
+                    s.node,
+                    s.role_sequence
+                ));
+                break;
+            }
+        }
+        if let Some(message) = problem {
+            self.violate("single_principal", message);
+        }
+    }
+
+    /// Drops exact records that can no longer be lost: acknowledged commits of `generation` at
+    /// or below `lsn` (hardened on both partners in that generation).
+    pub fn settle_durable(&mut self, generation: u64, lsn: u64) {
+        if let Some(ledger) = self.ledgers.get_mut(&generation) {
+            while ledger.exact.front().is_some_and(|&l| l <= lsn) {
+                let l = ledger.exact.pop_front().expect("checked");
+                let (n, lo, hi) = ledger.summarised.unwrap_or((0, l, l));
+                ledger.summarised = Some((n + 1, lo.min(l), hi.max(l)));
+            }
+        }
+    }
+
+    /// `acknowledged_durable` at the end: every acknowledged commit is in the last principal's
+    /// log (`segments`, up to `lsn_end`), except those a principal of an older role sequence
+    /// acknowledged above the fork LSN of a forced service, which are counted as lost.
+    pub fn judge_durability(&mut self, segments: &[(u64, u64)], lsn_end: u64) {
+        let mut lost = 0;
+        let mut ranges = Vec::new();
+        let mut broken = Vec::new();
+        for (&generation, ledger) in &self.ledgers {
+            let here =
+                |lsn: u64| lsn <= lsn_end && generation_at(segments, lsn) == Some(generation);
+            let mut missing: Vec<u64> =
+                ledger.exact.iter().copied().filter(|&l| !here(l)).collect();
+            if let Some((n, lo, hi)) = ledger.summarised {
+                if !(here(lo) && here(hi)) {
+                    // Summarised commits are judged as a block (they are old; this only happens
+                    // when a very long backlog is lost).
+                    lost += n;
+                    ranges.push((lo, hi));
+                }
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            missing.sort_unstable();
+            let excused = |l: u64| {
+                self.forced
+                    .iter()
+                    .any(|&(seq, fork_lsn)| seq > ledger.role_sequence && l > fork_lsn)
+            };
+            let (lost_here, unexcused): (Vec<u64>, Vec<u64>) =
+                missing.into_iter().partition(|&l| excused(l));
+            lost += lost_here.len() as u64;
+            if let (Some(first), Some(last)) = (lost_here.first(), lost_here.last()) {
+                ranges.push((*first, *last));
+            }
+            if let Some(first) = unexcused.first() {
+                broken.push(format!(
+                    "{} acknowledged commits of instance {} (role sequence {}) are missing from the last principal's log, the first at lsn {first}",
+                    unexcused.len(),
+                    ledger.node,
+                    ledger.role_sequence
+                ));
+            }
+        }
+        for message in broken {
+            self.violate("acknowledged_durable", message);
+        }
+        self.lost = lost;
+        self.lost_ranges = ranges;
+    }
+}
+
+/// Whether two logs hold the same content over (lo, hi]: the same generation everywhere.
+pub fn same_content(a: &[(u64, u64)], b: &[(u64, u64)], lo: u64, hi: u64) -> bool {
+    if hi <= lo {
+        return true;
+    }
+    let points = std::iter::once(lo).chain(
+        a.iter()
+            .chain(b)
+            .map(|&(from, _)| from)
+            .filter(|&f| f > lo && f < hi),
+    );
+    for x in points {
+        if generation_at(a, x + 1) != generation_at(b, x + 1) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(node: usize, seq: u64, at: Nanos, segments: Vec<(u64, u64)>, end: u64) -> ServeStart {
+        ServeStart {
+            node,
+            role_sequence: seq,
+            at,
+            segments,
+            lsn_end: end,
+        }
+    }
+
+    #[test]
+    fn two_principals_at_one_role_sequence_break_single_principal() {
+        let mut h = History::default();
+        h.serve(start(0, 1, 10, vec![(0, 1)], 0));
+        h.serve(start(1, 1, 20, vec![(0, 1)], 0));
+        assert!(h
+            .verdicts()
+            .iter()
+            .any(|(n, held, _)| *n == "single_principal" && !held));
+    }
+
+    #[test]
+    fn an_old_principal_may_finish_what_its_successor_has_never_new_commits() {
+        let mut h = History::default();
+        h.generation(1, 0, 0);
+        h.serve(start(1, 1, 100, vec![(0, 1), (500, 2)], 500));
+        h.acknowledged(150, 0, 0, 400, 1); // the successor has it
+        assert!(h.verdicts().iter().all(|(_, held, _)| *held));
+        h.acknowledged(160, 0, 0, 600, 1); // a new one: not in the successor's log
+        assert!(h
+            .verdicts()
+            .iter()
+            .any(|(n, held, _)| *n == "single_principal" && !held));
+    }
+
+    #[test]
+    fn forced_service_losses_are_counted_not_violations() {
+        let mut h = History::default();
+        h.generation(1, 0, 0);
+        for lsn in [100, 200, 300, 400] {
+            h.acknowledged(lsn, 0, 0, lsn, 1);
+        }
+        h.forced.push((1, 250));
+        h.judge_durability(&[(0, 1), (250, 2)], 1000);
+        assert_eq!(h.lost, 2);
+        assert!(h.verdicts().iter().all(|(_, held, _)| *held));
+        // Without the forced service the same loss is a violation.
+        let mut h2 = History::default();
+        h2.generation(1, 0, 0);
+        h2.acknowledged(1, 0, 0, 300, 1);
+        h2.judge_durability(&[(0, 1), (250, 2)], 1000);
+        assert!(h2
+            .verdicts()
+            .iter()
+            .any(|(n, held, _)| *n == "acknowledged_durable" && !held));
+    }
+
+    #[test]
+    fn same_content_compares_generations() {
+        assert!(same_content(&[(0, 1)], &[(0, 1), (900, 2)], 0, 900));
+        assert!(!same_content(&[(0, 1)], &[(0, 1), (500, 2)], 0, 900));
+    }
+}

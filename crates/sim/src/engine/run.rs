@@ -1,0 +1,330 @@
+//! Runs a scenario and builds its report (spec/cli.md).
+
+use mirror_protocol::{FailoverKind, Mutant, Partner, Role, SECOND};
+
+use super::faults::session_state;
+use super::record::Recorder;
+use super::world::World;
+use crate::report::{
+    evaluate_expectations, ActualOutcome, FailoverCounts, FailoverReport, FinalState,
+    InvariantCheck, LatencySummary, LsnRange, Queues, Report, SplitBrainReport, StepOutcome,
+    StepReport, Transactions, Verdict, NONE,
+};
+use crate::scenario::{RoleHolder, Scenario, SessionState};
+
+/// What one run produced.
+pub struct RunResult {
+    /// The report (its `wall_ms` is left 0: the simulator never reads a clock).
+    pub report: Report,
+    /// Why the event stream could not be written, if it could not.
+    pub events_error: Option<String>,
+    /// The timeline marks, when asked for.
+    pub timeline: Vec<super::trace::Mark>,
+    /// The instances' names, in scenario order.
+    pub names: Vec<String>,
+}
+
+/// Runs `scenario` with `seed` (and a mutant, in builds with the `mutants` feature), writing
+/// events to `record`, keeping the timeline marks when `timeline` is set.
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<Mutant>,
+    record: Recorder,
+    timeline: bool,
+) -> RunResult {
+    let mut world = World::new(scenario, seed, record);
+    world.mutant = mutant;
+    world.timeline = timeline.then(Vec::new);
+    world.schedule_steps();
+    world.schedule_faults();
+    let starts_now = scenario
+        .workload
+        .as_ref()
+        .is_some_and(|w| w.start == crate::scenario::WorkloadStart::AtStart);
+    if starts_now || world.steps.leading == 0 {
+        world.start_workload();
+    }
+    world.run(scenario.duration_ns);
+    world.finish_unavailability();
+    let report = world.report();
+    let events_error = world.record.finish();
+    let names = world.nodes.iter().map(|n| n.name.clone()).collect();
+    RunResult {
+        report,
+        events_error,
+        timeline: world.timeline.take().unwrap_or_default(),
+        names,
+    }
+}
+
+impl World<'_> {
+    fn finish_unavailability(&mut self) {
+        if let Some(since) = self.unserved_since.take() {
+            self.unavailable_max = self.unavailable_max.max(self.now - since);
+        }
+    }
+
+    /// The last principal (spec/scenario.md): serving at the end, else the one that served most
+    /// recently (highest role sequence, then highest end of log).
+    fn last_principal(&self) -> Option<usize> {
+        let serving = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].serving)
+            .max_by_key(|&n| self.role_sequence_of(n));
+        serving.or_else(|| {
+            self.history
+                .serve_starts
+                .iter()
+                .map(|s| s.node)
+                .max_by_key(|&n| (self.role_sequence_of(n), self.nodes[n].log.lsn_hardened()))
+        })
+    }
+
+    fn role_sequence_of(&self, n: usize) -> u64 {
+        self.nodes[n].session().map_or(0, Partner::role_sequence)
+    }
+
+    fn final_state(&self) -> (FinalState, RoleHolder, RoleHolder, SessionState) {
+        let principal = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].serving)
+            .max_by_key(|&n| self.role_sequence_of(n));
+        let partners: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].session().is_some())
+            .collect();
+        let by_role = |role: Role| {
+            partners
+                .iter()
+                .copied()
+                .filter(|&n| self.nodes[n].session().is_some_and(|p| p.role() == role))
+                .max_by_key(|&n| (self.nodes[n].running(), self.role_sequence_of(n)))
+        };
+        let last_principal = principal
+            .filter(|&n| self.nodes[n].session().is_some())
+            .or_else(|| by_role(Role::Principal));
+        let mirror = by_role(Role::Mirror);
+        let view = last_principal
+            .or(mirror)
+            .and_then(|n| self.nodes[n].session());
+        let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));
+        let name = |n: Option<usize>| n.map_or(NONE.to_string(), |n| self.nodes[n].name.clone());
+        let witness = view
+            .and_then(|p| p.config().witness)
+            .map(|w| self.index_of(w));
+        let final_state = FinalState {
+            principal: name(principal),
+            mirror: name(mirror),
+            witness: name(witness),
+            state,
+            safety: view.map(|p| match p.config().safety {
+                mirror_protocol::Safety::Full => crate::report::Safety::Full,
+                mirror_protocol::Safety::Off => crate::report::Safety::Off,
+            }),
+            witness_state: view.filter(|p| p.config().witness.is_some()).map(|p| {
+                match p.witness_state() {
+                    mirror_protocol::WitnessState::Unknown => crate::report::WitnessState::Unknown,
+                    mirror_protocol::WitnessState::Connected => {
+                        crate::report::WitnessState::Connected
+                    }
+                    mirror_protocol::WitnessState::Disconnected => {
+                        crate::report::WitnessState::Disconnected
+                    }
+                }
+            }),
+            role_sequence: partners
+                .iter()
+                .map(|&n| self.role_sequence_of(n))
+                .max()
+                .unwrap_or(0),
+            failover_lsn: view.map(Partner::failover_lsn),
+        };
+        let holder = |n: Option<usize>| {
+            n.map_or(RoleHolder::Nobody, |n| {
+                RoleHolder::Instance(crate::scenario::InstanceId(n))
+            })
+        };
+        (final_state, holder(principal), holder(mirror), state)
+    }
+
+    /// `recovers`: once every fault has been healed long enough, some instance serves, and with
+    /// SAFETY FULL the session has been SYNCHRONIZED since the last heal.
+    fn judge_recovery(&mut self, state: SessionState) {
+        let session =
+            (0..self.nodes.len()).find_map(|n| self.nodes[n].session().map(|p| p.config()));
+        let Some(config) = session else { return };
+        if state == SessionState::Suspended || config.suspended || self.faults_active() {
+            return;
+        }
+        let quiet = self.now.saturating_sub(self.last_disturbance);
+        if quiet < 2 * config.timeout() + 5 * SECOND {
+            return;
+        }
+        let serving = self.nodes.iter().any(|n| n.serving);
+        let synchronized_now = self.nodes.iter().any(|n| {
+            n.session()
+                .is_some_and(|p| p.state() == mirror_protocol::MirroringState::Synchronized)
+        });
+        if !serving {
+            self.history.violate(
+                "recovers",
+                format!(
+                    "every fault was healed {} s before the end, yet no instance serves",
+                    quiet / SECOND
+                ),
+            );
+        } else if config.safety == mirror_protocol::Safety::Full
+            && !(self.synchronized_since_disturbance || synchronized_now)
+        {
+            self.history.violate("recovers", format!("every fault was healed {} s before the end, yet the session has not been SYNCHRONIZED since", quiet / SECOND));
+        }
+    }
+
+    fn report(&mut self) -> Report {
+        let (final_state, principal, mirror, state) = self.final_state();
+        if let Some(last) = self.last_principal() {
+            let segments = self.nodes[last].log.segments().to_vec();
+            let end = self.nodes[last]
+                .log
+                .lsn_hardened()
+                .max(if self.nodes[last].running() {
+                    self.nodes[last].log.lsn_end()
+                } else {
+                    0
+                });
+            self.history.judge_durability(&segments, end);
+        }
+        self.judge_recovery(state);
+        let lost = self.history.lost;
+        let counts = self.failover_counts();
+        let steps = self.step_reports();
+        let outcomes = self.steps.states.iter().map(|s| match (s.end, s.error) {
+            (None, _) => StepOutcome::Unfinished,
+            (Some(_), Some(error)) => StepOutcome::Failed { error },
+            (Some(_), None) => StepOutcome::Succeeded,
+        });
+        let latency = LatencySummary::from_histogram(&self.latency_us);
+        let actual = ActualOutcome {
+            principal,
+            mirror,
+            state,
+            role_sequence: final_state.role_sequence,
+            lost_acknowledged: lost,
+            split_brain: !self.history.split_brains.is_empty(),
+            failovers: counts,
+            steps: outcomes.collect(),
+            commit_latency_p99_ns: (latency.count > 0).then_some(latency.p99 * 1000),
+            unavailable_ns: self.unavailable_max,
+        };
+        let expectations = evaluate_expectations(self.scenario, &actual);
+        let invariants: Vec<InvariantCheck> = self
+            .history
+            .verdicts()
+            .into_iter()
+            .map(|(name, held, detail)| InvariantCheck {
+                name: name.to_string(),
+                held,
+                detail,
+            })
+            .collect();
+        let verdict = Verdict::of(&invariants, &expectations);
+        let forced = self
+            .failovers
+            .iter()
+            .filter(|f| f.kind == FailoverKind::Forced)
+            .count() as u64;
+        let failovers = self
+            .failovers
+            .iter()
+            .map(|f| FailoverReport {
+                kind: match f.kind {
+                    FailoverKind::Automatic => crate::report::FailoverKind::Automatic,
+                    FailoverKind::Manual => crate::report::FailoverKind::Manual,
+                    FailoverKind::Forced => crate::report::FailoverKind::Forced,
+                },
+                at_us: f.at / 1000,
+                from: self.nodes[f.from].name.clone(),
+                to: self.nodes[f.to].name.clone(),
+                detected_us: f.detected / 1000,
+                unavailable_us: f.unavailable / 1000,
+                lost_acknowledged: if f.kind == FailoverKind::Forced && forced == 1 {
+                    lost
+                } else {
+                    0
+                },
+            })
+            .collect();
+        let split_brain = self
+            .history
+            .split_brains
+            .iter()
+            .map(|sb| SplitBrainReport {
+                start_us: sb.start / 1000,
+                end_us: sb.end.unwrap_or(self.now) / 1000,
+                instances: sb
+                    .nodes
+                    .iter()
+                    .map(|&n| self.nodes[n].name.clone())
+                    .collect(),
+            })
+            .collect();
+        Report {
+            scenario: self.scenario.name.clone(),
+            seed: self.seed,
+            verdict,
+            simulated_us: self.now / 1000,
+            wall_ms: 0,
+            events: self.events,
+            steps,
+            final_state,
+            transactions: Transactions {
+                submitted: self.submitted,
+                acknowledged: self.acknowledged,
+                failed: self.failed,
+                in_flight: self.pending.len() as u64,
+                lost_acknowledged: lost,
+                lost_lsn_ranges: self
+                    .history
+                    .lost_ranges
+                    .iter()
+                    .map(|&(start, end)| LsnRange { start, end })
+                    .collect(),
+            },
+            commit_latency_us: latency,
+            failovers,
+            split_brain,
+            queues: Queues {
+                send_queue_max_bytes: self.send_queue_max,
+                redo_queue_max_bytes: self.redo_queue_max,
+            },
+            monitor: std::mem::take(&mut self.monitor),
+            queries: std::mem::take(&mut self.queries),
+            invariants,
+            expectations,
+            notes: std::mem::take(&mut self.notes),
+        }
+    }
+
+    fn failover_counts(&self) -> FailoverCounts {
+        let count = |kind| self.failovers.iter().filter(|f| f.kind == kind).count() as u64;
+        FailoverCounts {
+            automatic: count(FailoverKind::Automatic),
+            manual: count(FailoverKind::Manual),
+            forced: count(FailoverKind::Forced),
+        }
+    }
+
+    fn step_reports(&self) -> Vec<StepReport> {
+        self.scenario
+            .steps
+            .iter()
+            .zip(&self.steps.states)
+            .map(|(step, state)| StepReport {
+                step: step.number,
+                on: self.nodes[step.on.0].name.clone(),
+                sql: step.sql.clone(),
+                start_us: state.start.map(|t| t / 1000),
+                end_us: state.end.map(|t| t / 1000),
+                error: state.error,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,595 @@
+//! The operator's steps: T-SQL statements run in order on their instances, judged by the
+//! catalogs (`mirror-setup`) and the protocol core, taking the time reference section 7 gives
+//! them.
+
+use std::collections::BTreeMap;
+
+use mirror_protocol::{CommandId, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND};
+use mirror_setup::{views, Effect, FailureKind, Query, StatementContext, Work};
+
+use super::dblog::Body;
+use super::world::{Ev, Process, World};
+
+/// Error a client gets when it cannot connect to the instance at all (SQL Server's 53: "The
+/// network path was not found").
+const ERROR_INSTANCE_UNREACHABLE: u32 = 53;
+
+/// How one step went.
+#[derive(Clone, Debug, Default)]
+pub struct StepState {
+    /// When it started.
+    pub start: Option<u64>,
+    /// When it finished.
+    pub end: Option<u64>,
+    /// The error it failed with.
+    pub error: Option<u32>,
+}
+
+/// The step runner's state.
+#[derive(Default)]
+pub struct Steps {
+    /// One per scenario step.
+    pub states: Vec<StepState>,
+    /// The protocol command a statement waits for: id -> (step, statement).
+    pub waiting: BTreeMap<CommandId, (usize, usize)>,
+    next_command: CommandId,
+    /// When the latest session command was issued (a manual failover's unavailability starts
+    /// there).
+    pub command_issued_at: Option<u64>,
+    /// How many leading steps (without `at`) must finish before an `after_setup` workload.
+    pub leading: usize,
+}
+
+impl World<'_> {
+    /// Schedules the first step and notes how many leading steps the workload waits for.
+    pub fn schedule_steps(&mut self) {
+        let steps = &self.scenario.steps;
+        self.steps.states = vec![StepState::default(); steps.len()];
+        self.steps.leading = steps
+            .iter()
+            .position(|s| s.at_ns.is_some())
+            .unwrap_or(steps.len());
+        if let Some(first) = steps.first() {
+            self.queue
+                .push(first.at_ns.unwrap_or(0), Ev::StepStart { step: 0 });
+        }
+    }
+
+    /// Step `i` starts now.
+    pub fn start_step(&mut self, i: usize) {
+        self.steps.states[i].start = Some(self.now);
+        self.run_statement(i, 0);
+    }
+
+    fn finish_step(&mut self, i: usize, error: Option<u32>) {
+        let state = &mut self.steps.states[i];
+        state.end = Some(self.now);
+        state.error = error;
+        self.emit_global("step", serde_json::json!({"step": i + 1, "error": error}));
+        if let Some(next) = self.scenario.steps.get(i + 1) {
+            let at = next.at_ns.unwrap_or(0).max(self.now);
+            self.queue.push(at, Ev::StepStart { step: i + 1 });
+        }
+        if i + 1 == self.steps.leading {
+            self.leading_steps_done();
+        }
+    }
+
+    /// The workload waits for the leading steps unless it starts at t = 0.
+    pub fn leading_steps_done(&mut self) {
+        let after_setup = self
+            .scenario
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.start == crate::scenario::WorkloadStart::AfterSetup);
+        if after_setup {
+            self.start_workload();
+        }
+    }
+
+    fn command_id(&mut self) -> CommandId {
+        self.steps.next_command += 1;
+        self.steps.next_command
+    }
+
+    /// A statement's protocol command finished.
+    pub fn command_completed(&mut self, id: CommandId, result: Result<(), SqlError>) {
+        if let Some((step, statement)) = self.steps.waiting.remove(&id) {
+            self.queue.push(
+                self.now,
+                Ev::StatementDone {
+                    step,
+                    statement,
+                    result,
+                },
+            );
+        }
+    }
+
+    /// Statement `k` of step `i` finished.
+    pub fn statement_done(&mut self, i: usize, k: usize, result: Result<(), SqlError>) {
+        match result {
+            Ok(()) => self.run_statement(i, k + 1),
+            Err(error) => self.finish_step(i, Some(error.number)),
+        }
+    }
+
+    fn node_named(&self, name: &str) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .expect("the catalog names only scenario instances")
+    }
+
+    fn run_statement(&mut self, i: usize, k: usize) {
+        let step = &self.scenario.steps[i];
+        let Some(statement) = step.statements.get(k).cloned() else {
+            self.finish_step(i, None);
+            return;
+        };
+        let n = step.on.0;
+        if self.nodes[n].process != Process::Running {
+            let error = SqlError::new(
+                ERROR_INSTANCE_UNREACHABLE,
+                format!(
+                    "cannot connect to {}: the instance is not running",
+                    self.nodes[n].name
+                ),
+            );
+            self.queue.push(
+                self.now,
+                Ev::StatementDone {
+                    step: i,
+                    statement: k,
+                    result: Err(error),
+                },
+            );
+            return;
+        }
+        let context = self.statement_context(n);
+        let name = self.nodes[n].name.clone();
+        let outcome = match self.estate.execute(&name, &statement, &context) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let (error, after) = match e {
+                    mirror_setup::StatementError::Sql {
+                        error,
+                        reported_after,
+                    } => (error, reported_after),
+                    other => (
+                        SqlError::new(50000, other.to_string()),
+                        std::time::Duration::ZERO,
+                    ),
+                };
+                let after = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+                self.after(
+                    after,
+                    Ev::StatementDone {
+                        step: i,
+                        statement: k,
+                        result: Err(error),
+                    },
+                );
+                return;
+            }
+        };
+        if matches!(statement, mirror_setup::Statement::BackupLog { .. }) {
+            self.nodes[n].log_backup_end = context.end_of_log_lsn;
+            self.release_memory(n);
+        }
+        match self.apply_effect(i, k, n, outcome.effect) {
+            Err(error) => self.queue.push(
+                self.now,
+                Ev::StatementDone {
+                    step: i,
+                    statement: k,
+                    result: Err(error),
+                },
+            ),
+            Ok(true) => {} // waits for a protocol command
+            Ok(false) => {
+                let after = match outcome.work {
+                    Work::Catalog => MILLISECOND,
+                    Work::Disk { bytes } => {
+                        bytes.saturating_mul(SECOND)
+                            / self.scenario.disk.throughput_bytes_per_second.max(1)
+                    }
+                    Work::Immediate => 0,
+                    _ => MILLISECOND,
+                };
+                self.after(
+                    after,
+                    Ev::StatementDone {
+                        step: i,
+                        statement: k,
+                        result: Ok(()),
+                    },
+                );
+            }
+        }
+    }
+
+    /// What the catalogs cannot know: live log and reachability.
+    fn statement_context(&self, n: usize) -> StatementContext {
+        let mut unreachable = BTreeMap::new();
+        for (j, other) in self.nodes.iter().enumerate() {
+            if j == n {
+                continue;
+            }
+            let kind = match other.process {
+                Process::Crashed => Some(FailureKind::Hard),
+                Process::PoweredOff => Some(FailureKind::Soft),
+                Process::Running if other.paused => Some(FailureKind::Soft),
+                Process::Running
+                    if self.net.direction(n, j).partitioned
+                        || self.net.direction(j, n).partitioned =>
+                {
+                    Some(FailureKind::Soft)
+                }
+                Process::Running => None,
+            };
+            if let Some(kind) = kind {
+                unreachable.insert(other.name.clone(), kind);
+            }
+        }
+        let node = &self.nodes[n];
+        let mirror_hardened = node.session().map_or(0, |p| {
+            let m = self.index_of(p.partner());
+            match p.role() {
+                Role::Principal => self.nodes[m].log.lsn_hardened(),
+                Role::Mirror => node.log.lsn_hardened(),
+            }
+        });
+        let witness_ready = node
+            .session()
+            .is_some_and(|p| p.role() == Role::Principal && p.is_connected(p.partner()));
+        StatementContext {
+            end_of_log_lsn: node.log.lsn_end(),
+            database_size_bytes: self.scenario.database.size_bytes,
+            mirror_hardened_lsn: mirror_hardened,
+            witness_ready,
+            unreachable,
+        }
+    }
+
+    /// Applies a statement's effect. `Ok(true)`: the statement now waits for a protocol command.
+    fn apply_effect(
+        &mut self,
+        i: usize,
+        k: usize,
+        n: usize,
+        effect: Effect,
+    ) -> Result<bool, SqlError> {
+        match effect {
+            Effect::None => Ok(false),
+            Effect::EndpointChanged { instance } => {
+                let node = self.node_named(&instance);
+                self.rejudge_connections(node);
+                Ok(false)
+            }
+            Effect::StartSession {
+                principal, mirror, ..
+            } => {
+                let (p, m) = (self.node_named(&principal), self.node_named(&mirror));
+                let id = self.command_id();
+                self.start_session(p, m, id);
+                self.steps.waiting.insert(id, (i, k));
+                Ok(true)
+            }
+            Effect::SetWitness { witness, .. } => {
+                let w = self.node_named(&witness);
+                let pid = self.nodes[w].pid;
+                self.witness_of_session = Some(w);
+                self.session_command(i, k, n, SessionCommand::SetWitness(pid))
+            }
+            Effect::EndSession { principal, .. } => {
+                let on = if self.nodes[n].session().is_some() {
+                    n
+                } else {
+                    self.node_named(&principal)
+                };
+                self.session_removed = true;
+                self.session_command(i, k, on, SessionCommand::PartnerOff)
+            }
+            Effect::SessionCommand { command, .. } => {
+                let command = protocol_command(command);
+                self.session_command(i, k, n, command)
+            }
+            Effect::Query(query) => {
+                self.answer_query(i, n, query);
+                Ok(false)
+            }
+        }
+    }
+
+    fn session_command(
+        &mut self,
+        i: usize,
+        k: usize,
+        n: usize,
+        command: SessionCommand,
+    ) -> Result<bool, SqlError> {
+        let id = self.command_id();
+        let now = self.now;
+        let Some(partner) = self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) else {
+            return Err(SqlError::new(
+                1416,
+                "the database is not configured for database mirroring",
+            ));
+        };
+        self.steps.waiting.insert(id, (i, k));
+        self.steps.command_issued_at = Some(now);
+        let result = partner.handle_command(now, id, command);
+        if result.is_err() {
+            self.steps.waiting.remove(&id);
+        }
+        self.drain(n);
+        result.map(|()| true)
+    }
+
+    /// SET PARTNER on the principal succeeded in the catalogs: the session starts in the
+    /// protocol core (SYNCHRONIZING once the mirror answers).
+    fn start_session(&mut self, p: usize, m: usize, id: CommandId) {
+        let db = self.scenario.database.name.clone();
+        let restored = self
+            .estate
+            .instance(&self.nodes[m].name)
+            .and_then(|c| c.database(&db))
+            .map_or(0, |d| d.lsn_restored);
+        let fork = self.nodes[p].log.fork();
+        self.nodes[m].log = super::dblog::DbLog::none(self.seed);
+        self.nodes[m].log.start_mirroring(Some(restored), fork);
+        let (ppid, mpid) = (self.nodes[p].pid, self.nodes[m].pid);
+        self.nodes[m].partner = Some(Partner::new_mirror(
+            mpid,
+            ppid,
+            restored,
+            mirror_protocol::Fork(fork),
+        ));
+        let (end, hardened) = (
+            self.nodes[p].log.lsn_end(),
+            self.nodes[p].log.lsn_hardened(),
+        );
+        let mut principal =
+            Partner::new_principal(ppid, mpid, end, hardened, mirror_protocol::Fork(fork), id);
+        principal.set_mutant(self.mutant);
+        self.nodes[p].partner = Some(principal);
+        if let Some(mp) = self.nodes[m].partner.as_mut() {
+            mp.set_mutant(self.mutant);
+        }
+        self.session_removed = false;
+        self.emit(
+            p,
+            "role",
+            serde_json::json!({"role": "principal", "role_sequence": 0}),
+        );
+        self.emit(
+            m,
+            "role",
+            serde_json::json!({"role": "mirror", "role_sequence": 0}),
+        );
+        self.drain(m);
+        self.drain(p);
+    }
+
+    /// An endpoint changed: connections that no longer pass the catalogs break at once.
+    fn rejudge_connections(&mut self, changed: usize) {
+        let now = self.now;
+        for a in 0..self.nodes.len() {
+            for b in 0..self.nodes.len() {
+                if a == b || (a != changed && b != changed) {
+                    continue;
+                }
+                let pid_b = self.nodes[b].pid;
+                let up = match self.nodes[a].session() {
+                    Some(p) => p.is_connected(pid_b),
+                    None => self.nodes[a].witness.is_connected(pid_b),
+                };
+                if up && self.nodes[a].running() {
+                    let initiator_ok = self.judge_connect_pair(a, b);
+                    if !initiator_ok {
+                        let node = &mut self.nodes[a];
+                        match node.partner.as_mut().filter(|p| !p.is_ended()) {
+                            Some(p) => p.handle_connection_lost(
+                                now,
+                                pid_b,
+                                mirror_protocol::ErrorKind::Hard,
+                            ),
+                            None => node.witness.handle_connection_lost(
+                                now,
+                                pid_b,
+                                mirror_protocol::ErrorKind::Hard,
+                            ),
+                        }
+                        self.drain(a);
+                    }
+                }
+            }
+        }
+    }
+
+    fn answer_query(&mut self, i: usize, n: usize, query: Query) {
+        let set = match query {
+            Query::DatabaseMirroring => views::database_mirroring_rows(&[self.mirroring_view(n)]),
+            Query::DatabaseMirroringWitnesses => {
+                let record = self.nodes[n].witness.record().copied();
+                let rows: Vec<_> = record.into_iter().map(|r| self.witness_view(&r)).collect();
+                views::database_mirroring_witnesses_rows(&rows)
+            }
+            Query::MonitorResults { .. } => {
+                let sample = self.monitor_view(n);
+                views::monitor_results_rows(&sample.into_iter().collect::<Vec<_>>())
+            }
+        };
+        let rows = set
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|v| match v {
+                        views::Value::Int(x) => serde_json::json!(x),
+                        views::Value::Text(s) => serde_json::json!(s),
+                        views::Value::Null => serde_json::Value::Null,
+                    })
+                    .collect()
+            })
+            .collect();
+        self.queries.push(crate::report::QueryResult {
+            step: i + 1,
+            on: self.nodes[n].name.clone(),
+            at_us: self.now / 1000,
+            columns: set.columns.iter().map(|c| c.to_string()).collect(),
+            rows,
+        });
+    }
+
+    fn mirroring_view(&self, n: usize) -> views::DatabaseMirroringView {
+        let session = self.nodes[n].session().map(|p| {
+            let other = self.index_of(p.partner());
+            let witness = p.config().witness.map(|w| {
+                let wi = self.index_of(w);
+                (self.address_of(wi), witness_state(p.witness_state()))
+            });
+            views::MirroringSessionView {
+                mirroring_guid: mirror_setup::derived_guid(&[
+                    &self.scenario.name,
+                    &self.scenario.database.name,
+                ]),
+                state: mirroring_state(p.state()),
+                role: match p.role() {
+                    Role::Principal => mirror_setup::MirroringRole::Principal,
+                    Role::Mirror => mirror_setup::MirroringRole::Mirror,
+                },
+                role_sequence: p.role_sequence(),
+                safety: match p.config().safety {
+                    mirror_protocol::Safety::Full => views::SafetyLevel::Full,
+                    mirror_protocol::Safety::Off => views::SafetyLevel::Off,
+                },
+                safety_sequence: p.config().numbers.safety,
+                partner_address: self.address_of(other),
+                partner_instance: self.nodes[other].name.clone(),
+                witness,
+                failover_lsn: p.failover_lsn(),
+                connection_timeout_seconds: p.config().timeout_seconds,
+                redo_queue_limit_mb: None,
+                end_of_log_lsn: p.lsn_end(),
+                replication_lsn: p.lsn_hardened(),
+            }
+        });
+        views::DatabaseMirroringView {
+            database_id: 5,
+            session,
+        }
+    }
+
+    fn witness_view(&self, r: &mirror_protocol::WitnessRecord) -> views::WitnessRecordView {
+        let principal = self.index_of(r.principal);
+        let mirror = self.index_of(r.mirror());
+        views::WitnessRecordView {
+            database_name: self.scenario.database.name.clone(),
+            principal_server_name: self.nodes[principal].name.clone(),
+            mirror_server_name: self.nodes[mirror].name.clone(),
+            safety: match r.config.safety {
+                mirror_protocol::Safety::Full => views::SafetyLevel::Full,
+                mirror_protocol::Safety::Off => views::SafetyLevel::Off,
+            },
+            safety_sequence: r.numbers.safety,
+            role_sequence: r.numbers.role,
+            mirroring_guid: mirror_setup::derived_guid(&[
+                &self.scenario.name,
+                &self.scenario.database.name,
+            ]),
+            family_guid: mirror_setup::derived_guid(&["family", &self.scenario.database.name]),
+            is_suspended: r.config.suspended,
+            suspend_sequence: r.numbers.suspend,
+            partner_sync_state: match r.sync {
+                mirror_protocol::SyncState::Synchronized => views::PartnerSyncState::Synchronized,
+                mirror_protocol::SyncState::Unsynchronized => {
+                    views::PartnerSyncState::Unsynchronized
+                }
+                mirror_protocol::SyncState::Unknown => views::PartnerSyncState::Unknown,
+            },
+        }
+    }
+
+    fn monitor_view(&self, n: usize) -> Option<views::MonitorSample> {
+        let sample = self
+            .monitor
+            .iter()
+            .rev()
+            .find(|s| s.on == self.nodes[n].name)?;
+        let p = self.nodes[n].session()?;
+        Some(views::MonitorSample {
+            database_name: self.scenario.database.name.clone(),
+            role: match p.role() {
+                Role::Principal => mirror_setup::MirroringRole::Principal,
+                Role::Mirror => mirror_setup::MirroringRole::Mirror,
+            },
+            state: mirroring_state(p.state()),
+            witness: witness_state(p.witness_state()),
+            log_generation_rate: sample.log_generation_rate_kbs,
+            unsent_log: sample.unsent_log_kb,
+            send_rate: sample.send_rate_kbs,
+            unrestored_log: sample.unrestored_log_kb,
+            recovery_rate: sample.recovery_rate_kbs,
+            transaction_delay: sample.transaction_delay_ms,
+            transactions_per_sec: sample.transactions_per_sec,
+            average_delay: sample.average_delay_ms as u64,
+            time_recorded_us: sample.at_us,
+            time_behind_us: 0,
+            local_time_us: self.now / 1000,
+        })
+    }
+
+    fn address_of(&self, n: usize) -> mirror_setup::ServerAddress {
+        let port = self
+            .estate
+            .instance(&self.nodes[n].name)
+            .and_then(|c| c.endpoint_address())
+            .map_or(7022, |a| a.port);
+        mirror_setup::ServerAddress::new(self.nodes[n].host.clone(), port)
+    }
+
+    /// Whether the database is ONLINE and writable on `n` (a principal or a database without a
+    /// session).
+    pub fn is_writer(&self, n: usize) -> bool {
+        matches!(self.nodes[n].log.body, Body::Writer(_))
+    }
+}
+
+fn protocol_command(command: mirror_setup::SessionCommand) -> SessionCommand {
+    use mirror_setup::SessionCommand as S;
+    match command {
+        S::Failover => SessionCommand::Failover,
+        S::ForceServiceAllowDataLoss => SessionCommand::ForceService,
+        S::Suspend => SessionCommand::Suspend,
+        S::Resume => SessionCommand::Resume,
+        S::Safety(mirror_setup::Safety::Full) => {
+            SessionCommand::Safety(mirror_protocol::Safety::Full)
+        }
+        S::Safety(mirror_setup::Safety::Off) => {
+            SessionCommand::Safety(mirror_protocol::Safety::Off)
+        }
+        S::Timeout(n) => SessionCommand::Timeout(u64::from(n)),
+        S::WitnessOff => SessionCommand::WitnessOff,
+    }
+}
+
+fn mirroring_state(s: mirror_protocol::MirroringState) -> views::MirroringState {
+    use mirror_protocol::MirroringState as M;
+    match s {
+        M::Suspended => views::MirroringState::Suspended,
+        M::Disconnected => views::MirroringState::Disconnected,
+        M::Synchronizing => views::MirroringState::Synchronizing,
+        M::PendingFailover => views::MirroringState::PendingFailover,
+        M::Synchronized => views::MirroringState::Synchronized,
+    }
+}
+
+fn witness_state(s: mirror_protocol::WitnessState) -> views::WitnessState {
+    match s {
+        mirror_protocol::WitnessState::Unknown => views::WitnessState::Unknown,
+        mirror_protocol::WitnessState::Connected => views::WitnessState::Connected,
+        mirror_protocol::WitnessState::Disconnected => views::WitnessState::Disconnected,
+    }
+}

@@ -1,0 +1,1611 @@
+//! The world: the instances (protocol core, witness, log, disk, clock), the network, the
+//! clients, the operator's steps and the faults, driven by one event queue on simulated time.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use hdrhistogram::Histogram;
+use mirror_protocol::{
+    Envelope, ErrorKind, FailoverKind, InstanceId, Message, MirroringState, Nanos, Output, Partner,
+    Role, ServeVia, SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
+};
+use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
+
+use super::dblog::{Body, DbLog, ShippedBlock};
+use super::history::{same_content, History, ServeStart};
+use super::net::{Network, CONTROL_MESSAGE_BYTES};
+use super::queue::EventQueue;
+use super::record::Recorder;
+use super::rng::Stream;
+use super::steps::Steps;
+use crate::scenario::{Arrivals, Scenario};
+
+/// How far ahead of the wire the principal pulls log blocks (a send window, in transmission
+/// time): enough to keep a link busy, small enough that memory stays flat.
+const SEND_WINDOW: Nanos = 20 * MILLISECOND;
+/// How often redo progress is accounted on a mirror with a redo queue.
+const REDO_TICK: Nanos = 10 * MILLISECOND;
+/// A client that got an error waits this long before its next transaction (closed loop).
+const CLIENT_RETRY: Nanos = 100 * MILLISECOND;
+/// Monitor samples are taken this often (`sp_dbmmonitorresults`).
+pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
+/// Error 9002: the transaction log is full.
+pub const ERROR_LOG_FULL: u32 = 9002;
+/// Index entries a mirror keeps behind its redo point, in log bytes, to serve an old principal
+/// whose log is a little shorter than the failover LSN.
+const MIRROR_INDEX_MARGIN: u64 = 16 * 1024 * 1024;
+
+/// An event on the queue.
+pub enum Ev {
+    /// A message arrives.
+    Deliver {
+        to: usize,
+        env: Box<Envelope>,
+        block: Option<Box<ShippedBlock>>,
+    },
+    /// A protocol timer fires (stale generations are ignored: a newer SetTimer replaced it).
+    Timer {
+        node: usize,
+        timer: Timer,
+        generation: u64,
+    },
+    /// A log flush completes.
+    Flushed {
+        node: usize,
+        lsn: u64,
+        epoch: Option<u32>,
+        incarnation: u64,
+    },
+    /// A log block's last byte left the principal.
+    Departed {
+        node: usize,
+        lsn: u64,
+        incarnation: u64,
+    },
+    /// Redo progresses on a mirror.
+    Redo { node: usize, incarnation: u64 },
+    /// The redo queue is drained (a take-over).
+    RedoDrained { node: usize, incarnation: u64 },
+    /// Open loop: the next transaction arrives.
+    Arrival,
+    /// Closed loop: a client submits its next transaction.
+    Client { client: u32 },
+    /// A transaction reaches a paused principal's queue.
+    Submit { node: usize, tx: u64 },
+    /// An operator step starts.
+    StepStart { step: usize },
+    /// The statement under way completes (or fails).
+    StatementDone {
+        step: usize,
+        statement: usize,
+        result: Result<(), SqlError>,
+    },
+    /// A scenario fault happens.
+    Fault { index: usize },
+    /// Monitor samples are due.
+    Monitor,
+    /// The log backup job runs.
+    LogBackup,
+    /// A damaged page on a mirror has been fetched from the principal.
+    PageRepaired { node: usize },
+}
+
+/// Whether an instance's process runs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Process {
+    /// Running.
+    Running,
+    /// The process died; its host answers.
+    Crashed,
+    /// The host has no power.
+    PoweredOff,
+}
+
+/// A log flush under way.
+#[derive(Default)]
+pub struct Flush {
+    pub busy: bool,
+    pub requested: u64,
+    pub epoch: Option<u32>,
+}
+
+/// Monitor counters over the current 15 s window.
+#[derive(Default, Clone, Copy)]
+pub struct Window {
+    pub log_generated: u64,
+    pub sent: u64,
+    pub redone: u64,
+    pub transactions: u64,
+    pub delay: Nanos,
+}
+
+/// One SQL Server instance.
+pub struct Node {
+    pub name: String,
+    pub pid: InstanceId,
+    pub host: String,
+    pub process: Process,
+    pub paused: bool,
+    pub incarnation: u64,
+    pub partner: Option<Partner>,
+    pub witness: Witness,
+    pub log: DbLog,
+    pub flush: Flush,
+    pub timer_generation: [u64; 2],
+    pub deferred: VecDeque<Ev>,
+    pub drift_ppm: i64,
+    pub flush_override: Option<Nanos>,
+    pub disk_full: bool,
+    pub redo_threads: u32,
+    pub generation: u64,
+    pub standalone: VecDeque<(u64, u64)>,
+    pub serving: bool,
+    pub flush_times: VecDeque<(u64, Nanos)>,
+    pub redo_scheduled: bool,
+    pub window: Window,
+    /// The envelope the protocol's last `Log` message came in: blocks travel on its connection.
+    pub ship_envelope: Option<Envelope>,
+    /// End of the last log backup taken here.
+    pub log_backup_end: u64,
+    /// The (state, safety, witness set) last reported in a `state` event.
+    pub shape: Option<(MirroringState, mirror_protocol::Safety, bool)>,
+    /// The role sequence at which this instance is a session's witness.
+    pub witness_role: Option<u64>,
+}
+
+impl Node {
+    pub fn running(&self) -> bool {
+        self.process == Process::Running
+    }
+
+    /// The active session partner here, if any.
+    pub fn session(&self) -> Option<&Partner> {
+        self.partner.as_ref().filter(|p| !p.is_ended())
+    }
+
+    fn timer_index(timer: Timer) -> usize {
+        match timer {
+            Timer::Ping => 0,
+            Timer::TakeOver => 1,
+        }
+    }
+}
+
+/// A transaction waiting for its commit.
+pub struct PendingTx {
+    pub intended: Nanos,
+    pub client: Option<u32>,
+    pub node: usize,
+    pub lsn: u64,
+}
+
+/// A role change, as the report shows it.
+pub struct FailoverRecord {
+    pub kind: FailoverKind,
+    pub at: Nanos,
+    pub from: usize,
+    pub to: usize,
+    pub detected: Nanos,
+    pub unavailable: Nanos,
+}
+
+/// The whole simulation.
+pub struct World<'s> {
+    pub scenario: &'s Scenario,
+    pub seed: u64,
+    pub now: Nanos,
+    pub queue: EventQueue<Ev>,
+    pub events: u64,
+    pub nodes: Vec<Node>,
+    pub net: Network,
+    pub estate: Estate,
+    pub history: History,
+    pub record: Recorder,
+    pub steps: Steps,
+    pub rng_net: Stream,
+    pub rng_disk: Stream,
+    pub rng_workload: Stream,
+    pub next_generation: u64,
+    pub pending: BTreeMap<u64, PendingTx>,
+    pub next_tx: u64,
+    pub submitted: u64,
+    pub acknowledged: u64,
+    pub failed: u64,
+    pub latency_us: Histogram<u64>,
+    pub workload_started: Option<Nanos>,
+    pub failovers: Vec<FailoverRecord>,
+    pub monitor: Vec<crate::report::MonitorSample>,
+    pub queries: Vec<crate::report::QueryResult>,
+    pub send_queue_max: u64,
+    pub redo_queue_max: u64,
+    /// When the current stretch with no one serving began (after the workload started).
+    pub unserved_since: Option<Nanos>,
+    pub unavailable_max: Nanos,
+    /// The last fault event (start, heal, restart) and whether faults are active.
+    pub last_disturbance: Nanos,
+    pub synchronized_since_disturbance: bool,
+    /// When the last fault that can cause a failover happened (for `unavailable_us`).
+    pub last_failure: Option<Nanos>,
+    pub notes: Vec<String>,
+    pub witness_of_session: Option<usize>,
+    pub session_removed: bool,
+    pub pending_grants: BTreeMap<usize, mirror_protocol::WitnessRecord>,
+    /// The deliberate bug switched on (builds with the `mutants` feature only).
+    pub mutant: Option<mirror_protocol::Mutant>,
+    /// The timeline marks (`--trace`), when asked for.
+    pub timeline: Option<Vec<super::trace::Mark>>,
+    /// When each instance last declared its connection to the principal lost (a failover's
+    /// `detected_us`).
+    pub principal_lost_at: Vec<Option<Nanos>>,
+}
+
+impl<'s> World<'s> {
+    /// Builds the world of `scenario` with `seed`, writing events to `record`.
+    pub fn new(scenario: &'s Scenario, seed: u64, record: Recorder) -> Self {
+        let mut estate = Estate::new();
+        let mut nodes = Vec::new();
+        for (i, inst) in scenario.instances.iter().enumerate() {
+            let spec = mirror_setup::InstanceSpec::new(
+                inst.name.clone(),
+                inst.host.clone(),
+                inst.service_account.clone(),
+            );
+            let spec = mirror_setup::InstanceSpec {
+                edition: edition(inst.edition),
+                ..spec
+            };
+            estate
+                .add_instance(spec)
+                .expect("validated: names and hosts are unique");
+            let pid = InstanceId(u8::try_from(i + 1).expect("validated: at most 255 instances"));
+            nodes.push(Node {
+                name: inst.name.clone(),
+                pid,
+                host: inst.host.clone(),
+                process: Process::Running,
+                paused: false,
+                incarnation: 0,
+                partner: None,
+                witness: Witness::new(pid),
+                log: DbLog::none(seed),
+                flush: Flush::default(),
+                timer_generation: [0; 2],
+                deferred: VecDeque::new(),
+                drift_ppm: 0,
+                flush_override: None,
+                disk_full: false,
+                redo_threads: inst.redo_threads.max(1),
+                generation: 0,
+                standalone: VecDeque::new(),
+                serving: false,
+                flush_times: VecDeque::new(),
+                redo_scheduled: false,
+                window: Window::default(),
+                ship_envelope: None,
+                log_backup_end: 0,
+                shape: None,
+                witness_role: None,
+            });
+        }
+        let db = &scenario.database;
+        let on = scenario.instance_name(db.on).to_string();
+        estate
+            .add_database(&on, &db.name, recovery(db.recovery_model))
+            .expect("validated: the database's instance exists");
+        let n = nodes.len();
+        let mut world = Self {
+            scenario,
+            seed,
+            now: 0,
+            queue: EventQueue::default(),
+            events: 0,
+            nodes,
+            net: Network::new(&scenario.network, n),
+            estate,
+            history: History::default(),
+            record,
+            steps: Steps::default(),
+            rng_net: Stream::new(seed, "network"),
+            rng_disk: Stream::new(seed, "disk"),
+            rng_workload: Stream::new(seed, "workload"),
+            next_generation: 1,
+            pending: BTreeMap::new(),
+            next_tx: 1,
+            submitted: 0,
+            acknowledged: 0,
+            failed: 0,
+            latency_us: Histogram::new(3).expect("3 significant figures is valid"),
+            workload_started: None,
+            failovers: Vec::new(),
+            monitor: Vec::new(),
+            queries: Vec::new(),
+            send_queue_max: 0,
+            redo_queue_max: 0,
+            unserved_since: None,
+            unavailable_max: 0,
+            last_disturbance: 0,
+            synchronized_since_disturbance: false,
+            last_failure: None,
+            notes: Vec::new(),
+            witness_of_session: None,
+            session_removed: false,
+            pending_grants: BTreeMap::new(),
+            mutant: None,
+            timeline: None,
+            principal_lost_at: vec![None; n],
+        };
+        world.create_database();
+        world
+    }
+
+    /// The database exists, ONLINE and serving, on its instance at t = 0.
+    fn create_database(&mut self) {
+        let on = self.scenario.database.on.0;
+        let generation = self.new_generation(on, 0);
+        let node = &mut self.nodes[on];
+        node.log.create(0, 1, generation);
+        node.generation = generation;
+        self.set_serving(on, true, 0, "setup");
+    }
+
+    /// A fresh generation written by `node` at `role_sequence`.
+    pub fn new_generation(&mut self, node: usize, role_sequence: u64) -> u64 {
+        let g = self.next_generation;
+        self.next_generation += 1;
+        self.history.generation(g, node, role_sequence);
+        g
+    }
+
+    /// The index of the instance with protocol id `pid`.
+    pub fn index_of(&self, pid: InstanceId) -> usize {
+        usize::from(pid.0) - 1
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The event loop.
+
+    /// Runs until `end`.
+    pub fn run(&mut self, end: Nanos) {
+        while let Some(at) = self.queue.peek_time() {
+            if at > end {
+                break;
+            }
+            let (at, ev) = self.queue.pop().expect("peeked");
+            self.now = at;
+            self.events += 1;
+            self.dispatch(ev);
+        }
+        self.now = end;
+    }
+
+    /// Schedules `ev` after `after`.
+    pub fn after(&mut self, after: Nanos, ev: Ev) {
+        self.queue.push(self.now + after, ev);
+    }
+
+    fn target_of(ev: &Ev) -> Option<usize> {
+        match ev {
+            Ev::Deliver { to, .. } => Some(*to),
+            Ev::Timer { node, .. }
+            | Ev::Flushed { node, .. }
+            | Ev::Departed { node, .. }
+            | Ev::Redo { node, .. }
+            | Ev::RedoDrained { node, .. }
+            | Ev::Submit { node, .. } => Some(*node),
+            _ => None,
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        if let Some(n) = Self::target_of(&ev) {
+            if !self.nodes[n].running() {
+                if let Ev::Submit { tx, .. } = ev {
+                    self.fail_tx(
+                        tx,
+                        SqlError::new(
+                            ERROR_DATABASE_UNAVAILABLE,
+                            "the principal's process is not running",
+                        ),
+                    );
+                }
+                return;
+            }
+            if self.nodes[n].paused {
+                self.nodes[n].deferred.push_back(ev);
+                return;
+            }
+        }
+        match ev {
+            Ev::Deliver { to, env, block } => self.deliver(to, *env, block),
+            Ev::Timer {
+                node,
+                timer,
+                generation,
+            } => self.fire_timer(node, timer, generation),
+            Ev::Flushed {
+                node,
+                lsn,
+                epoch,
+                incarnation,
+            } => self.flushed(node, lsn, epoch, incarnation),
+            Ev::Departed {
+                node,
+                lsn,
+                incarnation,
+            } => self.departed(node, lsn, incarnation),
+            Ev::Redo { node, incarnation } => self.redo_tick(node, incarnation),
+            Ev::RedoDrained { node, incarnation } => self.redo_drained(node, incarnation),
+            Ev::Arrival => self.arrival(),
+            Ev::Client { client } => self.client_submits(client),
+            Ev::Submit { node, tx } => self.commit_on(node, tx),
+            Ev::StepStart { step } => self.start_step(step),
+            Ev::StatementDone {
+                step,
+                statement,
+                result,
+            } => self.statement_done(step, statement, result),
+            Ev::Fault { index } => self.fault(index),
+            Ev::Monitor => self.sample_monitor(),
+            Ev::LogBackup => self.log_backup_job(),
+            Ev::PageRepaired { node } => self.page_repaired(node),
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Protocol outputs.
+
+    /// Processes everything node `n`'s state machines asked for.
+    pub fn drain(&mut self, n: usize) {
+        loop {
+            let mut outputs = self.nodes[n].witness.take_outputs();
+            if let Some(p) = self.nodes[n].partner.as_mut() {
+                outputs.extend(p.take_outputs());
+            }
+            if outputs.is_empty() {
+                break;
+            }
+            for output in outputs {
+                self.apply(n, output);
+            }
+        }
+        self.note_shape(n);
+    }
+
+    /// Emits `state` when the instance's mirroring state, safety or witness setting changed, and
+    /// `role` when an instance becomes a session's witness (spec/cli.md event stream).
+    fn note_shape(&mut self, n: usize) {
+        let shape = self.nodes[n]
+            .session()
+            .map(|p| (p.state(), p.config().safety, p.config().witness.is_some()));
+        if let Some((state, safety, witness_set)) = shape {
+            if self.nodes[n].shape != Some((state, safety, witness_set)) {
+                self.nodes[n].shape = Some((state, safety, witness_set));
+                let safety = if safety == mirror_protocol::Safety::Full {
+                    "full"
+                } else {
+                    "off"
+                };
+                self.emit(n, "state", serde_json::json!({"state": state.name().to_lowercase(), "safety": safety, "witness_set": witness_set}));
+            }
+        }
+        let witness_role = self.nodes[n]
+            .witness
+            .record()
+            .filter(|r| !r.removed)
+            .map(|r| r.numbers.role);
+        if witness_role.is_some() && self.nodes[n].witness_role.is_none() {
+            self.emit(
+                n,
+                "role",
+                serde_json::json!({"role": "witness", "role_sequence": witness_role}),
+            );
+        }
+        self.nodes[n].witness_role = witness_role;
+    }
+
+    fn apply(&mut self, n: usize, output: Output) {
+        match output {
+            Output::Send(env) => self.send(n, env),
+            Output::SetTimer { timer, after } => self.set_timer(n, timer, after),
+            Output::Flush { lsn, epoch } => self.request_flush(n, lsn, Some(epoch)),
+            Output::Discard { lsn, fork } => {
+                self.nodes[n].log.discard_past(lsn, fork.0);
+                let node = &mut self.nodes[n];
+                node.flush.requested = node.flush.requested.min(node.log.lsn_flushable());
+                self.emit(
+                    n,
+                    "discarded",
+                    serde_json::json!({"after_lsn": lsn, "fork": fork.0}),
+                );
+            }
+            Output::NewFork { fork, lsn } => {
+                self.judge_forced_service(n);
+                let seq = self.nodes[n]
+                    .partner
+                    .as_ref()
+                    .map_or(0, |p| p.role_sequence() + 1);
+                self.history.forced.push((seq, lsn));
+                self.emit(
+                    n,
+                    "fork",
+                    serde_json::json!({"fork": fork.0, "fork_lsn": lsn}),
+                );
+            }
+            Output::DrainRedo => self.drain_redo(n),
+            Output::Serve {
+                via, role_sequence, ..
+            } => self.on_serve(n, via, role_sequence),
+            Output::StopServing {
+                reason,
+                role_sequence,
+            } => {
+                let _ = role_sequence;
+                self.set_serving(n, false, role_sequence, reason.name());
+            }
+            Output::Acknowledge {
+                tx,
+                lsn,
+                role_sequence,
+            } => self.acknowledge(n, tx, lsn, role_sequence),
+            Output::FailCommit { tx, error } => self.fail_tx(tx, error),
+            Output::StateChanged { new, .. } => self.on_state(n, new),
+            Output::RoleChanged {
+                role,
+                role_sequence,
+            } => self.on_role(n, role, role_sequence),
+            Output::Failover {
+                kind,
+                from,
+                to,
+                role_sequence,
+                failover_lsn,
+            } => {
+                self.on_failover(n, kind, from, to, role_sequence, failover_lsn);
+            }
+            Output::Event(event) => {
+                if event == mirror_protocol::StateChangeEvent::ConnectionWithPrincipalLost {
+                    self.principal_lost_at[n] = Some(self.now);
+                }
+                self.emit(
+                    n,
+                    "dbm_state_change",
+                    serde_json::json!({"name": event.name(), "code": event.code()}),
+                );
+            }
+            Output::CommandCompleted { id, result } => self.command_completed(id, result),
+            Output::SessionEnded => {
+                self.emit(n, "session_ended", serde_json::json!({}));
+            }
+        }
+    }
+
+    fn set_timer(&mut self, n: usize, timer: Timer, after: Nanos) {
+        let node = &mut self.nodes[n];
+        let i = Node::timer_index(timer);
+        node.timer_generation[i] += 1;
+        let generation = node.timer_generation[i];
+        // Clock drift changes when this instance's timers fire, never simulated truth.
+        let scaled =
+            (after as i128 * (1_000_000 + i128::from(node.drift_ppm)) / 1_000_000).max(0) as Nanos;
+        self.after(
+            scaled,
+            Ev::Timer {
+                node: n,
+                timer,
+                generation,
+            },
+        );
+    }
+
+    fn fire_timer(&mut self, n: usize, timer: Timer, generation: u64) {
+        if self.nodes[n].timer_generation[Node::timer_index(timer)] != generation {
+            return;
+        }
+        let now = self.now;
+        let node = &mut self.nodes[n];
+        match node.partner.as_mut().filter(|p| !p.is_ended()) {
+            Some(p) => p.handle_timer(now, timer),
+            None => node.witness.handle_timer(now, timer),
+        }
+        self.drain(n);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Network.
+
+    fn send(&mut self, n: usize, env: Envelope) {
+        if let Message::Log { lsn_from, lsn_to } = env.body {
+            // The protocol ships as it writes; the wire may lag behind. A new connection restarts
+            // shipping where the mirror stands; on the same one, the range only grows.
+            let same_connection = self.nodes[n]
+                .ship_envelope
+                .as_ref()
+                .is_some_and(|e| e.conn == env.conn && e.to == env.to);
+            if same_connection {
+                self.nodes[n].log.extend_shipping(lsn_to);
+            } else {
+                self.nodes[n].log.ship(lsn_from, lsn_to);
+            }
+            self.nodes[n].ship_envelope = Some(env);
+            self.pump(n);
+            return;
+        }
+        let to = self.index_of(env.to);
+        match env.body {
+            Message::FailoverGranted { .. } => self.judge_grant(n, to),
+            Message::Ready { .. } => {
+                // The handshake is complete: the mirror's log now follows the principal's fork,
+                // and must be a prefix of it (log_prefix).
+                let fork = self.nodes[to].log.fork();
+                self.nodes[n].log.adopt_fork(fork);
+                self.check_log_prefix(n, to);
+            }
+            _ => {}
+        }
+        if env.body == Message::Connect {
+            if let Err(kind) = self.judge_connect(n, to) {
+                if kind == FailureKind::Hard {
+                    // A refused connection (reset, closed port) is noticed at once.
+                    let now = self.now;
+                    if let Some(p) = self.nodes[n].partner.as_mut() {
+                        p.handle_connection_lost(now, env.to, ErrorKind::Hard);
+                    }
+                    self.drain(n);
+                }
+                return; // soft: the acceptor drops it silently
+            }
+        }
+        self.transmit(n, to, env, None, CONTROL_MESSAGE_BYTES);
+    }
+
+    /// Whether the connection between `a` and `b` still passes the catalogs, judged from the
+    /// side that opens it (partners open connections to the witness; between partners, the lower
+    /// id).
+    pub fn judge_connect_pair(&self, a: usize, b: usize) -> bool {
+        let is_witness =
+            |n: usize| self.witness_of_session == Some(n) && self.nodes[n].session().is_none();
+        let (from, to) = if is_witness(a) {
+            (b, a)
+        } else if is_witness(b) || self.nodes[a].pid < self.nodes[b].pid {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        self.judge_connect(from, to).is_ok()
+    }
+
+    /// Whether `from` may open a mirroring connection to `to` (the endpoints, logins and
+    /// security of both, judged by the catalogs).
+    fn judge_connect(&self, from: usize, to: usize) -> Result<(), FailureKind> {
+        let to_node = &self.nodes[to];
+        if to_node.process == Process::Crashed {
+            return Err(FailureKind::Hard);
+        }
+        let to_part = if self.witness_of_session == Some(to) && to_node.session().is_none() {
+            SessionPart::Witness
+        } else {
+            SessionPart::Partner
+        };
+        let from_part = SessionPart::Partner;
+        let Some(address) = self
+            .estate
+            .instance(&to_node.name)
+            .and_then(|c| c.endpoint_address())
+        else {
+            return Err(FailureKind::Hard);
+        };
+        let address = ServerAddress::new(to_node.host.clone(), address.port);
+        self.estate
+            .judge_connection(&self.nodes[from].name, from_part, &address, to_part)
+            .map(|_| ())
+            .map_err(|f| f.kind)
+    }
+
+    fn transmit(
+        &mut self,
+        from: usize,
+        to: usize,
+        env: Envelope,
+        block: Option<Box<ShippedBlock>>,
+        bytes: u64,
+    ) -> Option<Nanos> {
+        if !self.nodes[from].running() {
+            return None;
+        }
+        let transit = self
+            .net
+            .send(self.now, from, to, bytes, &mut self.rng_net)?;
+        self.queue.push(
+            transit.arrives,
+            Ev::Deliver {
+                to,
+                env: Box::new(env),
+                block,
+            },
+        );
+        Some(transit.departs)
+    }
+
+    /// Puts the principal's log blocks on the wire while the send window has room.
+    fn pump(&mut self, n: usize) {
+        let Some(template) = self.nodes[n].ship_envelope.clone() else {
+            return;
+        };
+        let to = self.index_of(template.to);
+        loop {
+            if self.net.backlog(self.now, n, to) > SEND_WINDOW {
+                break;
+            }
+            let Some(block) = self.nodes[n].log.next_block() else {
+                break;
+            };
+            let (lsn_from, lsn_to) = block.range;
+            let env = Envelope {
+                body: Message::Log { lsn_from, lsn_to },
+                ..template.clone()
+            };
+            let bytes = self.net.wire_bytes_of_log(block.bytes.len() as u64);
+            let incarnation = self.nodes[n].incarnation;
+            match self.transmit(n, to, env, Some(Box::new(block)), bytes) {
+                Some(departs) => self.queue.push(
+                    departs,
+                    Ev::Departed {
+                        node: n,
+                        lsn: lsn_to,
+                        incarnation,
+                    },
+                ),
+                None => self.queue.push(
+                    self.now,
+                    Ev::Departed {
+                        node: n,
+                        lsn: lsn_to,
+                        incarnation,
+                    },
+                ),
+            }
+            self.nodes[n].window.sent += lsn_to - lsn_from;
+        }
+    }
+
+    fn departed(&mut self, n: usize, lsn: u64, incarnation: u64) {
+        if self.nodes[n].incarnation != incarnation {
+            return;
+        }
+        let now = self.now;
+        if let Some(p) = self.nodes[n].partner.as_mut() {
+            p.handle_log_sent(now, lsn);
+            let queue = p.send_queue_bytes();
+            self.send_queue_max = self.send_queue_max.max(queue);
+        }
+        self.drain(n);
+        self.pump(n);
+    }
+
+    fn deliver(&mut self, to: usize, env: Envelope, block: Option<Box<ShippedBlock>>) {
+        let now = self.now;
+        let from = self.index_of(env.from);
+        let is_request = matches!(env.body, Message::FailoverRequest { .. });
+        let node = &mut self.nodes[to];
+        match node.partner.as_mut().filter(|p| !p.is_ended()) {
+            Some(p) => {
+                let before = p.lsn_end();
+                p.handle_message(now, env);
+                if let Some(block) = block {
+                    if p.lsn_end() > before {
+                        if let Err(e) = node.log.receive(&block) {
+                            panic!("the mirror's protocol accepted a block its log refused: {e}");
+                        }
+                        self.schedule_redo(to);
+                    }
+                }
+            }
+            None => {
+                if is_request {
+                    if let Some(r) = node.witness.record() {
+                        self.pending_grants.insert(from, *r);
+                    }
+                }
+                node.witness.handle_message(now, env);
+            }
+        }
+        self.drain(to);
+        if is_request {
+            self.pending_grants.remove(&from);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Disks.
+
+    /// Asks the local disk to harden the log up to `lsn` (group commit: one flush at a time;
+    /// the next covers everything asked meanwhile).
+    pub fn request_flush(&mut self, n: usize, lsn: u64, epoch: Option<u32>) {
+        let node = &mut self.nodes[n];
+        node.flush.requested = node.flush.requested.max(lsn);
+        if epoch.is_some() {
+            node.flush.epoch = epoch;
+        }
+        if !node.flush.busy {
+            self.start_flush(n);
+        }
+    }
+
+    fn start_flush(&mut self, n: usize) {
+        let mean_jitter = self.scenario.disk.flush_jitter_ns;
+        let jitter = self.rng_disk.exponential(mean_jitter);
+        let base = self.scenario.disk.flush_ns;
+        let node = &mut self.nodes[n];
+        if node.flush.requested <= node.log.lsn_hardened() || node.disk_full {
+            return;
+        }
+        let to = node.log.begin_flush(node.flush.requested);
+        if to <= node.log.lsn_hardened() {
+            return;
+        }
+        node.flush.busy = true;
+        let latency = node.flush_override.unwrap_or(base) + jitter;
+        let ev = Ev::Flushed {
+            node: n,
+            lsn: to,
+            epoch: node.flush.epoch,
+            incarnation: node.incarnation,
+        };
+        self.after(latency, ev);
+    }
+
+    fn flushed(&mut self, n: usize, lsn: u64, epoch: Option<u32>, incarnation: u64) {
+        if self.nodes[n].incarnation != incarnation {
+            return;
+        }
+        self.nodes[n].flush.busy = false;
+        let current_epoch = self.nodes[n]
+            .partner
+            .as_ref()
+            .filter(|p| !p.is_ended())
+            .map(Partner::epoch);
+        let stale = epoch.is_some() && current_epoch.is_some() && epoch != current_epoch;
+        if !stale
+            && lsn > self.nodes[n].log.lsn_hardened()
+            && lsn <= self.nodes[n].log.lsn_flushable()
+        {
+            self.harden(n, lsn);
+        }
+        let node = &mut self.nodes[n];
+        node.flush.requested = node.flush.requested.min(node.log.lsn_flushable());
+        if node.flush.requested > node.log.lsn_hardened() {
+            self.start_flush(n);
+        }
+    }
+
+    fn harden(&mut self, n: usize, lsn: u64) {
+        let now = self.now;
+        let node = &mut self.nodes[n];
+        node.log.harden_to(lsn);
+        node.flush_times.push_back((lsn, now));
+        if node.flush_times.len() > 4096 {
+            node.flush_times.pop_front();
+        }
+        let fork = node.log.fork();
+        self.emit(n, "hardened", serde_json::json!({"lsn": lsn, "fork": fork}));
+        let epoch = self.nodes[n].partner.as_ref().map(Partner::epoch);
+        match self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
+            Some(p) => p.handle_flushed(now, lsn, epoch.expect("a partner has an epoch")),
+            None => self.acknowledge_standalone(n, lsn),
+        }
+        self.drain(n);
+        self.schedule_redo(n);
+        self.release_memory(n);
+    }
+
+    /// Frees what the writer no longer needs and prunes the transaction index below the log's
+    /// truncation point (reference section 6).
+    pub fn release_memory(&mut self, n: usize) {
+        let node = &mut self.nodes[n];
+        match node.log.body {
+            Body::Writer(_) => {
+                let attached = node
+                    .session()
+                    .is_some_and(|p| p.is_connected(p.partner()) && !p.config().suspended);
+                let keep_from = if attached {
+                    node.log.ship_next()
+                } else {
+                    u64::MAX
+                };
+                let mirror_needs = node.session().map_or(u64::MAX, |p| p.lsn_mirror_hardened());
+                let truncation = node.log_backup_end.min(mirror_needs);
+                node.log.release(keep_from, truncation);
+            }
+            Body::Mirror(_) => {
+                node.log.bound_memory();
+                node.log.release_mirror_index(MIRROR_INDEX_MARGIN);
+            }
+            Body::None => {}
+        }
+        // Commits hardened on both partners in the same generation can no longer be lost.
+        let p_gen = self.nodes[n].generation;
+        if let Some(p) = self.nodes[n]
+            .session()
+            .filter(|p| p.role() == Role::Principal)
+        {
+            let both = p
+                .lsn_mirror_hardened()
+                .min(self.nodes[n].log.lsn_hardened());
+            self.history.settle_durable(p_gen, both);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Redo on a mirror.
+
+    fn schedule_redo(&mut self, n: usize) {
+        let node = &mut self.nodes[n];
+        if node.redo_scheduled
+            || node.log.redo_queue_bytes() == 0
+            || !matches!(node.log.body, Body::Mirror(_))
+        {
+            return;
+        }
+        node.redo_scheduled = true;
+        let incarnation = node.incarnation;
+        self.after(
+            REDO_TICK,
+            Ev::Redo {
+                node: n,
+                incarnation,
+            },
+        );
+    }
+
+    fn redo_rate(&self, n: usize) -> u64 {
+        self.scenario
+            .disk
+            .redo_rate_bytes_per_second
+            .saturating_mul(u64::from(self.nodes[n].redo_threads))
+    }
+
+    fn redo_tick(&mut self, n: usize, incarnation: u64) {
+        if self.nodes[n].incarnation != incarnation {
+            return;
+        }
+        let rate = self.redo_rate(n);
+        let node = &mut self.nodes[n];
+        node.redo_scheduled = false;
+        let step = rate.saturating_mul(REDO_TICK) / SECOND;
+        let before = node.log.lsn_redone;
+        let target = before.saturating_add(step.max(1));
+        node.log.redo_to(target);
+        let redone = node.log.lsn_redone;
+        if redone > node.log.lsn_hardened() {
+            self.history.violate(
+                "redo_behind_harden",
+                format!("{} redid log past its hardened end", node.name),
+            );
+        }
+        node.window.redone += redone - before;
+        self.redo_queue_max = self
+            .redo_queue_max
+            .max(self.nodes[n].log.redo_queue_bytes());
+        self.release_memory(n);
+        self.schedule_redo(n);
+    }
+
+    fn drain_redo(&mut self, n: usize) {
+        let rate = self.redo_rate(n).max(1);
+        let queue = self.nodes[n].log.redo_queue_bytes();
+        let time = queue.saturating_mul(SECOND) / rate;
+        let incarnation = self.nodes[n].incarnation;
+        self.after(
+            time,
+            Ev::RedoDrained {
+                node: n,
+                incarnation,
+            },
+        );
+    }
+
+    fn redo_drained(&mut self, n: usize, incarnation: u64) {
+        if self.nodes[n].incarnation != incarnation {
+            return;
+        }
+        let now = self.now;
+        let node = &mut self.nodes[n];
+        let before = node.log.lsn_redone;
+        node.log.redo_to(u64::MAX);
+        node.window.redone += node.log.lsn_redone - before;
+        if let Some(p) = node.partner.as_mut() {
+            p.handle_redo_drained(now);
+        }
+        self.drain(n);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Roles and serving.
+
+    fn on_state(&mut self, _n: usize, new: MirroringState) {
+        if new == MirroringState::Synchronized {
+            self.synchronized_since_disturbance = true;
+        }
+    }
+
+    fn on_role(&mut self, n: usize, role: Role, role_sequence: u64) {
+        let name = match role {
+            Role::Principal => "principal",
+            Role::Mirror => "mirror",
+        };
+        self.emit(
+            n,
+            "role",
+            serde_json::json!({"role": name, "role_sequence": role_sequence}),
+        );
+        if role == Role::Mirror {
+            let fork = self.nodes[n].log.fork();
+            self.nodes[n].log.start_mirroring(None, fork);
+            self.nodes[n].ship_envelope = None;
+            let node = &mut self.nodes[n];
+            node.flush.requested = node.flush.requested.min(node.log.lsn_flushable());
+            for (tx, _) in std::mem::take(&mut node.standalone) {
+                self.fail_tx(
+                    tx,
+                    SqlError::new(ERROR_DATABASE_UNAVAILABLE, "the database changed roles"),
+                );
+            }
+        }
+    }
+
+    fn on_failover(
+        &mut self,
+        n: usize,
+        kind: FailoverKind,
+        from: InstanceId,
+        to: InstanceId,
+        role_sequence: u64,
+        failover_lsn: u64,
+    ) {
+        // The new principal's log becomes writable: a new generation begins at its hardened end.
+        let fork = self.nodes[n]
+            .partner
+            .as_ref()
+            .map_or(1, |p| p.durable().fork.0);
+        let generation = self.new_generation(n, role_sequence);
+        self.nodes[n].log.start_writing(fork, generation);
+        self.nodes[n].generation = generation;
+        let from_i = self.index_of(from);
+        let to_i = self.index_of(to);
+        let detected = match kind {
+            FailoverKind::Manual => self.steps.command_issued_at.unwrap_or(self.now),
+            _ => self.principal_lost_at[to_i].unwrap_or(self.now),
+        };
+        self.failovers.push(FailoverRecord {
+            kind,
+            at: self.now,
+            from: from_i,
+            to: to_i,
+            detected,
+            unavailable: 0,
+        });
+        self.emit(n, "failover", serde_json::json!({"kind": kind.name(), "from": self.nodes[from_i].name, "to": self.nodes[to_i].name, "role_sequence": role_sequence, "failover_lsn": failover_lsn}));
+        let db = self.scenario.database.name.clone();
+        let name = self.nodes[n].name.clone();
+        let switch = match kind {
+            FailoverKind::Forced => mirror_setup::RoleSwitch::ForcedService {
+                fork_lsn: failover_lsn,
+            },
+            _ => mirror_setup::RoleSwitch::Failover { failover_lsn },
+        };
+        if let Err(e) = self.estate.record_role_switch(&db, &name, switch) {
+            self.notes
+                .push(format!("the catalog could not record the role switch: {e}"));
+        }
+    }
+
+    fn on_serve(&mut self, n: usize, via: ServeVia, role_sequence: u64) {
+        self.set_serving(n, true, role_sequence, via.name());
+        // The unavailability of the latest role change ends when its new principal serves.
+        if let Some(f) = self.failovers.last_mut() {
+            if f.to == n && f.unavailable == 0 {
+                let failure = match f.kind {
+                    FailoverKind::Manual => self.steps.command_issued_at.unwrap_or(f.at),
+                    _ => self.last_failure.unwrap_or(f.at).min(f.at),
+                };
+                f.unavailable = self.now.saturating_sub(failure);
+            }
+        }
+    }
+
+    /// Records that node `n` starts or stops serving (history, event, unavailability).
+    pub fn set_serving(&mut self, n: usize, serving: bool, role_sequence: u64, why: &str) {
+        if self.nodes[n].serving == serving {
+            return;
+        }
+        self.nodes[n].serving = serving;
+        if serving {
+            let node = &self.nodes[n];
+            let start = ServeStart {
+                node: n,
+                role_sequence,
+                at: self.now,
+                segments: node.log.segments().to_vec(),
+                lsn_end: node.log.lsn_hardened(),
+            };
+            let end_lsn = start.lsn_end;
+            self.history.serve(start);
+            self.emit(
+                n,
+                "serving",
+                serde_json::json!({"role_sequence": role_sequence, "end_lsn": end_lsn, "via": why}),
+            );
+        } else {
+            self.history.stop_serving(n, self.now);
+            self.emit(
+                n,
+                "not_serving",
+                serde_json::json!({"role_sequence": role_sequence, "reason": why}),
+            );
+        }
+        self.track_unavailability();
+    }
+
+    fn track_unavailability(&mut self) {
+        let Some(start) = self.workload_started else {
+            return;
+        };
+        let anyone = self.nodes.iter().any(|node| node.serving);
+        match (anyone, self.unserved_since) {
+            (false, None) => self.unserved_since = Some(self.now.max(start)),
+            (true, Some(since)) => {
+                self.unavailable_max = self.unavailable_max.max(self.now - since);
+                self.unserved_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Transactions.
+
+    /// Where a client's commit goes: the serving principal of the highest role sequence, else
+    /// an ONLINE database without a session.
+    fn commit_target(&self) -> Option<usize> {
+        let principal = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| {
+                node.running() && node.session().is_some_and(Partner::accepts_commits)
+            })
+            .max_by_key(|(_, node)| node.session().map(Partner::role_sequence))
+            .map(|(i, _)| i);
+        principal.or_else(|| {
+            self.nodes.iter().position(|node| {
+                node.running()
+                    && node.session().is_none()
+                    && matches!(node.log.body, Body::Writer(_))
+                    && node.serving
+            })
+        })
+    }
+
+    /// Starts the client workload now.
+    pub fn start_workload(&mut self) {
+        if self.workload_started.is_some() {
+            return;
+        }
+        let Some(workload) = self.scenario.workload.clone() else {
+            return;
+        };
+        self.workload_started = Some(self.now);
+        self.track_unavailability();
+        match workload.arrivals {
+            Arrivals::OpenLoop { .. } => self.schedule_arrival(),
+            Arrivals::ClosedLoop { clients, .. } => {
+                for client in 0..clients {
+                    self.after(0, Ev::Client { client });
+                }
+            }
+        }
+        if let Some(interval) = self.scenario.database.log_backup_interval_ns {
+            self.after(interval, Ev::LogBackup);
+        }
+    }
+
+    fn schedule_arrival(&mut self) {
+        let Some(workload) = &self.scenario.workload else {
+            return;
+        };
+        let Arrivals::OpenLoop {
+            transactions_per_second,
+        } = workload.arrivals
+        else {
+            return;
+        };
+        let mean = (SECOND as f64 / transactions_per_second).max(1.0) as Nanos;
+        let gap = self.rng_workload.exponential(mean).max(1);
+        self.after(gap, Ev::Arrival);
+    }
+
+    fn arrival(&mut self) {
+        self.schedule_arrival();
+        self.submit(None);
+    }
+
+    fn client_submits(&mut self, client: u32) {
+        self.submit(Some(client));
+    }
+
+    fn submit(&mut self, client: Option<u32>) {
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.submitted += 1;
+        let Some(n) = self.commit_target() else {
+            self.pending.insert(
+                tx,
+                PendingTx {
+                    intended: self.now,
+                    client,
+                    node: usize::MAX,
+                    lsn: 0,
+                },
+            );
+            self.fail_tx(
+                tx,
+                SqlError::new(
+                    ERROR_DATABASE_UNAVAILABLE,
+                    "no principal serves the database",
+                ),
+            );
+            return;
+        };
+        self.pending.insert(
+            tx,
+            PendingTx {
+                intended: self.now,
+                client,
+                node: n,
+                lsn: 0,
+            },
+        );
+        if self.nodes[n].paused {
+            self.nodes[n].deferred.push_back(Ev::Submit { node: n, tx });
+            return;
+        }
+        self.commit_on(n, tx);
+    }
+
+    fn tx_size(&mut self) -> u32 {
+        let w = self
+            .scenario
+            .workload
+            .as_ref()
+            .expect("transactions need a workload");
+        let size = self.rng_workload.between(w.log_bytes_min, w.log_bytes_max);
+        u32::try_from(size).unwrap_or(u32::MAX)
+    }
+
+    fn log_space_used(&self, n: usize) -> u64 {
+        let node = &self.nodes[n];
+        let mirror_needs = node.session().map_or(u64::MAX, |p| p.lsn_mirror_hardened());
+        let truncation = node.log_backup_end.min(mirror_needs);
+        node.log.lsn_end().saturating_sub(truncation)
+    }
+
+    fn commit_on(&mut self, n: usize, tx: u64) {
+        if !self.pending.contains_key(&tx) {
+            return;
+        }
+        let size = self.tx_size();
+        let accepts = match self.nodes[n].session() {
+            Some(p) => p.accepts_commits(),
+            None => self.nodes[n].serving,
+        };
+        if !accepts || !self.nodes[n].running() {
+            self.fail_tx(
+                tx,
+                SqlError::new(
+                    ERROR_DATABASE_UNAVAILABLE,
+                    "the database is not available on this instance",
+                ),
+            );
+            return;
+        }
+        if self.nodes[n].disk_full
+            || self.log_space_used(n) + u64::from(size) > self.scenario.database.log_size_bytes
+        {
+            self.fail_tx(
+                tx,
+                SqlError::new(
+                    ERROR_LOG_FULL,
+                    format!(
+                        "The transaction log for database '{}' is full",
+                        self.scenario.database.name
+                    ),
+                ),
+            );
+            return;
+        }
+        let generation = self.nodes[n].generation;
+        let before = self.nodes[n].log.lsn_end();
+        let lsn = match self.nodes[n].log.append_tx(tx, size, generation) {
+            Ok(lsn) => lsn,
+            Err(e) => {
+                self.fail_tx(
+                    tx,
+                    SqlError::new(
+                        ERROR_LOG_FULL,
+                        format!("the log cannot take more records: {e}"),
+                    ),
+                );
+                return;
+            }
+        };
+        self.nodes[n].window.log_generated += lsn - before;
+        if let Some(pending) = self.pending.get_mut(&tx) {
+            pending.lsn = lsn;
+            pending.node = n;
+        }
+        let now = self.now;
+        match self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
+            Some(p) => {
+                if let Err(error) = p.handle_commit(now, tx, lsn) {
+                    self.fail_tx(tx, error);
+                }
+                self.drain(n);
+            }
+            None => {
+                self.nodes[n].standalone.push_back((tx, lsn));
+                self.request_flush(n, lsn, None);
+            }
+        }
+    }
+
+    fn acknowledge_standalone(&mut self, n: usize, hardened: u64) {
+        while let Some(&(tx, lsn)) = self.nodes[n].standalone.front() {
+            if lsn > hardened {
+                break;
+            }
+            self.nodes[n].standalone.pop_front();
+            self.acknowledge(n, tx, lsn, 0);
+        }
+    }
+
+    fn acknowledge(&mut self, n: usize, tx: u64, lsn: u64, role_sequence: u64) {
+        let Some(pending) = self.pending.remove(&tx) else {
+            return;
+        };
+        self.acknowledged += 1;
+        let latency = self.now.saturating_sub(pending.intended);
+        let _ = self.latency_us.record((latency / 1000).max(1));
+        let generation = self.nodes[n]
+            .log
+            .generation_at(lsn)
+            .unwrap_or(self.nodes[n].generation);
+        self.history
+            .acknowledged(self.now, n, role_sequence, lsn, generation);
+        self.check_quorum_serving(n);
+        // transaction_delay: how long this commit waited past its own local flush.
+        let node = &self.nodes[n];
+        let flushed_at = node
+            .flush_times
+            .iter()
+            .find(|(l, _)| *l >= lsn)
+            .map(|(_, t)| *t);
+        let delay = flushed_at.map_or(0, |t| self.now.saturating_sub(t));
+        let node = &mut self.nodes[n];
+        node.window.transactions += 1;
+        node.window.delay += delay;
+        while node.flush_times.len() > 1 && node.flush_times[1].0 < lsn {
+            node.flush_times.pop_front();
+        }
+        self.emit(
+            n,
+            "acknowledged",
+            serde_json::json!({"tx": tx, "lsn": lsn, "role_sequence": role_sequence}),
+        );
+        if let Some(client) = pending.client {
+            let think = self.think();
+            self.after(think, Ev::Client { client });
+        }
+    }
+
+    fn think(&self) -> Nanos {
+        match self.scenario.workload.as_ref().map(|w| w.arrivals) {
+            Some(Arrivals::ClosedLoop { think_ns, .. }) => think_ns,
+            _ => 0,
+        }
+    }
+
+    /// `quorum_serving`: with a witness set, no acknowledgement after both connections were
+    /// declared lost, nor later than TIMEOUT + 2 ping intervals after the last reply.
+    fn check_quorum_serving(&mut self, n: usize) {
+        let Some(p) = self.nodes[n].session() else {
+            return;
+        };
+        let Some(w) = p.config().witness else { return };
+        let links = p.links();
+        let up = links.is_up(p.partner()) || links.is_up(w);
+        let last_reply = [p.partner(), w]
+            .iter()
+            .filter_map(|peer| links.link(*peer))
+            .map(|l| l.last_reply)
+            .max()
+            .unwrap_or(0);
+        let limit = p.config().timeout() + 2 * mirror_protocol::PING_INTERVAL;
+        if !up {
+            let message = format!("{} acknowledged a commit at t={} us after declaring both its mirror and witness connections lost", self.nodes[n].name, self.now / 1000);
+            self.history.violate("quorum_serving", message);
+        } else if self.now.saturating_sub(last_reply) > limit {
+            let message = format!(
+                "{} acknowledged a commit at t={} us, {} ms after its last reply",
+                self.nodes[n].name,
+                self.now / 1000,
+                (self.now - last_reply) / MILLISECOND
+            );
+            self.history.violate("quorum_serving", message);
+        }
+    }
+
+    /// Transaction `tx` failed with `error`.
+    pub fn fail_tx(&mut self, tx: u64, error: SqlError) {
+        let Some(pending) = self.pending.remove(&tx) else {
+            return;
+        };
+        self.failed += 1;
+        if self.record.enabled() {
+            self.emit_global(
+                "failed",
+                serde_json::json!({"tx": tx, "error": error.number}),
+            );
+        }
+        if let Some(client) = pending.client {
+            let wait = self.think().max(CLIENT_RETRY);
+            self.after(wait, Ev::Client { client });
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Events out.
+
+    /// Writes one event for instance `n`.
+    pub fn emit(&mut self, n: usize, event: &str, fields: serde_json::Value) {
+        let name = self.nodes[n].name.clone();
+        self.mark(Some(&name), event, &fields);
+        if self.record.enabled() {
+            self.record.write(self.now, Some(&name), event, fields);
+        }
+    }
+
+    /// Writes one event that belongs to no instance.
+    pub fn emit_global(&mut self, event: &str, fields: serde_json::Value) {
+        self.mark(None, event, &fields);
+        if self.record.enabled() {
+            self.record.write(self.now, None, event, fields);
+        }
+    }
+
+    fn mark(&mut self, instance: Option<&str>, event: &str, fields: &serde_json::Value) {
+        let now = self.now;
+        if let Some(timeline) = self.timeline.as_mut() {
+            if super::trace::KEPT.contains(&event) {
+                timeline.push(super::trace::Mark {
+                    t: now,
+                    instance: instance.map(str::to_string),
+                    event: event.to_string(),
+                    fields: fields.clone(),
+                });
+            }
+        }
+    }
+
+    /// `failover_allowed` at the moment the witness grants: the conditions of reference
+    /// section 5 as the instances had declared them.
+    pub fn judge_grant(&mut self, witness: usize, mirror: usize) {
+        let Some(before) = self.pending_grants.get(&mirror).copied() else {
+            return;
+        };
+        let principal = self.index_of(before.principal);
+        let m = self.nodes[mirror].partner.as_ref();
+        let w = &self.nodes[witness].witness;
+        let mut failed = Vec::new();
+        let Some(m) = m else { return };
+        if m.is_connected(before.principal) {
+            failed.push("the mirror had not declared the principal lost");
+        }
+        if !m.is_connected(self.nodes[witness].pid) || !w.is_connected(m.me()) {
+            failed.push("the mirror and the witness were not connected");
+        }
+        if w.is_connected(before.principal) {
+            failed.push("the witness had not declared the principal lost");
+        }
+        if before.sync != mirror_protocol::SyncState::Synchronized
+            || before.sync_numbers != m.config().numbers
+        {
+            failed.push("the witness's record did not say SYNCHRONIZED at the current numbers");
+        }
+        if m.told_synchronized() != Some(m.config().numbers) {
+            failed.push("the mirror had not been told SYNCHRONIZED at the current numbers");
+        }
+        if m.config().safety != mirror_protocol::Safety::Full {
+            failed.push("SAFETY was not FULL");
+        }
+        if !failed.is_empty() {
+            let message = format!(
+                "automatic failover from {} to {} at t={} us: {}",
+                self.nodes[principal].name,
+                self.nodes[mirror].name,
+                self.now / 1000,
+                failed.join(", ")
+            );
+            self.history.violate("failover_allowed", message);
+        }
+    }
+
+    /// `failover_allowed` for forced service (reference section 5): the mirror had declared the
+    /// principal lost and, with a witness set, was connected to it and the witness had declared
+    /// the principal lost.
+    fn judge_forced_service(&mut self, mirror: usize) {
+        let Some(m) = self.nodes[mirror].partner.as_ref() else {
+            return;
+        };
+        let mut failed = Vec::new();
+        if m.is_connected(m.partner()) {
+            failed.push("the mirror was still connected to the principal");
+        }
+        if let Some(w) = m.config().witness {
+            let wi = self.index_of(w);
+            if !m.is_connected(w) {
+                failed.push("a witness is set and the mirror was not connected to it");
+            } else if self.nodes[wi].witness.is_connected(m.partner()) {
+                failed.push("the witness had not declared the principal lost");
+            }
+        }
+        if !failed.is_empty() {
+            let message = format!(
+                "forced service on {} at t={} us: {}",
+                self.nodes[mirror].name,
+                self.now / 1000,
+                failed.join(", ")
+            );
+            self.history.violate("failover_allowed", message);
+        }
+    }
+
+    /// `log_prefix` after a reconnection handshake: the mirror's log is a prefix of the
+    /// principal's, by content.
+    pub fn check_log_prefix(&mut self, mirror: usize, principal: usize) {
+        let m = &self.nodes[mirror].log;
+        let p = &self.nodes[principal].log;
+        let lo = m.segments().first().map_or(0, |s| s.0);
+        let hi = m.lsn_end();
+        if hi > p.lsn_end() || !same_content(m.segments(), p.segments(), lo, hi) {
+            let message = format!(
+                "after the handshake at t={} us, {}'s log (to lsn {hi}) is not a prefix of {}'s (to lsn {})",
+                self.now / 1000,
+                self.nodes[mirror].name,
+                self.nodes[principal].name,
+                p.lsn_end()
+            );
+            self.history.violate("log_prefix", message);
+        }
+    }
+}
+
+fn edition(e: crate::scenario::Edition) -> mirror_setup::Edition {
+    match e {
+        crate::scenario::Edition::Enterprise => mirror_setup::Edition::Enterprise,
+        crate::scenario::Edition::Standard => mirror_setup::Edition::Standard,
+        crate::scenario::Edition::Workgroup => mirror_setup::Edition::Workgroup,
+        crate::scenario::Edition::Express => mirror_setup::Edition::Express,
+    }
+}
+
+fn recovery(r: crate::scenario::RecoveryModel) -> mirror_setup::RecoveryModel {
+    match r {
+        crate::scenario::RecoveryModel::Full => mirror_setup::RecoveryModel::Full,
+        crate::scenario::RecoveryModel::BulkLogged => mirror_setup::RecoveryModel::BulkLogged,
+        crate::scenario::RecoveryModel::Simple => mirror_setup::RecoveryModel::Simple,
+    }
+}
+
+/// The window counters, reset after a monitor sample.
+pub fn reset_window(node: &mut Node) -> Window {
+    std::mem::take(&mut node.window)
+}

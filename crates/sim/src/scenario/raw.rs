@@ -1,0 +1,150 @@
+//! The scenario file as TOML gives it, before any value is resolved: the keys of
+//! spec/scenario.md and nothing else (`deny_unknown_fields`), each value with its span so that
+//! every later error can name a line and column. Values with units, comparisons and words are
+//! kept as written ([`toml::Value`] or strings) and judged in `validate`, where the key is known
+//! and the message can say what to write instead.
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+use toml::Value;
+
+/// A value kept as written, with its span.
+pub type RawValue = Spanned<Value>;
+
+/// A pair of instance names: `between = ["alpha", "beta"]`.
+pub type RawPair = Spanned<Vec<Spanned<String>>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    pub seed: Option<Spanned<i64>>,
+    pub duration: RawValue,
+    #[serde(default)]
+    pub instance: Vec<Spanned<RawInstance>>,
+    pub database: Spanned<RawDatabase>,
+    #[serde(default)]
+    pub step: Vec<Spanned<RawStep>>,
+    pub network: Option<RawNetwork>,
+    pub disk: Option<RawDisk>,
+    pub workload: Option<Spanned<RawWorkload>>,
+    #[serde(default)]
+    pub fault: Vec<Spanned<RawFault>>,
+    pub expect: Option<RawExpect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInstance {
+    pub name: Spanned<String>,
+    pub host: Spanned<String>,
+    pub service_account: Spanned<String>,
+    pub edition: Option<Spanned<String>>,
+    pub redo_threads: Option<Spanned<i64>>,
+    pub cpus: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub name: Spanned<String>,
+    pub on: Spanned<String>,
+    pub recovery_model: Option<Spanned<String>>,
+    pub size: RawValue,
+    pub log_size: Option<RawValue>,
+    pub log_backup_interval: Option<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub on: Spanned<String>,
+    pub sql: Spanned<String>,
+    pub at: Option<RawValue>,
+    pub expect_error: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    pub one_way: Option<RawValue>,
+    pub jitter: Option<RawValue>,
+    pub bandwidth: Option<RawValue>,
+    pub compression: Option<RawValue>,
+    #[serde(default)]
+    pub link: Vec<Spanned<RawLink>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    pub between: RawPair,
+    pub one_way: Option<RawValue>,
+    pub jitter: Option<RawValue>,
+    pub bandwidth: Option<RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDisk {
+    pub flush: Option<RawValue>,
+    pub flush_jitter: Option<RawValue>,
+    pub throughput: Option<RawValue>,
+    pub redo_rate: Option<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub start: Option<Spanned<String>>,
+    pub rate: Option<RawValue>,
+    pub clients: Option<Spanned<i64>>,
+    pub think: Option<RawValue>,
+    pub log_bytes: Option<RawValue>,
+}
+
+/// Every field any kind takes; which ones a kind needs or allows is judged in `validate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub at: RawValue,
+    pub kind: Spanned<String>,
+    pub target: Option<Spanned<String>>,
+    pub between: Option<RawPair>,
+    pub one_way: Option<Spanned<bool>>,
+    pub rate: Option<RawValue>,
+    pub latency: Option<RawValue>,
+    pub flush: Option<RawValue>,
+    pub drift: Option<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub principal: Option<Spanned<String>>,
+    pub mirror: Option<Spanned<String>>,
+    pub state: Option<Spanned<String>>,
+    pub role_sequence: Option<RawValue>,
+    pub lost_acknowledged: Option<RawValue>,
+    pub split_brain: Option<bool>,
+    pub failovers: Option<RawFailovers>,
+    pub step_errors: Option<Vec<Spanned<RawStepError>>>,
+    pub commit_latency_p99: Option<RawValue>,
+    pub unavailable: Option<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFailovers {
+    pub automatic: Option<RawValue>,
+    pub manual: Option<RawValue>,
+    pub forced: Option<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStepError {
+    pub step: Spanned<i64>,
+    pub error: Spanned<i64>,
+}

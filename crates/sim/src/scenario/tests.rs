@@ -1,0 +1,1067 @@
+//! Tests of spec/scenario.md: the format, its defaults, and one error per rule, each checked
+//! for its line and column and for a message that says what to change.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::scenario::units::{NANOS_PER_MILLISECOND, NANOS_PER_SECOND};
+
+/// A minimal valid scenario; tests append to it or replace parts of it.
+const BASE: &str = r#"name = "t"
+duration = "60s"
+
+[database]
+name = "Sales"
+on = "alpha"
+size = "2GiB"
+
+[[instance]]
+name = "alpha"
+host = "alpha.corp.example"
+service_account = "CORP\\svc-alpha"
+
+[[instance]]
+name = "beta"
+host = "beta.corp.example"
+service_account = "CORP\\svc-beta"
+"#;
+
+/// The public acceptance scenarios, copied into `sims/`.
+const ACCEPTANCE: &[(&str, &str)] = &[
+    (
+        "auto-failover-principal-power-off.toml",
+        include_str!("../../../../sims/auto-failover-principal-power-off.toml"),
+    ),
+    (
+        "forced-service-high-performance-loses-send-queue.toml",
+        include_str!("../../../../sims/forced-service-high-performance-loses-send-queue.toml"),
+    ),
+    (
+        "manual-failover-high-safety.toml",
+        include_str!("../../../../sims/manual-failover-high-safety.toml"),
+    ),
+    (
+        "setup-high-safety-witness.toml",
+        include_str!("../../../../sims/setup-high-safety-witness.toml"),
+    ),
+    (
+        "setup-without-log-backup-fails-1478.toml",
+        include_str!("../../../../sims/setup-without-log-backup-fails-1478.toml"),
+    ),
+];
+
+/// Every section and every fault kind, to check resolution and the round trip.
+const EVERYTHING: &str = r#"name = "everything"
+description = "every key of the format"
+seed = 42
+duration = "2h"
+
+[database]
+name = "Sales"
+on = "alpha"
+recovery_model = "bulk_logged"
+size = "10GiB"
+log_size = "2GiB"
+log_backup_interval = "none"
+
+[[instance]]
+name = "alpha"
+host = "alpha.corp.example"
+service_account = "CORP\\svc-alpha"
+edition = "standard"
+cpus = 16
+
+[[instance]]
+name = "beta"
+host = "beta.corp.example"
+service_account = "CORP\\svc-beta"
+cpus = 16
+
+[[instance]]
+name = "gamma"
+host = "gamma.corp.example"
+service_account = "CORP\\svc-gamma"
+edition = "express"
+redo_threads = 3
+cpus = 2
+
+[network]
+one_way = "1.5ms"
+jitter = "50us"
+bandwidth = "10Gbit/s"
+compression = 0.5
+
+[[network.link]]
+between = ["alpha", "beta"]
+one_way = "5ms"
+
+[[network.link]]
+between = ["gamma", "beta"]
+bandwidth = "100Mbit/s"
+
+[disk]
+flush = "1ms"
+flush_jitter = "100us"
+throughput = "1GB/s"
+redo_rate = "50MiB/s"
+
+[workload]
+start = "at_start"
+clients = 32
+think = "1ms"
+log_bytes = ["1KiB", "4KiB"]
+
+[[step]]
+on = "alpha"
+sql = "CREATE ENDPOINT Mirroring STATE = STARTED AS TCP (LISTENER_PORT = 7022) FOR DATABASE_MIRRORING (ROLE = PARTNER)"
+
+[[step]]
+on = "beta"
+sql = "ALTER DATABASE Sales SET PARTNER = 'TCP://alpha.corp.example:7022'"
+at = "10s"
+expect_error = 1418
+
+[[fault]]
+at = "1m"
+kind = "crash"
+target = "alpha"
+
+[[fault]]
+at = "1m"
+kind = "power_off"
+target = "beta"
+
+[[fault]]
+at = "1m"
+kind = "restart"
+target = "alpha"
+
+[[fault]]
+at = "1m"
+kind = "pause"
+target = "gamma"
+
+[[fault]]
+at = "1m"
+kind = "resume"
+target = "gamma"
+
+[[fault]]
+at = "1m"
+kind = "partition"
+between = ["alpha", "gamma"]
+one_way = true
+
+[[fault]]
+at = "1m"
+kind = "loss"
+rate = 0.25
+
+[[fault]]
+at = "1m"
+kind = "loss"
+between = ["beta", "gamma"]
+rate = 1
+
+[[fault]]
+at = "1m"
+kind = "slow_link"
+between = ["alpha", "beta"]
+latency = "30ms"
+
+[[fault]]
+at = "1m"
+kind = "slow_disk"
+target = "beta"
+flush = "20ms"
+
+[[fault]]
+at = "1m"
+kind = "disk_full"
+target = "beta"
+
+[[fault]]
+at = "1m"
+kind = "corrupt_page"
+target = "alpha"
+
+[[fault]]
+at = "1m"
+kind = "clock_skew"
+target = "gamma"
+drift = "-0.5%"
+
+[[fault]]
+at = "1m"
+kind = "heal"
+target = "gamma"
+
+[[fault]]
+at = "1m"
+kind = "heal"
+between = ["alpha", "beta"]
+
+[[fault]]
+at = "90m"
+kind = "heal"
+
+[expect]
+principal = "none"
+mirror = "alpha"
+state = "SYNCHRONIZED"
+role_sequence = "1..3"
+lost_acknowledged = 0
+split_brain = true
+failovers = { automatic = ">= 1", forced = 0 }
+step_errors = [{ step = 1, error = 1418 }]
+commit_latency_p99 = "<= 5ms"
+unavailable = "< 15s"
+"#;
+
+fn parse_text(text: &str) -> Result<Scenario, ScenarioError> {
+    parse(text, Path::new("sims/test.toml"))
+}
+
+/// The 1-based line and column where `needle` first occurs in `text`.
+fn location_of(text: &str, needle: &str) -> Location {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} is not in the text"));
+    Location::of_offset(text, offset)
+}
+
+/// Parses `text`, expects bad input at the first occurrence of `at`, with every one of
+/// `words` in the message; returns the message.
+#[track_caller]
+fn assert_error(text: &str, at: &str, words: &[&str]) -> String {
+    let error = match parse_text(text) {
+        Ok(_) => panic!("accepted, expected an error at {at:?}:\n{text}"),
+        Err(error) => error,
+    };
+    let message = error.to_string();
+    let expected = location_of(text, at);
+    assert_eq!(error.location(), Some(expected), "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "sims/test.toml:{}:{}: ",
+            expected.line, expected.column
+        )),
+        "{message}"
+    );
+    for word in words {
+        assert!(message.contains(word), "{word:?} missing from: {message}");
+    }
+    message
+}
+
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+fn replaced(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is not in the text");
+    text.replacen(from, to, 1)
+}
+
+// ---- what a valid file resolves to ----------------------------------------------------------
+
+#[test]
+fn every_acceptance_scenario_is_valid() {
+    for (name, text) in ACCEPTANCE {
+        let scenario = parse(text, Path::new(name));
+        assert!(scenario.is_ok(), "{name}: {}", scenario.unwrap_err());
+    }
+}
+
+#[test]
+fn defaults_are_the_spec_s() {
+    let scenario = parse_text(BASE).unwrap();
+    assert_eq!(scenario.seed, 0);
+    assert_eq!(scenario.description, "");
+    assert_eq!(scenario.duration_ns, 60 * NANOS_PER_SECOND);
+    let alpha = &scenario.instances[0];
+    assert_eq!(alpha.edition, Edition::Enterprise);
+    assert_eq!(alpha.cpus, 8);
+    assert_eq!(
+        alpha.redo_threads, 2,
+        "Enterprise, 8 CPUs: one redo thread per 4 CPUs"
+    );
+    assert_eq!(alpha.service_account, "CORP\\svc-alpha");
+    let database = &scenario.database;
+    assert_eq!(database.on, InstanceId(0));
+    assert_eq!(database.recovery_model, RecoveryModel::Full);
+    assert_eq!(database.size_bytes, 2 << 30);
+    assert_eq!(database.log_size_bytes, (2u64 << 30) * 4 / 10);
+    assert_eq!(
+        database.log_backup_interval_ns,
+        Some(15 * 60 * NANOS_PER_SECOND)
+    );
+    let link = scenario.network.default_link;
+    assert_eq!(link.one_way_ns, 250_000);
+    assert_eq!(link.jitter_ns, 0);
+    assert_eq!(link.bandwidth_bits_per_second, 1_000_000_000);
+    assert_eq!(scenario.network.compression, 1.0);
+    assert_eq!(scenario.disk.flush_ns, 200_000);
+    assert_eq!(scenario.disk.flush_jitter_ns, 0);
+    assert_eq!(scenario.disk.throughput_bytes_per_second, 500 << 20);
+    assert_eq!(scenario.disk.redo_rate_bytes_per_second, 100 << 20);
+    assert_eq!(scenario.workload, None);
+    assert!(scenario.steps.is_empty() && scenario.faults.is_empty());
+    assert_eq!(scenario.expect, Expectations::default());
+}
+
+#[test]
+fn a_workload_without_log_bytes_uses_200_to_4000() {
+    let scenario = parse_text(&with("[workload]\nrate = 2000\n")).unwrap();
+    let workload = scenario.workload.unwrap();
+    assert_eq!(workload.start, WorkloadStart::AfterSetup);
+    assert_eq!(
+        workload.arrivals,
+        Arrivals::OpenLoop {
+            transactions_per_second: 2000.0
+        }
+    );
+    assert_eq!(
+        (workload.log_bytes_min, workload.log_bytes_max),
+        (200, 4000)
+    );
+}
+
+#[test]
+fn every_key_resolves() {
+    let scenario = parse_text(EVERYTHING).unwrap();
+    let [alpha, beta, gamma] = [InstanceId(0), InstanceId(1), InstanceId(2)];
+    assert_eq!(scenario.seed, 42);
+    assert_eq!(scenario.duration_ns, 2 * 3600 * NANOS_PER_SECOND);
+    assert_eq!(
+        scenario.instances[0].redo_threads, 1,
+        "Standard: one redo thread"
+    );
+    assert_eq!(scenario.instances[1].redo_threads, 4, "Enterprise, 16 CPUs");
+    assert_eq!(scenario.instances[2].redo_threads, 3, "as written");
+    assert_eq!(scenario.database.recovery_model, RecoveryModel::BulkLogged);
+    assert_eq!(scenario.database.log_size_bytes, 2 << 30);
+    assert_eq!(scenario.database.log_backup_interval_ns, None);
+    let network = &scenario.network;
+    assert_eq!(network.compression, 0.5);
+    assert_eq!(network.default_link.one_way_ns, 1_500_000);
+    let alpha_beta = network.link_between(beta, alpha);
+    assert_eq!(alpha_beta.one_way_ns, 5 * NANOS_PER_MILLISECOND);
+    assert_eq!(alpha_beta.jitter_ns, 50_000, "inherited from [network]");
+    assert_eq!(alpha_beta.bandwidth_bits_per_second, 10_000_000_000);
+    assert_eq!(
+        network.link_between(beta, gamma).bandwidth_bits_per_second,
+        100_000_000
+    );
+    assert_eq!(network.link_between(alpha, gamma), network.default_link);
+    assert_eq!(scenario.disk.throughput_bytes_per_second, 1_000_000_000);
+    let workload = scenario.workload.as_ref().unwrap();
+    assert_eq!(workload.start, WorkloadStart::AtStart);
+    assert_eq!(
+        workload.arrivals,
+        Arrivals::ClosedLoop {
+            clients: 32,
+            think_ns: NANOS_PER_MILLISECOND
+        }
+    );
+    assert_eq!(
+        (workload.log_bytes_min, workload.log_bytes_max),
+        (1024, 4096)
+    );
+    let step = &scenario.steps[1];
+    assert_eq!(
+        (step.number, step.on, step.at_ns, step.expect_error),
+        (2, beta, Some(10 * NANOS_PER_SECOND), Some(1418))
+    );
+    let kinds: Vec<FaultKind> = scenario.faults.iter().map(|fault| fault.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            FaultKind::Crash { target: alpha },
+            FaultKind::PowerOff { target: beta },
+            FaultKind::Restart { target: alpha },
+            FaultKind::Pause { target: gamma },
+            FaultKind::Resume { target: gamma },
+            FaultKind::Partition {
+                between: [alpha, gamma],
+                one_way: true
+            },
+            FaultKind::Loss {
+                between: None,
+                rate: 0.25
+            },
+            FaultKind::Loss {
+                between: Some([beta, gamma]),
+                rate: 1.0
+            },
+            FaultKind::SlowLink {
+                between: [alpha, beta],
+                latency_ns: 30 * NANOS_PER_MILLISECOND,
+                one_way: false
+            },
+            FaultKind::SlowDisk {
+                target: beta,
+                flush_ns: 20 * NANOS_PER_MILLISECOND
+            },
+            FaultKind::DiskFull { target: beta },
+            FaultKind::CorruptPage { target: alpha },
+            FaultKind::ClockSkew {
+                target: gamma,
+                drift_ppm: -5_000
+            },
+            FaultKind::Heal {
+                scope: HealScope::Instance(gamma)
+            },
+            FaultKind::Heal {
+                scope: HealScope::Link([alpha, beta])
+            },
+            FaultKind::Heal {
+                scope: HealScope::Everything
+            },
+        ]
+    );
+    assert_eq!(scenario.faults[15].at_ns, 90 * 60 * NANOS_PER_SECOND);
+    let expect = &scenario.expect;
+    assert_eq!(expect.principal, Some(RoleHolder::Nobody));
+    assert_eq!(expect.mirror, Some(RoleHolder::Instance(alpha)));
+    assert_eq!(expect.state, Some(SessionState::Synchronized));
+    assert_eq!(
+        expect.role_sequence,
+        Some(Comparison::Within { low: 1, high: 3 })
+    );
+    assert_eq!(expect.lost_acknowledged, Some(Comparison::Equal(0)));
+    assert_eq!(expect.split_brain, Some(true));
+    assert_eq!(
+        expect.failovers,
+        FailoverExpectations {
+            automatic: Some(Comparison::GreaterOrEqual(1)),
+            manual: None,
+            forced: Some(Comparison::Equal(0)),
+        }
+    );
+    assert_eq!(
+        expect.step_errors,
+        Some(vec![AllowedStepError {
+            step: 1,
+            error: 1418
+        }])
+    );
+    assert_eq!(
+        expect.commit_latency_p99,
+        Some(Comparison::LessOrEqual(5 * NANOS_PER_MILLISECOND))
+    );
+    assert_eq!(
+        expect.unavailable,
+        Some(Comparison::Less(15 * NANOS_PER_SECOND))
+    );
+}
+
+#[test]
+fn the_resolved_text_parses_back_to_the_same_scenario() {
+    let texts = ACCEPTANCE
+        .iter()
+        .map(|(_, text)| *text)
+        .chain([BASE, EVERYTHING]);
+    for text in texts {
+        let scenario = parse_text(text).unwrap();
+        let resolved = to_toml(&scenario);
+        let again = parse_text(&resolved).unwrap_or_else(|error| panic!("{error}\n{resolved}"));
+        assert_eq!(again, scenario, "{resolved}");
+        assert_eq!(to_toml(&again), resolved, "canonical text is a fixed point");
+    }
+}
+
+// ---- one error per rule ---------------------------------------------------------------------
+
+#[test]
+fn the_public_bad_scenarios_are_rejected_where_they_go_wrong() {
+    let bare = include_str!("../../../../sims/bad/bare-number-duration.toml");
+    let message = assert_error(bare, "30\n", &["duration: 30 needs a unit", "\"30s\""]);
+    assert!(message.starts_with("sims/test.toml:4:12: "), "{message}");
+    let unknown_key = include_str!("../../../../sims/bad/unknown-key.toml");
+    assert_error(
+        unknown_key,
+        "durration",
+        &["unknown key `durration`", "`duration`"],
+    );
+    let unknown_instance = include_str!("../../../../sims/bad/fault-unknown-instance.toml");
+    assert_error(
+        unknown_instance,
+        "\"delta\"",
+        &["target", "\"delta\"", "alpha, beta"],
+    );
+}
+
+#[test]
+fn a_duration_string_without_a_unit() {
+    let text = replaced(BASE, "duration = \"60s\"", "duration = \"30\"");
+    let message = assert_error(&text, "\"30\"", &[]);
+    assert!(
+        message.ends_with("duration: \"30\" needs a unit, e.g. \"30s\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn top_level_errors() {
+    let missing_name = BASE.replacen("name = \"t\"\n", "", 1);
+    let message = parse_text(&missing_name).unwrap_err().to_string();
+    assert!(message.starts_with("sims/test.toml:"), "{message}");
+    assert!(message.contains("missing key `name`"), "{message}");
+    assert_error(
+        &replaced(BASE, "name = \"t\"", "name = \" \""),
+        "\" \"",
+        &["name", "empty"],
+    );
+    assert_error(
+        &format!("seed = -1\n{BASE}"),
+        "-1",
+        &["seed", "out of range"],
+    );
+    for (duration, words) in [
+        ("\"0s\"", &["greater than 0s"][..]),
+        ("\"31d\"", &["at most 30 days"]),
+        ("\"10 parsecs\"", &["unknown unit \"parsecs\""]),
+        ("\"-5s\"", &["negative"]),
+        ("true", &["expected a duration"]),
+        ("1.5", &["1.5 needs a unit", "\"1.5s\""]),
+    ] {
+        let text = replaced(BASE, "\"60s\"", duration);
+        assert_error(&text, duration, words);
+    }
+    assert_error(&with("nonsense = = 1\n"), "= 1", &[]);
+}
+
+#[test]
+fn instance_errors() {
+    let no_instances = &BASE[..BASE.find("[[instance]]").unwrap()];
+    let message = parse_text(no_instances).unwrap_err().to_string();
+    assert!(message.contains("at least one [[instance]]"), "{message}");
+    assert!(message.starts_with("sims/test.toml:1:1: "), "{message}");
+
+    let twice =
+        with("\n[[instance]]\nname = \"alpha\"\nhost = \"other\"\nservice_account = \"x\"\n");
+    let message = parse_text(&twice).unwrap_err().to_string();
+    assert!(
+        message.contains("\"alpha\" is already used on line 10"),
+        "{message}"
+    );
+    assert!(message.starts_with("sims/test.toml:20:8: "), "{message}");
+
+    let same_host = with(
+        "\n[[instance]]\nname = \"gamma\"\nhost = \"BETA.corp.example\"\nservice_account = \"x\"\n",
+    );
+    assert_error(
+        &same_host,
+        "\"BETA.corp",
+        &["hosts must be unique", "line 16"],
+    );
+
+    let edition = replaced(
+        BASE,
+        "service_account = \"CORP\\\\svc-beta\"",
+        "service_account = \"x\"\nedition = \"enterprize\"",
+    );
+    assert_error(
+        &edition,
+        "\"enterprize\"",
+        &["edition", "enterprise, standard"],
+    );
+    let cpus = with("cpus = 0\n");
+    assert_error(&cpus, "0\n", &["instance 2: cpus", "from 1 to 1024"]);
+    let threads = with("redo_threads = 0\n");
+    assert_error(&threads, "0\n", &["redo_threads", "from 1"]);
+    let none = replaced(BASE, "name = \"beta\"", "name = \"none\"");
+    assert_error(&none, "\"none\"", &["choose another name"]);
+    let no_host = replaced(BASE, "host = \"beta.corp.example\"\n", "");
+    assert_error(
+        &no_host,
+        "[[instance]]\nname = \"beta\"",
+        &["missing key `host`"],
+    );
+    let misspelt = with("servce_account = \"x\"\n");
+    assert_error(
+        &misspelt,
+        "servce_account",
+        &["did you mean `service_account`?"],
+    );
+}
+
+#[test]
+fn database_errors() {
+    let on = replaced(BASE, "on = \"alpha\"", "on = \"delta\"");
+    assert_error(
+        &on,
+        "\"delta\"",
+        &["database.on", "no instance is named \"delta\""],
+    );
+    for (size, words) in [
+        ("\"0B\"", &["database.size", "greater than 0"][..]),
+        ("20", &["20 needs a unit", "\"20MiB\""]),
+        ("\"2 gigs\"", &["unknown unit"]),
+    ] {
+        assert_error(&replaced(BASE, "\"2GiB\"", size), size, words);
+    }
+    let model = replaced(
+        BASE,
+        "size = \"2GiB\"",
+        "size = \"2GiB\"\nrecovery_model = \"fulll\"",
+    );
+    assert_error(&model, "\"fulll\"", &["full, bulk_logged, simple"]);
+    let never = replaced(
+        BASE,
+        "size = \"2GiB\"",
+        "size = \"2GiB\"\nlog_backup_interval = \"never\"",
+    );
+    assert_error(&never, "\"never\"", &["nor \"none\""]);
+    let zero = replaced(
+        BASE,
+        "size = \"2GiB\"",
+        "size = \"2GiB\"\nlog_backup_interval = \"0s\"",
+    );
+    assert_error(&zero, "\"0s\"", &["greater than 0s"]);
+    let log = replaced(
+        BASE,
+        "size = \"2GiB\"",
+        "size = \"2GiB\"\nlog_size = \"0KiB\"",
+    );
+    assert_error(&log, "\"0KiB\"", &["log_size", "greater than 0"]);
+}
+
+#[test]
+fn network_and_disk_errors() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "[network]\nbandwidth = \"0Gbit/s\"\n",
+            "\"0Gbit/s\"",
+            &["network.bandwidth", "greater than 0"],
+        ),
+        (
+            "[network]\nbandwidth = \"1Gbit\"\n",
+            "\"1Gbit\"",
+            &["unknown unit \"Gbit\"", "Gbit/s"],
+        ),
+        (
+            "[network]\ncompression = 0\n",
+            "0\n",
+            &["compression", "(0, 1]"],
+        ),
+        (
+            "[network]\ncompression = 1.5\n",
+            "1.5",
+            &["compression", "(0, 1]"],
+        ),
+        (
+            "[network]\ncompression = \"0.5\"\n",
+            "\"0.5\"",
+            &["a number from 0 to 1"],
+        ),
+        ("[network]\none_way = \"-1ms\"\n", "\"-1ms\"", &["negative"]),
+        (
+            "[[network.link]]\nbetween = [\"alpha\"]\n",
+            "[\"alpha\"]",
+            &["exactly two"],
+        ),
+        (
+            "[[network.link]]\nbetween = [\"alpha\", \"alpha\"]\n",
+            "\"alpha\"]",
+            &["same instance twice"],
+        ),
+        (
+            "[[network.link]]\nbetween = [\"alpha\", \"delta\"]\n",
+            "\"delta\"",
+            &["network.link 1: between", "\"delta\""],
+        ),
+        (
+            "[[network.link]]\nbetween = [\"alpha\", \"beta\"]\nlatency = \"1ms\"\n",
+            "latency",
+            &["unknown key `latency`"],
+        ),
+        (
+            "[disk]\nthroughput = \"1bit/s\"\n",
+            "\"1bit/s\"",
+            &["whole number of bytes per second"],
+        ),
+        (
+            "[disk]\nflush = \"fast\"\n",
+            "\"fast\"",
+            &["disk.flush", "not a number with a unit"],
+        ),
+        (
+            "[disk]\nredo_rate = 100\n",
+            "100",
+            &["100 needs a unit", "\"100MiB/s\""],
+        ),
+    ];
+    for (extra, at, words) in cases {
+        assert_error(&with(extra), at, words);
+    }
+    let twice = with("[[network.link]]\nbetween = [\"alpha\", \"beta\"]\n[[network.link]]\nbetween = [\"beta\", \"alpha\"]\n");
+    assert_error(
+        &twice,
+        "[\"beta\", \"alpha\"]",
+        &["one [[network.link]] per pair", "line 19"],
+    );
+}
+
+#[test]
+fn workload_errors() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("rate = 10\nclients = 2\n", "2\n", &["not both"]),
+        (
+            "log_bytes = [1, 2]\n",
+            "[workload]",
+            &["needs `rate`", "or `clients`"],
+        ),
+        ("rate = 0\n", "0\n", &["workload.rate", "greater than 0"]),
+        ("rate = 20000000\n", "20000000", &["at most 10000000"]),
+        ("rate = nan\n", "nan", &["workload.rate"]),
+        (
+            "rate = \"1000/s\"\n",
+            "\"1000/s\"",
+            &["a number of transactions per second"],
+        ),
+        ("clients = 100001\n", "100001", &["from 1 to 100000"]),
+        ("clients = 0\n", "0\n", &["from 1 to 100000"]),
+        ("rate = 5\nthink = \"1ms\"\n", "\"1ms\"", &["closed loop"]),
+        ("clients = 5\nthink = 3\n", "3\n", &["3 needs a unit"]),
+        (
+            "rate = 5\nlog_bytes = [0, 10]\n",
+            "[0, 10]",
+            &["1 <= least <= most"],
+        ),
+        (
+            "rate = 5\nlog_bytes = [10, 5]\n",
+            "[10, 5]",
+            &["1 <= least <= most"],
+        ),
+        ("rate = 5\nlog_bytes = [10]\n", "[10]", &["[least, most]"]),
+        (
+            "rate = 5\nlog_bytes = [\"1 KiB\", \"1 parsec\"]\n",
+            "[\"1 KiB\"",
+            &["unknown unit \"parsec\""],
+        ),
+        (
+            "rate = 5\nstart = \"later\"\n",
+            "\"later\"",
+            &["after_setup, at_start"],
+        ),
+        ("rate = 5\nrte = 6\n", "rte", &["did you mean `rate`?"]),
+    ];
+    for (extra, at, words) in cases {
+        assert_error(&with(&format!("[workload]\n{extra}")), at, words);
+    }
+}
+
+#[test]
+fn step_errors_in_steps() {
+    let step = |extra: &str| {
+        with(&format!(
+            "[[step]]\non = \"alpha\"\nsql = \"SELECT * FROM sys.database_mirroring\"\n{extra}"
+        ))
+    };
+    assert_error(
+        &replaced(&step(""), "on = \"alpha\"\nsql", "on = \"delta\"\nsql"),
+        "\"delta\"",
+        &["step 1: on", "\"delta\""],
+    );
+    assert_error(
+        &step("expect_error = 0\n"),
+        "0\n",
+        &["step 1: expect_error", "from 1"],
+    );
+    assert_error(&step("at = \"5\"\n"), "\"5\"", &["step 1: at", "\"5s\""]);
+    assert_error(&step("when = \"5s\"\n"), "when", &["unknown key `when`"]);
+    assert_error(
+        &with("[[step]]\non = \"alpha\"\n"),
+        "[[step]]",
+        &["missing key `sql`"],
+    );
+}
+
+#[test]
+fn fault_errors() {
+    let fault = |body: &str| with(&format!("[[fault]]\nat = \"1s\"\n{body}"));
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "kind = \"meteor\"\ntarget = \"alpha\"\n",
+            "\"meteor\"",
+            &["fault 1: kind", "crash, power_off"],
+        ),
+        (
+            "kind = \"crash\"\nbetween = [\"alpha\", \"beta\"]\n",
+            "[\"alpha\"",
+            &["does not apply to a crash fault", "target"],
+        ),
+        ("kind = \"crash\"\n", "\"crash\"", &["needs `target`"]),
+        (
+            "kind = \"partition\"\n",
+            "\"partition\"",
+            &["needs `between`"],
+        ),
+        (
+            "kind = \"partition\"\nbetween = [\"alpha\", \"zeta\"]\n",
+            "\"zeta\"",
+            &["\"zeta\""],
+        ),
+        ("kind = \"loss\"\nrate = 1.5\n", "1.5", &["rate", "[0, 1]"]),
+        ("kind = \"loss\"\n", "\"loss\"", &["needs `rate`"]),
+        (
+            "kind = \"slow_link\"\nbetween = [\"alpha\", \"beta\"]\n",
+            "\"slow_link\"",
+            &["needs `latency`"],
+        ),
+        (
+            "kind = \"slow_link\"\nbetween = [\"alpha\", \"beta\"]\nlatency = 5\n",
+            "5\n",
+            &["5 needs a unit"],
+        ),
+        (
+            "kind = \"slow_disk\"\ntarget = \"beta\"\nflush = \"slow\"\n",
+            "\"slow\"",
+            &["flush"],
+        ),
+        (
+            "kind = \"clock_skew\"\ntarget = \"beta\"\ndrift = \"2\"\n",
+            "\"2\"",
+            &["drift", "\"+2%\""],
+        ),
+        (
+            "kind = \"clock_skew\"\ntarget = \"beta\"\ndrift = \"-100%\"\n",
+            "\"-100%\"",
+            &["greater than -100%"],
+        ),
+        (
+            "kind = \"heal\"\ntarget = \"beta\"\nbetween = [\"alpha\", \"beta\"]\n",
+            "[\"alpha\"",
+            &["not both"],
+        ),
+        (
+            "kind = \"pause\"\ntarget = \"alpha\"\nflush = \"1ms\"\n",
+            "\"1ms\"",
+            &["does not apply to a pause fault"],
+        ),
+        (
+            "kind = \"crash\"\ntargte = \"alpha\"\n",
+            "targte",
+            &["did you mean `target`?"],
+        ),
+    ];
+    for (body, at, words) in cases {
+        assert_error(&fault(body), at, words);
+    }
+    assert_error(
+        &with("[[fault]]\nat = 20\nkind = \"crash\"\ntarget = \"alpha\"\n"),
+        "20",
+        &["fault 1: at", "\"20s\""],
+    );
+}
+
+#[test]
+fn expectation_errors() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "principal = \"delta\"\n",
+            "\"delta\"",
+            &["expect.principal", "\"delta\""],
+        ),
+        ("mirror = \"zeta\"\n", "\"zeta\"", &["expect.mirror"]),
+        (
+            "state = \"synced\"\n",
+            "\"synced\"",
+            &["synchronized, synchronizing"],
+        ),
+        ("role_sequence = \"< 0\"\n", "\"< 0\"", &["can never hold"]),
+        ("role_sequence = -1\n", "-1", &["negative"]),
+        (
+            "lost_acknowledged = \"> x\"\n",
+            "\"> x\"",
+            &["not a whole number"],
+        ),
+        (
+            "lost_acknowledged = \"5..2\"\n",
+            "\"5..2\"",
+            &["empty range"],
+        ),
+        (
+            "lost_acknowledged = true\n",
+            "true",
+            &["a whole number or a comparison"],
+        ),
+        (
+            "commit_latency_p99 = \"< 5\"\n",
+            "\"< 5\"",
+            &["needs a unit", "\"5s\""],
+        ),
+        ("unavailable = 15\n", "15", &["15 needs a unit"]),
+        (
+            "step_errors = [{ step = 1, error = 1418 }]\n",
+            "1, error",
+            &["no [[step]]"],
+        ),
+        (
+            "failovers = { automatc = 1 }\n",
+            "automatc",
+            &["did you mean `automatic`?"],
+        ),
+        (
+            "failovers = { manual = \"many\" }\n",
+            "\"many\"",
+            &["expect.failovers.manual"],
+        ),
+        (
+            "witness = \"gamma\"\n",
+            "witness",
+            &["unknown key `witness`"],
+        ),
+    ];
+    for (body, at, words) in cases {
+        assert_error(&with(&format!("[expect]\n{body}")), at, words);
+    }
+    let one_step = with("[[step]]\non = \"alpha\"\nsql = \"SELECT * FROM sys.database_mirroring\"\n[expect]\nstep_errors = [{ step = 2, error = 1418 }]\n");
+    assert_error(&one_step, "2, error", &["from 1 to 1"]);
+    let error_zero = with("[[step]]\non = \"alpha\"\nsql = \"SELECT * FROM sys.database_mirroring\"\n[expect]\nstep_errors = [{ step = 1, error = 0 }]\n");
+    assert_error(&error_zero, "0 }", &["expect.step_errors: error", "from 1"]);
+}
+
+#[test]
+fn unreadable_files_are_bad_input_too() {
+    let missing = load(Path::new("/nonexistent/scenario.toml")).unwrap_err();
+    assert!(matches!(missing, ScenarioError::Unreadable { .. }));
+    assert!(missing
+        .to_string()
+        .starts_with("/nonexistent/scenario.toml: cannot read"));
+    let directory = load(Path::new("/")).unwrap_err();
+    assert!(
+        matches!(directory, ScenarioError::Unreadable { .. }),
+        "{directory}"
+    );
+}
+
+// ---- no input panics ------------------------------------------------------------------------
+
+/// Values that stress every reader: wrong types, bad units, huge numbers, odd text.
+const TRICKY_VALUES: &[&str] = &[
+    "\"\"",
+    "0",
+    "-1",
+    "1.5",
+    "true",
+    "[]",
+    "{}",
+    "\"0s\"",
+    "\"-1s\"",
+    "\"1e99h\"",
+    "\"99999999999999999999999999999999h\"",
+    "\"µs\"",
+    "\"1..\"",
+    "\"..\"",
+    "\"< \"",
+    "\"<= -1\"",
+    "\"none\"",
+    "\"alpha\"",
+    "[\"alpha\"]",
+    "[\"alpha\", \"alpha\"]",
+    "[\"alpha\", \"beta\", \"gamma\"]",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "nan",
+    "inf",
+    "-inf",
+    "\"+101%\"",
+    "\"-%\"",
+    "\"\\u0000\"",
+    "'''\nx'''",
+    "[1, 2]",
+    "[0, 0]",
+    "[\"1KiB\", 2]",
+    "{ step = 0, error = 0 }",
+    "[{ step = 99, error = -1 }]",
+    "\"18446744073709551615ns\"",
+    "\"0.0000000001s\"",
+    "\"1GiB/s\"",
+    "\"1Tbit/s\"",
+];
+
+/// Lines of `text` whose shape is `key = value`, as (offset of the value, length of the line).
+fn value_positions(text: &str) -> Vec<(usize, usize)> {
+    let mut positions = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(equals) = line.find(" = ") {
+            let start = offset + equals + 3;
+            let end = offset + line.trim_end_matches('\n').len();
+            positions.push((start, end));
+        }
+        offset += line.len();
+    }
+    positions
+}
+
+fn corpus() -> Vec<&'static str> {
+    ACCEPTANCE
+        .iter()
+        .map(|(_, text)| *text)
+        .chain([BASE, EVERYTHING])
+        .collect()
+}
+
+/// Parses `text` and checks that an error, if any, points inside the file.
+fn parse_never_panics(text: &str) {
+    if let Err(error) = parse_text(text) {
+        let message = error.to_string();
+        assert!(!message.is_empty());
+        let at = error.location().unwrap_or(Location::START);
+        assert!(at.line >= 1 && at.column >= 1, "{message}");
+        assert!(at.line <= text.lines().count() + 1, "{message}");
+    }
+}
+
+#[test]
+fn every_value_of_every_file_replaced_by_every_tricky_value() {
+    for text in corpus() {
+        for (start, end) in value_positions(text) {
+            for value in TRICKY_VALUES {
+                let mutated = format!("{}{value}{}", &text[..start], &text[end..]);
+                parse_never_panics(&mutated);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn random_edits_never_panic(
+        file in 0..7usize,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0..8usize, "[ -~\\n\"'\\[\\]{}=.µ]{0,6}"), 1..6),
+    ) {
+        let files = corpus();
+        let mut text = files[file % files.len()].to_string();
+        for (position, removed, inserted) in edits {
+            let mut start = position.index(text.len() + 1);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (start + removed).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            text.replace_range(start..end, &inserted);
+        }
+        parse_never_panics(&text);
+    }
+
+    #[test]
+    fn random_values_never_panic(file in 0..7usize, line in any::<prop::sample::Index>(), value in ".{0,24}") {
+        let files = corpus();
+        let text = files[file % files.len()];
+        let positions = value_positions(text);
+        let (start, end) = positions[line.index(positions.len())];
+        parse_never_panics(&format!("{}{value}{}", &text[..start], &text[end..]));
+        parse_never_panics(&format!("{}\"{value}\"{}", &text[..start], &text[end..]));
+    }
+}

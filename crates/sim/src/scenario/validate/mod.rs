@@ -1,0 +1,1025 @@
+//! From the file as written ([`RawScenario`]) to the resolved [`Scenario`]: defaults, units,
+//! bounds, names, references and SQL, each failure reported at the value it is about.
+
+use std::{
+    collections::BTreeMap,
+    ops::{Range, RangeInclusive},
+    path::Path,
+};
+
+use toml::Value;
+
+use super::{
+    error::{Problem, ScenarioError},
+    model::{
+        AllowedStepError, Arrivals, Database, Disk, Edition, Expectations, FailoverExpectations,
+        Fault, FaultKind, HealScope, Instance, InstanceId, Link, LinkParameters, Network,
+        RecoveryModel, RoleHolder, Scenario, SessionState, Step, Workload, WorkloadStart,
+    },
+    raw::{
+        RawDatabase, RawDisk, RawExpect, RawFault, RawInstance, RawLink, RawNetwork, RawPair,
+        RawScenario, RawStep, RawValue, RawWorkload,
+    },
+    source::{offset_of_character, Location},
+    units::{
+        parse_bits_per_second, parse_bytes_per_second, parse_drift_ppm, parse_duration, parse_size,
+        Comparison, Measure, UnitError,
+    },
+    CLIENTS_MAX, CPUS_MAX, DURATION_MAX_NS, RATE_MAX,
+};
+
+mod expect;
+mod faults;
+
+type Resolved<T> = Result<T, ScenarioError>;
+type Span = Range<usize>;
+
+/// Defaults of spec/scenario.md.
+const ONE_WAY_DEFAULT_NS: u64 = 250_000;
+const BANDWIDTH_DEFAULT_BITS_PER_SECOND: u64 = 1_000_000_000;
+const FLUSH_DEFAULT_NS: u64 = 200_000;
+const THROUGHPUT_DEFAULT_BYTES_PER_SECOND: u64 = 500 << 20;
+const REDO_RATE_DEFAULT_BYTES_PER_SECOND: u64 = 100 << 20;
+const LOG_BACKUP_INTERVAL_DEFAULT_NS: u64 = 15 * 60 * 1_000_000_000;
+const LOG_BYTES_DEFAULT: [u64; 2] = [200, 4000];
+const CPUS_DEFAULT: u32 = 8;
+/// SQL Server error numbers are positive 32-bit integers.
+const SQL_ERROR_MAX: i64 = i32::MAX as i64;
+
+const EDITIONS: &[(&str, Edition)] = &[
+    ("enterprise", Edition::Enterprise),
+    ("standard", Edition::Standard),
+    ("workgroup", Edition::Workgroup),
+    ("express", Edition::Express),
+];
+const RECOVERY_MODELS: &[(&str, RecoveryModel)] = &[
+    ("full", RecoveryModel::Full),
+    ("bulk_logged", RecoveryModel::BulkLogged),
+    ("simple", RecoveryModel::Simple),
+];
+const WORKLOAD_STARTS: &[(&str, WorkloadStart)] = &[
+    ("after_setup", WorkloadStart::AfterSetup),
+    ("at_start", WorkloadStart::AtStart),
+];
+const FAULT_KINDS: &str = "crash, power_off, restart, pause, resume, partition, loss, slow_link, \
+                           slow_disk, disk_full, corrupt_page, clock_skew, heal";
+
+/// How one kind of value with a unit is read, for error messages that say what to write.
+struct QuantityKind {
+    parse: fn(&str) -> Result<u64, UnitError>,
+    expected: &'static str,
+}
+
+const DURATION: QuantityKind = QuantityKind {
+    parse: parse_duration,
+    expected: "a duration with a unit, e.g. \"10s\" or \"250us\"",
+};
+const SIZE: QuantityKind = QuantityKind {
+    parse: parse_size,
+    expected: "a size with a unit, e.g. \"4KiB\" or \"20GiB\"",
+};
+const BANDWIDTH: QuantityKind = QuantityKind {
+    parse: parse_bits_per_second,
+    expected: "a rate with a unit, e.g. \"1Gbit/s\" or \"100Mbit/s\"",
+};
+const THROUGHPUT: QuantityKind = QuantityKind {
+    parse: parse_bytes_per_second,
+    expected: "a rate with a unit, e.g. \"500MiB/s\"",
+};
+
+/// Resolves a scenario read from `file`, whose text is `source`.
+pub(super) fn resolve(raw: &RawScenario, source: &str, file: &Path) -> Resolved<Scenario> {
+    let mut resolver = Resolver {
+        source,
+        file,
+        names: BTreeMap::new(),
+    };
+    let (name, seed, duration_ns) = resolver.top_level(raw)?;
+    let instances = resolver.instances(raw)?;
+    let database = resolver.database(raw.database.get_ref())?;
+    let network = resolver.network(raw.network.as_ref())?;
+    let disk = resolver.disk(raw.disk.as_ref())?;
+    let workload = raw
+        .workload
+        .as_ref()
+        .map(|workload| resolver.workload(workload.get_ref(), workload.span()))
+        .transpose()?;
+    let steps = resolver.steps(&raw.step)?;
+    let faults = resolver.faults(&raw.fault)?;
+    let expect = match &raw.expect {
+        Some(expect) => resolver.expectations(expect, steps.len())?,
+        None => Expectations::default(),
+    };
+    Ok(Scenario {
+        name,
+        description: raw.description.clone().unwrap_or_default(),
+        seed,
+        duration_ns,
+        instances,
+        database,
+        steps,
+        network,
+        disk,
+        workload,
+        faults,
+        expect,
+    })
+}
+
+/// Turns a TOML reader error (syntax, unknown key, missing key, wrong type) into one with a
+/// line, a column, and a suggestion for a misspelt key.
+pub(super) fn toml_error(error: &toml::de::Error, source: &str, file: &Path) -> ScenarioError {
+    let at = error.span().map_or(Location::START, |span| {
+        Location::of_offset(source, span.start)
+    });
+    ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        at,
+        problem: Box::new(Problem::Toml {
+            message: explain_toml_message(error.message()),
+        }),
+    }
+}
+
+/// Completes the TOML reader's message with what to change, on one line.
+fn explain_toml_message(message: &str) -> String {
+    let message = message.trim().replace('\n', "; ");
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let Some((unknown, expected)) = rest.split_once('`') else {
+            return message;
+        };
+        let choices = backticked_words(expected);
+        let hint = closest_word(unknown, &choices)
+            .map(|closest| format!("did you mean `{closest}`? "))
+            .unwrap_or_default();
+        return format!(
+            "unknown key `{unknown}`; {hint}remove it or use one of the keys this table takes: {}",
+            choices.join(", ")
+        );
+    }
+    if message.starts_with("invalid type: ") {
+        // serde's names for types, in the words of a scenario file.
+        return message
+            .replace("expected i64", "expected a whole number")
+            .replace(
+                "expected a sequence",
+                "expected an array, e.g. [\"alpha\", \"beta\"]",
+            )
+            .replace("expected a boolean", "expected true or false");
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let missing = rest.split('`').next().unwrap_or(rest);
+        return format!(
+            "missing key `{missing}`; add it (spec/scenario.md lists the required keys)"
+        );
+    }
+    message
+}
+
+fn backticked_words(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// The choice within edit distance 2 of `word` (a third of its length for short words), if any.
+fn closest_word<'a>(word: &str, choices: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 2);
+    choices
+        .iter()
+        .map(|choice| (edit_distance(word, choice), *choice))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, choice)| choice)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != *b_char);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// The value as the file wrote it: `"30"` (quoted) for a string, `30` for a number.
+fn written(value: &Value) -> String {
+    value.to_string()
+}
+
+struct Resolver<'a> {
+    source: &'a str,
+    file: &'a Path,
+    /// Instance names, to their id and the line that declares them.
+    names: BTreeMap<String, (InstanceId, usize)>,
+}
+
+impl Resolver<'_> {
+    fn error(&self, span: Span, problem: Problem) -> ScenarioError {
+        ScenarioError::Invalid {
+            file: self.file.to_path_buf(),
+            at: Location::of_offset(self.source, span.start),
+            problem: Box::new(problem),
+        }
+    }
+
+    fn rule(&self, span: Span, key: &str, message: impl Into<String>) -> ScenarioError {
+        self.error(
+            span,
+            Problem::Rule {
+                key: key.to_string(),
+                message: message.into(),
+            },
+        )
+    }
+
+    fn out_of_range(&self, span: Span, key: &str, written: String, rule: &str) -> ScenarioError {
+        self.error(
+            span,
+            Problem::OutOfRange {
+                key: key.to_string(),
+                written,
+                rule: rule.to_string(),
+            },
+        )
+    }
+
+    // ---- values -------------------------------------------------------------------------
+
+    fn quantity(&self, key: &str, value: &RawValue, kind: &QuantityKind) -> Resolved<u64> {
+        let text = match value.get_ref() {
+            Value::String(text) => text.clone(),
+            // A bare number: the parser says which unit to add.
+            Value::Integer(number) => number.to_string(),
+            Value::Float(number) => number.to_string(),
+            other => {
+                return Err(self.error(
+                    value.span(),
+                    Problem::WrongType {
+                        key: key.to_string(),
+                        expected: kind.expected,
+                        written: written(other),
+                    },
+                ))
+            }
+        };
+        (kind.parse)(&text).map_err(|reason| {
+            self.error(
+                value.span(),
+                Problem::Quantity {
+                    key: key.to_string(),
+                    written: written(value.get_ref()),
+                    reason,
+                },
+            )
+        })
+    }
+
+    fn duration(&self, key: &str, value: &RawValue) -> Resolved<u64> {
+        self.quantity(key, value, &DURATION)
+    }
+
+    fn positive(&self, key: &str, value: &RawValue, kind: &QuantityKind) -> Resolved<u64> {
+        let resolved = self.quantity(key, value, kind)?;
+        if resolved == 0 {
+            return Err(self.out_of_range(
+                value.span(),
+                key,
+                written(value.get_ref()),
+                "greater than 0",
+            ));
+        }
+        Ok(resolved)
+    }
+
+    fn optional(
+        &self,
+        key: &str,
+        value: Option<&RawValue>,
+        default: u64,
+        resolve: impl Fn(&str, &RawValue) -> Resolved<u64>,
+    ) -> Resolved<u64> {
+        value.map_or(Ok(default), |value| resolve(key, value))
+    }
+
+    fn integer(
+        &self,
+        key: &str,
+        value: &serde_spanned::Spanned<i64>,
+        range: RangeInclusive<i64>,
+    ) -> Resolved<i64> {
+        let number = *value.get_ref();
+        if !range.contains(&number) {
+            let rule = format!("from {} to {}", range.start(), range.end());
+            return Err(self.out_of_range(value.span(), key, number.to_string(), &rule));
+        }
+        Ok(number)
+    }
+
+    fn word<T: Copy>(
+        &self,
+        key: &str,
+        value: &serde_spanned::Spanned<String>,
+        choices: &'static [(&'static str, T)],
+        listing: &'static str,
+    ) -> Resolved<T> {
+        let lower = value.get_ref().trim().to_ascii_lowercase();
+        choices
+            .iter()
+            .find(|(word, _)| *word == lower)
+            .map(|(_, choice)| *choice)
+            .ok_or_else(|| {
+                self.error(
+                    value.span(),
+                    Problem::UnknownWord {
+                        key: key.to_string(),
+                        written: value.get_ref().clone(),
+                        choices: listing,
+                    },
+                )
+            })
+    }
+
+    fn not_empty(&self, key: &str, value: &serde_spanned::Spanned<String>) -> Resolved<String> {
+        if value.get_ref().trim().is_empty() {
+            return Err(self.rule(value.span(), key, "must not be empty"));
+        }
+        Ok(value.get_ref().clone())
+    }
+
+    /// A number in (0, 1] (`lower_inclusive` false) or [0, 1].
+    fn fraction(&self, key: &str, value: &RawValue, lower_inclusive: bool) -> Resolved<f64> {
+        #[allow(clippy::cast_precision_loss)] // an integer fraction is 0 or 1, or out of range
+        let number = match value.get_ref() {
+            Value::Integer(number) => *number as f64,
+            Value::Float(number) => *number,
+            other => {
+                return Err(self.error(
+                    value.span(),
+                    Problem::WrongType {
+                        key: key.to_string(),
+                        expected: "a number from 0 to 1, e.g. 0.5",
+                        written: written(other),
+                    },
+                ))
+            }
+        };
+        let above_lower = if lower_inclusive {
+            number >= 0.0
+        } else {
+            number > 0.0
+        };
+        if !(above_lower && number <= 1.0) {
+            let rule = if lower_inclusive {
+                "within [0, 1]"
+            } else {
+                "within (0, 1]: greater than 0, at most 1"
+            };
+            return Err(self.out_of_range(value.span(), key, written(value.get_ref()), rule));
+        }
+        Ok(number)
+    }
+
+    // ---- instances ----------------------------------------------------------------------
+
+    fn instance(&self, key: &str, name: &serde_spanned::Spanned<String>) -> Resolved<InstanceId> {
+        self.names
+            .get(name.get_ref())
+            .map(|(id, _)| *id)
+            .ok_or_else(|| {
+                self.error(
+                    name.span(),
+                    Problem::UnknownInstance {
+                        key: key.to_string(),
+                        name: name.get_ref().clone(),
+                        known: self.names.keys().cloned().collect::<Vec<_>>().join(", "),
+                    },
+                )
+            })
+    }
+
+    fn pair(&self, key: &str, pair: &RawPair) -> Resolved<[InstanceId; 2]> {
+        let [first, second] = pair.get_ref().as_slice() else {
+            return Err(self.rule(
+                pair.span(),
+                key,
+                "needs exactly two instance names, e.g. [\"alpha\", \"beta\"]",
+            ));
+        };
+        let ids = [self.instance(key, first)?, self.instance(key, second)?];
+        if ids[0] == ids[1] {
+            return Err(self.rule(
+                second.span(),
+                key,
+                "names the same instance twice; a link joins two different instances",
+            ));
+        }
+        Ok(ids)
+    }
+
+    fn role_holder(
+        &self,
+        key: &str,
+        name: &serde_spanned::Spanned<String>,
+    ) -> Resolved<RoleHolder> {
+        if name.get_ref() == "none" {
+            return Ok(RoleHolder::Nobody);
+        }
+        self.instance(key, name).map(RoleHolder::Instance)
+    }
+
+    // ---- sections -----------------------------------------------------------------------
+
+    fn top_level(&self, raw: &RawScenario) -> Resolved<(String, u64, u64)> {
+        let name = self.not_empty("name", &raw.name)?;
+        let seed = match &raw.seed {
+            Some(seed) => self.integer("seed", seed, 0..=i64::MAX)?.unsigned_abs(),
+            None => 0,
+        };
+        let duration_ns = self.duration("duration", &raw.duration)?;
+        if duration_ns == 0 || duration_ns > DURATION_MAX_NS {
+            return Err(self.out_of_range(
+                raw.duration.span(),
+                "duration",
+                written(raw.duration.get_ref()),
+                "greater than 0s and at most 30 days (\"720h\")",
+            ));
+        }
+        Ok((name, seed, duration_ns))
+    }
+
+    fn instances(&mut self, raw: &RawScenario) -> Resolved<Vec<Instance>> {
+        if raw.instance.is_empty() {
+            return Err(self.error(
+                0..0,
+                Problem::Rule {
+                    key: "instance".to_string(),
+                    message: "a scenario needs at least one [[instance]] with a name, a host \
+                              and a service_account"
+                        .to_string(),
+                },
+            ));
+        }
+        let mut hosts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut instances = Vec::with_capacity(raw.instance.len());
+        for (index, raw_instance) in raw.instance.iter().enumerate() {
+            let raw_instance = raw_instance.get_ref();
+            let instance = self.one_instance(index + 1, raw_instance)?;
+            self.declare_host(&mut hosts, index + 1, raw_instance)?;
+            self.declare_name(index, raw_instance)?;
+            instances.push(instance);
+        }
+        Ok(instances)
+    }
+
+    fn one_instance(&self, number: usize, raw: &RawInstance) -> Resolved<Instance> {
+        let key = |field: &str| format!("instance {number}: {field}");
+        let name = self.not_empty(&key("name"), &raw.name)?;
+        if name == "none" {
+            return Err(self.rule(
+                raw.name.span(),
+                &key("name"),
+                "\"none\" means no instance in [expect]; choose another name",
+            ));
+        }
+        let edition = match &raw.edition {
+            Some(edition) => self.word(
+                &key("edition"),
+                edition,
+                EDITIONS,
+                "enterprise, standard, workgroup, express",
+            )?,
+            None => Edition::Enterprise,
+        };
+        let cpus = match &raw.cpus {
+            Some(cpus) => self.integer(&key("cpus"), cpus, 1..=i64::from(CPUS_MAX))?,
+            None => i64::from(CPUS_DEFAULT),
+        };
+        let cpus = u32::try_from(cpus).unwrap_or(CPUS_DEFAULT);
+        let redo_threads = match &raw.redo_threads {
+            Some(threads) => {
+                let threads =
+                    self.integer(&key("redo_threads"), threads, 1..=i64::from(CPUS_MAX))?;
+                u32::try_from(threads).unwrap_or(1)
+            }
+            None => edition.redo_threads_default(cpus),
+        };
+        Ok(Instance {
+            name,
+            host: self.not_empty(&key("host"), &raw.host)?,
+            service_account: self.not_empty(&key("service_account"), &raw.service_account)?,
+            edition,
+            cpus,
+            redo_threads,
+        })
+    }
+
+    fn declare_name(&mut self, index: usize, raw: &RawInstance) -> Resolved<()> {
+        let name = raw.name.get_ref();
+        let line = Location::of_offset(self.source, raw.name.span().start).line;
+        if let Some((_, first_line)) = self.names.get(name) {
+            return Err(self.error(
+                raw.name.span(),
+                Problem::Duplicate {
+                    key: format!("instance {}: name", index + 1),
+                    name: name.clone(),
+                    first_line: *first_line,
+                    what: "instance names",
+                },
+            ));
+        }
+        self.names.insert(name.clone(), (InstanceId(index), line));
+        Ok(())
+    }
+
+    fn declare_host(
+        &self,
+        hosts: &mut BTreeMap<String, usize>,
+        number: usize,
+        raw: &RawInstance,
+    ) -> Resolved<()> {
+        // Host names are DNS names: case does not make two hosts different.
+        let host = raw.host.get_ref().to_ascii_lowercase();
+        let line = Location::of_offset(self.source, raw.host.span().start).line;
+        if let Some(first_line) = hosts.get(&host) {
+            return Err(self.error(
+                raw.host.span(),
+                Problem::Duplicate {
+                    key: format!("instance {number}: host"),
+                    name: raw.host.get_ref().clone(),
+                    first_line: *first_line,
+                    what: "hosts",
+                },
+            ));
+        }
+        hosts.insert(host, line);
+        Ok(())
+    }
+
+    fn database(&self, raw: &RawDatabase) -> Resolved<Database> {
+        let recovery_model = match &raw.recovery_model {
+            Some(model) => self.word(
+                "database.recovery_model",
+                model,
+                RECOVERY_MODELS,
+                "full, bulk_logged, simple",
+            )?,
+            None => RecoveryModel::Full,
+        };
+        let size_bytes = self.positive("database.size", &raw.size, &SIZE)?;
+        // Default log size: 4 x size / 10, computed without overflow.
+        let log_default = u64::try_from(u128::from(size_bytes) * 4 / 10)
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let log_size_bytes = self.optional(
+            "database.log_size",
+            raw.log_size.as_ref(),
+            log_default,
+            |key, value| self.positive(key, value, &SIZE),
+        )?;
+        Ok(Database {
+            name: self.not_empty("database.name", &raw.name)?,
+            on: self.instance("database.on", &raw.on)?,
+            recovery_model,
+            size_bytes,
+            log_size_bytes,
+            log_backup_interval_ns: self.log_backup_interval(raw.log_backup_interval.as_ref())?,
+        })
+    }
+
+    fn log_backup_interval(&self, value: Option<&RawValue>) -> Resolved<Option<u64>> {
+        let key = "database.log_backup_interval";
+        match value {
+            None => Ok(Some(LOG_BACKUP_INTERVAL_DEFAULT_NS)),
+            Some(value) if value.get_ref().as_str() == Some("none") => Ok(None),
+            Some(value) => {
+                let interval =
+                    self.duration(key, value)
+                        .map_err(|error| match error.problem() {
+                            Some(Problem::Quantity {
+                                reason: UnitError::NotANumber { .. },
+                                ..
+                            }) => self.rule(
+                                value.span(),
+                                key,
+                                format!(
+                                    "{} is neither a duration such as \"15m\" nor \"none\"",
+                                    written(value.get_ref())
+                                ),
+                            ),
+                            _ => error,
+                        })?;
+                if interval == 0 {
+                    return Err(self.out_of_range(
+                        value.span(),
+                        key,
+                        written(value.get_ref()),
+                        "greater than 0s (or \"none\" for no log backups)",
+                    ));
+                }
+                Ok(Some(interval))
+            }
+        }
+    }
+
+    fn network(&self, raw: Option<&RawNetwork>) -> Resolved<Network> {
+        let empty = RawNetwork::default();
+        let raw = raw.unwrap_or(&empty);
+        let defaults = LinkParameters {
+            one_way_ns: ONE_WAY_DEFAULT_NS,
+            jitter_ns: 0,
+            bandwidth_bits_per_second: BANDWIDTH_DEFAULT_BITS_PER_SECOND,
+        };
+        let default_link = self.link_parameters(
+            "network",
+            [
+                raw.one_way.as_ref(),
+                raw.jitter.as_ref(),
+                raw.bandwidth.as_ref(),
+            ],
+            defaults,
+        )?;
+        let compression = match &raw.compression {
+            Some(value) => self.fraction("network.compression", value, false)?,
+            None => 1.0,
+        };
+        let links = self.links(&raw.link, default_link)?;
+        Ok(Network {
+            default_link,
+            compression,
+            links,
+        })
+    }
+
+    /// `one_way`, `jitter` and `bandwidth` of `[network]` or a `[[network.link]]`.
+    fn link_parameters(
+        &self,
+        table: &str,
+        [one_way, jitter, bandwidth]: [Option<&RawValue>; 3],
+        defaults: LinkParameters,
+    ) -> Resolved<LinkParameters> {
+        let duration = |key: &str, value: &RawValue| self.duration(key, value);
+        Ok(LinkParameters {
+            one_way_ns: self.optional(
+                &format!("{table}.one_way"),
+                one_way,
+                defaults.one_way_ns,
+                duration,
+            )?,
+            jitter_ns: self.optional(
+                &format!("{table}.jitter"),
+                jitter,
+                defaults.jitter_ns,
+                duration,
+            )?,
+            bandwidth_bits_per_second: self.optional(
+                &format!("{table}.bandwidth"),
+                bandwidth,
+                defaults.bandwidth_bits_per_second,
+                |key, value| self.positive(key, value, &BANDWIDTH),
+            )?,
+        })
+    }
+
+    fn links(
+        &self,
+        raw: &[serde_spanned::Spanned<RawLink>],
+        defaults: LinkParameters,
+    ) -> Resolved<Vec<Link>> {
+        let mut pairs: BTreeMap<[InstanceId; 2], usize> = BTreeMap::new();
+        let mut links = Vec::with_capacity(raw.len());
+        for (index, link) in raw.iter().enumerate() {
+            let table = format!("network.link {}", index + 1);
+            let link = link.get_ref();
+            let between = self.pair(&format!("{table}: between"), &link.between)?;
+            let mut pair = between;
+            pair.sort();
+            let line = Location::of_offset(self.source, link.between.span().start).line;
+            if let Some(first_line) = pairs.insert(pair, line) {
+                return Err(self.error(
+                    link.between.span(),
+                    Problem::Duplicate {
+                        key: format!("{table}: between"),
+                        name: format!(
+                            "{} - {}",
+                            link.between.get_ref()[0].get_ref(),
+                            link.between.get_ref()[1].get_ref()
+                        ),
+                        first_line,
+                        what: "links (one [[network.link]] per pair)",
+                    },
+                ));
+            }
+            let values = [
+                link.one_way.as_ref(),
+                link.jitter.as_ref(),
+                link.bandwidth.as_ref(),
+            ];
+            let parameters = self.link_parameters(&table, values, defaults)?;
+            links.push(Link {
+                between,
+                parameters,
+            });
+        }
+        Ok(links)
+    }
+
+    fn disk(&self, raw: Option<&RawDisk>) -> Resolved<Disk> {
+        let empty = RawDisk::default();
+        let raw = raw.unwrap_or(&empty);
+        let duration = |key: &str, value: &RawValue| self.duration(key, value);
+        let throughput = |key: &str, value: &RawValue| self.positive(key, value, &THROUGHPUT);
+        Ok(Disk {
+            flush_ns: self.optional(
+                "disk.flush",
+                raw.flush.as_ref(),
+                FLUSH_DEFAULT_NS,
+                duration,
+            )?,
+            flush_jitter_ns: self.optional(
+                "disk.flush_jitter",
+                raw.flush_jitter.as_ref(),
+                0,
+                duration,
+            )?,
+            throughput_bytes_per_second: self.optional(
+                "disk.throughput",
+                raw.throughput.as_ref(),
+                THROUGHPUT_DEFAULT_BYTES_PER_SECOND,
+                throughput,
+            )?,
+            redo_rate_bytes_per_second: self.optional(
+                "disk.redo_rate",
+                raw.redo_rate.as_ref(),
+                REDO_RATE_DEFAULT_BYTES_PER_SECOND,
+                throughput,
+            )?,
+        })
+    }
+
+    fn workload(&self, raw: &RawWorkload, table: Span) -> Resolved<Workload> {
+        let start = match &raw.start {
+            Some(start) => self.word(
+                "workload.start",
+                start,
+                WORKLOAD_STARTS,
+                "after_setup, at_start",
+            )?,
+            None => WorkloadStart::AfterSetup,
+        };
+        let arrivals = self.arrivals(raw, table)?;
+        let [log_bytes_min, log_bytes_max] = match &raw.log_bytes {
+            Some(value) => self.log_bytes(value)?,
+            None => LOG_BYTES_DEFAULT,
+        };
+        Ok(Workload {
+            start,
+            arrivals,
+            log_bytes_min,
+            log_bytes_max,
+        })
+    }
+
+    fn arrivals(&self, raw: &RawWorkload, table: Span) -> Resolved<Arrivals> {
+        match (&raw.rate, &raw.clients) {
+            (Some(_), Some(clients)) => Err(self.rule(
+                clients.span(),
+                "workload.clients",
+                "use `rate` (open loop) or `clients` (closed loop), not both",
+            )),
+            (None, None) => Err(self.rule(
+                table,
+                "workload",
+                "needs `rate` (open loop, e.g. rate = 1000) or `clients` (closed loop, \
+                 e.g. clients = 32)",
+            )),
+            (Some(rate), None) => {
+                if let Some(think) = &raw.think {
+                    return Err(self.rule(
+                        think.span(),
+                        "workload.think",
+                        "applies only to a closed loop (`clients`); remove it, or use \
+                         `clients` instead of `rate`",
+                    ));
+                }
+                Ok(Arrivals::OpenLoop {
+                    transactions_per_second: self.rate(rate)?,
+                })
+            }
+            (None, Some(clients)) => {
+                let clients =
+                    self.integer("workload.clients", clients, 1..=i64::from(CLIENTS_MAX))?;
+                Ok(Arrivals::ClosedLoop {
+                    clients: u32::try_from(clients).unwrap_or(1),
+                    think_ns: self.optional(
+                        "workload.think",
+                        raw.think.as_ref(),
+                        0,
+                        |key, v| self.duration(key, v),
+                    )?,
+                })
+            }
+        }
+    }
+
+    fn rate(&self, value: &RawValue) -> Resolved<f64> {
+        let key = "workload.rate";
+        #[allow(clippy::cast_precision_loss)] // bounded to 10 million just below
+        let rate = match value.get_ref() {
+            Value::Integer(rate) => *rate as f64,
+            Value::Float(rate) => *rate,
+            other => {
+                return Err(self.error(
+                    value.span(),
+                    Problem::WrongType {
+                        key: key.to_string(),
+                        expected: "a number of transactions per second, e.g. 2000",
+                        written: written(other),
+                    },
+                ))
+            }
+        };
+        if !(rate > 0.0 && rate <= RATE_MAX) {
+            return Err(self.out_of_range(
+                value.span(),
+                key,
+                written(value.get_ref()),
+                "greater than 0 and at most 10000000 transactions per second",
+            ));
+        }
+        Ok(rate)
+    }
+
+    fn log_bytes(&self, value: &RawValue) -> Resolved<[u64; 2]> {
+        let key = "workload.log_bytes";
+        let shape = || {
+            self.rule(
+                value.span(),
+                key,
+                "needs [least, most] bytes of log per transaction, e.g. [200, 4000] or \
+                 [\"1KiB\", \"4KiB\"]",
+            )
+        };
+        let Some([least, most]) = value
+            .get_ref()
+            .as_array()
+            .map(Vec::as_slice)
+            .and_then(|a| <&[Value; 2]>::try_from(a).ok())
+        else {
+            return Err(shape());
+        };
+        let bytes = |element: &Value| -> Resolved<u64> {
+            match element {
+                Value::Integer(bytes) => u64::try_from(*bytes).map_err(|_| shape()),
+                Value::String(text) => parse_size(text).map_err(|reason| {
+                    self.error(
+                        value.span(),
+                        Problem::Quantity {
+                            key: key.to_string(),
+                            written: written(element),
+                            reason,
+                        },
+                    )
+                }),
+                _ => Err(shape()),
+            }
+        };
+        let (least, most) = (bytes(least)?, bytes(most)?);
+        if least == 0 || least > most {
+            return Err(self.out_of_range(
+                value.span(),
+                key,
+                written(value.get_ref()),
+                "[least, most] with 1 <= least <= most",
+            ));
+        }
+        Ok([least, most])
+    }
+
+    fn steps(&self, raw: &[serde_spanned::Spanned<RawStep>]) -> Resolved<Vec<Step>> {
+        raw.iter()
+            .enumerate()
+            .map(|(index, step)| self.step(index + 1, step.get_ref()))
+            .collect()
+    }
+
+    fn step(&self, number: usize, raw: &RawStep) -> Resolved<Step> {
+        let key = |field: &str| format!("step {number}: {field}");
+        let on = self.instance(&key("on"), &raw.on)?;
+        let at_ns = raw
+            .at
+            .as_ref()
+            .map(|at| self.duration(&key("at"), at))
+            .transpose()?;
+        let expect_error = raw
+            .expect_error
+            .as_ref()
+            .map(|error| self.sql_error_number(&key("expect_error"), error))
+            .transpose()?;
+        let statements = mirror_setup::parse_batch(raw.sql.get_ref())
+            .map_err(|error| self.sql_error(number, &raw.sql, error))?;
+        Ok(Step {
+            number,
+            on,
+            sql: raw.sql.get_ref().clone(),
+            statements,
+            at_ns,
+            expect_error,
+        })
+    }
+
+    fn sql_error_number(&self, key: &str, value: &serde_spanned::Spanned<i64>) -> Resolved<u32> {
+        let number = self.integer(key, value, 1..=SQL_ERROR_MAX)?;
+        Ok(u32::try_from(number).unwrap_or(u32::MAX))
+    }
+
+    /// Points at the character of the file where the SQL stops making sense.
+    fn sql_error(
+        &self,
+        step: usize,
+        sql: &serde_spanned::Spanned<String>,
+        error: mirror_setup::ParseError,
+    ) -> ScenarioError {
+        let span = sql.span();
+        let literal = self.source.get(span.clone()).unwrap_or("");
+        let offset = span.start + offset_of_character(literal, error.column);
+        self.error(
+            offset..offset,
+            Problem::Sql {
+                step,
+                sql_column: error.column,
+                message: error.message,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::units::format_duration;
+
+    #[test]
+    fn misspelt_keys_get_a_suggestion() {
+        let message = explain_toml_message(
+            "unknown field `durration`, expected one of `name`, `duration`, `seed`",
+        );
+        assert!(message.contains("did you mean `duration`?"), "{message}");
+        let message = explain_toml_message("unknown field `zzzz`, expected `name`");
+        assert!(!message.contains("did you mean"), "{message}");
+        assert!(message.contains("remove it"), "{message}");
+    }
+
+    #[test]
+    fn type_names_read_as_a_scenario_writes_them() {
+        let message = explain_toml_message("invalid type: string \"8\", expected i64");
+        assert_eq!(
+            message,
+            "invalid type: string \"8\", expected a whole number"
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("durration", "duration"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_sql_error_points_at_its_character_in_the_file() {
+        let source = "name = 1\nsql = \"CREATE LOGIN [CORP\\\\svc-beta] FROM WINDOZE\"\n";
+        let start = source.find("\"CREATE").unwrap();
+        let end = source.rfind('"').unwrap() + 1;
+        let sql = serde_spanned::Spanned::new(start..end, "unused".to_string());
+        let resolver = Resolver {
+            source,
+            file: Path::new("sims/x.toml"),
+            names: BTreeMap::new(),
+        };
+        // Column 35 of the SQL is the W of WINDOZE; the file has an escaped backslash before it.
+        let error = mirror_setup::ParseError {
+            column: 35,
+            message: "expected WINDOWS or CERTIFICATE".to_string(),
+        };
+        let message = resolver.sql_error(5, &sql, error).to_string();
+        let column = source.lines().nth(1).unwrap().find("WINDOZE").unwrap() + 1;
+        assert_eq!(
+            message,
+            format!(
+                "sims/x.toml:2:{column}: step 5: sql does not parse at column 35 of the statement \
+                 text: expected WINDOWS or CERTIFICATE; see spec/scenario.md, \"The statements \
+                 understood\""
+            )
+        );
+    }
+
+    #[test]
+    fn thirty_days_reads_as_hours() {
+        assert_eq!(format_duration(DURATION_MAX_NS), "720h");
+    }
+}

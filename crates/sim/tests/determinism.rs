@@ -1,0 +1,89 @@
+//! Determinism (spec/cli.md, "Determinism"): the same scenario, seed and program give the same
+//! event stream byte for byte; another seed gives another one. Golden event streams for two
+//! small scenarios show any change in behaviour as a diff (regenerate them with
+//! `UPDATE_GOLDEN=1 cargo test -p mirror-sim --test determinism` and review the diff).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn events_of(file: &Path, seed: Option<u64>) -> Vec<u8> {
+    let scenario = mirror_sim::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::env::temp_dir().join(format!(
+        "mirrorsim-events-{}-{}-{}-{}.jsonl",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed),
+        file.file_stem().unwrap().to_string_lossy(),
+        seed.unwrap_or(u64::MAX)
+    ));
+    let options = mirror_sim::RunOptions {
+        seed: seed.unwrap_or(scenario.seed),
+        events: Some(out.clone()),
+        ..Default::default()
+    };
+    let outcome = mirror_sim::run_scenario(&scenario, &options);
+    assert!(
+        outcome.output_errors.is_empty(),
+        "{:?}",
+        outcome.output_errors
+    );
+    let bytes = std::fs::read(&out).expect("the event stream was written");
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+#[test]
+fn the_same_seed_gives_the_same_events_and_another_seed_differs() {
+    for name in ["manual-failover.toml", "auto-failover.toml"] {
+        let file = golden(name);
+        let first = events_of(&file, None);
+        let second = events_of(&file, None);
+        assert!(!first.is_empty());
+        assert!(
+            first == second,
+            "{name}: two runs with the same seed differ"
+        );
+        let other = events_of(&file, Some(12345));
+        assert!(first != other, "{name}: another seed gave the same events");
+    }
+}
+
+#[test]
+fn golden_event_streams_are_unchanged() {
+    for name in ["manual-failover", "auto-failover"] {
+        let events = events_of(&golden(&format!("{name}.toml")), None);
+        let expected_file = golden(&format!("{name}.jsonl"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&expected_file, &events).expect("golden file written");
+            continue;
+        }
+        let expected = std::fs::read(&expected_file).unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run with UPDATE_GOLDEN=1",
+                expected_file.display()
+            )
+        });
+        if events != expected {
+            let got = String::from_utf8_lossy(&events);
+            let want = String::from_utf8_lossy(&expected);
+            let line = got
+                .lines()
+                .zip(want.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.lines().count().min(want.lines().count()));
+            panic!(
+                "{name}: the event stream changed at line {}:\n  now:    {}\n  golden: {}\n(if the change is intended, regenerate with UPDATE_GOLDEN=1 and review the diff)",
+                line + 1,
+                got.lines().nth(line).unwrap_or("<end>"),
+                want.lines().nth(line).unwrap_or("<end>")
+            );
+        }
+    }
+}

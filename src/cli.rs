@@ -1,0 +1,273 @@
+//! The command line of `sim` (spec/cli.md), declared with clap's derive. `sim FILE` is
+//! `sim run FILE`: the run options are accepted at the top level too, and a subcommand replaces
+//! them.
+
+use std::{fmt, num::NonZeroUsize, path::PathBuf, str::FromStr};
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+/// Rehearse and verify SQL Server database mirroring: a deterministic simulator, a model
+/// checker and a commit-latency benchmark.
+///
+/// Exit codes: 0 every invariant and expectation held; 1 something failed; 2 bad input.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sim",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// What to do; without one, `sim SCENARIO.toml` runs the scenario.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `sim SCENARIO.toml [options]`: the same as `sim run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The commands of spec/cli.md.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one scenario and print the report.
+    Run(RunArgs),
+    /// Parse and validate a scenario only; print it resolved, every default filled in.
+    Validate(ValidateArgs),
+    /// Run one scenario over many seeds.
+    Sweep(SweepArgs),
+    /// Make a failing run smaller while it still fails the same way.
+    Shrink(ShrinkArgs),
+    /// Model-check the session models.
+    Check(CheckArgs),
+    /// The latency benchmark: FULL vs OFF commit latency and throughput.
+    Bench(BenchArgs),
+}
+
+/// `sim run SCENARIO.toml [--seed N] [--json] [--trace FILE] [--events FILE]`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO.toml", required = true)]
+    pub scenario: Option<PathBuf>,
+    /// Run with this seed instead of the scenario's `seed`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Print the report as one JSON object on stdout, and nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a Chrome/Perfetto timeline JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write every protocol event to FILE as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+}
+
+/// `sim validate SCENARIO.toml`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO.toml")]
+    pub scenario: PathBuf,
+}
+
+/// `sim sweep SCENARIO.toml --seeds A..B [--swarm] [--jobs N] [--shard I/N] [--json]`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO.toml")]
+    pub scenario: PathBuf,
+    /// The seeds to run: A..B, both included.
+    #[arg(long, value_name = "A..B")]
+    pub seeds: SeedRange,
+    /// Also randomise the faults and timings from each seed.
+    #[arg(long)]
+    pub swarm: bool,
+    /// Run this many seeds at a time.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+    /// Take every N-th seed, starting with the I-th (1 <= I <= N), so that N machines share a
+    /// range.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Print the results as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `sim shrink SCENARIO.toml --seed N [-o SMALLER.toml]`.
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO.toml")]
+    pub scenario: PathBuf,
+    /// The seed of the failing run.
+    #[arg(long, value_name = "N")]
+    pub seed: u64,
+    /// Where to write the smaller scenario.
+    #[arg(short = 'o', long = "output", value_name = "SMALLER.toml")]
+    pub output: Option<PathBuf>,
+}
+
+/// `sim check [--mode MODE] [--bfs|--dfs|--simulate N] [--threads N] [--explore ADDR] [--json]`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("strategy").args(["bfs", "dfs", "simulate"])))]
+pub struct CheckArgs {
+    /// Check only this operating mode (all modes by default).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Breadth-first search.
+    #[arg(long)]
+    pub bfs: bool,
+    /// Depth-first search.
+    #[arg(long)]
+    pub dfs: bool,
+    /// Random walks: this many.
+    #[arg(long, value_name = "N")]
+    pub simulate: Option<u64>,
+    /// Checker threads.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+    /// Serve the model explorer at this address (loopback by default).
+    #[arg(long, value_name = "ADDR")]
+    pub explore: Option<String>,
+    /// Print the results as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `sim bench [--out reports/] [--quick]`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Where to write the Markdown report, the SVG charts and the `.hgrm` files.
+    #[arg(long, value_name = "DIR", default_value = "reports/")]
+    pub out: PathBuf,
+    /// A smaller grid, for a quick look.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// `--seeds A..B`: seeds A to B, both included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    /// The first seed.
+    pub first: u64,
+    /// The last seed.
+    pub last: u64,
+}
+
+impl FromStr for SeedRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SeedRange, String> {
+        let (first, last) = text.split_once("..").ok_or_else(|| {
+            format!("\"{text}\" is not a range of seeds; write A..B, e.g. 1..100")
+        })?;
+        let seed = |part: &str| {
+            part.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("\"{part}\" is not a seed (a whole number >= 0)"))
+        };
+        let range = SeedRange {
+            first: seed(first)?,
+            last: seed(last.strip_prefix('=').unwrap_or(last))?,
+        };
+        if range.first > range.last {
+            return Err(format!("{text} is empty: {} > {}", range.first, range.last));
+        }
+        Ok(range)
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}..{}", self.first, self.last)
+    }
+}
+
+/// `--shard I/N`: this machine's share of a seed range (1 <= I <= N).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which share, from 1.
+    pub index: u64,
+    /// How many shares.
+    pub count: u64,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let usage = || format!("\"{text}\" is not a shard; write I/N with 1 <= I <= N, e.g. 2/4");
+        let (index, count) = text.split_once('/').ok_or_else(usage)?;
+        let index = index.trim().parse::<u64>().map_err(|_| usage())?;
+        let count = count.trim().parse::<u64>().map_err(|_| usage())?;
+        if index == 0 || index > count {
+            return Err(usage());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_ranges() {
+        assert_eq!(
+            "1..100".parse(),
+            Ok(SeedRange {
+                first: 1,
+                last: 100
+            })
+        );
+        assert_eq!("5..=5".parse(), Ok(SeedRange { first: 5, last: 5 }));
+        assert!("100..1".parse::<SeedRange>().is_err());
+        assert!("1-100".parse::<SeedRange>().is_err());
+        assert!("a..b".parse::<SeedRange>().is_err());
+    }
+
+    #[test]
+    fn shards() {
+        assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
+        assert!("0/4".parse::<Shard>().is_err());
+        assert!("5/4".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn a_bare_file_is_a_run() {
+        let cli = Cli::try_parse_from(["sim", "x.toml", "--seed", "3", "--json"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.scenario, Some(PathBuf::from("x.toml")));
+        assert_eq!(cli.run.seed, Some(3));
+        assert!(cli.run.json);
+        let cli = Cli::try_parse_from(["sim", "run", "x.toml"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run(_))));
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        for arguments in [
+            vec!["sim"],
+            vec!["sim", "run"],
+            vec!["sim", "x.toml", "--seed", "minus"],
+            vec!["sim", "x.toml", "--bogus"],
+            vec!["sim", "check", "--bfs", "--dfs"],
+            vec!["sim", "sweep", "x.toml"],
+            vec!["sim", "sweep", "x.toml", "--seeds", "9..1"],
+            vec!["sim", "shrink", "x.toml"],
+        ] {
+            let error = Cli::try_parse_from(&arguments).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{arguments:?}: {error}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! `sim run` and `sim FILE`: the shape of the output and the exit codes of spec/cli.md, whatever
+//! the engine concludes (a run exits 0 or 1; bad input and bad arguments exit 2).
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+const SIM: &str = env!("CARGO_BIN_EXE_sim");
+const SCENARIO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/sims/setup-without-log-backup-fails-1478.toml"
+);
+
+fn sim(arguments: &[&str]) -> Output {
+    Command::new(SIM)
+        .args(arguments)
+        .output()
+        .expect("the sim binary runs")
+}
+
+fn json_report(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"))
+}
+
+#[test]
+fn json_prints_one_object_with_the_report_fields() {
+    let output = sim(&["run", SCENARIO, "--json"]);
+    let code = output.status.code();
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "{code:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_report(&output);
+    for key in [
+        "scenario",
+        "seed",
+        "verdict",
+        "simulated_us",
+        "wall_ms",
+        "events",
+        "steps",
+        "final",
+        "transactions",
+        "commit_latency_us",
+        "failovers",
+        "split_brain",
+        "queues",
+        "monitor",
+        "queries",
+        "invariants",
+        "expectations",
+    ] {
+        assert!(report.get(key).is_some(), "no {key} in {report}");
+    }
+    assert_eq!(report["scenario"], "setup-without-log-backup-fails-1478");
+    assert_eq!(report["seed"], 1, "the scenario's seed");
+    let verdict = report["verdict"].as_str().expect("a verdict");
+    assert_eq!(
+        code == Some(0),
+        verdict == "pass",
+        "exit code follows the verdict"
+    );
+    assert_eq!(report["steps"].as_array().map(Vec::len), Some(8));
+}
+
+#[test]
+fn a_bare_file_is_a_run_and_seed_overrides() {
+    let output = sim(&[SCENARIO, "--json", "--seed", "77"]);
+    assert!(matches!(output.status.code(), Some(0 | 1)));
+    assert_eq!(json_report(&output)["seed"], 77);
+}
+
+#[test]
+fn the_human_report_leads_with_the_verdict() {
+    let output = sim(&[SCENARIO]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let first = stdout.lines().next().unwrap_or("");
+    let expected = if output.status.code() == Some(0) {
+        "PASS"
+    } else {
+        "FAIL"
+    };
+    assert!(first.starts_with(expected), "{stdout}");
+    assert!(first.contains("seed 1"), "{stdout}");
+    if expected == "FAIL" {
+        assert!(stdout.contains("reproduce: sim run "), "{stdout}");
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for arguments in [
+        vec![],
+        vec!["run"],
+        vec!["--bogus", SCENARIO],
+        vec!["run", SCENARIO, "--seed", "minus-one"],
+        vec!["validate"],
+        vec!["check", "--bfs", "--dfs"],
+        vec!["sweep", SCENARIO, "--seeds", "9..1"],
+        vec!["shrink", SCENARIO],
+    ] {
+        let output = sim(&arguments);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}");
+        assert!(output.stdout.is_empty(), "{arguments:?}: nothing on stdout");
+        assert!(
+            !output.stderr.is_empty(),
+            "{arguments:?}: a message on stderr"
+        );
+    }
+}
+
+#[test]
+fn help_exits_0() {
+    let output = sim(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("validate"));
+}
+
+#[test]
+fn an_unwritable_events_file_is_bad_input_before_the_run() {
+    let output = sim(&[
+        "run",
+        SCENARIO,
+        "--json",
+        "--events",
+        "/nonexistent/dir/events.jsonl",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr.contains("--events /nonexistent/dir/events.jsonl"),
+        "{stderr}"
+    );
+    assert!(Path::new(SCENARIO).exists());
+}

@@ -1,0 +1,165 @@
+//! `sim validate` and `sim FILE` over the scenario files: every good scenario validates (exit
+//! 0); every bad one is refused with exit 2, one message on stderr naming the file, a line and
+//! a column, nothing on stdout, and never a panic (spec/cli.md, "Exit codes").
+//!
+//! Runs the copies in `sims/` always, and the public acceptance folder beside the project when
+//! it exists.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+const SIM: &str = env!("CARGO_BIN_EXE_sim");
+const SIMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sims");
+const ACCEPTANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/acceptance");
+
+fn sim(arguments: &[&str]) -> Output {
+    Command::new(SIM)
+        .args(arguments)
+        .output()
+        .expect("the sim binary runs")
+}
+
+/// The `.toml` files directly in `directory`, sorted.
+fn scenarios_in(directory: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(directory)
+        .unwrap_or_else(|error| panic!("{}: {error}", directory.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "toml")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The folders to check: `sims/` always; the shared acceptance folder only where it exists.
+fn folders(below: &str) -> Vec<PathBuf> {
+    let mut folders = vec![Path::new(SIMS).join(below)];
+    let acceptance = Path::new(ACCEPTANCE);
+    if acceptance.is_dir() {
+        folders.push(acceptance.join(below));
+    } else {
+        eprintln!("{ACCEPTANCE} is absent: checking the copies in sims/ only");
+    }
+    folders
+}
+
+/// Whether `message` holds `FILE:LINE:COLUMN: ` with numbers >= 1.
+fn names_line_and_column(message: &str, file: &Path) -> bool {
+    let prefix = format!("{}:", file.display());
+    let Some(rest) = message.strip_prefix(&prefix) else {
+        return false;
+    };
+    let mut parts = rest.splitn(3, ':');
+    let number = |part: Option<&str>| part.and_then(|text| text.parse::<usize>().ok());
+    let (line, column) = (number(parts.next()), number(parts.next()));
+    let after = parts.next().unwrap_or("");
+    matches!((line, column), (Some(line), Some(column)) if line >= 1 && column >= 1)
+        && after.starts_with(' ')
+        && after.trim().len() > 10
+}
+
+#[test]
+fn every_good_scenario_validates() {
+    let mut checked = 0;
+    for folder in folders("") {
+        for file in scenarios_in(&folder) {
+            let path = file.to_str().expect("a UTF-8 path");
+            let output = sim(&["validate", path]);
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(0), "{path}: {stderr}");
+            assert!(stderr.is_empty(), "{path}: {stderr}");
+            assert!(stdout.contains("\n[database]\n"), "{path}: {stdout}");
+            assert!(stdout.contains("\n[[instance]]\n"), "{path}: {stdout}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} good scenarios found");
+}
+
+#[test]
+fn every_bad_scenario_is_refused_with_exit_2_and_one_located_message() {
+    let mut checked = 0;
+    for folder in folders("bad") {
+        for file in scenarios_in(&folder) {
+            let path = file.to_str().expect("a UTF-8 path");
+            for arguments in [
+                vec!["validate", path],
+                vec![path],
+                vec!["run", path, "--json"],
+            ] {
+                let output = sim(&arguments);
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+                assert!(stdout.is_empty(), "{arguments:?}: stdout: {stdout}");
+                assert!(!stderr.contains("panicked"), "{arguments:?}: {stderr}");
+                assert_eq!(
+                    stderr.lines().count(),
+                    1,
+                    "{arguments:?}: one message: {stderr}"
+                );
+                assert!(
+                    names_line_and_column(&stderr, &file),
+                    "{arguments:?}: {stderr}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} bad scenarios found");
+}
+
+#[test]
+fn the_bad_scenarios_say_what_to_change() {
+    let bad = Path::new(SIMS).join("bad");
+    let expectations = [
+        (
+            "bare-number-duration.toml",
+            ":4:12: duration: 30 needs a unit, e.g. \"30s\"",
+        ),
+        (
+            "unknown-key.toml",
+            ":5:1: unknown key `durration`; did you mean `duration`?",
+        ),
+        (
+            "fault-unknown-instance.toml",
+            ":77:10: fault 1 (crash): target: no instance is named \"delta\"",
+        ),
+        ("sql-does-not-parse.toml", ":52:"),
+    ];
+    for (name, expected) in expectations {
+        let file = bad.join(name);
+        let output = sim(&["validate", file.to_str().expect("a UTF-8 path")]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(expected),
+            "{name}: want {expected:?} in: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_file_is_bad_input() {
+    for arguments in [
+        vec!["validate", "/nonexistent/scenario.toml"],
+        vec!["/nonexistent/scenario.toml"],
+        vec!["run", "/nonexistent/scenario.toml", "--json"],
+        vec!["validate", "/"],
+    ] {
+        let output = sim(&arguments);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{arguments:?}");
+        assert!(
+            stderr.contains("cannot read the scenario"),
+            "{arguments:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{arguments:?}: {stderr}");
+    }
+}
