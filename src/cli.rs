@@ -62,6 +62,9 @@ pub struct RunArgs {
     /// Write every protocol event to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Switch on a deliberate protocol bug (builds with `--features mutants` only).
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub mutant: Option<String>,
 }
 
 /// `sim validate SCENARIO.toml`.

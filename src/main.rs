@@ -83,11 +83,18 @@ fn run(arguments: &RunArgs) -> Exit {
         print_err(&message);
         return Exit::BadInput;
     }
+    let mutant = match parse_mutant(arguments.mutant.as_deref()) {
+        Ok(mutant) => mutant,
+        Err(message) => {
+            print_err(&message);
+            return Exit::BadInput;
+        }
+    };
     let options = RunOptions {
         seed: arguments.seed.unwrap_or(scenario.seed),
         trace: arguments.trace.clone(),
         events: arguments.events.clone(),
-        ..RunOptions::default()
+        mutant,
     };
     #[allow(clippy::disallowed_methods)] // wall_ms only: the report's one wall-clock figure
     let started = Instant::now();
@@ -112,6 +119,17 @@ fn run(arguments: &RunArgs) -> Exit {
         Verdict::Pass => Exit::Held,
         Verdict::Fail => Exit::Failed,
     }
+}
+
+/// `--mutant NAME`: only in builds with the `mutants` feature, and only a known name.
+fn parse_mutant(name: Option<&str>) -> Result<Option<mirror_protocol::Mutant>, String> {
+    let Some(name) = name else { return Ok(None) };
+    if !cfg!(feature = "mutants") {
+        return Err("sim: --mutant needs a build with `--features mutants`".to_string());
+    }
+    name.parse()
+        .map(Some)
+        .map_err(|e| format!("sim: --mutant: {e}"))
 }
 
 /// Creates the `--trace` and `--events` files before anything runs, so that an unwritable

@@ -22,6 +22,8 @@ use crate::scenario::{Arrivals, Scenario};
 /// How far ahead of the wire the principal pulls log blocks (a send window, in transmission
 /// time): enough to keep a link busy, small enough that memory stays flat.
 const SEND_WINDOW: Nanos = 20 * MILLISECOND;
+/// Memory is released once per this much log (hardened or redone).
+const RELEASE_EVERY_BYTES: u64 = 1024 * 1024;
 /// How often redo progress is accounted on a mirror with a redo queue.
 const REDO_TICK: Nanos = 10 * MILLISECOND;
 /// A client that got an error waits this long before its next transaction (closed loop).
@@ -150,6 +152,8 @@ pub struct Node {
     pub shape: Option<(MirroringState, mirror_protocol::Safety, bool)>,
     /// The role sequence at which this instance is a session's witness.
     pub witness_role: Option<u64>,
+    /// The LSN at which memory was last released.
+    pub released_at: u64,
 }
 
 impl Node {
@@ -284,6 +288,7 @@ impl<'s> World<'s> {
                 log_backup_end: 0,
                 shape: None,
                 witness_role: None,
+                released_at: 0,
             });
         }
         let db = &scenario.database;
@@ -888,13 +893,18 @@ impl<'s> World<'s> {
         let fork = node.log.fork();
         self.emit(n, "hardened", serde_json::json!({"lsn": lsn, "fork": fork}));
         let epoch = self.nodes[n].partner.as_ref().map(Partner::epoch);
-        match self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
-            Some(p) => p.handle_flushed(now, lsn, epoch.expect("a partner has an epoch")),
-            None => self.acknowledge_standalone(n, lsn),
+        if let Some(p) = self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
+            p.handle_flushed(now, lsn, epoch.expect("a partner has an epoch"));
         }
+        // Commits made before a session existed (or after it ended) complete on the local flush.
+        self.acknowledge_standalone(n, lsn);
         self.drain(n);
         self.schedule_redo(n);
-        self.release_memory(n);
+        // Releasing is cheap but not free: do it once per MiB of log, not per flush.
+        if lsn.abs_diff(self.nodes[n].released_at) >= RELEASE_EVERY_BYTES {
+            self.nodes[n].released_at = lsn;
+            self.release_memory(n);
+        }
     }
 
     /// Frees what the writer no longer needs and prunes the transaction index below the log's
@@ -985,7 +995,11 @@ impl<'s> World<'s> {
         self.redo_queue_max = self
             .redo_queue_max
             .max(self.nodes[n].log.redo_queue_bytes());
-        self.release_memory(n);
+        let redone = self.nodes[n].log.lsn_redone;
+        if redone.abs_diff(self.nodes[n].released_at) >= RELEASE_EVERY_BYTES {
+            self.nodes[n].released_at = redone;
+            self.release_memory(n);
+        }
         self.schedule_redo(n);
     }
 
