@@ -23,6 +23,11 @@ use mirror_log::{
 /// re-create (keeps memory flat however long the run).
 pub const RETAINED_BYTES_SOFT_MAX: u64 = 24 * 1024 * 1024;
 
+/// Log kept in the transaction index below the truncation point (or a mirror's redo point):
+/// an old principal that rejoins with a log a little shorter than the failover LSN is caught up
+/// from here.
+pub const INDEX_MARGIN_BYTES: u64 = 64 * 1024 * 1024;
+
 /// One committed transaction in the log.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct TxEntry {
@@ -32,8 +37,6 @@ pub struct TxEntry {
     pub tx: u64,
     /// Its payload bytes.
     pub size: u32,
-    /// The generation that wrote it.
-    pub generation: u64,
 }
 
 /// A block on its way to a mirror, with what the receiver needs to index it.
@@ -45,6 +48,8 @@ pub struct ShippedBlock {
     pub range: (u64, u64),
     /// The transactions it carries.
     pub entries: Vec<TxEntry>,
+    /// The generation that wrote it.
+    pub generation: u64,
 }
 
 /// Appends one transaction's records: begin, its payload in modify records, commit. The same
@@ -284,7 +289,7 @@ impl DbLog {
 
     /// Writes one transaction and seals its block (group commit: the commit needs it hardened).
     /// Returns the commit's end LSN.
-    pub fn append_tx(&mut self, tx: u64, size: u32, generation: u64) -> Result<u64, LogError> {
+    pub fn append_tx(&mut self, tx: u64, size: u32) -> Result<u64, LogError> {
         let Body::Writer(w) = &mut self.body else {
             return Err(LogError::InvalidConfig {
                 reason: "this copy of the database is not writable",
@@ -297,7 +302,6 @@ impl DbLog {
             lsn: start,
             tx,
             size,
-            generation,
         });
         Ok(range.end.get())
     }
@@ -351,16 +355,14 @@ impl DbLog {
             });
         };
         m.receive(block.bytes.clone())?;
-        for entry in &block.entries {
-            if self
-                .segments
-                .last()
-                .is_none_or(|&(_, g)| g != entry.generation)
-            {
-                self.segments.push((entry.lsn, entry.generation));
-            }
-            self.index.push_back(*entry);
+        if self
+            .segments
+            .last()
+            .is_none_or(|&(_, g)| g != block.generation)
+        {
+            self.segments.push((block.range.0, block.generation));
         }
+        self.index.extend(block.entries.iter().copied());
         Ok(())
     }
 
@@ -396,10 +398,13 @@ impl DbLog {
         let range = (block.lsn_first().get(), block.lsn_end().get());
         self.ship_next = range.1;
         let entries = self.entries_in(range);
+        // A block never spans two generations: a generation starts a new writer.
+        let generation = generation_at(&self.segments, range.0 + 1).unwrap_or(0);
         Some(ShippedBlock {
             bytes: block.into_bytes(),
             range,
             entries,
+            generation,
         })
     }
 
@@ -444,7 +449,8 @@ impl DbLog {
 
     /// Releases what is no longer needed: the writer's blocks below `keep_from` (hardened log
     /// already sent, or backlog that can be re-created), the index below `index_from` (the log's
-    /// truncation point).
+    /// truncation point) less a margin that covers an old principal whose log is a little
+    /// shorter than the failover LSN.
     pub fn release(&mut self, keep_from: u64, index_from: u64) {
         if let Body::Writer(w) = &mut self.body {
             let mut cut = keep_from.min(w.lsn_hardened().get());
@@ -453,9 +459,16 @@ impl DbLog {
             }
             let _ = w.truncate_below(Lsn::new(cut));
         }
-        let keep = self.index.partition_point(|e| e.lsn < index_from);
-        // Keep the entry that starts at or covers `index_from` so re-creation can start there.
+        self.prune_index(index_from.saturating_sub(INDEX_MARGIN_BYTES));
+    }
+
+    fn prune_index(&mut self, from: u64) {
+        let keep = self.index.partition_point(|e| e.lsn < from);
+        // Keep the entry that starts at or covers `from`, so re-creation can start there.
         self.index.drain(..keep.saturating_sub(1));
+        if self.index.capacity() > 4 * self.index.len().max(1024) {
+            self.index.shrink_to(2 * self.index.len());
+        }
     }
 
     /// Redo at the redo rate: accounts redo up to `lsn` (never past the hardened end) and parses
@@ -493,17 +506,14 @@ impl DbLog {
         self.lsn_redone = accounted;
     }
 
-    /// Drops index entries a mirror no longer needs (below its redo point minus a margin, which
-    /// covers re-sending to an old principal whose log is a little shorter).
-    pub fn release_mirror_index(&mut self, margin: u64) {
-        let from = self.lsn_redone.saturating_sub(margin);
-        let keep = self.index.partition_point(|e| e.lsn < from);
-        self.index.drain(..keep.saturating_sub(1));
-    }
-
     /// Where the next block to ship starts.
     pub fn ship_next(&self) -> u64 {
         self.ship_next
+    }
+
+    /// Drops index entries a mirror no longer needs (below its redo point, less the margin).
+    pub fn release_mirror_index(&mut self) {
+        self.prune_index(self.lsn_redone.saturating_sub(INDEX_MARGIN_BYTES));
     }
 }
 
@@ -538,7 +548,7 @@ mod tests {
         let mut m = DbLog::none(7);
         m.start_mirroring(Some(0), 1);
         for tx in 1..=50 {
-            let end = p.append_tx(tx, 300 + tx as u32 * 10, 1).unwrap();
+            let end = p.append_tx(tx, 300 + tx as u32 * 10).unwrap();
             p.begin_flush(end);
             p.harden_to(end);
         }
@@ -557,7 +567,7 @@ mod tests {
         let mut m = DbLog::none(3);
         m.start_mirroring(Some(0), 1);
         for tx in 1..=200 {
-            let end = p.append_tx(tx, 1000, 1).unwrap();
+            let end = p.append_tx(tx, 1000).unwrap();
             p.begin_flush(end);
             p.harden_to(end);
         }

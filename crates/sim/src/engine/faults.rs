@@ -131,6 +131,7 @@ impl World<'_> {
             }
             FaultKind::Heal { scope } => self.heal(scope),
         }
+        self.track_unavailability();
     }
 
     fn for_links(
@@ -251,6 +252,7 @@ impl World<'_> {
                 ),
             );
         }
+        self.net.forget_connections(n);
         if how == Process::Crashed {
             self.hard_errors_from(n);
         }
@@ -414,7 +416,7 @@ impl World<'_> {
         };
         let name = self.nodes[n].name.clone();
         if self.estate.execute(&name, &statements[0], &context).is_ok() {
-            self.nodes[n].log_backup_end = context.end_of_log_lsn;
+            self.log_backup_end = context.end_of_log_lsn;
             self.emit(
                 n,
                 "log_backup",

@@ -109,8 +109,9 @@ impl Network {
         let mut arrives =
             departs + d.params.one_way_ns + d.extra_latency + rng.exponential(d.params.jitter_ns);
         let mut retransmit = RETRANSMIT_FIRST;
-        // Each loss costs a retransmission timeout, doubling; bounded so a 100% loss still ends.
-        for _ in 0..8 {
+        // Each loss costs a retransmission timeout, doubling; after six TCP gives up on the
+        // segment's connection in practice, so a 100% loss still ends.
+        for _ in 0..6 {
             if !rng.chance(d.loss) {
                 break;
             }
@@ -128,6 +129,15 @@ impl Network {
         self.direction(from, to).busy_until.saturating_sub(now)
     }
 
+    /// Forgets the ordering of messages on every link from or to `node` (its connections are
+    /// gone: it stopped, or it restarts; later messages travel on new connections).
+    pub fn forget_connections(&mut self, node: usize) {
+        for other in 0..self.n {
+            self.direction_mut(node, other).last_arrival = 0;
+            self.direction_mut(other, node).last_arrival = 0;
+        }
+    }
+
     /// Ends every link fault (partition, loss, slow link) between `a` and `b`, or everywhere.
     pub fn heal(&mut self, between: Option<(usize, usize)>) {
         for from in 0..self.n {
@@ -138,6 +148,9 @@ impl Network {
                     d.partitioned = false;
                     d.loss = 0.0;
                     d.extra_latency = 0;
+                    // Connections re-established after a heal are new: nothing waits behind a
+                    // packet of the old ones still being retransmitted.
+                    d.last_arrival = 0;
                 }
             }
         }

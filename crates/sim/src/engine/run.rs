@@ -102,7 +102,13 @@ impl World<'_> {
             .filter(|&n| self.nodes[n].session().is_some())
             .or_else(|| by_role(Role::Principal));
         let mirror = by_role(Role::Mirror);
+        // The state as a running partner reports it (a stopped instance's view is frozen);
+        // the principal's view first, as `sys.database_mirroring` on it would show.
+        let running = |n: &usize| self.nodes[*n].running();
         let view = last_principal
+            .filter(running)
+            .or(mirror.filter(running))
+            .or(last_principal)
             .or(mirror)
             .and_then(|n| self.nodes[n].session());
         let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));

@@ -174,7 +174,7 @@ impl World<'_> {
             }
         };
         if matches!(statement, mirror_setup::Statement::BackupLog { .. }) {
-            self.nodes[n].log_backup_end = context.end_of_log_lsn;
+            self.log_backup_end = context.end_of_log_lsn;
             self.release_memory(n);
         }
         match self.apply_effect(i, k, n, outcome.effect) {

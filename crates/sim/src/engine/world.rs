@@ -32,9 +32,6 @@ const CLIENT_RETRY: Nanos = 100 * MILLISECOND;
 pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
 /// Error 9002: the transaction log is full.
 pub const ERROR_LOG_FULL: u32 = 9002;
-/// Index entries a mirror keeps behind its redo point, in log bytes, to serve an old principal
-/// whose log is a little shorter than the failover LSN.
-const MIRROR_INDEX_MARGIN: u64 = 16 * 1024 * 1024;
 
 /// An event on the queue.
 pub enum Ev {
@@ -146,8 +143,6 @@ pub struct Node {
     pub window: Window,
     /// The envelope the protocol's last `Log` message came in: blocks travel on its connection.
     pub ship_envelope: Option<Envelope>,
-    /// End of the last log backup taken here.
-    pub log_backup_end: u64,
     /// The (state, safety, witness set) last reported in a `state` event.
     pub shape: Option<(MirroringState, mirror_protocol::Safety, bool)>,
     /// The role sequence at which this instance is a session's witness.
@@ -233,6 +228,9 @@ pub struct World<'s> {
     pub witness_of_session: Option<usize>,
     pub session_removed: bool,
     pub pending_grants: BTreeMap<usize, mirror_protocol::WitnessRecord>,
+    /// The end of the database's last log backup (wherever it was taken: the log backup chain
+    /// moves with the principal's role).
+    pub log_backup_end: u64,
     /// The deliberate bug switched on (builds with the `mutants` feature only).
     pub mutant: Option<mirror_protocol::Mutant>,
     /// The timeline marks (`--trace`), when asked for.
@@ -285,7 +283,6 @@ impl<'s> World<'s> {
                 redo_scheduled: false,
                 window: Window::default(),
                 ship_envelope: None,
-                log_backup_end: 0,
                 shape: None,
                 witness_role: None,
                 released_at: 0,
@@ -335,6 +332,7 @@ impl<'s> World<'s> {
             session_removed: false,
             pending_grants: BTreeMap::new(),
             mutant: None,
+            log_backup_end: 0,
             timeline: None,
             principal_lost_at: vec![None; n],
         };
@@ -505,6 +503,7 @@ impl<'s> World<'s> {
             );
         }
         self.nodes[n].witness_role = witness_role;
+        self.track_unavailability();
     }
 
     fn apply(&mut self, n: usize, output: Output) {
@@ -524,10 +523,11 @@ impl<'s> World<'s> {
             }
             Output::NewFork { fork, lsn } => {
                 self.judge_forced_service(n);
+                // Forced service has already taken the new role sequence (n+1) by now.
                 let seq = self.nodes[n]
                     .partner
                     .as_ref()
-                    .map_or(0, |p| p.role_sequence() + 1);
+                    .map_or(0, |p| p.role_sequence());
                 self.history.forced.push((seq, lsn));
                 self.emit(
                     n,
@@ -921,13 +921,12 @@ impl<'s> World<'s> {
                 } else {
                     u64::MAX
                 };
-                let mirror_needs = node.session().map_or(u64::MAX, |p| p.lsn_mirror_hardened());
-                let truncation = node.log_backup_end.min(mirror_needs);
+                let truncation = self.log_backup_end.min(mirror_needs(node));
                 node.log.release(keep_from, truncation);
             }
             Body::Mirror(_) => {
                 node.log.bound_memory();
-                node.log.release_mirror_index(MIRROR_INDEX_MARGIN);
+                node.log.release_mirror_index();
             }
             Body::None => {}
         }
@@ -1159,11 +1158,36 @@ impl<'s> World<'s> {
         self.track_unavailability();
     }
 
-    fn track_unavailability(&mut self) {
+    /// Whether instance `n` can acknowledge commits now, judged from the truth of the
+    /// simulation and not only from the protocol's own opinion (reference section 4: a principal
+    /// that would have to wait for the mirror is not serving at that moment): it says it serves,
+    /// its process runs and is not paused, and a SYNCHRONIZED FULL principal can reach its mirror.
+    fn able_to_acknowledge(&self, n: usize) -> bool {
+        let node = &self.nodes[n];
+        if !node.serving || !node.running() || node.paused {
+            return false;
+        }
+        let Some(p) = node.session() else { return true };
+        let waits_for_mirror = p.config().safety == mirror_protocol::Safety::Full
+            && p.state() == MirroringState::Synchronized;
+        if !waits_for_mirror {
+            return true;
+        }
+        let m = self.index_of(p.partner());
+        let mirror = &self.nodes[m];
+        mirror.running()
+            && !mirror.paused
+            && !self.net.direction(n, m).partitioned
+            && !self.net.direction(m, n).partitioned
+    }
+
+    /// Follows the stretches with no instance able to acknowledge commits (after the workload
+    /// starts); called whenever serving, states or faults change.
+    pub fn track_unavailability(&mut self) {
         let Some(start) = self.workload_started else {
             return;
         };
-        let anyone = self.nodes.iter().any(|node| node.serving);
+        let anyone = (0..self.nodes.len()).any(|n| self.able_to_acknowledge(n));
         match (anyone, self.unserved_since) {
             (false, None) => self.unserved_since = Some(self.now.max(start)),
             (true, Some(since)) => {
@@ -1297,8 +1321,7 @@ impl<'s> World<'s> {
 
     fn log_space_used(&self, n: usize) -> u64 {
         let node = &self.nodes[n];
-        let mirror_needs = node.session().map_or(u64::MAX, |p| p.lsn_mirror_hardened());
-        let truncation = node.log_backup_end.min(mirror_needs);
+        let truncation = self.log_backup_end.min(mirror_needs(node));
         node.log.lsn_end().saturating_sub(truncation)
     }
 
@@ -1336,9 +1359,8 @@ impl<'s> World<'s> {
             );
             return;
         }
-        let generation = self.nodes[n].generation;
         let before = self.nodes[n].log.lsn_end();
-        let lsn = match self.nodes[n].log.append_tx(tx, size, generation) {
+        let lsn = match self.nodes[n].log.append_tx(tx, size) {
             Ok(lsn) => lsn,
             Err(e) => {
                 self.fail_tx(
@@ -1600,6 +1622,14 @@ impl<'s> World<'s> {
             self.history.violate("log_prefix", message);
         }
     }
+}
+
+/// The oldest log the mirror may still need (reference section 6): what it has hardened, as
+/// the principal knows it. Right after a failover, before the old principal has rejoined, the
+/// failover LSN stands in for it.
+fn mirror_needs(node: &Node) -> u64 {
+    node.session()
+        .map_or(u64::MAX, |p| p.lsn_mirror_hardened().max(p.failover_lsn()))
 }
 
 fn edition(e: crate::scenario::Edition) -> mirror_setup::Edition {
