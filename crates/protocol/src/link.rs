@@ -342,3 +342,338 @@ impl Links {
         self.declare_lost(peer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::SECOND;
+
+    const A: InstanceId = InstanceId(1);
+    const B: InstanceId = InstanceId(2);
+    const C: InstanceId = InstanceId(3);
+    const TIMEOUT: Nanos = 10 * SECOND;
+
+    fn conn(initiator: InstanceId, number: u32) -> ConnId {
+        ConnId { initiator, number }
+    }
+
+    fn env(from: InstanceId, to: InstanceId, conn: ConnId, body: Message) -> Envelope {
+        Envelope {
+            from,
+            to,
+            conn,
+            role: RoleView::default(),
+            body,
+        }
+    }
+
+    fn pong() -> Message {
+        Message::Pong {
+            witness_sees_principal: None,
+        }
+    }
+
+    fn receive(links: &mut Links, now: Nanos, env: Envelope) -> (Received, Vec<Output>) {
+        let mut out = Vec::new();
+        let received = links.receive(now, env, RoleView::default(), pong(), &mut out);
+        (received, out)
+    }
+
+    fn tick(links: &mut Links, now: Nanos) -> (Vec<InstanceId>, Vec<Output>) {
+        let mut out = Vec::new();
+        let lost = links.tick(now, TIMEOUT, RoleView::default(), &mut out);
+        (lost, out)
+    }
+
+    /// (to, connection, body) of every message sent.
+    fn sent(out: &[Output]) -> Vec<(InstanceId, ConnId, Message)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send(e) => Some((e.to, e.conn, e.body.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A's link to B, opened by A at `at` (connection (A, 0)).
+    fn initiator_up(at: Nanos) -> Links {
+        let mut links = Links::new(A);
+        links.add_peer(B, true);
+        tick(&mut links, at);
+        let (received, _) = receive(&mut links, at, env(B, A, conn(A, 0), Message::Accept));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: B,
+                replaced: false
+            }
+        );
+        links
+    }
+
+    /// B's link to A, accepted at `at` (connection (A, 0)).
+    fn acceptor_up(at: Nanos) -> Links {
+        let mut links = Links::new(B);
+        links.add_peer(A, false);
+        let (received, out) = receive(&mut links, at, env(A, B, conn(A, 0), Message::Connect));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: A,
+                replaced: false
+            }
+        );
+        assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Accept)]);
+        links
+    }
+
+    // reference §3: "declared lost at the first ping tick at which the last reply is older than
+    // TIMEOUT" -- a reply exactly TIMEOUT old still counts; the tick after declares it lost.
+    #[test]
+    fn link_is_declared_lost_at_first_tick_where_last_reply_is_older_than_timeout() {
+        let mut links = initiator_up(0);
+        for second in 1..=10 {
+            let (lost, out) = tick(&mut links, second * SECOND);
+            assert!(lost.is_empty(), "lost at {second} s");
+            assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Ping)]);
+        }
+        assert!(links.is_up(B));
+        let (lost, out) = tick(&mut links, 11 * SECOND);
+        assert_eq!(lost, vec![B]);
+        assert!(!links.is_up(B));
+        assert!(sent(&out).iter().all(|(_, _, m)| *m != Message::Ping));
+        assert_eq!(links.link(B).unwrap().lost, Some(conn(A, 0)));
+    }
+
+    // reference §3: one nanosecond past TIMEOUT is enough (the rule is "older than").
+    #[test]
+    fn link_is_lost_one_nanosecond_past_timeout_not_at_it() {
+        let mut links = initiator_up(3 * SECOND);
+        assert!(tick(&mut links, 3 * SECOND + TIMEOUT).0.is_empty());
+        assert_eq!(tick(&mut links, 3 * SECOND + TIMEOUT + 1).0, vec![B]);
+    }
+
+    // reference §3: "a connection counts as up while replies to one's own pings keep arriving":
+    // a pong refreshes the last reply, a ping from the peer does not (so a one-way cut shows).
+    #[test]
+    fn pongs_refresh_last_reply_but_pings_do_not() {
+        let mut links = initiator_up(0);
+        let (received, out) = receive(&mut links, 5 * SECOND, env(B, A, conn(A, 0), Message::Ping));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), pong())]);
+        assert_eq!(links.link(B).unwrap().last_reply, 0, "a ping is no reply");
+
+        let (received, _) = receive(&mut links, 6 * SECOND, env(B, A, conn(A, 0), pong()));
+        assert_eq!(received, Received::Deliver(pong()));
+        assert_eq!(links.link(B).unwrap().last_reply, 6 * SECOND);
+        assert!(tick(&mut links, 16 * SECOND).0.is_empty());
+        assert_eq!(tick(&mut links, 17 * SECOND).0, vec![B]);
+    }
+
+    // reference §3: only replies on the current connection count; a pong on an old one is reset.
+    #[test]
+    fn pong_on_a_connection_declared_lost_does_not_revive_it() {
+        let mut links = initiator_up(0);
+        assert!(links.declare_lost(B));
+        let (received, out) = receive(&mut links, SECOND, env(B, A, conn(A, 0), pong()));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Reset)]);
+        assert!(!links.is_up(B));
+        assert_eq!(links.link(B).unwrap().last_reply, 0);
+    }
+
+    // reference §3 / message.rs: the initiator opens connections with fresh numbers from its
+    // durable counter; the acceptor never asks.
+    #[test]
+    fn initiator_connects_on_tick_and_acceptor_waits() {
+        let mut a = Links::new(A);
+        a.add_peer(B, true);
+        let (_, out) = tick(&mut a, 0);
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Connect)]);
+        assert_eq!(a.link(B).unwrap().state, LinkState::Connecting(conn(A, 0)));
+        assert_eq!(a.counter, 1);
+        // While connecting, the same request is repeated, with no new number.
+        let (_, out) = tick(&mut a, SECOND);
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Connect)]);
+        assert_eq!(a.counter, 1);
+
+        let mut b = Links::new(B);
+        b.add_peer(A, false);
+        let (lost, out) = tick(&mut b, 0);
+        assert!(lost.is_empty() && out.is_empty(), "{out:?}");
+        assert_eq!(b.link(A).unwrap().state, LinkState::Down);
+    }
+
+    // reference §3: a connect request from the side that is not the initiator, or naming another
+    // initiator, is refused with a reset.
+    #[test]
+    fn connect_from_the_side_that_must_not_initiate_is_reset() {
+        let mut a = Links::new(A);
+        a.add_peer(B, true);
+        let (received, out) = receive(&mut a, 0, env(B, A, conn(B, 0), Message::Connect));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(B, conn(B, 0), Message::Reset)]);
+        assert!(!a.is_up(B));
+
+        let mut b = Links::new(B);
+        b.add_peer(A, false);
+        let (received, out) = receive(&mut b, 0, env(A, B, conn(C, 0), Message::Connect));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(A, conn(C, 0), Message::Reset)]);
+        assert!(!b.is_up(A));
+    }
+
+    // reference §4: "Messages that arrive on a connection that has been declared lost ... are
+    // dropped": a late connect for the connection this side declared lost is answered with Reset.
+    #[test]
+    fn connect_for_a_connection_declared_lost_is_answered_with_reset() {
+        let mut b = acceptor_up(0);
+        assert!(b.declare_lost(A));
+        let (received, out) = receive(&mut b, SECOND, env(A, B, conn(A, 0), Message::Connect));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Reset)]);
+        assert!(!b.is_up(A));
+        // A new connection is accepted.
+        let (received, out) = receive(&mut b, 2 * SECOND, env(A, B, conn(A, 1), Message::Connect));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: A,
+                replaced: false
+            }
+        );
+        assert_eq!(sent(&out), vec![(A, conn(A, 1), Message::Accept)]);
+        assert_eq!(b.link(A).unwrap().last_reply, 2 * SECOND);
+    }
+
+    // reference §4: a connection replaced by a newer one reports `replaced: true` (its owner
+    // handles the old one as lost), and a message still arriving on it gets a Reset.
+    #[test]
+    fn replaced_connection_reports_replaced_and_stale_messages_get_reset() {
+        let mut b = acceptor_up(0);
+        let (received, _) = receive(&mut b, SECOND, env(A, B, conn(A, 1), Message::Connect));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: A,
+                replaced: true
+            }
+        );
+        assert_eq!(b.link(A).unwrap().state, LinkState::Up(conn(A, 1)));
+        assert_eq!(b.link(A).unwrap().lost, Some(conn(A, 0)));
+
+        let hardened = Message::Hardened { lsn: 7 };
+        let (received, out) = receive(&mut b, SECOND, env(A, B, conn(A, 0), hardened.clone()));
+        assert_eq!(received, Received::Nothing, "stale message dropped");
+        assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Reset)]);
+        let (received, out) = receive(&mut b, SECOND, env(A, B, conn(A, 1), hardened.clone()));
+        assert_eq!(received, Received::Deliver(hardened));
+        assert!(out.is_empty());
+    }
+
+    // reference §3: a repeated request for the connection that is up is accepted again without
+    // re-establishing it (no second Established for the owner).
+    #[test]
+    fn repeated_connect_for_the_current_connection_is_reaccepted_only() {
+        let mut b = acceptor_up(0);
+        let (received, out) = receive(&mut b, SECOND, env(A, B, conn(A, 0), Message::Connect));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Accept)]);
+        assert!(b.is_up(A));
+    }
+
+    // reference §3: a reset on the current connection is a hard error (Lost); a reset for a
+    // connection that is not the current one is ignored.
+    #[test]
+    fn reset_breaks_only_the_current_connection() {
+        let mut a = initiator_up(0);
+        let (received, out) = receive(&mut a, SECOND, env(B, A, conn(A, 9), Message::Reset));
+        assert_eq!(received, Received::Nothing);
+        assert!(out.is_empty(), "no reset answers a reset");
+        assert!(a.is_up(B));
+        let (received, _) = receive(&mut a, SECOND, env(B, A, conn(A, 0), Message::Reset));
+        assert_eq!(received, Received::Lost { peer: B });
+        assert!(!a.is_up(B));
+        // A second reset on the connection now down is not a second loss.
+        let (received, _) = receive(&mut a, SECOND, env(B, A, conn(A, 0), Message::Reset));
+        assert_eq!(received, Received::Nothing);
+    }
+
+    // reference §3: an Accept counts only for the connection being made.
+    #[test]
+    fn accept_counts_only_for_the_connection_being_made() {
+        let mut a = Links::new(A);
+        a.add_peer(B, true);
+        tick(&mut a, 0);
+        let (received, _) = receive(&mut a, 0, env(B, A, conn(A, 5), Message::Accept));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(a.link(B).unwrap().state, LinkState::Connecting(conn(A, 0)));
+    }
+
+    // reference §3 / message.rs: connection numbers come from a durable counter and are never
+    // reused, not even after a restart (`reset_all`) or a loss.
+    #[test]
+    fn connection_numbers_are_never_reused() {
+        let mut a = initiator_up(0);
+        a.declare_lost(B);
+        let (_, out) = tick(&mut a, SECOND);
+        assert_eq!(sent(&out), vec![(B, conn(A, 1), Message::Connect)]);
+        a.reset_all();
+        assert_eq!(a.link(B).unwrap().state, LinkState::Down);
+        assert_eq!(
+            a.link(B).unwrap().lost,
+            None,
+            "a new process remembers nothing"
+        );
+        let (_, out) = tick(&mut a, 2 * SECOND);
+        assert_eq!(sent(&out), vec![(B, conn(A, 2), Message::Connect)]);
+    }
+
+    // reference §7 (a witness accepts the principal about to name it): with `accept_any` only a
+    // connect request adds a peer; anything else from a stranger is dropped without a reply.
+    #[test]
+    fn accept_any_adds_a_peer_only_on_connect() {
+        let mut w = Links::new(C);
+        w.accept_any = true;
+        let (received, out) = receive(&mut w, 0, env(A, C, conn(A, 0), Message::Ping));
+        assert_eq!(received, Received::Nothing);
+        assert!(out.is_empty());
+        assert!(w.link(A).is_none());
+        let (received, _) = receive(&mut w, 0, env(A, C, conn(A, 0), Message::Connect));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: A,
+                replaced: false
+            }
+        );
+        assert!(!w.link(A).unwrap().initiator);
+
+        let mut strict = Links::new(C);
+        let (received, out) = receive(&mut strict, 0, env(A, C, conn(A, 0), Message::Connect));
+        assert_eq!(received, Received::Nothing);
+        assert!(out.is_empty() && strict.link(A).is_none());
+    }
+
+    // reference §3: nothing is sent on a connection that is not up.
+    #[test]
+    fn send_on_a_link_that_is_not_up_sends_nothing() {
+        let mut a = Links::new(A);
+        a.add_peer(B, true);
+        let mut out = Vec::new();
+        a.send(&mut out, RoleView::default(), B, Message::Ping);
+        tick(&mut a, 0); // connecting
+        a.send(&mut out, RoleView::default(), B, Message::Ping);
+        a.send(&mut out, RoleView::default(), C, Message::Ping); // not a peer
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    // reference §3: a hard error reported by the driver is a loss only for a link that was up.
+    #[test]
+    fn connection_lost_reports_whether_the_link_was_up() {
+        let mut a = initiator_up(0);
+        assert!(a.connection_lost(B, ErrorKind::Hard));
+        assert!(!a.connection_lost(B, ErrorKind::Soft));
+        assert!(!a.connection_lost(C, ErrorKind::Hard), "not a peer");
+    }
+}

@@ -113,3 +113,79 @@ impl Mutants {
         cfg!(feature = "mutants") && self.0 == Some(mutant)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The mutant zoo (no reference section: the checkers of reference §4-5 must catch them):
+    // every name parses back to its mutant and prints as itself.
+    #[test]
+    fn mutant_names_round_trip_through_from_str_and_display() {
+        for mutant in Mutant::ALL {
+            let name = mutant.to_string();
+            assert_eq!(name, mutant.name());
+            assert_eq!(name.parse::<Mutant>(), Ok(mutant), "{name}");
+        }
+        assert_eq!(
+            "ack-before-mirror-harden".parse::<Mutant>(),
+            Ok(Mutant::AckBeforeMirrorHarden)
+        );
+    }
+
+    // `--mutant NAME` with an unknown NAME: the error names it and lists every known mutant.
+    #[test]
+    fn unknown_mutant_name_lists_the_known_ones() {
+        let err = "no-such-bug".parse::<Mutant>().unwrap_err();
+        assert!(err.contains("'no-such-bug'"), "{err}");
+        for mutant in Mutant::ALL {
+            assert!(err.contains(mutant.name()), "{err} lacks {}", mutant.name());
+        }
+        // Names are matched exactly: no case folding, no surrounding blanks.
+        assert!("Serve-Without-Quorum".parse::<Mutant>().is_err());
+        assert!(" serve-without-quorum".parse::<Mutant>().is_err());
+    }
+
+    // Every mutant has its own name and names a property of the checkers it must break.
+    #[test]
+    fn every_mutant_has_a_distinct_name_and_a_broken_property() {
+        let mut names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Mutant::ALL.len());
+        let properties = [
+            "acknowledged_durable",
+            "quorum_serving",
+            "log_prefix",
+            "single_principal",
+            "failover_allowed",
+        ];
+        for mutant in Mutant::ALL {
+            assert!(properties.contains(&mutant.breaks()), "{mutant}");
+        }
+    }
+
+    // Normal builds cannot carry a bug: without the `mutants` feature `set` does nothing.
+    #[cfg(not(feature = "mutants"))]
+    #[test]
+    fn without_the_mutants_feature_set_has_no_effect() {
+        for mutant in Mutant::ALL {
+            let mut mutants = Mutants::default();
+            mutants.set(Some(mutant));
+            assert_eq!(mutants, Mutants::default(), "{mutant}");
+            assert!(!mutants.is(mutant), "{mutant}");
+        }
+    }
+
+    // With the `mutants` feature exactly the mutant set is on, and `set(None)` switches it off.
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn with_the_mutants_feature_only_the_mutant_set_is_on() {
+        let mut mutants = Mutants::default();
+        mutants.set(Some(Mutant::ServeWithoutQuorum));
+        assert!(mutants.is(Mutant::ServeWithoutQuorum));
+        assert!(!mutants.is(Mutant::AckBeforeMirrorHarden));
+        mutants.set(None);
+        assert!(!mutants.is(Mutant::ServeWithoutQuorum));
+    }
+}

@@ -335,3 +335,130 @@ impl StateChangeEvent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(safety: Safety, timeout_seconds: u32) -> SessionConfig {
+        SessionConfig {
+            safety,
+            timeout_seconds,
+            ..SessionConfig::new()
+        }
+    }
+
+    // reference §1 and §3: a new session is SAFETY FULL, no witness, TIMEOUT 10 s, numbers zero.
+    #[test]
+    fn new_session_config_is_safety_full_without_witness_and_default_timeout() {
+        let c = SessionConfig::new();
+        assert_eq!(c.safety, Safety::Full);
+        assert_eq!(c.witness, None);
+        assert!(!c.suspended);
+        assert_eq!(c.numbers, Numbers::default());
+        assert_eq!(c.timeout_seconds, 10);
+        assert_eq!(c.timeout(), 10 * SECOND);
+        assert_eq!(SessionConfig::default(), c);
+    }
+
+    // reference §3: with SAFETY FULL the TIMEOUT in force is the one set.
+    #[test]
+    fn timeout_with_safety_full_is_the_timeout_set() {
+        assert_eq!(config(Safety::Full, 5).timeout(), 5 * SECOND);
+        assert_eq!(config(Safety::Full, 37).timeout(), 37 * SECOND);
+        assert_eq!(
+            config(Safety::Full, TIMEOUT_MAX_SECONDS).timeout(),
+            32_767 * SECOND
+        );
+    }
+
+    // reference §3: TIMEOUT is "fixed at 10 s when SAFETY is OFF", whatever was set.
+    #[test]
+    fn timeout_with_safety_off_is_ten_seconds_whatever_timeout_says() {
+        for set in [5, 9, 11, 60, TIMEOUT_MAX_SECONDS] {
+            assert_eq!(
+                config(Safety::Off, set).timeout(),
+                10 * SECOND,
+                "TIMEOUT {set} with SAFETY OFF"
+            );
+        }
+    }
+
+    // reference §3: the bounds of TIMEOUT (0-4 become 5, at most 32767, default 10).
+    #[test]
+    fn timeout_bounds_match_the_reference() {
+        assert_eq!(TIMEOUT_MIN_SECONDS, 5);
+        assert_eq!(TIMEOUT_MAX_SECONDS, 32_767);
+        assert_eq!(TIMEOUT_DEFAULT_SECONDS, 10);
+        assert_eq!(PING_INTERVAL, SECOND);
+        assert_eq!(FAILOVER_COST, 500 * MILLISECOND);
+    }
+
+    // reference §2: mirroring_state values 0..=4 and their names.
+    #[test]
+    fn mirroring_state_codes_and_names_match_sys_database_mirroring() {
+        let table = [
+            (MirroringState::Suspended, 0, "SUSPENDED"),
+            (MirroringState::Disconnected, 1, "DISCONNECTED"),
+            (MirroringState::Synchronizing, 2, "SYNCHRONIZING"),
+            (MirroringState::PendingFailover, 3, "PENDING_FAILOVER"),
+            (MirroringState::Synchronized, 4, "SYNCHRONIZED"),
+        ];
+        for (state, code, name) in table {
+            assert_eq!(state.code(), code, "{state:?}");
+            assert_eq!(state.name(), name, "{state:?}");
+        }
+    }
+
+    // reference §2: trace event class 167 values 1..=12, in the order the reference lists them.
+    #[test]
+    fn state_change_event_codes_run_from_1_to_12_in_reference_order() {
+        use StateChangeEvent as E;
+        let table = [
+            (E::SynchronizedPrincipalWithWitness, 1),
+            (E::SynchronizedPrincipalWithoutWitness, 2),
+            (E::SynchronizedMirrorWithWitness, 3),
+            (E::SynchronizedMirrorWithoutWitness, 4),
+            (E::ConnectionWithPrincipalLost, 5),
+            (E::ConnectionWithMirrorLost, 6),
+            (E::ManualFailover, 7),
+            (E::AutomaticFailover, 8),
+            (E::Suspended, 9),
+            (E::NoQuorum, 10),
+            (E::SynchronizingMirror, 11),
+            (E::PrincipalRunningExposed, 12),
+        ];
+        for (event, code) in table {
+            assert_eq!(event.code(), code, "{event:?}");
+        }
+        let mut names: Vec<_> = table.iter().map(|(e, _)| e.name()).collect();
+        assert!(names
+            .iter()
+            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 12, "every event has its own name");
+        assert_eq!(E::NoQuorum.name(), "no_quorum");
+        assert_eq!(
+            E::PrincipalRunningExposed.name(),
+            "principal_running_exposed"
+        );
+    }
+
+    // reference §5: the way a role change came about names the `serving` event that follows it.
+    #[test]
+    fn serve_via_follows_the_failover_kind() {
+        assert_eq!(ServeVia::from(FailoverKind::Automatic), ServeVia::Automatic);
+        assert_eq!(ServeVia::from(FailoverKind::Manual), ServeVia::Manual);
+        assert_eq!(ServeVia::from(FailoverKind::Forced), ServeVia::Forced);
+        for kind in [
+            FailoverKind::Automatic,
+            FailoverKind::Manual,
+            FailoverKind::Forced,
+        ] {
+            assert_eq!(ServeVia::from(kind).name(), kind.name());
+        }
+        assert_eq!(ServeVia::Setup.name(), "setup");
+        assert_eq!(ServeVia::Restart.name(), "restart");
+    }
+}

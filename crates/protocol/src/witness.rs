@@ -103,6 +103,11 @@ impl Witness {
         self.mutants.set(mutant);
     }
 
+    /// Moves the outbox into `into`, keeping its capacity.
+    pub fn drain_outputs(&mut self, into: &mut Vec<Output>) {
+        into.append(&mut self.out);
+    }
+
     /// Drains the outbox.
     pub fn take_outputs(&mut self) -> Vec<Output> {
         std::mem::take(&mut self.out)
@@ -507,5 +512,574 @@ impl Witness {
                 "a stopped witness has no connections"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::ConnId;
+
+    const P: InstanceId = InstanceId(1);
+    const M: InstanceId = InstanceId(2);
+    const W: InstanceId = InstanceId(3);
+    /// The principal's and the mirror's connections to the witness.
+    const PW: ConnId = ConnId {
+        initiator: P,
+        number: 1,
+    };
+    const MW: ConnId = ConnId {
+        initiator: M,
+        number: 0,
+    };
+
+    fn env(from: InstanceId, role: u64, principal: InstanceId, body: Message) -> Envelope {
+        Envelope {
+            from,
+            to: W,
+            conn: if from == P { PW } else { MW },
+            role: RoleView {
+                role_sequence: role,
+                principal: Some(principal),
+            },
+            body,
+        }
+    }
+
+    /// Delivers `body` from `from` at role sequence `role` with P as principal; returns the
+    /// witness's outputs.
+    fn deliver(
+        w: &mut Witness,
+        now: Nanos,
+        from: InstanceId,
+        role: u64,
+        body: Message,
+    ) -> Vec<Output> {
+        w.handle_message(now, env(from, role, P, body));
+        w.invariants();
+        w.take_outputs()
+    }
+
+    /// (to, sender's role view, body) of every message sent, pings and pongs left out.
+    fn sent(out: &[Output]) -> Vec<(InstanceId, RoleView, Message)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send(e) if !matches!(e.body, Message::Ping | Message::Pong { .. }) => {
+                    Some((e.to, e.role, e.body.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn numbers() -> Numbers {
+        Numbers {
+            witness: 1,
+            ..Numbers::default()
+        }
+    }
+
+    fn config(timeout_seconds: u32) -> SessionConfig {
+        SessionConfig {
+            witness: Some(W),
+            numbers: numbers(),
+            timeout_seconds,
+            ..SessionConfig::new()
+        }
+    }
+
+    /// A witness that P named (SET WITNESS) and that both partners are connected to, at time 0.
+    fn joined(timeout_seconds: u32) -> Witness {
+        let mut w = Witness::new(W);
+        deliver(&mut w, 0, P, 0, Message::Connect);
+        let partners = [P, M];
+        let config = config(timeout_seconds);
+        let out = deliver(&mut w, 0, P, 0, Message::Join { partners, config });
+        assert_eq!(
+            sent(&out)[0].2,
+            Message::Joined {
+                witness_sequence: 1
+            }
+        );
+        deliver(&mut w, 0, M, 0, Message::Connect);
+        w
+    }
+
+    fn status(w: &mut Witness, report: u64, sync: SyncState, numbers: Numbers) -> Vec<Output> {
+        let body = Message::Status {
+            report,
+            sync,
+            numbers,
+        };
+        deliver(w, 0, P, numbers.role, body)
+    }
+
+    /// A session whose principal reported SYNCHRONIZED and which the witness then lost.
+    fn synchronized_principal_lost() -> Witness {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        w.handle_connection_lost(SECOND, P, ErrorKind::Hard);
+        w.take_outputs();
+        w
+    }
+
+    fn request(w: &mut Witness, from: InstanceId, numbers: Numbers, told: Numbers) -> Vec<Output> {
+        let body = Message::FailoverRequest {
+            numbers,
+            told_synchronized: told,
+            lsn_hardened: 4242,
+            fork: Fork(0),
+        };
+        deliver(w, 2 * SECOND, from, numbers.role, body)
+    }
+
+    fn denial(out: &[Output]) -> FailoverDenial {
+        match sent(out).as_slice() {
+            [(_, _, Message::FailoverDenied { reason })] => *reason,
+            other => panic!("expected one denial, got {other:?}"),
+        }
+    }
+
+    // reference §4: "The principal numbers its status reports; the witness ignores a report
+    // older than one it has."
+    #[test]
+    fn witness_ignores_a_status_report_older_than_the_one_it_holds() {
+        let mut w = joined(10);
+        let out = status(&mut w, 5, SyncState::Synchronized, numbers());
+        assert_eq!(
+            sent(&out),
+            vec![(
+                P,
+                RoleView {
+                    role_sequence: 0,
+                    principal: Some(P)
+                },
+                Message::StatusRecorded { report: 5 }
+            )]
+        );
+        let out = status(&mut w, 4, SyncState::Unsynchronized, numbers());
+        assert!(sent(&out).is_empty(), "an older report is not confirmed");
+        let r = w.record().unwrap();
+        assert_eq!(r.sync, SyncState::Synchronized);
+        assert_eq!(r.report, (0, 5));
+        // A newer one is recorded.
+        let out = status(&mut w, 6, SyncState::Unsynchronized, numbers());
+        assert_eq!(sent(&out)[0].2, Message::StatusRecorded { report: 6 });
+        assert_eq!(w.record().unwrap().sync, SyncState::Unsynchronized);
+    }
+
+    // reference §4: the synchronization state is "the last ... the principal reported": a
+    // status from the mirror is not recorded.
+    #[test]
+    fn witness_records_status_only_from_the_principal() {
+        let mut w = joined(10);
+        let body = Message::Status {
+            report: 9,
+            sync: SyncState::Synchronized,
+            numbers: numbers(),
+        };
+        let out = deliver(&mut w, 0, M, 0, body);
+        assert!(sent(&out).is_empty());
+        assert_eq!(w.record().unwrap().sync, SyncState::Unknown);
+    }
+
+    // reference §5: granted only if the witness has declared P lost, its record is SYNCHRONIZED
+    // at exactly the numbers presented and told == numbers; it records role n+1 with M as
+    // principal and the failover LSN = M's hardened end before it replies.
+    #[test]
+    fn witness_grants_failover_and_records_role_and_failover_lsn_before_replying() {
+        let mut w = synchronized_principal_lost();
+        let out = request(&mut w, M, numbers(), numbers());
+        let change = RoleChange {
+            role_sequence: 1,
+            principal: M,
+            failover_lsn: 4242,
+            fork: Fork(0),
+            kind: FailoverKind::Automatic,
+        };
+        let new_numbers = Numbers {
+            role: 1,
+            ..numbers()
+        };
+        // The reply travels with the witness's view after the change: it was recorded first.
+        assert_eq!(
+            sent(&out),
+            vec![(
+                M,
+                RoleView {
+                    role_sequence: 1,
+                    principal: Some(M)
+                },
+                Message::FailoverGranted {
+                    change,
+                    numbers: new_numbers
+                }
+            )]
+        );
+        let r = w.record().unwrap();
+        assert_eq!(r.numbers, new_numbers);
+        assert_eq!(r.principal, M);
+        assert_eq!(r.mirror(), P);
+        assert_eq!(r.last_change, Some(change));
+        assert_eq!(
+            r.sync,
+            SyncState::Unknown,
+            "no report from the new principal yet"
+        );
+        // The record survives a restart (it is durable).
+        w.crash();
+        w.restart(3 * SECOND);
+        assert_eq!(w.record().unwrap().last_change, Some(change));
+        assert_eq!(w.record().unwrap().numbers.role, 1);
+    }
+
+    // reference §5: no failover while the witness itself still sees the principal.
+    #[test]
+    fn witness_denies_failover_while_it_sees_the_principal() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        let out = request(&mut w, M, numbers(), numbers());
+        assert_eq!(denial(&out), FailoverDenial::PrincipalConnected);
+        assert_eq!(w.record().unwrap().numbers.role, 0, "nothing recorded");
+        assert_eq!(w.record().unwrap().last_change, None);
+    }
+
+    // reference §5: the numbers presented must be exactly the record's.
+    #[test]
+    fn witness_denies_failover_when_numbers_differ() {
+        let mut w = synchronized_principal_lost();
+        for numbers in [
+            Numbers {
+                safety: 1,
+                ..numbers()
+            },
+            Numbers {
+                suspend: 1,
+                ..numbers()
+            },
+            Numbers {
+                witness: 2,
+                ..numbers()
+            },
+        ] {
+            let out = request(&mut w, M, numbers, numbers);
+            assert_eq!(denial(&out), FailoverDenial::NumbersDiffer, "{numbers:?}");
+        }
+        assert_eq!(w.record().unwrap().principal, P);
+    }
+
+    // reference §5: the record must say SYNCHRONIZED (P never reported itself exposed).
+    #[test]
+    fn witness_denies_failover_when_its_record_is_not_synchronized() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Unsynchronized, numbers());
+        w.handle_connection_lost(SECOND, P, ErrorKind::Hard);
+        w.take_outputs();
+        let out = request(&mut w, M, numbers(), numbers());
+        assert_eq!(denial(&out), FailoverDenial::NotSynchronized);
+        assert_eq!(w.record().unwrap().numbers.role, 0);
+    }
+
+    // reference §5: "... and M says it was told SYNCHRONIZED at those numbers".
+    #[test]
+    fn witness_denies_failover_when_mirror_was_not_told_synchronized_at_those_numbers() {
+        let mut w = synchronized_principal_lost();
+        let told = Numbers {
+            suspend: 1,
+            ..numbers()
+        };
+        let out = request(&mut w, M, numbers(), told);
+        assert_eq!(denial(&out), FailoverDenial::NotSynchronized);
+        let out = request(&mut w, M, numbers(), Numbers::default());
+        assert_eq!(denial(&out), FailoverDenial::NotSynchronized);
+        assert_eq!(w.record().unwrap().principal, P);
+    }
+
+    // reference §5: only the session's mirror may ask (checked before anything else).
+    #[test]
+    fn witness_denies_failover_to_an_instance_that_is_not_the_mirror() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        let out = request(&mut w, P, numbers(), numbers());
+        assert_eq!(denial(&out), FailoverDenial::NotTheMirror);
+    }
+
+    // reference §4: after WITNESS OFF "whoever recorded it takes no part in an automatic
+    // failover of this session any more".
+    #[test]
+    fn witness_off_marks_the_record_removed_and_later_requests_find_no_session() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        let off = Numbers {
+            witness: 2,
+            ..numbers()
+        };
+        let out = deliver(&mut w, 0, P, 0, Message::WitnessOff { numbers: off });
+        assert_eq!(
+            sent(&out)[0].2,
+            Message::WitnessOffRecorded {
+                witness_sequence: 2
+            }
+        );
+        let r = w.record().unwrap();
+        assert!(r.removed);
+        assert_eq!(r.numbers, off);
+        w.handle_connection_lost(SECOND, P, ErrorKind::Hard);
+        w.take_outputs();
+        let out = request(&mut w, M, off, off);
+        assert_eq!(denial(&out), FailoverDenial::NoSession);
+    }
+
+    // reference §4: WITNESS OFF is the principal's to apply; the mirror cannot remove the witness.
+    #[test]
+    fn witness_off_from_the_mirror_is_ignored() {
+        let mut w = joined(10);
+        let off = Numbers {
+            witness: 2,
+            ..numbers()
+        };
+        let out = deliver(&mut w, 0, M, 0, Message::WitnessOff { numbers: off });
+        assert!(sent(&out).is_empty());
+        assert!(!w.record().unwrap().removed);
+    }
+
+    // reference §4: "The witness's state becomes UNKNOWN when it restarts".
+    #[test]
+    fn witness_restart_makes_the_sync_state_unknown() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        let before = *w.record().unwrap();
+        w.crash();
+        assert!(!w.is_running());
+        assert!(!w.is_connected(P) && !w.is_connected(M));
+        w.restart(5 * SECOND);
+        let after = *w.record().unwrap();
+        assert_eq!(after.sync, SyncState::Unknown);
+        assert_eq!(
+            WitnessRecord {
+                sync: before.sync,
+                ..after
+            },
+            before,
+            "only the sync state is forgotten"
+        );
+        assert!(w.take_outputs().contains(&Output::SetTimer {
+            timer: Timer::Ping,
+            after: PING_INTERVAL
+        }));
+    }
+
+    // reference §4: "... when it declares its connection to the mirror lost"; and the principal
+    // is asked to report afresh.
+    #[test]
+    fn witness_declaring_the_mirror_lost_makes_the_sync_state_unknown() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        w.take_outputs();
+        w.handle_connection_lost(SECOND, M, ErrorKind::Hard);
+        assert_eq!(w.record().unwrap().sync, SyncState::Unknown);
+        let out = w.take_outputs();
+        assert!(
+            matches!(
+                sent(&out).as_slice(),
+                [(
+                    P,
+                    _,
+                    Message::WitnessHello {
+                        sees_principal: true,
+                        ..
+                    }
+                )]
+            ),
+            "{out:?}"
+        );
+    }
+
+    // reference §4/§5: losing the principal keeps the record (it is what a failover needs) and
+    // tells the mirror that the witness no longer sees the principal.
+    #[test]
+    fn witness_losing_the_principal_keeps_the_record_and_tells_the_mirror() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        w.handle_connection_lost(SECOND, P, ErrorKind::Soft);
+        assert_eq!(w.record().unwrap().sync, SyncState::Synchronized);
+        assert_eq!(
+            sent(&w.take_outputs()),
+            vec![(
+                M,
+                RoleView {
+                    role_sequence: 0,
+                    principal: Some(P)
+                },
+                Message::WitnessView {
+                    sees_principal: false
+                }
+            )]
+        );
+    }
+
+    // reference §5 (forced service needs to know whether W still sees P): the witness's pongs
+    // say whether its own connection to the principal is up.
+    #[test]
+    fn witness_pongs_say_whether_it_sees_the_principal() {
+        let mut w = joined(10);
+        let pongs = |out: &[Output]| -> Vec<Message> {
+            out.iter()
+                .filter_map(|o| match o {
+                    Output::Send(e) if e.to == M => Some(e.body.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let out = deliver(&mut w, SECOND, M, 0, Message::Ping);
+        assert_eq!(
+            pongs(&out),
+            vec![Message::Pong {
+                witness_sees_principal: Some(true)
+            }]
+        );
+        w.handle_connection_lost(SECOND, P, ErrorKind::Hard);
+        w.take_outputs();
+        let out = deliver(&mut w, 2 * SECOND, M, 0, Message::Ping);
+        assert_eq!(
+            pongs(&out),
+            vec![Message::Pong {
+                witness_sees_principal: Some(false)
+            }]
+        );
+    }
+
+    // reference §3: the witness uses the session's TIMEOUT (sent by the principal) to declare
+    // the principal lost: at the first tick at which its last reply is older than TIMEOUT.
+    #[test]
+    fn witness_declares_the_principal_lost_with_the_session_timeout() {
+        let mut w = joined(20);
+        // The mirror keeps answering; the principal goes silent after its connect at time 0.
+        w.handle_timer(20 * SECOND, Timer::Ping);
+        deliver(
+            &mut w,
+            20 * SECOND,
+            M,
+            0,
+            Message::Pong {
+                witness_sees_principal: None,
+            },
+        );
+        assert!(
+            w.is_connected(P),
+            "a reply exactly TIMEOUT old still counts"
+        );
+        w.take_outputs();
+        w.handle_timer(21 * SECOND, Timer::Ping);
+        assert!(!w.is_connected(P));
+        assert!(w.is_connected(M));
+        assert!(sent(&w.take_outputs()).contains(&(
+            M,
+            RoleView {
+                role_sequence: 0,
+                principal: Some(P)
+            },
+            Message::WitnessView {
+                sees_principal: false
+            }
+        )));
+    }
+
+    // reference §4: the witness's state becomes UNKNOWN "when it adopts higher numbers from
+    // anyone but the principal" (here: M after forced service, at role sequence 1).
+    #[test]
+    fn witness_adopting_a_higher_role_sequence_from_the_mirror_forgets_the_sync_state() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        let forced = SessionConfig {
+            numbers: Numbers {
+                role: 1,
+                suspend: 1,
+                ..numbers()
+            },
+            suspended: true,
+            ..config(10)
+        };
+        w.handle_message(
+            0,
+            Envelope {
+                role: RoleView {
+                    role_sequence: 1,
+                    principal: Some(M),
+                },
+                ..env(M, 1, M, Message::Config(forced))
+            },
+        );
+        let r = w.record().unwrap();
+        assert_eq!(r.principal, M);
+        assert_eq!(r.numbers.role, 1);
+        assert_eq!(r.sync, SyncState::Unknown);
+        assert_eq!(
+            r.config, forced,
+            "then it handled the message as the new principal's"
+        );
+    }
+
+    // reference §4: "messages with a lower role sequence are ignored" -- the old principal's
+    // report after the witness recorded a failover changes nothing.
+    #[test]
+    fn witness_ignores_messages_with_a_lower_role_sequence() {
+        let mut w = synchronized_principal_lost();
+        request(&mut w, M, numbers(), numbers());
+        // The old principal comes back on a new connection, still at role sequence 0.
+        let reconnect = ConnId {
+            initiator: P,
+            number: 2,
+        };
+        w.handle_message(
+            3 * SECOND,
+            Envelope {
+                conn: reconnect,
+                ..env(P, 0, P, Message::Connect)
+            },
+        );
+        assert!(w.is_connected(P));
+        w.take_outputs();
+        let body = Message::Status {
+            report: 7,
+            sync: SyncState::Synchronized,
+            numbers: numbers(),
+        };
+        w.handle_message(
+            3 * SECOND,
+            Envelope {
+                conn: reconnect,
+                ..env(P, 0, P, body)
+            },
+        );
+        let out = w.take_outputs();
+        assert!(out.is_empty(), "{out:?}");
+        let r = w.record().unwrap();
+        assert_eq!(r.principal, M);
+        assert_eq!(r.sync, SyncState::Unknown);
+        assert_eq!(r.report, (0, 1));
+    }
+
+    // reference §4: a configuration at other numbers makes the recorded sync state stale.
+    #[test]
+    fn witness_config_at_new_numbers_forgets_the_sync_state() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        let same = config(10);
+        deliver(&mut w, 0, P, 0, Message::Config(same));
+        assert_eq!(w.record().unwrap().sync, SyncState::Synchronized);
+        let off = SessionConfig {
+            safety: Safety::Off,
+            numbers: Numbers {
+                safety: 1,
+                ..numbers()
+            },
+            ..config(10)
+        };
+        deliver(&mut w, 0, P, 0, Message::Config(off));
+        let r = w.record().unwrap();
+        assert_eq!(r.sync, SyncState::Unknown);
+        assert_eq!(r.numbers.safety, 1);
+        assert!(!r.removed);
     }
 }

@@ -323,6 +323,7 @@ impl Partner {
             return Err(SqlError::new(1426, "SET WITNESS needs the principal, the mirror and the witness interconnected (and no other witness change under way)"));
         }
         self.links.add_peer(witness, true);
+        self.tick_now(); // connect to the witness now, not at the next ping
         self.set_witness = Some(PendingWitness {
             id,
             witness,
@@ -443,5 +444,545 @@ impl Partner {
             joined_sent: true,
             ..pending
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+    use crate::output::{StopReason, Timer};
+
+    /// Issues `command` on `p`, expects it refused, and checks that nothing changed: the whole
+    /// state machine is as before (its durable part included) and no completion is queued.
+    fn refused(p: &mut Partner, command: SessionCommand) -> u32 {
+        p.take_outputs();
+        let before = p.clone();
+        let err = p
+            .handle_command(SECOND, 99, command)
+            .expect_err("the command is refused");
+        p.invariants();
+        let out = p.take_outputs();
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::CommandCompleted { .. })),
+            "a refused command completes nothing: {out:?}"
+        );
+        assert_eq!(
+            p.durable(),
+            before.durable(),
+            "{command:?} changed the durable state"
+        );
+        assert_eq!(*p, before, "{command:?} changed the state");
+        err.number
+    }
+
+    fn accepted(p: &mut Partner, id: CommandId, command: SessionCommand) -> Vec<Output> {
+        p.handle_command(SECOND, id, command).expect("accepted");
+        p.invariants();
+        p.take_outputs()
+    }
+
+    fn completed(out: &[Output], id: CommandId) -> Option<Result<(), u32>> {
+        out.iter().find_map(|o| match o {
+            Output::CommandCompleted { id: i, result } if *i == id => {
+                Some(result.clone().map_err(|e| e.number))
+            }
+            _ => None,
+        })
+    }
+
+    // reference §5 manual failover, **Decision**: FAILOVER on the mirror fails with 1470
+    // (checked first: the mirror's other conditions do not matter).
+    #[test]
+    fn failover_on_the_mirror_is_1470() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        assert_eq!(refused(&mut m, SessionCommand::Failover), 1470);
+        let mut m = connected_mirror(0);
+        lose(&mut m, P);
+        assert_eq!(refused(&mut m, SessionCommand::Failover), 1470);
+    }
+
+    // reference §5: "Requires SAFETY FULL (else 1477)", checked before SYNCHRONIZED.
+    #[test]
+    fn failover_with_safety_off_is_1477_before_the_state_is_checked() {
+        let mut p = synchronized_principal();
+        accepted(&mut p, 5, SessionCommand::Safety(Safety::Off));
+        assert_eq!(refused(&mut p, SessionCommand::Failover), 1477);
+        lose(&mut p, M);
+        assert_eq!(p.state(), MirroringState::Disconnected);
+        assert_eq!(refused(&mut p, SessionCommand::Failover), 1477);
+    }
+
+    // reference §5: "and SYNCHRONIZED (else 1422)", checked before the connection (1447).
+    #[test]
+    fn failover_when_not_synchronized_is_1422_before_the_connection_is_checked() {
+        let mut p = connected_principal(200_000);
+        from_peer(
+            &mut p,
+            0,
+            M,
+            Message::Ready {
+                lsn_end: 0,
+                lsn_hardened: 0,
+            },
+        );
+        assert_eq!(p.state(), MirroringState::Synchronizing);
+        assert_eq!(refused(&mut p, SessionCommand::Failover), 1422);
+        let mut p = synchronized_principal();
+        lose(&mut p, M);
+        assert_eq!(refused(&mut p, SessionCommand::Failover), 1422);
+    }
+
+    // reference §5: "partners connected (else 1447)". A SYNCHRONIZED FULL principal always has
+    // its mirror connection (an invariant), so 1447 shows when the connection is lost while the
+    // failover is under way: the failover is not done and nothing changes role.
+    #[test]
+    fn failover_interrupted_by_losing_the_mirror_completes_with_1447() {
+        let mut p = synchronized_principal();
+        commit(&mut p, 1, 100);
+        flushed(&mut p, 100);
+        let out = accepted(&mut p, 7, SessionCommand::Failover);
+        assert_eq!(
+            completed(&out, 7),
+            None,
+            "waits for the mirror to harden the tail"
+        );
+        assert_eq!(p.state(), MirroringState::PendingFailover);
+        let out = lose(&mut p, M);
+        assert_eq!(completed(&out, 7), Some(Err(1447)));
+        assert_eq!(p.role(), Role::Principal);
+        assert_eq!(p.role_sequence(), 0);
+        assert!(p.durable().role_history.is_empty());
+        assert_eq!(p.state(), MirroringState::Disconnected);
+        assert!(p.is_serving(), "no witness: serves again, exposed");
+    }
+
+    // reference §5 forced service: 1455 when issued on the principal.
+    #[test]
+    fn force_service_on_the_principal_is_1455() {
+        let mut p = synchronized_principal();
+        assert_eq!(refused(&mut p, SessionCommand::ForceService), 1455);
+        lose(&mut p, M);
+        assert_eq!(refused(&mut p, SessionCommand::ForceService), 1455);
+    }
+
+    // reference §5: 1455 "when M still has its connection to P" -- checked before the witness.
+    #[test]
+    fn force_service_while_connected_to_the_principal_is_1455_before_the_witness_is_checked() {
+        let mut m = synchronized_mirror(witness_config());
+        assert!(!m.is_connected(W));
+        assert_eq!(refused(&mut m, SessionCommand::ForceService), 1455);
+    }
+
+    // reference §5: 1406 "when a witness is set and M is not connected to it".
+    #[test]
+    fn force_service_with_the_witness_unreachable_is_1406() {
+        let mut m = synchronized_mirror(witness_config());
+        lose(&mut m, P);
+        assert_eq!(refused(&mut m, SessionCommand::ForceService), 1406);
+    }
+
+    // reference §5: 1406 "or W still sees P"; allowed once W has itself declared P lost.
+    #[test]
+    fn force_service_while_the_witness_sees_the_principal_is_1406() {
+        let mut m = mirror_with_witness(false);
+        let numbers = witness_config().numbers;
+        from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessHello {
+                last_change: None,
+                numbers,
+                sees_principal: true,
+            },
+        );
+        lose(&mut m, P);
+        assert_eq!(refused(&mut m, SessionCommand::ForceService), 1406);
+        from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        let out = accepted(&mut m, 8, SessionCommand::ForceService);
+        assert_eq!(completed(&out, 8), Some(Ok(())));
+        assert_eq!(m.role(), Role::Principal);
+    }
+
+    // reference §5 forced service: "M becomes principal at once at role sequence n+1, the
+    // session goes SUSPENDED, a new recovery fork starts at the fork LSN = M's hardened end".
+    #[test]
+    fn force_service_takes_over_at_once_suspended_in_a_new_fork_at_the_hardened_end() {
+        let mut m = connected_mirror(0);
+        from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 0));
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: 100,
+            },
+        );
+        flushed(&mut m, 100);
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 100,
+                lsn_to: 300,
+            },
+        ); // not hardened
+        lose(&mut m, P);
+        let out = accepted(&mut m, 9, SessionCommand::ForceService);
+        assert_eq!(completed(&out, 9), Some(Ok(())));
+        assert!(out.contains(&Output::NewFork {
+            fork: Fork(1),
+            lsn: 100
+        }));
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::Discard { lsn: 100, .. })));
+        assert!(out.contains(&Output::RoleChanged {
+            role: Role::Principal,
+            role_sequence: 1
+        }));
+        assert_eq!(m.role(), Role::Principal);
+        assert_eq!(m.state(), MirroringState::Suspended);
+        assert_eq!(m.lsn_end(), 100);
+        let config = m.config();
+        assert!(config.suspended);
+        assert_eq!(config.numbers.role, 1);
+        assert_eq!(config.numbers.suspend, 1);
+        assert_eq!(m.durable().fork, Fork(1));
+        assert_eq!(
+            m.durable().role_history.last(),
+            Some(&RoleChange {
+                role_sequence: 1,
+                principal: M,
+                failover_lsn: 100,
+                fork: Fork(1),
+                kind: FailoverKind::Forced
+            })
+        );
+    }
+
+    // reference §3: TIMEOUT "at most 32767 (error 1476 above)"; a refused TIMEOUT changes nothing.
+    #[test]
+    fn timeout_above_32767_is_1476() {
+        let mut p = synchronized_principal();
+        assert_eq!(refused(&mut p, SessionCommand::Timeout(32_768)), 1476);
+        assert_eq!(refused(&mut p, SessionCommand::Timeout(u64::MAX)), 1476);
+        assert_eq!(
+            refused(&mut p, SessionCommand::Timeout(u64::from(u32::MAX) + 6)),
+            1476
+        );
+        assert_eq!(p.config().timeout_seconds, 10);
+        let out = accepted(&mut p, 3, SessionCommand::Timeout(32_767));
+        assert_eq!(completed(&out, 3), Some(Ok(())));
+        assert_eq!(p.config().timeout_seconds, 32_767);
+        assert_eq!(p.config().timeout(), 32_767 * SECOND);
+    }
+
+    // reference §3: "0-4 becomes 5"; the principal passes TIMEOUT to the mirror.
+    #[test]
+    fn timeout_below_5_becomes_5_and_is_sent_to_the_mirror() {
+        for (typed, kept) in [(0, 5), (4, 5), (5, 5), (6, 6), (10, 10)] {
+            let mut p = synchronized_principal();
+            let out = accepted(&mut p, 3, SessionCommand::Timeout(typed));
+            assert_eq!(p.config().timeout_seconds, kept, "TIMEOUT {typed}");
+            assert!(sent(&out).contains(&(M, Message::Config(p.config()))));
+        }
+    }
+
+    // reference §3: TIMEOUT is set "on the principal only" (1470 first, even out of range).
+    #[test]
+    fn timeout_on_the_mirror_is_1470() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        assert_eq!(refused(&mut m, SessionCommand::Timeout(20)), 1470);
+        assert_eq!(refused(&mut m, SessionCommand::Timeout(40_000)), 1470);
+    }
+
+    // reference §1: "Only the principal changes it (SET PARTNER SAFETY FULL|OFF)".
+    #[test]
+    fn safety_on_the_mirror_is_1470() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        assert_eq!(refused(&mut m, SessionCommand::Safety(Safety::Off)), 1470);
+    }
+
+    // reference §4: SAFETY bumps the safety sequence; "SAFETY FULL after OFF ... return the
+    // session to SYNCHRONIZING with a new switch LSN", and the mirror is told afresh.
+    #[test]
+    fn safety_change_bumps_the_safety_sequence_and_full_after_off_resynchronizes() {
+        let mut p = synchronized_principal();
+        let out = accepted(&mut p, 4, SessionCommand::Safety(Safety::Off));
+        assert_eq!(p.config().numbers.safety, 1);
+        assert!(sent(&out).contains(&(M, Message::Config(p.config()))));
+        assert_eq!(p.state(), MirroringState::Synchronized);
+        let out = accepted(&mut p, 5, SessionCommand::Safety(Safety::Full));
+        assert_eq!(p.config().numbers.safety, 2);
+        let via_synchronizing = out.iter().any(|o| {
+            *o == Output::StateChanged {
+                old: MirroringState::Synchronized,
+                new: MirroringState::Synchronizing,
+            }
+        });
+        assert!(via_synchronizing, "{out:?}");
+        // Nothing is unsent, so the new switch LSN is reached at once.
+        assert_eq!(p.state(), MirroringState::Synchronized);
+        let numbers = p.config().numbers;
+        assert!(sent(&out).contains(&(M, Message::Synchronized { numbers })));
+        // The same SAFETY again is no change.
+        accepted(&mut p, 6, SessionCommand::Safety(Safety::Full));
+        assert_eq!(p.config().numbers.safety, 2);
+    }
+
+    // reference §4: "SUSPEND or RESUME issued on the mirror is forwarded to the principal, which
+    // applies it" -- the mirror's own numbers do not change.
+    #[test]
+    fn suspend_on_the_mirror_is_forwarded_to_the_principal() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        let before = m.durable().clone();
+        let out = accepted(&mut m, 6, SessionCommand::Suspend);
+        assert_eq!(sent(&out), vec![(P, Message::Forward(Forwarded::Suspend))]);
+        assert_eq!(completed(&out, 6), Some(Ok(())));
+        assert_eq!(m.durable(), &before);
+        assert_eq!(m.state(), MirroringState::Synchronized);
+
+        let mut p = synchronized_principal();
+        from_peer(&mut p, 0, M, Message::Forward(Forwarded::Suspend));
+        assert_eq!(p.state(), MirroringState::Suspended);
+        assert_eq!(p.config().numbers.suspend, 1);
+    }
+
+    // reference §4: a forwarded command that cannot reach the principal fails (1456), nothing
+    // changed.
+    #[test]
+    fn suspend_on_a_mirror_cut_from_the_principal_is_1456() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        lose(&mut m, P);
+        assert_eq!(refused(&mut m, SessionCommand::Suspend), 1456);
+        assert_eq!(refused(&mut m, SessionCommand::Resume), 1456);
+    }
+
+    // reference §2/§4: SUSPEND bumps the suspend sequence and the session is SUSPENDED; RESUME
+    // bumps it again and returns to SYNCHRONIZING.
+    #[test]
+    fn suspend_and_resume_on_the_principal_bump_the_suspend_sequence() {
+        let mut p = synchronized_principal();
+        let out = accepted(&mut p, 1, SessionCommand::Suspend);
+        assert_eq!(p.state(), MirroringState::Suspended);
+        assert!(out.contains(&Output::Event(StateChangeEvent::Suspended)));
+        assert_eq!(p.config().numbers.suspend, 1);
+        assert!(p.config().suspended);
+        assert!(sent(&out).contains(&(M, Message::Config(p.config()))));
+        accepted(&mut p, 2, SessionCommand::Resume);
+        assert_eq!(p.state(), MirroringState::Synchronizing);
+        assert_eq!(p.config().numbers.suspend, 2);
+        assert!(!p.config().suspended);
+    }
+
+    // reference §4: WITNESS OFF "if neither can be reached it fails with 1456".
+    #[test]
+    fn witness_off_with_neither_witness_nor_mirror_reachable_is_1456() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        lose(&mut p, M);
+        assert_eq!(refused(&mut p, SessionCommand::WitnessOff), 1456);
+        assert_eq!(p.config().witness, Some(W));
+    }
+
+    // reference §4: WITNESS OFF "is applied by the principal only after the witness ... has
+    // durably recorded it".
+    #[test]
+    fn witness_off_completes_only_after_the_witness_records_it() {
+        let mut p = principal_with_witness();
+        let out = accepted(&mut p, 12, SessionCommand::WitnessOff);
+        let off = Numbers {
+            witness: 2,
+            ..witness_config().numbers
+        };
+        assert_eq!(sent(&out), vec![(W, Message::WitnessOff { numbers: off })]);
+        assert_eq!(completed(&out, 12), None);
+        assert_eq!(
+            p.config().witness,
+            Some(W),
+            "not applied before it is recorded"
+        );
+        let out = from_peer(
+            &mut p,
+            0,
+            W,
+            Message::WitnessOffRecorded {
+                witness_sequence: 1,
+            },
+        );
+        assert_eq!(
+            completed(&out, 12),
+            None,
+            "a record of another witness sequence"
+        );
+        let out = from_peer(
+            &mut p,
+            0,
+            W,
+            Message::WitnessOffRecorded {
+                witness_sequence: 2,
+            },
+        );
+        assert_eq!(completed(&out, 12), Some(Ok(())));
+        assert_eq!(p.config().witness, None);
+        assert_eq!(p.config().numbers, off);
+        assert!(p.links().link(W).is_none());
+        assert_eq!(p.witness_state(), WitnessState::Unknown);
+    }
+
+    // reference §4: "(or, if the witness cannot be reached, the mirror)" records WITNESS OFF.
+    #[test]
+    fn witness_off_is_recorded_by_the_mirror_when_the_witness_is_unreachable() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        let out = accepted(&mut p, 13, SessionCommand::WitnessOff);
+        let off = Numbers {
+            witness: 2,
+            ..witness_config().numbers
+        };
+        assert_eq!(sent(&out), vec![(M, Message::WitnessOff { numbers: off })]);
+        let out = from_peer(
+            &mut p,
+            0,
+            M,
+            Message::WitnessOffRecorded {
+                witness_sequence: 2,
+            },
+        );
+        assert_eq!(completed(&out, 13), Some(Ok(())));
+        assert_eq!(p.config().witness, None);
+    }
+
+    // reference §4: "whoever recorded it takes no part in an automatic failover of this session
+    // any more" -- a mirror that recorded WITNESS OFF never asks the witness.
+    #[test]
+    fn mirror_that_recorded_witness_off_takes_no_part_in_automatic_failover() {
+        let mut m = mirror_with_witness(true);
+        let off = Numbers {
+            witness: 2,
+            ..witness_config().numbers
+        };
+        let out = from_peer(&mut m, 0, P, Message::WitnessOff { numbers: off });
+        assert_eq!(
+            sent(&out),
+            vec![(
+                P,
+                Message::WitnessOffRecorded {
+                    witness_sequence: 2
+                }
+            )]
+        );
+        assert!(m.durable().witness_excluded);
+        let out = lose(&mut m, P);
+        assert!(
+            !sent(&out)
+                .iter()
+                .any(|(_, m)| matches!(m, Message::FailoverRequest { .. })),
+            "{out:?}"
+        );
+    }
+
+    // reference §7 / section 5 errors: SET WITNESS on the mirror is 1470.
+    #[test]
+    fn set_witness_on_the_mirror_is_1470() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        assert_eq!(refused(&mut m, SessionCommand::SetWitness(W)), 1470);
+    }
+
+    // reference §7: 1429 when the witness is one of the partners, checked before 1426.
+    #[test]
+    fn set_witness_naming_a_partner_is_1429() {
+        let mut p = synchronized_principal();
+        assert_eq!(refused(&mut p, SessionCommand::SetWitness(P)), 1429);
+        assert_eq!(refused(&mut p, SessionCommand::SetWitness(M)), 1429);
+        lose(&mut p, M);
+        assert_eq!(refused(&mut p, SessionCommand::SetWitness(M)), 1429);
+    }
+
+    // reference §7: 1426 unless principal, mirror and witness are interconnected, and while
+    // another witness change is under way or a witness is set.
+    #[test]
+    fn set_witness_without_the_mirror_or_with_a_witness_change_under_way_is_1426() {
+        let mut p = synchronized_principal();
+        lose(&mut p, M);
+        assert_eq!(refused(&mut p, SessionCommand::SetWitness(W)), 1426);
+
+        let mut p = synchronized_principal();
+        accepted(&mut p, 2, SessionCommand::SetWitness(W));
+        assert_eq!(
+            refused(&mut p, SessionCommand::SetWitness(InstanceId(4))),
+            1426
+        );
+
+        let mut p = principal_with_witness();
+        assert_eq!(
+            refused(&mut p, SessionCommand::SetWitness(InstanceId(4))),
+            1426
+        );
+    }
+
+    // reference §7: a SET WITNESS whose witness never answers fails with 1418 after TIMEOUT plus
+    // one ping, and leaves no witness behind.
+    #[test]
+    fn set_witness_that_never_connects_fails_with_1418_after_the_timeout() {
+        let mut p = synchronized_principal();
+        accepted(&mut p, 2, SessionCommand::SetWitness(W));
+        // M keeps answering; W never does. The command was issued at 1 s.
+        for second in 2..=12 {
+            p.handle_timer(second * SECOND, Timer::Ping);
+            from_peer(
+                &mut p,
+                second * SECOND,
+                M,
+                Message::Pong {
+                    witness_sees_principal: None,
+                },
+            );
+            assert_eq!(completed(&p.take_outputs(), 2), None, "at {second} s");
+        }
+        p.handle_timer(13 * SECOND, Timer::Ping);
+        assert_eq!(completed(&p.take_outputs(), 2), Some(Err(1418)));
+        assert!(p.links().link(W).is_none());
+        assert_eq!(p.config().witness, None);
+        assert!(p.is_connected(M));
+    }
+
+    // DESIGN rule: a command on an instance whose session ended is refused (1416).
+    #[test]
+    fn commands_after_partner_off_are_1416() {
+        let mut p = synchronized_principal();
+        let out = accepted(&mut p, 3, SessionCommand::PartnerOff);
+        assert!(out.contains(&Output::SessionEnded));
+        assert!(sent(&out).contains(&(M, Message::PartnerOff)));
+        assert!(p.is_ended());
+        assert_eq!(refused(&mut p, SessionCommand::Failover), 1416);
+        assert_eq!(refused(&mut p, SessionCommand::Safety(Safety::Off)), 1416);
+    }
+
+    // reference §4: with a witness, losing both connections is no quorum; WITNESS OFF refused
+    // then leaves the principal not serving (the refusal does not bring it back).
+    #[test]
+    fn refused_witness_off_leaves_a_principal_without_quorum_offline() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        let out = lose(&mut p, M);
+        assert!(out.contains(&Output::StopServing {
+            reason: StopReason::NoQuorum,
+            role_sequence: 0
+        }));
+        assert_eq!(refused(&mut p, SessionCommand::WitnessOff), 1456);
+        assert!(!p.is_serving() && !p.accepts_commits());
     }
 }

@@ -76,6 +76,8 @@ pub struct Partner {
     /// Bumped whenever log is discarded, so that a flush of discarded log is not counted.
     epoch: u32,
     serving: bool,
+    /// The database is offline: a witness is set and both connections were declared lost.
+    offline: bool,
     /// Taking over as principal: redo is draining (false) or the fixed cost is running (true).
     taking_over: Option<(FailoverKind, bool)>,
     /// How the next `Serve` came about.
@@ -177,6 +179,7 @@ impl Partner {
             lsn_hardened,
             epoch: 0,
             serving: false,
+            offline: false,
             taking_over: None,
             next_via: ServeVia::Restart,
             mirror_ready: false,
@@ -201,8 +204,11 @@ impl Partner {
 
     /// The first tick comes at once, so that a new session (or a restarted instance) connects
     /// without waiting a ping interval.
-    fn tick_now(&mut self) {
-        self.out.push(Output::SetTimer { timer: Timer::Ping, after: 0 });
+    pub(crate) fn tick_now(&mut self) {
+        self.out.push(Output::SetTimer {
+            timer: Timer::Ping,
+            after: 0,
+        });
     }
 
     fn start_ticking(&mut self) {
@@ -330,6 +336,12 @@ impl Partner {
     /// Switches a deliberate bug on (only in builds with the `mutants` feature).
     pub fn set_mutant(&mut self, mutant: Option<Mutant>) {
         self.mutants.set(mutant);
+    }
+
+    /// Moves every effect of the handlers since the last call into `into`, in order, keeping the
+    /// outbox's capacity (no allocation per handler in a driver's steady state).
+    pub fn drain_outputs(&mut self, into: &mut Vec<Output>) {
+        into.append(&mut self.out);
     }
 
     /// Drains the outbox: every effect of the handlers since the last call, in order.
@@ -931,6 +943,7 @@ impl Partner {
             if let Some(w) = config.witness {
                 self.links.add_peer(w, true);
                 self.durable.witness_excluded = false;
+                self.tick_now(); // connect to the new witness now
             }
         }
         self.durable.config = config;
@@ -1102,7 +1115,7 @@ impl Partner {
         }
     }
 
-    fn update_quorum_and_exposure(&mut self) {
+    fn update_exposure(&mut self) {
         if self.witness().is_some()
             && self.needs_exposure()
             && self.exposure == Exposure::Unreported
@@ -1141,10 +1154,21 @@ impl Partner {
                 reason,
                 role_sequence,
             });
-            if reason == StopReason::NoQuorum {
-                self.out.push(Output::Event(StateChangeEvent::NoQuorum));
-                self.fail_pending("the database is offline: the principal lost quorum");
-            }
+        }
+    }
+
+    /// With a witness set, a principal that has declared both connections lost takes the
+    /// database offline at once: every waiting commit fails, exposed ones awaiting the witness's
+    /// confirmation included (reference section 4, "Running exposed" and the commit rule).
+    fn update_quorum(&mut self) {
+        let offline = !self.has_quorum();
+        if offline == self.offline {
+            return;
+        }
+        self.offline = offline;
+        if offline {
+            self.out.push(Output::Event(StateChangeEvent::NoQuorum));
+            self.fail_pending("the database is offline: the principal lost quorum");
         }
     }
 
@@ -1287,7 +1311,8 @@ impl Partner {
             return;
         }
         self.update_switch();
-        self.update_quorum_and_exposure();
+        self.update_quorum();
+        self.update_exposure();
         self.update_serving();
         self.acknowledge();
         self.progress_commands();
@@ -1398,5 +1423,1119 @@ impl Partner {
         if !self.running {
             assert!(!self.serving && self.pending.is_empty());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Unit tests of one partner state machine, fed by hand. The helpers are shared with the
+    //! command tests in `commands.rs`.
+
+    use super::*;
+    use crate::message::ConnId;
+
+    pub(super) const P: InstanceId = InstanceId(1);
+    pub(super) const M: InstanceId = InstanceId(2);
+    pub(super) const W: InstanceId = InstanceId(3);
+
+    pub(super) fn conn(initiator: InstanceId, number: u32) -> ConnId {
+        ConnId { initiator, number }
+    }
+
+    /// An envelope sent by `from` at role sequence `role`, naming `principal`.
+    pub(super) fn env(
+        from: InstanceId,
+        to: InstanceId,
+        conn: ConnId,
+        role: u64,
+        principal: InstanceId,
+        body: Message,
+    ) -> Envelope {
+        Envelope {
+            from,
+            to,
+            conn,
+            role: RoleView {
+                role_sequence: role,
+                principal: Some(principal),
+            },
+            body,
+        }
+    }
+
+    /// Feeds `env`, checks the invariants, returns every output since the last drain.
+    pub(super) fn deliver(p: &mut Partner, now: Nanos, env: Envelope) -> Vec<Output> {
+        p.handle_message(now, env);
+        p.invariants();
+        p.take_outputs()
+    }
+
+    /// `body` from `from` on the current connection, sent with `p`'s own view of the roles.
+    pub(super) fn from_peer(
+        p: &mut Partner,
+        now: Nanos,
+        from: InstanceId,
+        body: Message,
+    ) -> Vec<Output> {
+        let conn = p
+            .links()
+            .link(from)
+            .and_then(|l| l.conn())
+            .expect("a connection");
+        let role = p.role_view();
+        deliver(
+            p,
+            now,
+            Envelope {
+                from,
+                to: p.me(),
+                conn,
+                role,
+                body,
+            },
+        )
+    }
+
+    /// (to, body) of every message sent, pings and pongs left out.
+    pub(super) fn sent(out: &[Output]) -> Vec<(InstanceId, Message)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send(e) if !matches!(e.body, Message::Ping | Message::Pong { .. }) => {
+                    Some((e.to, e.body.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(super) fn acked(out: &[Output]) -> Vec<TxId> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Acknowledge { tx, .. } => Some(*tx),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(super) fn discards(out: &[Output]) -> Vec<Lsn> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Discard { lsn, .. } => Some(*lsn),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(super) fn commit(p: &mut Partner, tx: TxId, lsn: Lsn) {
+        p.handle_commit(0, tx, lsn).expect("commit accepted");
+        p.invariants();
+    }
+
+    pub(super) fn flushed(p: &mut Partner, lsn: Lsn) -> Vec<Output> {
+        p.handle_flushed(0, lsn, p.epoch());
+        p.invariants();
+        p.take_outputs()
+    }
+
+    pub(super) fn lose(p: &mut Partner, peer: InstanceId) -> Vec<Output> {
+        p.handle_connection_lost(0, peer, ErrorKind::Hard);
+        p.invariants();
+        p.take_outputs()
+    }
+
+    pub(super) fn hello(history: Vec<RoleChange>, config: SessionConfig, lsn_end: Lsn) -> Message {
+        Message::Hello(Hello {
+            role_history: history,
+            config: Some(config),
+            lsn_end,
+        })
+    }
+
+    pub(super) fn witness_config() -> SessionConfig {
+        SessionConfig {
+            witness: Some(W),
+            numbers: Numbers {
+                witness: 1,
+                ..Numbers::default()
+            },
+            ..SessionConfig::new()
+        }
+    }
+
+    /// P, principal with `lsn` written and hardened, connected to M on (P, 0); M not yet ready.
+    pub(super) fn connected_principal(lsn: Lsn) -> Partner {
+        let mut p = Partner::new_principal(P, M, lsn, lsn, Fork(0), 1);
+        p.handle_timer(0, Timer::Ping);
+        deliver(&mut p, 0, env(M, P, conn(P, 0), 0, P, Message::Accept));
+        p
+    }
+
+    /// P SYNCHRONIZED with M at LSN 0, SAFETY FULL, no witness.
+    pub(super) fn synchronized_principal() -> Partner {
+        let mut p = connected_principal(0);
+        from_peer(
+            &mut p,
+            0,
+            M,
+            Message::Ready {
+                lsn_end: 0,
+                lsn_hardened: 0,
+            },
+        );
+        assert_eq!(p.state(), MirroringState::Synchronized);
+        p
+    }
+
+    /// P SYNCHRONIZED with M, and W joined at witness sequence 1 on (P, 1).
+    pub(super) fn principal_with_witness() -> Partner {
+        let mut p = synchronized_principal();
+        p.handle_command(0, 2, SessionCommand::SetWitness(W))
+            .expect("SET WITNESS accepted");
+        p.handle_timer(0, Timer::Ping);
+        deliver(&mut p, 0, env(W, P, conn(P, 1), 0, P, Message::Accept));
+        let out = from_peer(
+            &mut p,
+            0,
+            W,
+            Message::Joined {
+                witness_sequence: 1,
+            },
+        );
+        assert!(out.contains(&Output::CommandCompleted {
+            id: 2,
+            result: Ok(())
+        }));
+        assert_eq!(p.config(), witness_config());
+        p
+    }
+
+    /// M, mirror hardened up to `lsn`, with P's connection (P, 0) accepted; no handshake yet.
+    pub(super) fn connected_mirror(lsn: Lsn) -> Partner {
+        let mut m = Partner::new_mirror(M, P, lsn, Fork(0));
+        m.handle_timer(0, Timer::Ping);
+        deliver(&mut m, 0, env(P, M, conn(P, 0), 0, P, Message::Connect));
+        m
+    }
+
+    /// M after P's handshake at LSN 0 with `config`, told SYNCHRONIZED.
+    pub(super) fn synchronized_mirror(config: SessionConfig) -> Partner {
+        let mut m = connected_mirror(0);
+        from_peer(&mut m, 0, P, hello(vec![], config, 0));
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Synchronized {
+                numbers: config.numbers,
+            },
+        );
+        assert_eq!(m.state(), MirroringState::Synchronized);
+        m
+    }
+
+    /// M with a witness set, connected to P and (on (M, 0)) to W; told SYNCHRONIZED if `told`.
+    pub(super) fn mirror_with_witness(told: bool) -> Partner {
+        let config = witness_config();
+        let mut m = connected_mirror(0);
+        from_peer(&mut m, 0, P, hello(vec![], config, 0));
+        m.handle_timer(0, Timer::Ping);
+        deliver(&mut m, 0, env(W, M, conn(M, 0), 0, P, Message::Accept));
+        assert_eq!(m.witness_state(), WitnessState::Connected);
+        if told {
+            from_peer(
+                &mut m,
+                0,
+                P,
+                Message::Synchronized {
+                    numbers: config.numbers,
+                },
+            );
+        }
+        m
+    }
+
+    fn change(
+        role_sequence: u64,
+        principal: InstanceId,
+        failover_lsn: Lsn,
+        kind: FailoverKind,
+    ) -> RoleChange {
+        RoleChange {
+            role_sequence,
+            principal,
+            failover_lsn,
+            fork: Fork(0),
+            kind,
+        }
+    }
+
+    fn config_at(role: u64) -> SessionConfig {
+        let mut config = SessionConfig::new();
+        config.numbers.role = role;
+        config
+    }
+
+    fn position(out: &[Output], pred: impl Fn(&Output) -> bool) -> usize {
+        out.iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("not found in {out:?}"))
+    }
+
+    // reference §3 (message.rs: "the instance with the lower id initiates connections"):
+    // between partners the lower id connects, whatever its role.
+    #[test]
+    fn lower_id_partner_initiates_the_connection() {
+        let mut p = Partner::new_principal(P, M, 0, 0, Fork(0), 1);
+        assert!(p.links().link(M).unwrap().initiator);
+        p.handle_timer(0, Timer::Ping);
+        assert_eq!(sent(&p.take_outputs()), vec![(M, Message::Connect)]);
+
+        let mut m = Partner::new_mirror(M, P, 0, Fork(0));
+        assert!(!m.links().link(P).unwrap().initiator);
+        m.handle_timer(0, Timer::Ping);
+        assert!(sent(&m.take_outputs()).is_empty());
+
+        let mut high = Partner::new_principal(InstanceId(5), InstanceId(4), 0, 0, Fork(0), 1);
+        high.handle_timer(0, Timer::Ping);
+        assert!(
+            sent(&high.take_outputs()).is_empty(),
+            "the principal with the higher id waits"
+        );
+        let low = Partner::new_mirror(InstanceId(4), InstanceId(5), 0, Fork(0));
+        assert!(low.links().link(InstanceId(5)).unwrap().initiator);
+    }
+
+    // reference §4: "when the principal's unsent log first drops below one block, it fixes the
+    // switch LSN = its current end of log"; SYNCHRONIZED once the mirror acknowledges it.
+    #[test]
+    fn switch_lsn_is_fixed_when_unsent_log_drops_below_one_block() {
+        let end = 200_000;
+        let mut p = connected_principal(end);
+        let out = from_peer(
+            &mut p,
+            0,
+            M,
+            Message::Ready {
+                lsn_end: 0,
+                lsn_hardened: 0,
+            },
+        );
+        assert!(sent(&out).contains(&(
+            M,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: end
+            }
+        )));
+        assert_eq!(p.state(), MirroringState::Synchronizing);
+        assert_eq!(p.send_queue_bytes(), end);
+        assert_eq!(p.switch_lsn(), None);
+
+        p.handle_log_sent(0, end - BLOCK_MAX_BYTES);
+        assert_eq!(
+            p.switch_lsn(),
+            None,
+            "exactly one block unsent is not below one block"
+        );
+        p.handle_log_sent(0, end - BLOCK_MAX_BYTES + 1);
+        assert_eq!(p.switch_lsn(), Some(end));
+        p.take_outputs();
+
+        from_peer(&mut p, 0, M, Message::Hardened { lsn: end - 1 });
+        assert_eq!(p.state(), MirroringState::Synchronizing);
+        let out = from_peer(&mut p, 0, M, Message::Hardened { lsn: end });
+        assert_eq!(p.state(), MirroringState::Synchronized);
+        assert!(out.contains(&Output::StateChanged {
+            old: MirroringState::Synchronizing,
+            new: MirroringState::Synchronized
+        }));
+        assert!(sent(&out).contains(&(
+            M,
+            Message::Synchronized {
+                numbers: Numbers::default()
+            }
+        )));
+    }
+
+    // reference §4 commit rule, SYNCHRONIZING, SAFETY FULL, no witness: below the switch LSN
+    // (here: before it is fixed) after the local flush; above it, as SYNCHRONIZED.
+    #[test]
+    fn synchronizing_commit_below_switch_lsn_acks_after_flush_and_above_waits_for_mirror() {
+        let mut p = connected_principal(200_000);
+        from_peer(
+            &mut p,
+            0,
+            M,
+            Message::Ready {
+                lsn_end: 0,
+                lsn_hardened: 0,
+            },
+        );
+        commit(&mut p, 1, 200_100);
+        assert_eq!(
+            acked(&flushed(&mut p, 200_100)),
+            vec![1],
+            "exposed: acknowledged after flush"
+        );
+
+        p.handle_log_sent(0, 200_100);
+        assert_eq!(p.switch_lsn(), Some(200_100));
+        commit(&mut p, 2, 200_200);
+        assert!(
+            acked(&flushed(&mut p, 200_200)).is_empty(),
+            "above the switch LSN it waits"
+        );
+        let out = from_peer(&mut p, 0, M, Message::Hardened { lsn: 200_100 });
+        assert_eq!(p.state(), MirroringState::Synchronized);
+        assert!(acked(&out).is_empty());
+        let out = from_peer(&mut p, 0, M, Message::Hardened { lsn: 200_200 });
+        assert_eq!(acked(&out), vec![2]);
+    }
+
+    // reference §4 commit rule, SYNCHRONIZED, SAFETY FULL: "after its own flush and the
+    // mirror's hardening acknowledgement for the commit's LSN".
+    #[test]
+    fn synchronized_full_commit_waits_for_the_mirrors_hardened() {
+        let mut p = synchronized_principal();
+        commit(&mut p, 1, 100);
+        let out = p.take_outputs();
+        assert!(out.contains(&Output::Flush { lsn: 100, epoch: 0 }));
+        assert!(sent(&out).contains(&(
+            M,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: 100
+            }
+        )));
+        assert!(
+            acked(&flushed(&mut p, 100)).is_empty(),
+            "the local flush is not enough"
+        );
+        assert!(acked(&from_peer(&mut p, 0, M, Message::Hardened { lsn: 99 })).is_empty());
+        let out = from_peer(&mut p, 0, M, Message::Hardened { lsn: 100 });
+        assert!(out.contains(&Output::Acknowledge {
+            tx: 1,
+            lsn: 100,
+            role_sequence: 0
+        }));
+    }
+
+    // reference §4: the mirror's acknowledgement alone is not enough either: the principal's own
+    // flush is needed too.
+    #[test]
+    fn synchronized_full_commit_waits_for_the_local_flush_too() {
+        let mut p = synchronized_principal();
+        commit(&mut p, 1, 100);
+        assert!(acked(&from_peer(&mut p, 0, M, Message::Hardened { lsn: 100 })).is_empty());
+        assert_eq!(acked(&flushed(&mut p, 100)), vec![1]);
+    }
+
+    // reference §4 commit rule, DISCONNECTED without witness ("Decision" in §4: P serves,
+    // exposed): acknowledged after the local flush.
+    #[test]
+    fn disconnected_principal_without_witness_acks_after_local_flush() {
+        let mut p = synchronized_principal();
+        let out = lose(&mut p, M);
+        assert!(out.contains(&Output::Event(StateChangeEvent::ConnectionWithMirrorLost)));
+        assert_eq!(p.state(), MirroringState::Disconnected);
+        assert!(p.is_serving());
+        assert!(!out.iter().any(|o| matches!(o, Output::StopServing { .. })));
+        commit(&mut p, 1, 100);
+        assert_eq!(acked(&flushed(&mut p, 100)), vec![1]);
+    }
+
+    // reference §4 commit rule, SAFETY OFF, SYNCHRONIZED, no witness: after its own flush.
+    #[test]
+    fn safety_off_principal_acks_after_local_flush_without_the_mirror() {
+        let mut p = synchronized_principal();
+        p.handle_command(0, 5, SessionCommand::Safety(Safety::Off))
+            .unwrap();
+        assert_eq!(p.state(), MirroringState::Synchronized);
+        commit(&mut p, 1, 100);
+        assert_eq!(acked(&flushed(&mut p, 100)), vec![1]);
+    }
+
+    // reference §4 "Running exposed": with a witness set, no exposed commit is acknowledged
+    // until the witness confirms it recorded the UNSYNCHRONIZED report at the current numbers.
+    #[test]
+    fn exposed_principal_with_witness_acks_only_after_status_recorded() {
+        let mut p = principal_with_witness();
+        let out = lose(&mut p, M);
+        let report = match sent(&out).as_slice() {
+            [(
+                W,
+                Message::Status {
+                    report,
+                    sync: SyncState::Unsynchronized,
+                    numbers,
+                },
+            )] => {
+                assert_eq!(*numbers, witness_config().numbers);
+                *report
+            }
+            other => panic!("expected one UNSYNCHRONIZED report, got {other:?}"),
+        };
+        assert!(out.contains(&Output::StopServing {
+            reason: StopReason::AwaitingWitness,
+            role_sequence: 0
+        }));
+        assert_eq!(p.exposure(), Exposure::Reported(report));
+        assert!(p.accepts_commits(), "quorum (P-W) holds: the commit waits");
+        commit(&mut p, 1, 100);
+        assert!(acked(&flushed(&mut p, 100)).is_empty());
+        // A confirmation of an earlier report does not count.
+        let out = from_peer(&mut p, 0, W, Message::StatusRecorded { report: report - 1 });
+        assert!(acked(&out).is_empty());
+        assert!(!p.is_serving());
+        let out = from_peer(&mut p, 0, W, Message::StatusRecorded { report });
+        assert_eq!(p.exposure(), Exposure::Confirmed(report));
+        assert!(p.is_serving());
+        assert!(out.contains(&Output::Event(StateChangeEvent::PrincipalRunningExposed)));
+        assert_eq!(acked(&out), vec![1]);
+    }
+
+    // reference §4: "a principal that has declared both its mirror and its witness connections
+    // lost stops serving at once"; its waiting commits fail and new ones are refused.
+    #[test]
+    fn principal_losing_witness_then_mirror_stops_serving_for_lack_of_quorum() {
+        let mut p = principal_with_witness();
+        commit(&mut p, 1, 100);
+        lose(&mut p, W);
+        assert!(p.is_serving(), "partner-to-partner quorum");
+        assert_eq!(p.witness_state(), WitnessState::Disconnected);
+        let out = lose(&mut p, M);
+        assert!(out.contains(&Output::StopServing {
+            reason: StopReason::NoQuorum,
+            role_sequence: 0
+        }));
+        assert!(out.contains(&Output::Event(StateChangeEvent::NoQuorum)));
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::FailCommit { tx: 1, error } if error.number == 955)));
+        assert!(!p.accepts_commits());
+        assert_eq!(p.handle_commit(0, 2, 200).unwrap_err().number, 955);
+        assert_eq!(p.pending_commits(), 0);
+    }
+
+    // reference §4: "Without that confirmation those commits wait; if quorum is then lost, they
+    // fail" (and the commit-rule table: "no quorum while a witness is set: ... fails when ... the
+    // database goes offline").
+    #[test]
+    fn commits_waiting_for_the_witness_fail_when_quorum_is_then_lost() {
+        let mut p = principal_with_witness();
+        lose(&mut p, M);
+        commit(&mut p, 1, 100);
+        assert!(acked(&flushed(&mut p, 100)).is_empty());
+        let out = lose(&mut p, W);
+        assert!(!p.accepts_commits());
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::FailCommit { tx: 1, .. })),
+            "the waiting commit must fail when quorum is lost: {out:?}"
+        );
+        assert!(out.contains(&Output::Event(StateChangeEvent::NoQuorum)));
+        assert_eq!(p.pending_commits(), 0);
+    }
+
+    // reference §5 manual failover and §4 commit rule: in PENDING_FAILOVER P stops
+    // acknowledging and refuses commits; once M hardened the tail, P is mirror at n+1 and the
+    // commits that waited fail with the role change.
+    #[test]
+    fn pending_failover_refuses_commits_and_completes_when_mirror_hardens_the_tail() {
+        let mut p = synchronized_principal();
+        commit(&mut p, 1, 100);
+        flushed(&mut p, 100);
+        p.handle_command(0, 7, SessionCommand::Failover)
+            .expect("accepted");
+        let out = p.take_outputs();
+        assert_eq!(p.state(), MirroringState::PendingFailover);
+        assert!(out.contains(&Output::StopServing {
+            reason: StopReason::PendingFailover,
+            role_sequence: 0
+        }));
+        assert!(!out
+            .iter()
+            .any(|o| matches!(o, Output::CommandCompleted { .. })));
+        assert!(!p.accepts_commits());
+        assert_eq!(p.handle_commit(0, 2, 200).unwrap_err().number, 955);
+
+        let out = from_peer(&mut p, 0, M, Message::Hardened { lsn: 100 });
+        assert!(
+            acked(&out).is_empty(),
+            "PENDING_FAILOVER never acknowledges"
+        );
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::FailCommit { tx: 1, .. })));
+        assert!(out.contains(&Output::RoleChanged {
+            role: Role::Mirror,
+            role_sequence: 1
+        }));
+        assert!(out.contains(&Output::CommandCompleted {
+            id: 7,
+            result: Ok(())
+        }));
+        let expected = change(1, M, 100, FailoverKind::Manual);
+        assert_eq!(p.durable().role_history, vec![expected]);
+        assert!(sent(&out).iter().any(|(to, m)| *to == M
+            && matches!(m, Message::Hello(h) if h.role_history == vec![expected])));
+        assert_eq!(p.role(), Role::Mirror);
+        assert_eq!(p.failover_lsn(), 100);
+    }
+
+    // reference §6 / §4: the mirror hardens received log, then acknowledges: never before the
+    // flush completes (persist before acknowledging).
+    #[test]
+    fn mirror_acknowledges_log_only_after_it_is_flushed() {
+        let mut m = connected_mirror(0);
+        let out = from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 0));
+        assert!(sent(&out).contains(&(
+            P,
+            Message::Ready {
+                lsn_end: 0,
+                lsn_hardened: 0
+            }
+        )));
+        assert_eq!(m.state(), MirroringState::Synchronizing);
+        let out = from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: 100,
+            },
+        );
+        assert!(out.contains(&Output::Flush {
+            lsn: 100,
+            epoch: m.epoch()
+        }));
+        assert!(
+            sent(&out).is_empty(),
+            "no acknowledgement before the flush: {out:?}"
+        );
+        assert_eq!((m.lsn_end(), m.lsn_hardened()), (100, 0));
+        let out = flushed(&mut m, 60);
+        assert_eq!(sent(&out), vec![(P, Message::Hardened { lsn: 60 })]);
+        let out = flushed(&mut m, 100);
+        assert_eq!(sent(&out), vec![(P, Message::Hardened { lsn: 100 })]);
+    }
+
+    // reference §4 ("Within one connection log arrives in order"): log that does not continue
+    // the mirror's end of log is dropped, never applied out of order.
+    #[test]
+    fn mirror_drops_log_that_does_not_continue_its_end_of_log() {
+        let mut m = connected_mirror(0);
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: 100,
+            },
+        );
+        assert_eq!(m.lsn_end(), 0, "no log before the handshake");
+        from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 0));
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: 100,
+            },
+        );
+        let out = from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 50,
+                lsn_to: 150,
+            },
+        );
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(m.lsn_end(), 100);
+    }
+
+    // reference §4 "Reconnecting" / output.rs: a flush completion of an older log epoch (its
+    // log was discarded meanwhile) is ignored.
+    #[test]
+    fn flush_completion_of_an_older_epoch_is_ignored() {
+        let mut m = connected_mirror(0);
+        from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 0));
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: 1200,
+            },
+        );
+        let old_epoch = m.epoch();
+        // P restarts having hardened only 1000 and reconnects: M discards past 1000.
+        lose(&mut m, P);
+        deliver(&mut m, 0, env(P, M, conn(P, 1), 0, P, Message::Connect));
+        let out = from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 1000));
+        assert_eq!(discards(&out), vec![1000]);
+        assert_ne!(m.epoch(), old_epoch);
+        m.handle_flushed(0, 1200, old_epoch);
+        m.invariants();
+        assert_eq!(m.lsn_hardened(), 0, "the old epoch's flush is not counted");
+        assert!(sent(&m.take_outputs()).is_empty());
+        assert_eq!(
+            sent(&flushed(&mut m, 1000)),
+            vec![(P, Message::Hardened { lsn: 1000 })]
+        );
+    }
+
+    // reference §4 "Reconnecting": the mirror discards log past the principal's end of log (it
+    // can hold log a crashed principal never hardened); nothing when its log is a prefix.
+    #[test]
+    fn handshake_discards_mirror_log_past_the_principals_end_of_log() {
+        let mut m = connected_mirror(1000);
+        let out = from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 700));
+        assert_eq!(discards(&out), vec![700]);
+        assert!(sent(&out).contains(&(
+            P,
+            Message::Ready {
+                lsn_end: 700,
+                lsn_hardened: 700
+            }
+        )));
+
+        let mut m = connected_mirror(1000);
+        let out = from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 2000));
+        assert!(discards(&out).is_empty());
+        assert!(sent(&out).contains(&(
+            P,
+            Message::Ready {
+                lsn_end: 1000,
+                lsn_hardened: 1000
+            }
+        )));
+    }
+
+    // reference §4 "Reconnecting": the lowest of the end of log and the failover LSNs of every
+    // role change since the mirror was last in step.
+    #[test]
+    fn handshake_discards_past_the_lowest_failover_lsn_of_newer_role_changes() {
+        let mut m = connected_mirror(1000);
+        let history = vec![
+            change(1, M, 600, FailoverKind::Automatic),
+            change(2, P, 800, FailoverKind::Manual),
+        ];
+        let out = deliver(
+            &mut m,
+            0,
+            env(
+                P,
+                M,
+                conn(P, 0),
+                2,
+                P,
+                hello(history.clone(), config_at(2), 900),
+            ),
+        );
+        assert_eq!(discards(&out), vec![600]);
+        assert_eq!(m.role_sequence(), 2);
+        assert_eq!(m.durable().role_history, history);
+        assert_eq!(m.durable().synced_role_sequence, 2);
+        assert_eq!(m.lsn_end(), 600);
+    }
+
+    /// P, principal hardened to 1000 with a commit at 1100 not yet flushed, hears from M that M
+    /// became principal at role 1 (failover LSN 800) and has written up to 1500.
+    fn old_principal_rejoins(kind: FailoverKind, config: SessionConfig) -> (Partner, Vec<Output>) {
+        let mut p = connected_principal(1000);
+        commit(&mut p, 1, 1100);
+        p.take_outputs();
+        let mut c = change(1, M, 800, kind);
+        if kind == FailoverKind::Forced {
+            c.fork = Fork(1);
+        }
+        let out = deliver(
+            &mut p,
+            0,
+            env(M, P, conn(P, 0), 1, M, hello(vec![c], config, 1500)),
+        );
+        (p, out)
+    }
+
+    // reference §4: "an instance that sees a higher role sequence than its own adopts the newer
+    // roles before doing anything else"; §5: the old P "becomes the mirror, discards its log past
+    // the failover LSN and resynchronizes".
+    #[test]
+    fn old_principal_adopts_higher_role_sequence_first_then_discards_past_failover_lsn() {
+        let (p, out) = old_principal_rejoins(FailoverKind::Automatic, config_at(1));
+        assert_eq!(p.role(), Role::Mirror);
+        assert_eq!(p.role_sequence(), 1);
+        let role_changed = position(&out, |o| {
+            *o == Output::RoleChanged {
+                role: Role::Mirror,
+                role_sequence: 1,
+            }
+        });
+        let failed = position(&out, |o| matches!(o, Output::FailCommit { tx: 1, .. }));
+        let to_failover_lsn = position(&out, |o| matches!(o, Output::Discard { lsn: 800, .. }));
+        let ready = position(
+            &out,
+            |o| matches!(o, Output::Send(e) if e.body == Message::Ready { lsn_end: 800, lsn_hardened: 800 }),
+        );
+        assert!(
+            role_changed < to_failover_lsn && failed < to_failover_lsn && to_failover_lsn < ready
+        );
+        assert_eq!(
+            discards(&out),
+            vec![1000, 800],
+            "unhardened log goes with the role, then the tail"
+        );
+        assert!(out.contains(&Output::StopServing {
+            reason: StopReason::RoleChange,
+            role_sequence: 1
+        }));
+        assert_eq!(p.state(), MirroringState::Synchronizing);
+        assert_eq!(p.durable().synced_role_sequence, 1);
+        assert_eq!(p.failover_lsn(), 800);
+    }
+
+    // reference §4 "Reconnecting": role changes the mirror was already in step with are not
+    // discarded again on the next handshake.
+    #[test]
+    fn role_changes_already_in_step_are_not_discarded_again() {
+        let (mut p, _) = old_principal_rejoins(FailoverKind::Automatic, config_at(1));
+        from_peer(
+            &mut p,
+            0,
+            M,
+            Message::Log {
+                lsn_from: 800,
+                lsn_to: 1200,
+            },
+        );
+        flushed(&mut p, 1200);
+        lose(&mut p, M);
+        p.handle_timer(SECOND, Timer::Ping);
+        assert!(sent(&p.take_outputs()).contains(&(M, Message::Connect)));
+        deliver(&mut p, SECOND, env(M, P, conn(P, 1), 1, M, Message::Accept));
+        let c = change(1, M, 800, FailoverKind::Automatic);
+        let out = deliver(
+            &mut p,
+            SECOND,
+            env(M, P, conn(P, 1), 1, M, hello(vec![c], config_at(1), 1500)),
+        );
+        assert!(discards(&out).is_empty(), "{out:?}");
+        assert!(sent(&out).contains(&(
+            M,
+            Message::Ready {
+                lsn_end: 1200,
+                lsn_hardened: 1200
+            }
+        )));
+    }
+
+    /// After forced service on M (role 1, SUSPENDED, fork 1 at 800) the old P rejoins.
+    fn old_principal_after_forced_service() -> (Partner, SessionConfig) {
+        let mut config = config_at(1);
+        config.suspended = true;
+        config.numbers.suspend = 1;
+        let (p, out) = old_principal_rejoins(FailoverKind::Forced, config);
+        assert_eq!(
+            discards(&out),
+            vec![1000],
+            "only the unhardened log so far: {out:?}"
+        );
+        (p, config)
+    }
+
+    // reference §5 forced service: "When the old P reconnects it learns of n+1, becomes the
+    // mirror and stays SUSPENDED; on RESUME it discards its log past the fork LSN".
+    #[test]
+    fn old_principal_after_forced_service_stays_suspended_and_discards_only_on_resume() {
+        let (mut p, config) = old_principal_after_forced_service();
+        assert_eq!(p.role(), Role::Mirror);
+        assert_eq!(p.state(), MirroringState::Suspended);
+        assert_eq!(p.durable().discard_pending, Some(800));
+        assert_eq!(p.durable().fork, Fork(1));
+        let resumed = SessionConfig {
+            suspended: false,
+            numbers: Numbers {
+                suspend: 2,
+                ..config.numbers
+            },
+            ..config
+        };
+        let out = from_peer(&mut p, 0, M, Message::Config(resumed));
+        assert_eq!(discards(&out), vec![800]);
+        assert!(sent(&out).contains(&(
+            M,
+            Message::Ready {
+                lsn_end: 800,
+                lsn_hardened: 800
+            }
+        )));
+        assert_eq!(p.state(), MirroringState::Synchronizing);
+        assert_eq!(p.durable().discard_pending, None);
+    }
+
+    // reference §4: "messages with a lower role sequence are ignored".
+    #[test]
+    fn messages_with_a_lower_role_sequence_are_ignored() {
+        let (mut p, config) = old_principal_after_forced_service();
+        let resumed = SessionConfig {
+            suspended: false,
+            numbers: Numbers {
+                suspend: 2,
+                ..config.numbers
+            },
+            ..config
+        };
+        let stale = env(M, P, conn(P, 0), 0, M, Message::Config(resumed));
+        let out = deliver(&mut p, 0, stale.clone());
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(p.state(), MirroringState::Suspended);
+        assert_eq!(p.config(), config);
+        let current = Envelope {
+            role: RoleView {
+                role_sequence: 1,
+                principal: Some(M),
+            },
+            ..stale
+        };
+        let out = deliver(&mut p, 0, current);
+        assert_eq!(
+            p.state(),
+            MirroringState::Synchronizing,
+            "the same message at role 1 counts"
+        );
+        assert_eq!(discards(&out), vec![800]);
+    }
+
+    // reference §4: the mirror keeps "told SYNCHRONIZED at numbers X" only from the principal's
+    // notice at its current numbers; any change of numbers or a return to SYNCHRONIZING clears it.
+    #[test]
+    fn mirror_told_synchronized_only_at_current_numbers_and_forgets_it_on_change() {
+        let mut m = connected_mirror(0);
+        from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 0));
+        let other = Numbers {
+            safety: 1,
+            ..Numbers::default()
+        };
+        from_peer(&mut m, 0, P, Message::Synchronized { numbers: other });
+        assert_eq!(m.told_synchronized(), None);
+        assert_eq!(m.state(), MirroringState::Synchronizing);
+
+        let mut m = synchronized_mirror(SessionConfig::new());
+        assert_eq!(m.told_synchronized(), Some(Numbers::default()));
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Config(SessionConfig {
+                safety: Safety::Off,
+                numbers: other,
+                ..SessionConfig::new()
+            }),
+        );
+        assert_eq!(m.told_synchronized(), None, "a change of numbers clears it");
+
+        let mut m = synchronized_mirror(SessionConfig::new());
+        from_peer(&mut m, 0, P, hello(vec![], SessionConfig::new(), 0));
+        assert_eq!(m.state(), MirroringState::Synchronizing);
+        assert_eq!(
+            m.told_synchronized(),
+            None,
+            "a return to SYNCHRONIZING clears it"
+        );
+    }
+
+    // reference §5 automatic failover: M asks W only when SAFETY FULL, a witness is set, M has
+    // declared P lost, M's connection to W is up, W has declared P lost, and M was told
+    // SYNCHRONIZED at the current numbers.
+    #[test]
+    fn mirror_asks_witness_for_failover_only_when_every_condition_holds() {
+        let mut m = mirror_with_witness(true);
+        let numbers = witness_config().numbers;
+        let witness_hello = Message::WitnessHello {
+            last_change: None,
+            numbers,
+            sees_principal: true,
+        };
+        from_peer(&mut m, 0, W, witness_hello);
+        let out = lose(&mut m, P);
+        assert!(out.contains(&Output::Event(
+            StateChangeEvent::ConnectionWithPrincipalLost
+        )));
+        assert_eq!(m.state(), MirroringState::Disconnected);
+        assert!(sent(&out).is_empty(), "W still sees P: {out:?}");
+        let out = from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        assert_eq!(
+            sent(&out),
+            vec![(
+                W,
+                Message::FailoverRequest {
+                    numbers,
+                    told_synchronized: numbers,
+                    lsn_hardened: 0,
+                    fork: Fork(0)
+                }
+            )]
+        );
+        // One request at a time.
+        let out = from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        assert!(sent(&out).is_empty());
+    }
+
+    // reference §5: "M had been told it was SYNCHRONIZED at those numbers" -- and SAFETY FULL.
+    #[test]
+    fn mirror_not_told_synchronized_or_in_safety_off_never_asks_for_failover() {
+        let mut m = mirror_with_witness(false);
+        lose(&mut m, P);
+        let out = from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        assert!(sent(&out).is_empty(), "{out:?}");
+
+        let mut m = mirror_with_witness(false);
+        let off = SessionConfig {
+            safety: Safety::Off,
+            numbers: Numbers {
+                safety: 1,
+                ..witness_config().numbers
+            },
+            ..witness_config()
+        };
+        from_peer(&mut m, 0, P, Message::Config(off));
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Synchronized {
+                numbers: off.numbers,
+            },
+        );
+        assert_eq!(m.told_synchronized(), Some(off.numbers));
+        lose(&mut m, P);
+        let out = from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        assert!(sent(&out).is_empty(), "{out:?}");
+    }
+
+    /// M asked W for a failover after losing P.
+    fn mirror_awaiting_grant() -> Partner {
+        let mut m = mirror_with_witness(true);
+        let out = lose(&mut m, P);
+        assert!(matches!(
+            sent(&out).as_slice(),
+            [(W, Message::FailoverRequest { .. })]
+        ));
+        m
+    }
+
+    // reference §5 automatic failover steps: M records the grant, drains redo, pays 500 ms and
+    // serves -- with a witness only once W recorded that it runs exposed (§4).
+    #[test]
+    fn mirror_takes_over_after_the_grant_and_serves_once_its_exposure_is_recorded() {
+        let mut m = mirror_awaiting_grant();
+        let c = change(1, M, 0, FailoverKind::Automatic);
+        let numbers = Numbers {
+            role: 1,
+            ..witness_config().numbers
+        };
+        let grant = Message::FailoverGranted { change: c, numbers };
+        let out = deliver(&mut m, SECOND, env(W, M, conn(M, 0), 1, M, grant));
+        assert!(out.contains(&Output::RoleChanged {
+            role: Role::Principal,
+            role_sequence: 1
+        }));
+        assert!(out.contains(&Output::DrainRedo));
+        assert_eq!(m.role(), Role::Principal);
+        assert_eq!(m.durable().role_history, vec![c]);
+        assert!(!m.accepts_commits(), "not before the take-over completes");
+
+        m.handle_redo_drained(SECOND);
+        assert!(m.take_outputs().contains(&Output::SetTimer {
+            timer: Timer::TakeOver,
+            after: FAILOVER_COST
+        }));
+        m.handle_timer(SECOND + FAILOVER_COST, Timer::TakeOver);
+        m.invariants();
+        let out = m.take_outputs();
+        assert!(out.contains(&Output::Failover {
+            kind: FailoverKind::Automatic,
+            from: P,
+            to: M,
+            role_sequence: 1,
+            failover_lsn: 0
+        }));
+        assert!(out.contains(&Output::Event(StateChangeEvent::AutomaticFailover)));
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Serve { .. })),
+            "exposed: waits for W"
+        );
+        let report = sent(&out)
+            .into_iter()
+            .find_map(|(to, m)| match m {
+                Message::Status {
+                    report,
+                    sync: SyncState::Unsynchronized,
+                    ..
+                } if to == W => Some(report),
+                _ => None,
+            })
+            .expect("an UNSYNCHRONIZED report to W");
+        let out = from_peer(&mut m, 2 * SECOND, W, Message::StatusRecorded { report });
+        assert!(out.contains(&Output::Serve {
+            via: ServeVia::Automatic,
+            role_sequence: 1,
+            lsn_end: 0
+        }));
+        assert!(m.is_serving());
+    }
+
+    // reference §4: "Partners accept a role change from the witness only at the current witness
+    // sequence."
+    #[test]
+    fn failover_grant_at_another_witness_sequence_is_ignored() {
+        let mut m = mirror_awaiting_grant();
+        let c = change(1, M, 0, FailoverKind::Automatic);
+        let numbers = Numbers {
+            role: 1,
+            witness: 2,
+            ..Numbers::default()
+        };
+        let grant = Message::FailoverGranted { change: c, numbers };
+        let out = deliver(&mut m, SECOND, env(W, M, conn(M, 0), 1, M, grant));
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(m.role(), Role::Mirror);
+        assert_eq!(m.role_sequence(), 0);
+        assert!(m.durable().role_history.is_empty());
     }
 }

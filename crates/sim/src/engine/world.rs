@@ -228,6 +228,8 @@ pub struct World<'s> {
     pub witness_of_session: Option<usize>,
     pub session_removed: bool,
     pub pending_grants: BTreeMap<usize, mirror_protocol::WitnessRecord>,
+    /// A reused buffer for the state machines' outputs.
+    pub outputs_buffer: Vec<Output>,
     /// The end of the database's last log backup (wherever it was taken: the log backup chain
     /// moves with the principal's role).
     pub log_backup_end: u64,
@@ -333,6 +335,7 @@ impl<'s> World<'s> {
             pending_grants: BTreeMap::new(),
             mutant: None,
             log_backup_end: 0,
+            outputs_buffer: Vec::with_capacity(64),
             timeline: None,
             principal_lost_at: vec![None; n],
         };
@@ -459,16 +462,20 @@ impl<'s> World<'s> {
     /// Processes everything node `n`'s state machines asked for.
     pub fn drain(&mut self, n: usize) {
         loop {
-            let mut outputs = self.nodes[n].witness.take_outputs();
+            let mut outputs = std::mem::take(&mut self.outputs_buffer);
+            self.nodes[n].witness.drain_outputs(&mut outputs);
             if let Some(p) = self.nodes[n].partner.as_mut() {
-                outputs.extend(p.take_outputs());
+                p.drain_outputs(&mut outputs);
             }
             if outputs.is_empty() {
+                self.outputs_buffer = outputs;
                 break;
             }
-            for output in outputs {
+            for output in outputs.drain(..) {
                 self.apply(n, output);
             }
+            // Keep the buffer's capacity: no allocation per handler in the steady state.
+            self.outputs_buffer = outputs;
         }
         self.note_shape(n);
     }
@@ -891,7 +898,9 @@ impl<'s> World<'s> {
             node.flush_times.pop_front();
         }
         let fork = node.log.fork();
-        self.emit(n, "hardened", serde_json::json!({"lsn": lsn, "fork": fork}));
+        if self.record.enabled() {
+            self.emit(n, "hardened", serde_json::json!({"lsn": lsn, "fork": fork}));
+        }
         let epoch = self.nodes[n].partner.as_ref().map(Partner::epoch);
         if let Some(p) = self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
             p.handle_flushed(now, lsn, epoch.expect("a partner has an epoch"));
@@ -1431,11 +1440,10 @@ impl<'s> World<'s> {
         while node.flush_times.len() > 1 && node.flush_times[1].0 < lsn {
             node.flush_times.pop_front();
         }
-        self.emit(
-            n,
-            "acknowledged",
-            serde_json::json!({"tx": tx, "lsn": lsn, "role_sequence": role_sequence}),
-        );
+        if self.record.enabled() {
+            let fields = serde_json::json!({"tx": tx, "lsn": lsn, "role_sequence": role_sequence});
+            self.emit(n, "acknowledged", fields);
+        }
         if let Some(client) = pending.client {
             let think = self.think();
             self.after(think, Ev::Client { client });
