@@ -28,6 +28,116 @@ pub const RETAINED_BYTES_SOFT_MAX: u64 = 24 * 1024 * 1024;
 /// from here.
 pub const INDEX_MARGIN_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Entries per chunk of the transaction index.
+const INDEX_CHUNK: usize = 4096;
+
+/// The transaction index: entries in LSN order, in fixed-size chunks so that its memory follows
+/// its length (no doubling jumps), addressed by absolute positions that stay valid when the front
+/// is pruned.
+#[derive(Default)]
+pub struct TxIndex {
+    chunks: VecDeque<Vec<TxEntry>>,
+    /// Absolute position of `chunks[0][0]`.
+    base: usize,
+    /// Entries of `chunks[0]` already pruned.
+    skip: usize,
+    len: usize,
+}
+
+impl TxIndex {
+    /// The absolute position of the first entry held.
+    pub fn first(&self) -> usize {
+        self.base + self.skip
+    }
+
+    /// One past the absolute position of the last entry held.
+    pub fn end(&self) -> usize {
+        self.first() + self.len
+    }
+
+    /// The entry at absolute position `at`.
+    pub fn get(&self, at: usize) -> Option<&TxEntry> {
+        if at < self.first() || at >= self.end() {
+            return None;
+        }
+        let rel = at - self.base;
+        self.chunks.get(rel / INDEX_CHUNK)?.get(rel % INDEX_CHUNK)
+    }
+
+    /// The last entry.
+    pub fn back(&self) -> Option<&TxEntry> {
+        self.chunks.back()?.last()
+    }
+
+    /// Appends an entry.
+    pub fn push_back(&mut self, entry: TxEntry) {
+        if self.chunks.back().is_none_or(|c| c.len() == INDEX_CHUNK) {
+            self.chunks.push_back(Vec::with_capacity(INDEX_CHUNK));
+        }
+        self.chunks.back_mut().expect("pushed").push(entry);
+        self.len += 1;
+    }
+
+    /// Removes the last entry.
+    pub fn pop_back(&mut self) {
+        let Some(chunk) = self.chunks.back_mut() else {
+            return;
+        };
+        chunk.pop();
+        self.len -= 1;
+        if chunk.is_empty() {
+            self.chunks.pop_back();
+        }
+        if self.len == 0 {
+            self.base = self.first();
+            self.skip = 0;
+            self.chunks.clear();
+        }
+    }
+
+    /// The first absolute position whose entry does not satisfy `before` (entries are ordered).
+    pub fn partition_point(&self, before: impl Fn(&TxEntry) -> bool) -> usize {
+        let (mut lo, mut hi) = (self.first(), self.end());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if before(self.get(mid).expect("within bounds")) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Drops every entry before absolute position `at`.
+    pub fn prune_before(&mut self, at: usize) {
+        let drop = at.saturating_sub(self.first()).min(self.len);
+        self.skip += drop;
+        self.len -= drop;
+        while self.skip >= INDEX_CHUNK || (self.len == 0 && !self.chunks.is_empty()) {
+            let Some(chunk) = self.chunks.pop_front() else {
+                break;
+            };
+            let n = chunk.len();
+            self.base += n;
+            self.skip = self.skip.saturating_sub(n);
+        }
+    }
+
+    /// Entries from absolute position `from` on, in order.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &TxEntry> + '_ {
+        (from.max(self.first())..self.end()).map(move |at| self.get(at).expect("within bounds"))
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.base = self.end();
+        self.skip = 0;
+        self.len = 0;
+        self.chunks.clear();
+    }
+}
+
 /// One committed transaction in the log.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct TxEntry {
@@ -95,7 +205,7 @@ pub struct DbLog {
     /// The log itself.
     pub body: Body,
     /// Transactions of the log not yet truncated, in LSN order.
-    index: VecDeque<TxEntry>,
+    index: TxIndex,
     /// (first LSN, generation), in LSN order: which generation wrote each stretch of the log.
     segments: Vec<(u64, u64)>,
     /// Where the next block to ship starts, and the re-creation under way if it is dropped log.
@@ -114,7 +224,7 @@ impl DbLog {
             config: log_config(),
             filler: PayloadFiller::new(seed),
             body: Body::None,
-            index: VecDeque::new(),
+            index: TxIndex::default(),
             segments: Vec::new(),
             ship_next: 0,
             recreate: None,
@@ -362,7 +472,9 @@ impl DbLog {
         {
             self.segments.push((block.range.0, block.generation));
         }
-        self.index.extend(block.entries.iter().copied());
+        for entry in &block.entries {
+            self.index.push_back(*entry);
+        }
         Ok(())
     }
 
@@ -441,7 +553,7 @@ impl DbLog {
     fn entries_in(&self, (from, to): (u64, u64)) -> Vec<TxEntry> {
         let first = self.index.partition_point(|e| e.lsn < from);
         self.index
-            .range(first..)
+            .iter_from(first)
             .take_while(|e| e.lsn < to)
             .copied()
             .collect()
@@ -465,10 +577,7 @@ impl DbLog {
     fn prune_index(&mut self, from: u64) {
         let keep = self.index.partition_point(|e| e.lsn < from);
         // Keep the entry that starts at or covers `from`, so re-creation can start there.
-        self.index.drain(..keep.saturating_sub(1));
-        if self.index.capacity() > 4 * self.index.len().max(1024) {
-            self.index.shrink_to(2 * self.index.len());
-        }
+        self.index.prune_before(keep.saturating_sub(1));
     }
 
     /// Redo at the redo rate: accounts redo up to `lsn` (never past the hardened end) and parses
@@ -582,6 +691,39 @@ mod tests {
         }
         assert_eq!(n, 200);
         assert_eq!(m.lsn_end(), p.lsn_end());
+    }
+
+    #[test]
+    fn the_index_keeps_absolute_positions_across_pruning() {
+        let mut index = TxIndex::default();
+        for i in 0..10_000u64 {
+            index.push_back(TxEntry {
+                lsn: i * 10,
+                tx: i,
+                size: 1,
+            });
+        }
+        let at = index.partition_point(|e| e.lsn < 50_000);
+        assert_eq!(index.get(at).map(|e| e.tx), Some(5_000));
+        index.prune_before(4_500);
+        assert_eq!(index.first(), 4_500);
+        assert_eq!(
+            index.get(at).map(|e| e.tx),
+            Some(5_000),
+            "positions survive pruning"
+        );
+        assert!(index.get(4_499).is_none());
+        index.pop_back();
+        assert_eq!(index.back().map(|e| e.tx), Some(9_998));
+        assert_eq!(index.iter_from(9_997).count(), 2);
+        index.prune_before(20_000);
+        assert!(index.back().is_none());
+        index.push_back(TxEntry {
+            lsn: 1,
+            tx: 1,
+            size: 1,
+        });
+        assert_eq!(index.get(index.first()).map(|e| e.tx), Some(1));
     }
 
     #[test]
