@@ -30,8 +30,8 @@ pub struct StepState {
 pub struct Steps {
     /// One per scenario step.
     pub states: Vec<StepState>,
-    /// The protocol command a statement waits for: id -> (step, statement).
-    pub waiting: BTreeMap<CommandId, (usize, usize)>,
+    /// The protocol command a statement waits for: id -> (step, statement, issued at).
+    pub waiting: BTreeMap<CommandId, (usize, usize, u64)>,
     next_command: CommandId,
     /// When the latest session command was issued (a manual failover's unavailability starts
     /// there).
@@ -94,9 +94,10 @@ impl World<'_> {
 
     /// A statement's protocol command finished.
     pub fn command_completed(&mut self, id: CommandId, result: Result<(), SqlError>) {
-        if let Some((step, statement)) = self.steps.waiting.remove(&id) {
+        if let Some((step, statement, issued)) = self.steps.waiting.remove(&id) {
+            // A session command takes at least the time of a catalog change (reference §7).
             self.queue.push(
-                self.now,
+                self.now.max(issued + MILLISECOND),
                 Ev::StatementDone {
                     step,
                     statement,
@@ -273,7 +274,7 @@ impl World<'_> {
                 let (p, m) = (self.node_named(&principal), self.node_named(&mirror));
                 let id = self.command_id();
                 self.start_session(p, m, id);
-                self.steps.waiting.insert(id, (i, k));
+                self.steps.waiting.insert(id, (i, k, self.now));
                 Ok(true)
             }
             Effect::SetWitness { witness, .. } => {
@@ -317,7 +318,7 @@ impl World<'_> {
                 "the database is not configured for database mirroring",
             ));
         };
-        self.steps.waiting.insert(id, (i, k));
+        self.steps.waiting.insert(id, (i, k, now));
         self.steps.command_issued_at = Some(now);
         let result = partner.handle_command(now, id, command);
         if result.is_err() {
