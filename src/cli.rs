@@ -4,7 +4,7 @@
 
 use std::{fmt, num::NonZeroUsize, path::PathBuf, str::FromStr};
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Rehearse and verify SQL Server database mirroring: a deterministic simulator, a model
 /// checker and a commit-latency benchmark.
@@ -113,32 +113,9 @@ pub struct ShrinkArgs {
     pub output: Option<PathBuf>,
 }
 
-/// `sim check [--mode MODE] [--bfs|--dfs|--simulate N] [--threads N] [--explore ADDR] [--json]`.
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("strategy").args(["bfs", "dfs", "simulate"])))]
-pub struct CheckArgs {
-    /// Check only this operating mode (all modes by default).
-    #[arg(long, value_name = "MODE")]
-    pub mode: Option<String>,
-    /// Breadth-first search.
-    #[arg(long)]
-    pub bfs: bool,
-    /// Depth-first search.
-    #[arg(long)]
-    pub dfs: bool,
-    /// Random walks: this many.
-    #[arg(long, value_name = "N")]
-    pub simulate: Option<u64>,
-    /// Checker threads.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<NonZeroUsize>,
-    /// Serve the model explorer at this address (loopback by default).
-    #[arg(long, value_name = "ADDR")]
-    pub explore: Option<String>,
-    /// Print the results as one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+/// `sim check`: the model checker's own arguments (crates/model).
+pub use mirror_model::cli::CheckArgs;
+
 
 /// `sim bench [--out reports/] [--quick]`.
 #[derive(Debug, Args)]

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Some(Command::Validate(arguments)) => validate(&arguments.scenario),
         Some(Command::Sweep(arguments)) => not_yet_with_scenario("sweep", &arguments.scenario),
         Some(Command::Shrink(arguments)) => not_yet_with_scenario("shrink", &arguments.scenario),
-        Some(Command::Check(_)) => not_yet("check"),
+        Some(Command::Check(arguments)) => check(arguments),
         Some(Command::Bench(_)) => not_yet("bench"),
     };
     ExitCode::from(exit as u8)
@@ -118,6 +118,15 @@ fn run(arguments: &RunArgs) -> Exit {
     match outcome.report.verdict {
         Verdict::Pass => Exit::Held,
         Verdict::Fail => Exit::Failed,
+    }
+}
+
+/// `sim check`: model-check the protocol (crates/model); its exit code follows spec/cli.md.
+fn check(arguments: &cli::CheckArgs) -> Exit {
+    match mirror_model::cli::run_check(arguments) {
+        0 => Exit::Held,
+        1 => Exit::Failed,
+        _ => Exit::BadInput,
     }
 }
 

@@ -42,6 +42,11 @@ pub struct Hello {
     pub config: Option<SessionConfig>,
     /// The sender's end of log (a principal: all log written; a mirror: all log received).
     pub lsn_end: Lsn,
+    /// The sender's writing incarnation: how many times it has (re)started writing the log as
+    /// principal (a restart, a take-over) and the LSN it started at. Log a mirror received from
+    /// an earlier incarnation past that LSN was never hardened by the principal and may differ
+    /// from what it wrote since: the mirror discards it on the handshake.
+    pub incarnation: (u64, Lsn),
 }
 
 /// The messages of the mirroring protocol.

@@ -47,6 +47,11 @@ pub struct PartnerDurable {
     /// This partner recorded WITNESS OFF for an unreachable witness: it takes no part in an
     /// automatic failover of this session any more (reference section 4).
     pub witness_excluded: bool,
+    /// How many times this instance has started writing the log as principal (restarts and
+    /// take-overs), and the LSN the current incarnation started at.
+    pub incarnation: (u64, Lsn),
+    /// A mirror: the principal and its incarnation at the last completed handshake.
+    pub synced_incarnation: Option<(InstanceId, u64)>,
 }
 
 /// The principal's report of its exposure to the witness (reference section 4, "Running
@@ -99,6 +104,8 @@ pub struct Partner {
     told_synchronized: Option<Numbers>,
     witness_sees_principal: bool,
     failover_requested: bool,
+    /// The principal's incarnation seen in its last Hello, recorded once the handshake is done.
+    pending_incarnation: Option<(InstanceId, u64)>,
     mutants: Mutants,
     out: Vec<Output>,
 }
@@ -169,6 +176,8 @@ impl Partner {
                 discard_pending: None,
                 report_counter: 0,
                 witness_excluded: false,
+                incarnation: (0, lsn_hardened),
+                synced_incarnation: None,
             },
             links,
             running: true,
@@ -197,6 +206,7 @@ impl Partner {
             told_synchronized: None,
             witness_sees_principal: false,
             failover_requested: false,
+            pending_incarnation: None,
             mutants: Mutants::default(),
             out: Vec::new(),
         }
@@ -518,6 +528,10 @@ impl Partner {
         self.durable = durable;
         self.links = links;
         self.epoch = epoch;
+        if self.durable.role == Role::Principal {
+            // Recovery: the log is written on from the hardened end, as a new incarnation.
+            self.durable.incarnation = (self.durable.incarnation.0 + 1, lsn_hardened);
+        }
         if let Some(w) = self.durable.config.witness {
             self.links.add_peer(w, true);
         }
@@ -637,6 +651,7 @@ impl Partner {
             role_history: self.durable.role_history.clone(),
             config: (self.durable.role == Role::Principal).then_some(self.durable.config),
             lsn_end: self.lsn_end,
+            incarnation: self.durable.incarnation,
         };
         self.send(self.durable.partner, Message::Hello(hello));
     }
@@ -842,12 +857,22 @@ impl Partner {
     fn on_principal_hello(&mut self, hello: Hello) {
         let Some(config) = hello.config else { return };
         self.merge_history(&hello.role_history);
+        // A principal that restarted since the last handshake may have written other log at the
+        // LSNs past its recovered end than the blocks this mirror received before it crashed
+        // (found by the model checker; the reference's list of discard points misses it).
+        let incarnation = (self.durable.partner, hello.incarnation.0);
+        let restarted = match self.durable.synced_incarnation {
+            Some(synced) if synced != incarnation => Some(hello.incarnation.1),
+            _ => None, // in step with this incarnation, or never synced (only restored log)
+        };
+        self.pending_incarnation = Some(incarnation);
         let lowest = hello
             .role_history
             .iter()
             .filter(|c| c.role_sequence > self.durable.synced_role_sequence)
             .map(|c| c.failover_lsn)
             .chain(std::iter::once(hello.lsn_end))
+            .chain(restarted)
             .min()
             .expect("the chain has one element");
         self.durable.discard_pending = Some(
@@ -875,6 +900,9 @@ impl Partner {
             }
         }
         self.durable.synced_role_sequence = self.role_sequence();
+        if let Some(incarnation) = self.pending_incarnation.take() {
+            self.durable.synced_incarnation = Some(incarnation);
+        }
         self.handshaken = true;
         self.told_synchronized = None;
         self.set_state(MirroringState::Synchronizing);
@@ -1234,6 +1262,7 @@ impl Partner {
         // Received but unhardened log was never acknowledged: it is lost with the role change,
         // as in a crash (the log engine turns a mirror log into a writer at its hardened LSN).
         self.discard_past(self.lsn_hardened);
+        self.durable.incarnation = (self.durable.incarnation.0 + 1, self.lsn_hardened);
         self.merge_history(&[change]);
         self.durable.role = Role::Principal;
         self.durable.config.numbers.role = change.role_sequence;
@@ -1548,6 +1577,7 @@ mod tests {
             role_history: history,
             config: Some(config),
             lsn_end,
+            incarnation: (0, 0),
         })
     }
 
