@@ -52,6 +52,10 @@ pub struct PartnerDurable {
     pub incarnation: (u64, Lsn),
     /// A mirror: the principal and its incarnation at the last completed handshake.
     pub synced_incarnation: Option<(InstanceId, u64)>,
+    /// A principal: whether the mirror has completed a handshake with the current incarnation.
+    /// If not, the log written since the incarnation began may differ from what the mirror
+    /// holds, and it is discarded should this instance rejoin as the mirror.
+    pub incarnation_synced: bool,
 }
 
 /// The principal's report of its exposure to the witness (reference section 4, "Running
@@ -178,6 +182,7 @@ impl Partner {
                 witness_excluded: false,
                 incarnation: (0, lsn_hardened),
                 synced_incarnation: None,
+                incarnation_synced: true,
             },
             links,
             running: true,
@@ -531,6 +536,7 @@ impl Partner {
         if self.durable.role == Role::Principal {
             // Recovery: the log is written on from the hardened end, as a new incarnation.
             self.durable.incarnation = (self.durable.incarnation.0 + 1, lsn_hardened);
+            self.durable.incarnation_synced = false;
         }
         if let Some(w) = self.durable.config.witness {
             self.links.add_peer(w, true);
@@ -982,6 +988,7 @@ impl Partner {
 
     fn on_ready(&mut self, lsn_end: Lsn, lsn_hardened: Lsn) {
         self.mirror_ready = true;
+        self.durable.incarnation_synced = true;
         self.lsn_shipped = lsn_end.min(self.lsn_end);
         self.lsn_sent = self.lsn_shipped;
         self.lsn_mirror_hardened = lsn_hardened.min(self.lsn_end);
@@ -1226,6 +1233,13 @@ impl Partner {
         if was_principal {
             // Log not yet hardened is lost with the role, as in a crash.
             self.discard_past(self.lsn_hardened);
+            if !self.durable.incarnation_synced {
+                // Written since a restart the mirror never heard of: the new principal's log
+                // may hold other records at those LSNs (found by the model checker).
+                let start = self.durable.incarnation.1;
+                self.durable.discard_pending =
+                    Some(self.durable.discard_pending.map_or(start, |d| d.min(start)));
+            }
         }
         self.durable.role = Role::Mirror;
         self.durable.config.numbers.role = role_sequence;
@@ -1263,6 +1277,7 @@ impl Partner {
         // as in a crash (the log engine turns a mirror log into a writer at its hardened LSN).
         self.discard_past(self.lsn_hardened);
         self.durable.incarnation = (self.durable.incarnation.0 + 1, self.lsn_hardened);
+        self.durable.incarnation_synced = false;
         self.merge_history(&[change]);
         self.durable.role = Role::Principal;
         self.durable.config.numbers.role = change.role_sequence;

@@ -51,6 +51,9 @@ struct Ledger {
     summarised: Option<(u64, u64, u64)>,
 }
 
+/// A forced service: (new role sequence, fork LSN, the forcing mirror's log generations then).
+pub type ForcedService = (u64, u64, Vec<(u64, u64)>);
+
 /// A stretch during which a forced-service principal and an older one both served.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SplitBrain {
@@ -70,8 +73,8 @@ pub struct History {
     /// Who serves now: node -> (role sequence, since, took over by forced service lineage).
     pub serving: BTreeMap<usize, (u64, Nanos)>,
     ledgers: BTreeMap<u64, Ledger>,
-    /// Forced services: (new role sequence, fork LSN).
-    pub forced: Vec<(u64, u64)>,
+    /// Forced services: (new role sequence, fork LSN, the forcing mirror's log generations).
+    pub forced: Vec<ForcedService>,
     broken: BTreeMap<&'static str, Vec<String>>,
     /// Split brains seen.
     pub split_brains: Vec<SplitBrain>,
@@ -109,8 +112,9 @@ impl History {
     /// (`single_principal`); an overlap with an older principal after forced service is a split
     /// brain.
     pub fn serve(&mut self, start: ServeStart) {
-        let forced_above = |low: u64, high: u64, forced: &[(u64, u64)]| {
-            forced.iter().any(|&(seq, _)| seq > low && seq <= high)
+        type Forced = [ForcedService];
+        let forced_above = |low: u64, high: u64, forced: &Forced| {
+            forced.iter().any(|(seq, _, _)| *seq > low && *seq <= high)
         };
         let serving: Vec<(usize, u64)> = self
             .serving
@@ -203,7 +207,7 @@ impl History {
             }
             if forced
                 .iter()
-                .any(|&(seq, _)| seq > role_sequence && seq <= s.role_sequence)
+                .any(|(seq, _, _)| *seq > role_sequence && *seq <= s.role_sequence)
             {
                 continue; // forced service: a split brain, reported separately
             }
@@ -259,10 +263,16 @@ impl History {
                 continue;
             }
             missing.sort_unstable();
+            // Lost through forced service: acknowledged by a principal of an older role sequence
+            // and not in the forcing mirror's log when it took over, judged by content. Above the
+            // fork LSN (the reference's definition) that is always so; at or below it, only when
+            // the old principal had restarted and rewritten log the mirror never received (a
+            // case the reference's definition misses).
             let excused = |l: u64| {
-                self.forced
-                    .iter()
-                    .any(|&(seq, fork_lsn)| seq > ledger.role_sequence && l > fork_lsn)
+                self.forced.iter().any(|(seq, fork_lsn, segments)| {
+                    *seq > ledger.role_sequence
+                        && (l > *fork_lsn || generation_at(segments, l) != Some(generation))
+                })
             };
             let (lost_here, unexcused): (Vec<u64>, Vec<u64>) =
                 missing.into_iter().partition(|&l| excused(l));
@@ -352,7 +362,7 @@ mod tests {
         for lsn in [100, 200, 300, 400] {
             h.acknowledged(lsn, 0, 0, lsn, 1);
         }
-        h.forced.push((1, 250));
+        h.forced.push((1, 250, vec![(0, 1)]));
         h.judge_durability(&[(0, 1), (250, 2)], 1000);
         assert_eq!(h.lost, 2);
         assert!(h.verdicts().iter().all(|(_, held, _)| *held));

@@ -535,7 +535,8 @@ impl<'s> World<'s> {
                     .partner
                     .as_ref()
                     .map_or(0, |p| p.role_sequence());
-                self.history.forced.push((seq, lsn));
+                let segments = self.nodes[n].log.segments().to_vec();
+                self.history.forced.push((seq, lsn, segments));
                 self.emit(
                     n,
                     "fork",
