@@ -7,6 +7,8 @@
 //!
 //! It prints events per second of each and their ratio (`engine/bare ratio`).
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;

@@ -1,0 +1,472 @@
+//! `sim check` (spec/cli.md): the flags, and the run that prints the verdict.
+//!
+//! The `sim` binary flattens [`CheckArgs`] into its `check` subcommand and exits with
+//! [`run_check`]'s code: 0 every `always` property held and every `sometimes` property was found,
+//! 1 a counterexample (or a `sometimes` property that an exhaustive search did not find), 2 bad
+//! input. With `--json`, stdout carries one JSON object and nothing else; messages about bad
+//! input go to stderr.
+
+use std::io::{self, Write};
+use std::net::{TcpListener, ToSocketAddrs};
+use std::num::NonZeroUsize;
+use std::str::FromStr;
+use std::time::Instant;
+
+use mirror_protocol::Mutant;
+use serde_json::{json, Value};
+use stateright::{Checker, Model};
+
+use crate::check::{check, CheckOptions, CheckReport, Outcome, Strategy};
+use crate::config::{Configuration, Mode};
+use crate::model::SessionModel;
+use crate::properties::explain;
+use crate::report::{render, steps};
+
+/// The explorer's default address: loopback only.
+pub const EXPLORE_DEFAULT: &str = "127.0.0.1:3000";
+
+/// `sim check [--mode MODE] [--bfs|--dfs|--simulate N] [--threads N] [--explore [ADDR]] [--json]`.
+///
+/// Without bounds on the command line, each mode is checked in two configurations, without and
+/// with operator commands ([`Configuration::for_check`]); the bound flags replace the budgets of
+/// every selected configuration.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[command(group(clap::ArgGroup::new("search").args(["bfs", "dfs", "simulate"])))]
+#[command(group(clap::ArgGroup::new("operator").args(["commands", "no_commands"])))]
+pub struct CheckArgs {
+    /// Check only this operating mode (all modes by default).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<Mode>,
+    /// Breadth-first search (the default); counterexamples are shortened to the shortest.
+    #[arg(long)]
+    pub bfs: bool,
+    /// Depth-first search: far less memory; counterexamples are shortened to the shortest.
+    #[arg(long)]
+    pub dfs: bool,
+    /// N random walks from the set-up session instead of an exhaustive search.
+    #[arg(long, value_name = "N")]
+    pub simulate: Option<u64>,
+    /// The seed of the random walks (printed; the same seed gives the same walks).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "simulate")]
+    pub seed: u64,
+    /// Checker threads (default: 1 for breadth-first search, every core otherwise).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+    /// Only the configurations with operator commands.
+    #[arg(long)]
+    pub commands: bool,
+    /// Only the configurations without operator commands.
+    #[arg(long)]
+    pub no_commands: bool,
+    /// Bound: client transactions.
+    #[arg(long, value_name = "N", help_heading = "Bounds")]
+    pub transactions: Option<u8>,
+    /// Bound: process crashes (each may be followed by a restart).
+    #[arg(long, value_name = "N", help_heading = "Bounds")]
+    pub crashes: Option<u8>,
+    /// Bound: link partitions (each may be healed).
+    #[arg(long, value_name = "N", help_heading = "Bounds")]
+    pub partitions: Option<u8>,
+    /// Bound: connections declared lost falsely.
+    #[arg(long, value_name = "N", help_heading = "Bounds")]
+    pub suspicions: Option<u8>,
+    /// Bound: operator commands, in the configurations that have them.
+    #[arg(long, value_name = "N", help_heading = "Bounds")]
+    pub operator_commands: Option<u8>,
+    /// Let any queued message be delivered, not only the oldest of its connection.
+    #[arg(long, help_heading = "Bounds")]
+    pub reorder: bool,
+    /// Serve stateright's model explorer for the first selected configuration at ADDR
+    /// (127.0.0.1:3000 when no address is given) instead of checking.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = EXPLORE_DEFAULT)]
+    pub explore: Option<String>,
+    /// Print one JSON object on stdout, and nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// Switch on one deliberate protocol bug (builds with the `mutants` feature only).
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub mutant: Option<String>,
+}
+
+/// Runs `sim check` and returns the exit code (0 held and found, 1 counterexample, 2 bad
+/// input). The report goes to stdout.
+pub fn run_check(args: &CheckArgs) -> i32 {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    run_check_to(args, &mut out)
+}
+
+/// [`run_check`], writing the report to `out` (messages about bad input go to stderr).
+pub fn run_check_to(args: &CheckArgs, out: &mut dyn Write) -> i32 {
+    match run(args, out) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("sim check: {message}");
+            2
+        }
+    }
+}
+
+fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
+    let mutant = parse_mutant(args.mutant.as_deref())?;
+    if args.simulate == Some(0) {
+        return Err("--simulate needs at least one walk".into());
+    }
+    let configurations = selected(args, mutant);
+    if configurations.is_empty() {
+        return Err("no configuration is selected".into());
+    }
+    if let Some(address) = &args.explore {
+        return explore(args, &configurations[0], address);
+    }
+    let strategy = match (args.simulate, args.dfs) {
+        (Some(walks), _) => Strategy::Simulate {
+            walks,
+            seed: args.seed,
+        },
+        (None, true) => Strategy::Dfs,
+        (None, false) => Strategy::Bfs,
+    };
+    let threads = args.threads.map_or_else(
+        || match strategy {
+            Strategy::Bfs => 1,
+            _ => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        },
+        NonZeroUsize::get,
+    );
+    let mut options = CheckOptions::new(strategy, threads);
+    options.shortest = true;
+    let mut text = Text {
+        out,
+        quiet: args.json,
+    };
+    text.line(&format!(
+        "sim check: {} configuration{}, {}{}, {} thread{}{}",
+        configurations.len(),
+        plural(configurations.len()),
+        strategy.name(),
+        match strategy {
+            Strategy::Simulate { walks, seed } => format!(" ({walks} walks, seed {seed})"),
+            _ => String::new(),
+        },
+        threads,
+        plural(threads),
+        mutant.map_or(String::new(), |m| format!(", mutant {m}"))
+    ));
+    let mut results = Vec::new();
+    for configuration in &configurations {
+        let (report, seconds) = timed(|| check(configuration, &options));
+        print_report(&mut text, args, &report, seconds);
+        results.push((report, seconds));
+    }
+    let pass = results.iter().all(|(r, _)| passes(r));
+    if args.json {
+        let object = json_report(args, mutant, &results, pass);
+        writeln!(text.out, "{object}").map_err(|e| e.to_string())?;
+    } else {
+        print_verdict(&mut text, &results, pass);
+    }
+    Ok(i32::from(!pass))
+}
+
+fn parse_mutant(name: Option<&str>) -> Result<Option<Mutant>, String> {
+    let Some(name) = name else { return Ok(None) };
+    if !cfg!(feature = "mutants") {
+        return Err("--mutant needs a build with the `mutants` feature".into());
+    }
+    Mutant::from_str(name).map(Some)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Human output, silenced by `--json`.
+struct Text<'a> {
+    out: &'a mut dyn Write,
+    quiet: bool,
+}
+
+impl Text<'_> {
+    fn line(&mut self, line: &str) {
+        if !self.quiet {
+            // A closed stdout (a pipe to `head`) is not an error of the check.
+            let _ = writeln!(self.out, "{line}");
+        }
+    }
+}
+
+/// The configurations the flags select, each with the bounds and the mutant applied.
+fn selected(args: &CheckArgs, mutant: Option<Mutant>) -> Vec<Configuration> {
+    let modes = args.mode.map_or(Mode::ALL.to_vec(), |m| vec![m]);
+    modes
+        .into_iter()
+        .flat_map(Configuration::for_check)
+        .filter(|c| !args.commands || c.has_commands())
+        .filter(|c| !(args.no_commands && c.has_commands()))
+        .map(|mut c| {
+            c.transactions = args.transactions.unwrap_or(c.transactions);
+            c.crashes = args.crashes.unwrap_or(c.crashes);
+            c.partitions = args.partitions.unwrap_or(c.partitions);
+            c.suspicions = args.suspicions.unwrap_or(c.suspicions);
+            if c.has_commands() {
+                c.commands = args.operator_commands.unwrap_or(c.commands).max(1);
+            }
+            c.reorder |= args.reorder;
+            c.mutant(mutant)
+        })
+        .collect()
+}
+
+/// Whether a report passes: every `always` property held, and every `sometimes` property was
+/// found (random walks are not exhaustive: a `sometimes` property they miss is not a failure).
+fn passes(report: &CheckReport) -> bool {
+    let walks = matches!(report.strategy, Strategy::Simulate { .. });
+    report.all_held() && (walks || report.all_found())
+}
+
+/// Runs `f` and measures its wall-clock time, for the summary only (never for a decision).
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    // The one clock read of the model crate: elapsed seconds in the `sim check` summary.
+    #[allow(clippy::disallowed_methods)]
+    let start = Instant::now();
+    let value = f();
+    (value, start.elapsed().as_secs_f64())
+}
+
+fn per_second(unique: usize, seconds: f64) -> u64 {
+    if seconds > 0.0 {
+        (unique as f64 / seconds) as u64
+    } else {
+        0
+    }
+}
+
+/// The flags that select this configuration alone (for the explorer hint).
+fn selector(args: &CheckArgs, c: &Configuration) -> String {
+    let mut flags = format!(
+        "--mode {} {} --transactions {} --crashes {} --partitions {} --suspicions {}",
+        c.mode,
+        if c.has_commands() {
+            "--commands"
+        } else {
+            "--no-commands"
+        },
+        c.transactions,
+        c.crashes,
+        c.partitions,
+        c.suspicions
+    );
+    if c.has_commands() {
+        flags.push_str(&format!(" --operator-commands {}", c.commands));
+    }
+    if c.reorder {
+        flags.push_str(" --reorder");
+    }
+    if let Some(m) = &args.mutant {
+        flags.push_str(&format!(" --mutant {m}"));
+    }
+    flags
+}
+
+fn print_report(text: &mut Text<'_>, args: &CheckArgs, report: &CheckReport, seconds: f64) {
+    let c = &report.configuration;
+    text.line("");
+    text.line(&format!(
+        "{}: {}",
+        c.name(),
+        if report.complete {
+            "explored completely"
+        } else {
+            "explored in part (a bound was reached or the search stopped)"
+        }
+    ));
+    for p in &report.properties {
+        let kind = if p.always { "always" } else { "sometimes" };
+        let steps = p
+            .trace
+            .as_ref()
+            .map_or(String::new(), |t| format!(" in {} steps", t.len() - 1));
+        let note = if p.name == "split_brain_via_forced_service" && p.outcome == Outcome::Found {
+            " (the documented hazard of forced service: a discovery, not a failure)"
+        } else {
+            ""
+        };
+        text.line(&format!(
+            "  {kind:<9} {:<34} {}{steps}{note}",
+            p.name,
+            p.outcome.name()
+        ));
+    }
+    text.line(&format!(
+        "  states {}, unique {}, depth {}, {:.1} s, {} unique states/s",
+        report.states,
+        report.unique_states,
+        report.depth,
+        seconds,
+        per_second(report.unique_states, seconds)
+    ));
+    for p in &report.properties {
+        let (Outcome::Violated, Some(trace)) = (p.outcome, &p.trace) else {
+            continue;
+        };
+        text.line("");
+        text.line(&format!(
+            "  counterexample: {} violated after {} steps",
+            p.name,
+            trace.len() - 1
+        ));
+        for line in render(trace, p.name).lines() {
+            text.line(&format!("  {line}"));
+        }
+        if let Some(path) = &p.explorer_path {
+            text.line(&format!(
+                "  explorer: sim check {} --explore, then open http://{EXPLORE_DEFAULT}/#/steps/{path}",
+                selector(args, c)
+            ));
+        }
+    }
+}
+
+fn print_verdict(text: &mut Text<'_>, results: &[(CheckReport, f64)], pass: bool) {
+    let states: usize = results.iter().map(|(r, _)| r.states).sum();
+    let unique: usize = results.iter().map(|(r, _)| r.unique_states).sum();
+    let seconds: f64 = results.iter().map(|(_, s)| s).sum();
+    text.line("");
+    text.line(&format!(
+        "total: states {states}, unique {unique}, {seconds:.1} s, {} unique states/s",
+        per_second(unique, seconds)
+    ));
+    if pass {
+        text.line("verdict: pass (every always property held, every sometimes property found)");
+        return;
+    }
+    let failures: Vec<String> = results
+        .iter()
+        .flat_map(|(r, _)| {
+            r.properties
+                .iter()
+                .filter(|p| match p.outcome {
+                    Outcome::Violated => true,
+                    Outcome::NotFound => !matches!(r.strategy, Strategy::Simulate { .. }),
+                    _ => false,
+                })
+                .map(|p| {
+                    format!(
+                        "{} {} in {}",
+                        p.name,
+                        p.outcome.name(),
+                        r.configuration.name()
+                    )
+                })
+        })
+        .collect();
+    text.line(&format!("verdict: fail ({})", failures.join("; ")));
+}
+
+fn json_property(p: &crate::check::PropertyReport) -> Value {
+    let counterexample = match (&p.trace, p.outcome) {
+        (Some(trace), Outcome::Violated) => {
+            let steps: Vec<Value> = steps(trace)
+                .into_iter()
+                .map(|s| json!({"step": s.number, "action": s.action, "changes": s.changes}))
+                .collect();
+            let explanation = trace.last().map_or(Vec::new(), |(s, _)| explain(s, p.name));
+            json!({"steps": steps, "explanation": explanation})
+        }
+        _ => Value::Null,
+    };
+    json!({
+        "name": p.name,
+        "expectation": if p.always { "always" } else { "sometimes" },
+        "result": p.outcome.name().replace(' ', "_"),
+        "steps": p.trace.as_ref().map(|t| t.len() - 1),
+        "explorer_path": p.explorer_path,
+        "counterexample": counterexample,
+    })
+}
+
+fn json_report(
+    args: &CheckArgs,
+    mutant: Option<Mutant>,
+    results: &[(CheckReport, f64)],
+    pass: bool,
+) -> Value {
+    let configurations: Vec<Value> = results
+        .iter()
+        .map(|(r, seconds)| {
+            let c = &r.configuration;
+            let properties: Vec<Value> = r.properties.iter().map(json_property).collect();
+            json!({
+                "name": c.name(),
+                "mode": c.mode.name(),
+                "selector": selector(args, c),
+                "transactions": c.transactions,
+                "crashes": c.crashes,
+                "partitions": c.partitions,
+                "suspicions": c.suspicions,
+                "commands": c.commands,
+                "reorder": c.reorder,
+                "complete": r.complete,
+                "states": r.states,
+                "unique_states": r.unique_states,
+                "depth": r.depth,
+                "seconds": seconds,
+                "unique_states_per_second": per_second(r.unique_states, *seconds),
+                "pass": passes(r),
+                "properties": properties,
+            })
+        })
+        .collect();
+    let (strategy, threads) = results
+        .first()
+        .map_or(("bfs", 1), |(r, _)| (r.strategy.name(), r.threads));
+    let seed = results.first().and_then(|(r, _)| match r.strategy {
+        Strategy::Simulate { seed, .. } => Some(seed),
+        _ => None,
+    });
+    let states: usize = results.iter().map(|(r, _)| r.states).sum();
+    let unique: usize = results.iter().map(|(r, _)| r.unique_states).sum();
+    let seconds: f64 = results.iter().map(|(_, s)| s).sum();
+    json!({
+        "verdict": if pass { "pass" } else { "fail" },
+        "strategy": strategy,
+        "threads": threads,
+        "seed": seed,
+        "mutant": mutant.map(|m| m.name()),
+        "explore_address": EXPLORE_DEFAULT,
+        "configurations": configurations,
+        "total": {
+            "states": states,
+            "unique_states": unique,
+            "seconds": seconds,
+            "unique_states_per_second": per_second(unique, seconds),
+        },
+    })
+}
+
+/// Serves stateright's explorer for one configuration; runs until the process is stopped.
+fn explore(args: &CheckArgs, configuration: &Configuration, address: &str) -> Result<i32, String> {
+    let resolved: Vec<_> = address
+        .to_socket_addrs()
+        .map_err(|e| format!("--explore {address}: {e}"))?
+        .collect();
+    let Some(&first) = resolved.first() else {
+        return Err(format!("--explore {address}: no address"));
+    };
+    // stateright panics when it cannot listen: try first, so that a taken port is bad input.
+    TcpListener::bind(first).map_err(|e| format!("--explore {address}: cannot listen: {e}"))?;
+    eprintln!(
+        "sim check: exploring {} at http://{first}/ (stop with Ctrl-C)",
+        configuration.name()
+    );
+    let threads = args.threads.map_or(1, NonZeroUsize::get);
+    let model = SessionModel::new(configuration.clone());
+    let checker = model.checker().threads(threads).serve(first);
+    // `serve` returns only if its web server stops.
+    Ok(i32::from(!checker.is_done()))
+}

@@ -1,0 +1,271 @@
+//! Counterexamples for people: each step as a sentence, and after it the instances whose state
+//! changed, in the reference's words.
+
+use mirror_protocol::{InstanceId, LinkState, Message, Role, SessionCommand, SyncState};
+
+use crate::model::Action;
+use crate::state::{channel, index, name, show_log, SessionState, GAMMA, INSTANCES};
+
+/// One step of a counterexample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The step's number, from 1.
+    pub number: usize,
+    /// What happened.
+    pub action: String,
+    /// The instances whose state changed, one line each.
+    pub changes: Vec<String>,
+}
+
+/// The action alone, without the state it applies to (for the explorer).
+pub fn action_name(action: &Action) -> String {
+    match action {
+        Action::Deliver { from, to, position } => {
+            if *position == 0 {
+                format!("deliver {} -> {}", name(*from), name(*to))
+            } else {
+                format!(
+                    "deliver {} -> {} (message {position})",
+                    name(*from),
+                    name(*to)
+                )
+            }
+        }
+        Action::Tick(id) => format!("ping tick on {}", name(*id)),
+        Action::Flushed(id) => format!("log flush completes on {}", name(*id)),
+        Action::RedoDrained(id) => format!("redo queue drained on {}", name(*id)),
+        Action::TakeOver(id) => format!("take-over timer fires on {}", name(*id)),
+        Action::Commit(id) => format!("a client commits on {}", name(*id)),
+        Action::DeclareLost {
+            on,
+            peer,
+            suspicion,
+        } => format!(
+            "{} declares its connection to {} lost{}",
+            name(*on),
+            name(*peer),
+            if *suspicion { " (falsely)" } else { "" }
+        ),
+        Action::Crash(id) => format!("{} crashes", name(*id)),
+        Action::Restart(id) => format!("{} restarts", name(*id)),
+        Action::Partition(a, b) => format!("partition {} | {}", name(*a), name(*b)),
+        Action::Heal(a, b) => format!("heal {} | {}", name(*a), name(*b)),
+        Action::Command { on, command } => {
+            format!(
+                "ALTER DATABASE SET {} on {}",
+                command_sql(*command),
+                name(*on)
+            )
+        }
+    }
+}
+
+fn command_sql(command: SessionCommand) -> String {
+    match command {
+        SessionCommand::Failover => "PARTNER FAILOVER".into(),
+        SessionCommand::ForceService => "PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS".into(),
+        SessionCommand::Suspend => "PARTNER SUSPEND".into(),
+        SessionCommand::Resume => "PARTNER RESUME".into(),
+        SessionCommand::Safety(s) => format!("PARTNER SAFETY {}", format!("{s:?}").to_uppercase()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The action with what it carries in `state` (the message delivered, the transaction).
+pub fn describe(state: &SessionState, action: &Action) -> String {
+    match action {
+        Action::Deliver { from, to, position } => {
+            let packet = &state.network[channel(*from, *to)][*position];
+            let mut text = format!(
+                "deliver {} -> {}: {} (conn {}.{}, role sequence {})",
+                name(*from),
+                name(*to),
+                message(&packet.env.body),
+                packet.env.conn.initiator.0,
+                packet.env.conn.number,
+                packet.env.role.role_sequence
+            );
+            if !packet.records.is_empty() {
+                text.push_str(&format!(" carrying {}", show_log(&packet.records)));
+            }
+            text
+        }
+        Action::Commit(id) => format!(
+            "a client commits tx {} on {} (lsn {})",
+            state.budgets.next_tx,
+            name(*id),
+            state.partner(*id).lsn_end() + 1
+        ),
+        Action::Flushed(id) => {
+            let (lsn, _) = state.flushes[index(*id)][0];
+            format!("log flush up to lsn {lsn} completes on {}", name(*id))
+        }
+        other => action_name(other),
+    }
+}
+
+/// A message in a few words.
+pub fn message(body: &Message) -> String {
+    match body {
+        Message::Hello(h) => format!(
+            "Hello(end {}, {} role changes{})",
+            h.lsn_end,
+            h.role_history.len(),
+            if h.config.is_some() { ", config" } else { "" }
+        ),
+        Message::Log { lsn_from, lsn_to } => format!("Log({lsn_from}..{lsn_to}]"),
+        Message::Status {
+            report,
+            sync,
+            numbers,
+        } => format!("Status(#{report} {sync:?} at {numbers:?})"),
+        Message::FailoverRequest {
+            numbers,
+            told_synchronized,
+            lsn_hardened,
+            ..
+        } => format!(
+            "FailoverRequest(numbers {numbers:?}, told {told_synchronized:?}, hardened \
+             {lsn_hardened})"
+        ),
+        Message::FailoverGranted { change, .. } => format!(
+            "FailoverGranted(role sequence {}, failover lsn {})",
+            change.role_sequence, change.failover_lsn
+        ),
+        Message::WitnessHello {
+            last_change,
+            numbers,
+            sees_principal,
+        } => format!(
+            "WitnessHello(role sequence {}, last change {:?}, sees principal {sees_principal})",
+            numbers.role,
+            last_change.map(|c| c.role_sequence)
+        ),
+        Message::Config(c) => format!(
+            "Config(safety {:?}, suspended {}, numbers {:?})",
+            c.safety, c.suspended, c.numbers
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// One line describing an instance in `state`.
+pub fn summarize(state: &SessionState, i: usize) -> String {
+    let id = INSTANCES[i];
+    if id == GAMMA {
+        let Some(w) = state.witness.as_ref() else {
+            return String::new();
+        };
+        if !w.is_running() {
+            return "gamma: down".into();
+        }
+        let record = match w.record() {
+            Some(r) => format!(
+                "principal {} at role sequence {}, {}{}",
+                name(r.principal),
+                r.numbers.role,
+                match r.sync {
+                    SyncState::Synchronized => "SYNCHRONIZED",
+                    SyncState::Unsynchronized => "UNSYNCHRONIZED",
+                    SyncState::Unknown => "UNKNOWN",
+                },
+                if r.removed { ", removed" } else { "" }
+            ),
+            None => "no record".into(),
+        };
+        return format!("gamma: witness, {record}; {}", links(state, id));
+    }
+    let p = &state.partners[i];
+    if !p.is_running() {
+        return format!(
+            "{}: down, log {} hardened {}",
+            name(id),
+            show_log(&state.logs[i]),
+            p.lsn_hardened()
+        );
+    }
+    format!(
+        "{}: {} at role sequence {}, {}{}{}, log {} hardened {}; {}",
+        name(id),
+        match p.role() {
+            Role::Principal => "principal",
+            Role::Mirror => "mirror",
+        },
+        p.role_sequence(),
+        p.state().name(),
+        if p.config().safety == mirror_protocol::Safety::Off {
+            " SAFETY OFF"
+        } else {
+            ""
+        },
+        if p.is_serving() { ", serving" } else { "" },
+        show_log(&state.logs[i]),
+        p.lsn_hardened(),
+        links(state, id)
+    )
+}
+
+fn links(state: &SessionState, id: InstanceId) -> String {
+    let links = match index(id) {
+        i @ 0..=1 => state.partners[i].links().links.clone(),
+        _ => state
+            .witness
+            .as_ref()
+            .map(|w| w.links().links.clone())
+            .unwrap_or_default(),
+    };
+    let parts: Vec<String> = links
+        .iter()
+        .map(|l| {
+            let s = match l.state {
+                LinkState::Up(_) => "up",
+                LinkState::Connecting(_) => "connecting",
+                LinkState::Down => "down",
+            };
+            format!("{} {s}", name(l.peer))
+        })
+        .collect();
+    format!("links: {}", parts.join(", "))
+}
+
+/// The steps of a path, each with the instances it changed.
+pub fn steps(path: &[(SessionState, Option<Action>)]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (k, pair) in path.windows(2).enumerate() {
+        let (before, Some(action)) = (&pair[0].0, &pair[0].1) else {
+            continue;
+        };
+        let after = &pair[1].0;
+        let mut changes = Vec::new();
+        for i in 0..3 {
+            let (a, b) = (summarize(before, i), summarize(after, i));
+            if a != b && !b.is_empty() {
+                changes.push(b);
+            }
+        }
+        steps.push(Step {
+            number: k + 1,
+            action: describe(before, action),
+            changes,
+        });
+    }
+    steps
+}
+
+/// A counterexample as text: the numbered steps, each with the instances it changed, then why
+/// the last state violates `property`.
+pub fn render(trace: &[(SessionState, Option<Action>)], property: &str) -> String {
+    let mut text = String::new();
+    for step in steps(trace) {
+        text.push_str(&format!("{:>3}. {}\n", step.number, step.action));
+        for change in step.changes {
+            text.push_str(&format!("       {change}\n"));
+        }
+    }
+    if let Some((last, _)) = trace.last() {
+        for line in crate::properties::explain(last, property) {
+            text.push_str(&format!("  => {line}\n"));
+        }
+    }
+    text
+}

@@ -1,0 +1,53 @@
+//! Bounded model checks (issue 6): for the small configurations of each mode without operator
+//! commands, every `always` property holds and every `sometimes` property is found. The unique
+//! state counts are pinned, so any change in the explored space shows up here.
+
+use mirror_model::check::{check, CheckOptions, Strategy};
+use mirror_model::config::{Configuration, Mode};
+
+fn checked(configuration: Configuration) -> (bool, bool, usize) {
+    let report = check(&configuration, &CheckOptions::new(Strategy::Bfs, 1));
+    assert!(
+        report.complete,
+        "{} was not explored completely",
+        configuration.name()
+    );
+    (report.all_held(), report.all_found(), report.unique_states)
+}
+
+#[test]
+fn high_performance_holds() {
+    let (held, found, unique) = checked(
+        Configuration::new(Mode::HighPerformance)
+            .crashes(1)
+            .partitions(1)
+            .suspicions(1),
+    );
+    assert!(held && found);
+    assert_eq!(
+        unique, 126_413,
+        "high performance: the explored space changed"
+    );
+}
+
+#[test]
+fn high_safety_holds() {
+    let (held, found, unique) = checked(
+        Configuration::new(Mode::HighSafety)
+            .crashes(1)
+            .partitions(1)
+            .suspicions(1),
+    );
+    assert!(held && found);
+    assert_eq!(unique, 140_527, "high safety: the explored space changed");
+}
+
+#[test]
+fn high_safety_with_witness_holds() {
+    let (held, found, unique) = checked(Configuration::new(Mode::HighSafetyWitness).crashes(1));
+    assert!(held && found);
+    assert_eq!(
+        unique, 1_231_006,
+        "high safety with witness: the explored space changed"
+    );
+}
