@@ -116,7 +116,6 @@ pub struct ShrinkArgs {
 /// `sim check`: the model checker's own arguments (crates/model).
 pub use mirror_model::cli::CheckArgs;
 
-
 /// `sim bench [--out reports/] [--quick]`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
