@@ -16,126 +16,210 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use mirror_log::{
     Block, Fork, LogConfig, LogError, LogWriter, Lsn, LsnRange, MirrorLog, PayloadFiller, Record,
-    TxId, MODIFY_PAYLOAD_BYTES_MAX,
+    TxId, MODIFY_HEADER_BYTES, MODIFY_PAYLOAD_BYTES_MAX,
 };
+
+use super::rng::TxSizes;
 
 /// Bytes of log the writer or the mirror may hold before the simulator drops what it can
 /// re-create (keeps memory flat however long the run).
-pub const RETAINED_BYTES_SOFT_MAX: u64 = 4 * 1024 * 1024;
+pub const RETAINED_BYTES_SOFT_MAX: u64 = 128 * 1024;
 
 /// Log kept in the transaction index below the truncation point (or a mirror's redo point):
 /// an old principal that rejoins with a log a little shorter than the failover LSN is caught up
 /// from here.
 pub const INDEX_MARGIN_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Entries per chunk of the transaction index.
-const INDEX_CHUNK: usize = 4096;
+/// Most transactions in one run of the index: bounds the walk from a run's start to any entry.
+const RUN_TX_MAX: u32 = 1024;
 
-/// The transaction index: entries in LSN order, in fixed-size chunks so that its memory follows
-/// its length (no doubling jumps), addressed by absolute positions that stay valid when the front
-/// is pruned.
-#[derive(Default)]
+/// Transactions `tx..tx + count`, written one after the other from `lsn` to `end`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Run {
+    lsn: u64,
+    end: u64,
+    tx: u64,
+    count: u32,
+}
+
+/// The transaction index: which transactions the log holds, in LSN order. A transaction's size
+/// is a function of its id ([`TxSizes`]) and its records take [`tx_log_len`] bytes, so
+/// consecutive transactions written back to back are one [`Run`]: the index costs a few bytes
+/// per thousand transactions, and a mirror away for hours does not grow it (spec/scenario.md,
+/// "Log space": memory is bounded by the log actually in flight).
 pub struct TxIndex {
-    chunks: VecDeque<Vec<TxEntry>>,
-    /// Absolute position of `chunks[0][0]`.
-    base: usize,
-    /// Entries of `chunks[0]` already pruned.
-    skip: usize,
-    len: usize,
+    runs: VecDeque<Run>,
+    sizes: TxSizes,
 }
 
 impl TxIndex {
-    /// The absolute position of the first entry held.
-    pub fn first(&self) -> usize {
-        self.base + self.skip
-    }
-
-    /// One past the absolute position of the last entry held.
-    pub fn end(&self) -> usize {
-        self.first() + self.len
-    }
-
-    /// The entry at absolute position `at`.
-    pub fn get(&self, at: usize) -> Option<&TxEntry> {
-        if at < self.first() || at >= self.end() {
-            return None;
-        }
-        let rel = at - self.base;
-        self.chunks.get(rel / INDEX_CHUNK)?.get(rel % INDEX_CHUNK)
-    }
-
-    /// The last entry.
-    pub fn back(&self) -> Option<&TxEntry> {
-        self.chunks.back()?.last()
-    }
-
-    /// Appends an entry.
-    pub fn push_back(&mut self, entry: TxEntry) {
-        if self.chunks.back().is_none_or(|c| c.len() == INDEX_CHUNK) {
-            self.chunks.push_back(Vec::with_capacity(INDEX_CHUNK));
-        }
-        self.chunks.back_mut().expect("pushed").push(entry);
-        self.len += 1;
-    }
-
-    /// Removes the last entry.
-    pub fn pop_back(&mut self) {
-        let Some(chunk) = self.chunks.back_mut() else {
-            return;
-        };
-        chunk.pop();
-        self.len -= 1;
-        if chunk.is_empty() {
-            self.chunks.pop_back();
-        }
-        if self.len == 0 {
-            self.base = self.first();
-            self.skip = 0;
-            self.chunks.clear();
+    /// An empty index for transactions sized by `sizes`.
+    pub fn new(sizes: TxSizes) -> Self {
+        Self {
+            runs: VecDeque::new(),
+            sizes,
         }
     }
 
-    /// The first absolute position whose entry does not satisfy `before` (entries are ordered).
-    pub fn partition_point(&self, before: impl Fn(&TxEntry) -> bool) -> usize {
-        let (mut lo, mut hi) = (self.first(), self.end());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if before(self.get(mid).expect("within bounds")) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+    fn entry(&self, lsn: u64, tx: u64) -> TxEntry {
+        TxEntry {
+            lsn,
+            tx,
+            size: self.sizes.of(tx),
+        }
+    }
+
+    /// The entries of run `r`, in order.
+    fn run_entries(&self, r: Run) -> impl Iterator<Item = TxEntry> + '_ {
+        let mut lsn = r.lsn;
+        (r.tx..r.tx + u64::from(r.count)).map(move |tx| {
+            let e = self.entry(lsn, tx);
+            lsn += tx_log_len(e.size);
+            e
+        })
+    }
+
+    /// Appends a transaction written at the end of the log.
+    pub fn push(&mut self, e: TxEntry) {
+        assert_eq!(
+            e.size,
+            self.sizes.of(e.tx),
+            "transaction {} has the size its id gives",
+            e.tx
+        );
+        let len = tx_log_len(e.size);
+        if let Some(r) = self.runs.back_mut() {
+            assert!(
+                r.end <= e.lsn,
+                "index entries are in LSN order: {} after a run ending at {}",
+                e.lsn,
+                r.end
+            );
+            if r.end == e.lsn && r.tx + u64::from(r.count) == e.tx && r.count < RUN_TX_MAX {
+                r.count += 1;
+                r.end += len;
+                return;
             }
         }
-        lo
+        self.runs.push_back(Run {
+            lsn: e.lsn,
+            end: e.lsn + len,
+            tx: e.tx,
+            count: 1,
+        });
     }
 
-    /// Drops every entry before absolute position `at`.
-    pub fn prune_before(&mut self, at: usize) {
-        let drop = at.saturating_sub(self.first()).min(self.len);
-        self.skip += drop;
-        self.len -= drop;
-        while self.skip >= INDEX_CHUNK || (self.len == 0 && !self.chunks.is_empty()) {
-            let Some(chunk) = self.chunks.pop_front() else {
+    /// Forgets the transactions that are not wholly below `lsn` (the log was cut there).
+    pub fn cut(&mut self, lsn: u64) {
+        while self.runs.back().is_some_and(|r| r.lsn >= lsn) {
+            self.runs.pop_back();
+        }
+        let Some(&r) = self.runs.back() else { return };
+        if r.end <= lsn {
+            return;
+        }
+        let (mut count, mut end) = (0, r.lsn);
+        for e in self.run_entries(r) {
+            let e_end = e.lsn + tx_log_len(e.size);
+            if e_end > lsn {
                 break;
-            };
-            let n = chunk.len();
-            self.base += n;
-            self.skip = self.skip.saturating_sub(n);
+            }
+            count += 1;
+            end = e_end;
+        }
+        if count == 0 {
+            self.runs.pop_back();
+        } else if let Some(back) = self.runs.back_mut() {
+            back.count = count;
+            back.end = end;
         }
     }
 
-    /// Entries from absolute position `from` on, in order.
-    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &TxEntry> + '_ {
-        (from.max(self.first())..self.end()).map(move |at| self.get(at).expect("within bounds"))
+    /// Drops the runs that end at or below `lsn` (the run covering `lsn` stays, so re-creation
+    /// can start anywhere at or above it).
+    pub fn prune_below(&mut self, lsn: u64) {
+        while self.runs.front().is_some_and(|r| r.end <= lsn) {
+            self.runs.pop_front();
+        }
+    }
+
+    /// The position of the first run that ends past `lsn`.
+    fn run_past(&self, lsn: u64) -> usize {
+        // Shipping walks the newest run: answer that without a search.
+        let last = self.runs.len().saturating_sub(1);
+        if self
+            .runs
+            .back()
+            .is_some_and(|r| r.lsn <= lsn && lsn < r.end)
+        {
+            return last;
+        }
+        self.runs.partition_point(|r| r.end <= lsn)
+    }
+
+    /// The transaction that starts exactly at `lsn`, if the index holds one.
+    pub fn entry_at(&self, lsn: u64) -> Option<TxEntry> {
+        let r = *self.runs.get(self.run_past(lsn))?;
+        self.run_entries(r)
+            .take_while(|e| e.lsn <= lsn)
+            .find(|e| e.lsn == lsn)
+    }
+
+    /// The first transaction that starts at or after `lsn`.
+    pub fn first_from(&self, lsn: u64) -> Option<TxEntry> {
+        let i = self.run_past(lsn);
+        let r = *self.runs.get(i)?;
+        self.run_entries(r)
+            .find(|e| e.lsn >= lsn)
+            .or_else(|| self.runs.get(i + 1).map(|n| self.entry(n.lsn, n.tx)))
+    }
+
+    /// The transaction after `e` in the log (the first one held past it, if `e` is gone).
+    pub fn next_after(&self, e: TxEntry) -> Option<TxEntry> {
+        let i = self.run_past(e.lsn);
+        let r = *self.runs.get(i)?;
+        if r.lsn > e.lsn {
+            return Some(self.entry(r.lsn, r.tx));
+        }
+        let end = e.lsn + tx_log_len(e.size);
+        if end < r.end {
+            return Some(self.entry(end, e.tx + 1));
+        }
+        self.runs.get(i + 1).map(|n| self.entry(n.lsn, n.tx))
+    }
+
+    /// The number of transactions held.
+    #[cfg(test)]
+    pub fn len(&self) -> u64 {
+        self.runs.iter().map(|r| u64::from(r.count)).sum()
+    }
+
+    /// Checks the runs: each holds 1 to [`RUN_TX_MAX`] transactions and ends after it starts,
+    /// and they follow one another in LSN order.
+    pub fn invariants(&self) {
+        let mut previous_end = 0;
+        for r in &self.runs {
+            assert!(
+                (1..=RUN_TX_MAX).contains(&r.count) && r.end > r.lsn && r.lsn >= previous_end,
+                "a transaction index run out of shape: {r:?} after {previous_end}"
+            );
+            previous_end = r.end;
+        }
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
-        self.base = self.end();
-        self.skip = 0;
-        self.len = 0;
-        self.chunks.clear();
+        self.runs.clear();
     }
+}
+
+/// The bytes of log [`write_tx`] appends for a transaction of `size` payload bytes: a begin
+/// record, the payload in modify records of at most half the largest payload, a commit record.
+pub fn tx_log_len(size: u32) -> u64 {
+    let part = MODIFY_PAYLOAD_BYTES_MAX as u64 / 2;
+    let size = u64::from(size);
+    let short = Record::Begin { tx: TxId::new(0) }.encoded_len() as u64;
+    2 * short + size + size.div_ceil(part) * MODIFY_HEADER_BYTES as u64
 }
 
 /// One committed transaction in the log.
@@ -195,7 +279,8 @@ pub enum Body {
 /// Re-creating dropped log for a mirror, block by block.
 struct Recreate {
     writer: LogWriter,
-    next: usize,
+    /// The next transaction to write (`None`: look it up at the writer's end).
+    next: Option<TxEntry>,
 }
 
 /// The database's log on one instance.
@@ -210,6 +295,9 @@ pub struct DbLog {
     segments: Vec<(u64, u64)>,
     /// Where the next block to ship starts, and the re-creation under way if it is dropped log.
     ship_next: u64,
+    /// The last transaction shipped, so that the next block's transactions are found without a
+    /// search (`None` after anything that moves or cuts the log).
+    ship_last: Option<TxEntry>,
     recreate: Option<Recreate>,
     /// The end of the log this copy's mirror may receive (the protocol's latest `Log { to }`).
     pub ship_limit: u64,
@@ -218,15 +306,16 @@ pub struct DbLog {
 }
 
 impl DbLog {
-    /// No copy here.
-    pub fn none(seed: u64) -> Self {
+    /// No copy here. Transactions are sized by `sizes`.
+    pub fn none(seed: u64, sizes: TxSizes) -> Self {
         Self {
             config: log_config(),
             filler: PayloadFiller::new(seed),
             body: Body::None,
-            index: TxIndex::default(),
+            index: TxIndex::new(sizes),
             segments: Vec::new(),
             ship_next: 0,
+            ship_last: None,
             recreate: None,
             ship_limit: 0,
             lsn_redone: 0,
@@ -304,6 +393,7 @@ impl DbLog {
         self.index.clear();
         self.segments = vec![(lsn, generation)];
         self.ship_next = lsn;
+        self.ship_last = None;
     }
 
     /// This copy becomes a mirror (RESTORING) at its hardened end (the writer's unhardened log is
@@ -391,9 +481,8 @@ impl DbLog {
     }
 
     fn cut_bookkeeping(&mut self, lsn: u64) {
-        while self.index.back().is_some_and(|e| e.lsn >= lsn) {
-            self.index.pop_back();
-        }
+        self.index.cut(lsn);
+        self.ship_last = None;
         self.segments.retain(|&(from, _)| from < lsn);
     }
 
@@ -408,7 +497,8 @@ impl DbLog {
         let start = w.lsn_end().get();
         let range = write_tx(w, &self.filler, tx, size)?;
         w.seal();
-        self.index.push_back(TxEntry {
+        debug_assert_eq!(range.end.get() - start, tx_log_len(size));
+        self.index.push(TxEntry {
             lsn: start,
             tx,
             size,
@@ -473,7 +563,7 @@ impl DbLog {
             self.segments.push((block.range.0, block.generation));
         }
         for entry in &block.entries {
-            self.index.push_back(*entry);
+            self.index.push(*entry);
         }
         Ok(())
     }
@@ -481,6 +571,7 @@ impl DbLog {
     /// Starts shipping at `from` up to `to` (the protocol's first `Log` message on a connection).
     pub fn ship(&mut self, from: u64, to: u64) {
         self.ship_next = from;
+        self.ship_last = None;
         self.recreate = None;
         self.ship_limit = to;
     }
@@ -530,18 +621,22 @@ impl DbLog {
             .as_ref()
             .is_none_or(|r| r.writer.lsn_end().get() != self.ship_next)
         {
-            let next = self.index.partition_point(|e| e.lsn < self.ship_next);
-            if self.index.get(next).is_none_or(|e| e.lsn != self.ship_next) {
-                return None; // the log there is gone: the mirror cannot be caught up from here
-            }
+            // `None`: the log there is gone, the mirror cannot be caught up from here.
+            let first = self.index.entry_at(self.ship_next)?;
             let writer = LogWriter::new(self.config, Lsn::new(self.ship_next), fork).ok()?;
-            self.recreate = Some(Recreate { writer, next });
+            self.recreate = Some(Recreate {
+                writer,
+                next: Some(first),
+            });
         }
         let r = self.recreate.as_mut().expect("set above");
-        let entry = *self.index.get(r.next)?;
+        let entry = match r.next {
+            Some(e) => e,
+            None => self.index.entry_at(r.writer.lsn_end().get())?,
+        };
         write_tx(&mut r.writer, &self.filler, entry.tx, entry.size).ok()?;
         r.writer.seal();
-        r.next += 1;
+        r.next = self.index.next_after(entry);
         while r.writer.next_to_flush().is_some() {}
         let hardened = r.writer.lsn_flush_requested();
         r.writer.harden_to(hardened).ok()?;
@@ -550,13 +645,22 @@ impl DbLog {
         block
     }
 
-    fn entries_in(&self, (from, to): (u64, u64)) -> Vec<TxEntry> {
-        let first = self.index.partition_point(|e| e.lsn < from);
-        self.index
-            .iter_from(first)
-            .take_while(|e| e.lsn < to)
-            .copied()
-            .collect()
+    /// The transactions that start in `from..to`, walking on from the last one shipped.
+    fn entries_in(&mut self, (from, to): (u64, u64)) -> Vec<TxEntry> {
+        let mut next = match self.ship_last {
+            Some(last) if last.lsn < from => self.index.next_after(last),
+            _ => self.index.first_from(from),
+        };
+        while let Some(e) = next.filter(|e| e.lsn < from) {
+            next = self.index.next_after(e);
+        }
+        let mut entries = Vec::new();
+        while let Some(e) = next.filter(|e| e.lsn < to) {
+            entries.push(e);
+            self.ship_last = Some(e);
+            next = self.index.next_after(e);
+        }
+        entries
     }
 
     /// Releases what is no longer needed: the writer's blocks below `keep_from` (hardened log
@@ -572,12 +676,12 @@ impl DbLog {
             let _ = w.truncate_below(Lsn::new(cut));
         }
         self.prune_index(index_from.saturating_sub(INDEX_MARGIN_BYTES));
+        self.index.invariants();
     }
 
     fn prune_index(&mut self, from: u64) {
-        let keep = self.index.partition_point(|e| e.lsn < from);
-        // Keep the entry that starts at or covers `from`, so re-creation can start there.
-        self.index.prune_before(keep.saturating_sub(1));
+        // `ship_last` may point below the pruned runs: `next_after` then starts at the first run.
+        self.index.prune_below(from);
     }
 
     /// Redo at the redo rate: accounts redo up to `lsn` (never past the hardened end) and parses
@@ -650,36 +754,49 @@ fn log_config() -> LogConfig {
 mod tests {
     use super::*;
 
-    #[test]
-    fn shipped_blocks_rebuild_the_same_log_on_the_mirror() {
-        let mut p = DbLog::none(7);
-        p.create(0, 1, 1);
-        let mut m = DbLog::none(7);
-        m.start_mirroring(Some(0), 1);
-        for tx in 1..=50 {
-            let end = p.append_tx(tx, 300 + tx as u32 * 10).unwrap();
+    fn sizes() -> TxSizes {
+        TxSizes::new(7, 300, 800)
+    }
+
+    fn write(p: &mut DbLog, txs: impl IntoIterator<Item = u64>) {
+        for tx in txs {
+            let end = p.append_tx(tx, sizes().of(tx)).unwrap();
             p.begin_flush(end);
             p.harden_to(end);
         }
+    }
+
+    #[test]
+    fn shipped_blocks_rebuild_the_same_log_on_the_mirror() {
+        let mut p = DbLog::none(7, sizes());
+        p.create(0, 1, 1);
+        let mut m = DbLog::none(7, sizes());
+        m.start_mirroring(Some(0), 1);
+        write(&mut p, 1..=50);
         p.ship(0, p.lsn_end());
+        let mut shipped = Vec::new();
         while let Some(block) = p.next_block() {
             m.receive(&block).unwrap();
+            shipped.extend(block.entries.iter().map(|e| e.tx));
         }
+        assert_eq!(
+            shipped,
+            (1..=50).collect::<Vec<_>>(),
+            "every transaction once"
+        );
         assert_eq!(m.lsn_end(), p.lsn_end());
+        assert_eq!(m.index.len(), 50);
         assert_eq!(m.generation_at(m.lsn_end()), Some(1));
     }
 
     #[test]
     fn dropped_backlog_is_recreated_byte_for_byte() {
-        let mut p = DbLog::none(3);
+        let mut p = DbLog::none(3, sizes());
         p.create(0, 1, 1);
-        let mut m = DbLog::none(3);
+        let mut m = DbLog::none(3, sizes());
         m.start_mirroring(Some(0), 1);
-        for tx in 1..=200 {
-            let end = p.append_tx(tx, 1000).unwrap();
-            p.begin_flush(end);
-            p.harden_to(end);
-        }
+        // Transactions 101 to 110 failed: the index has two runs.
+        write(&mut p, (1..=100).chain(111..=210));
         // The mirror is away: everything hardened is dropped from memory.
         p.release(u64::MAX, 0);
         p.ship(0, p.lsn_end());
@@ -694,36 +811,78 @@ mod tests {
     }
 
     #[test]
-    fn the_index_keeps_absolute_positions_across_pruning() {
-        let mut index = TxIndex::default();
-        for i in 0..10_000u64 {
-            index.push_back(TxEntry {
-                lsn: i * 10,
-                tx: i,
-                size: 1,
-            });
+    fn recreation_starts_at_any_transaction_boundary() {
+        let mut p = DbLog::none(3, sizes());
+        p.create(0, 1, 1);
+        write(&mut p, 1..=3000);
+        p.release(u64::MAX, 0);
+        let start = p.index.entry_at(0).unwrap();
+        let mut e = start;
+        for _ in 0..1500 {
+            e = p.index.next_after(e).unwrap();
         }
-        let at = index.partition_point(|e| e.lsn < 50_000);
-        assert_eq!(index.get(at).map(|e| e.tx), Some(5_000));
-        index.prune_before(4_500);
-        assert_eq!(index.first(), 4_500);
-        assert_eq!(
-            index.get(at).map(|e| e.tx),
-            Some(5_000),
-            "positions survive pruning"
-        );
-        assert!(index.get(4_499).is_none());
-        index.pop_back();
-        assert_eq!(index.back().map(|e| e.tx), Some(9_998));
-        assert_eq!(index.iter_from(9_997).count(), 2);
-        index.prune_before(20_000);
-        assert!(index.back().is_none());
-        index.push_back(TxEntry {
-            lsn: 1,
+        assert_eq!(e.tx, 1501);
+        let mut m = DbLog::none(3, sizes());
+        m.start_mirroring(Some(e.lsn), 1);
+        p.ship(e.lsn, p.lsn_end());
+        while let Some(block) = p.next_block() {
+            m.receive(&block).expect("verifies");
+        }
+        assert_eq!(m.lsn_end(), p.lsn_end());
+        assert_eq!(m.index.len(), 1500);
+        assert!(p.index.entry_at(e.lsn + 1).is_none(), "not a boundary");
+    }
+
+    #[test]
+    fn the_index_keeps_runs_and_cuts_whole_transactions() {
+        let sizes = sizes();
+        let mut index = TxIndex::new(sizes);
+        let mut lsn = 0;
+        let mut ends = Vec::new();
+        for tx in (1..=3000).chain(4001..=4010) {
+            let size = sizes.of(tx);
+            index.push(TxEntry { lsn, tx, size });
+            lsn += tx_log_len(size);
+            ends.push(lsn);
+        }
+        assert_eq!(index.len(), 3010);
+        assert_eq!(index.runs.len(), 4, "1024 + 1024 + 952, then 4001..");
+        let first_of_second_run = index.first_from(1).unwrap();
+        assert_eq!(first_of_second_run.tx, 2);
+        assert_eq!(index.first_from(ends[2999]).map(|e| e.tx), Some(4001));
+        // Cut in the middle of transaction 2000: it and everything after go.
+        index.cut(ends[1998] + 5);
+        assert_eq!(index.len(), 1999);
+        assert_eq!(index.runs.back().map(|r| r.end), Some(ends[1998]));
+        index.prune_below(ends[1500]);
+        assert_eq!(index.len(), 1999 - 1024, "whole runs only");
+        assert_eq!(index.entry_at(0), None);
+        let gone = TxEntry {
+            lsn: 0,
             tx: 1,
-            size: 1,
+            size: sizes.of(1),
+        };
+        assert_eq!(index.next_after(gone).map(|e| e.tx), Some(1025));
+        index.invariants();
+        index.clear();
+        assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "LSN order")]
+    fn the_index_refuses_entries_out_of_order() {
+        let sizes = sizes();
+        let mut index = TxIndex::new(sizes);
+        index.push(TxEntry {
+            lsn: 100,
+            tx: 1,
+            size: sizes.of(1),
         });
-        assert_eq!(index.get(index.first()).map(|e| e.tx), Some(1));
+        index.push(TxEntry {
+            lsn: 0,
+            tx: 2,
+            size: sizes.of(2),
+        });
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! instance did and when, in true simulated time, and the log content by generation (see
 //! `dblog`), never an instance's opinion of itself.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use mirror_protocol::Nanos;
 
+use super::acks::AckLsns;
 use super::dblog::generation_at;
+use super::rng::TxSizes;
 
 /// The invariant names, in the order of the spec's table.
 pub const INVARIANTS: [&str; 7] = [
@@ -22,8 +24,10 @@ pub const INVARIANTS: [&str; 7] = [
 /// Messages kept per broken invariant (the first ones explain the rest).
 const MESSAGES_MAX: usize = 5;
 
-/// Acknowledged LSNs kept exactly per generation before older ones are summarised.
-const ACKS_EXACT_MAX: usize = 1 << 20;
+/// Runs of acknowledged commits kept exactly per generation before older ones are summarised
+/// (a run breaks where a transaction failed or was not acknowledged: rare, so this is reached
+/// only by very long, very disturbed runs).
+const ACK_RUNS_EXACT_MAX: usize = 1 << 16;
 
 /// An instance began serving.
 #[derive(Clone, Debug)]
@@ -46,7 +50,7 @@ struct Ledger {
     node: usize,
     role_sequence: u64,
     /// Recent acknowledged commit LSNs, in order.
-    exact: VecDeque<u64>,
+    exact: AckLsns,
     /// Older ones, summarised: count and LSN range.
     summarised: Option<(u64, u64, u64)>,
 }
@@ -68,6 +72,8 @@ pub struct SplitBrain {
 /// What the history knows, and what broke.
 #[derive(Default)]
 pub struct History {
+    /// Each transaction's log size (acknowledged commits are kept as runs of transactions).
+    pub tx_sizes: TxSizes,
     /// Every start of serving, in order.
     pub serve_starts: Vec<ServeStart>,
     /// Who serves now: node -> (role sequence, since, took over by forced service lineage).
@@ -85,6 +91,14 @@ pub struct History {
 }
 
 impl History {
+    /// An empty history of a run whose transactions are sized by `tx_sizes`.
+    pub fn with_sizes(tx_sizes: TxSizes) -> Self {
+        Self {
+            tx_sizes,
+            ..Self::default()
+        }
+    }
+
     /// Records that `invariant` broke, with what happened.
     pub fn violate(&mut self, invariant: &'static str, message: String) {
         debug_assert!(
@@ -180,6 +194,7 @@ impl History {
         &mut self,
         at: Nanos,
         node: usize,
+        tx: u64,
         role_sequence: u64,
         lsn: u64,
         generation: u64,
@@ -189,15 +204,15 @@ impl History {
             role_sequence,
             ..Ledger::default()
         });
-        ledger.exact.push_back(lsn);
-        if ledger.exact.len() > ACKS_EXACT_MAX {
-            let old: Vec<u64> = ledger.exact.drain(..ACKS_EXACT_MAX / 2).collect();
-            let (n, lo, hi) = ledger.summarised.unwrap_or((0, old[0], old[0]));
-            ledger.summarised = Some((
-                n + old.len() as u64,
-                lo.min(old[0]),
-                hi.max(*old.last().expect("non-empty")),
-            ));
+        ledger.exact.push_back(tx, lsn, &self.tx_sizes);
+        if ledger.exact.runs() > ACK_RUNS_EXACT_MAX {
+            for _ in 0..ACK_RUNS_EXACT_MAX / 2 {
+                let Some((count, first, last)) = ledger.exact.pop_front_run() else {
+                    break;
+                };
+                let (n, lo, hi) = ledger.summarised.unwrap_or((0, first, last));
+                ledger.summarised = Some((n + count, lo.min(first), hi.max(last)));
+            }
         }
         let forced = &self.forced;
         let mut problem = None;
@@ -231,11 +246,12 @@ impl History {
     /// or below `lsn` (hardened on both partners in that generation).
     pub fn settle_durable(&mut self, generation: u64, lsn: u64) {
         if let Some(ledger) = self.ledgers.get_mut(&generation) {
-            while ledger.exact.front().is_some_and(|&l| l <= lsn) {
-                let l = ledger.exact.pop_front().expect("checked");
+            while ledger.exact.front().is_some_and(|l| l <= lsn) {
+                let l = ledger.exact.pop_front(&self.tx_sizes).expect("checked");
                 let (n, lo, hi) = ledger.summarised.unwrap_or((0, l, l));
                 ledger.summarised = Some((n + 1, lo.min(l), hi.max(l)));
             }
+            ledger.exact.invariants();
         }
     }
 
@@ -249,8 +265,11 @@ impl History {
         for (&generation, ledger) in &self.ledgers {
             let here =
                 |lsn: u64| lsn <= lsn_end && generation_at(segments, lsn) == Some(generation);
-            let mut missing: Vec<u64> =
-                ledger.exact.iter().copied().filter(|&l| !here(l)).collect();
+            let mut missing: Vec<u64> = ledger
+                .exact
+                .iter(&self.tx_sizes)
+                .filter(|&l| !here(l))
+                .collect();
             if let Some((n, lo, hi)) = ledger.summarised {
                 if !(here(lo) && here(hi)) {
                     // Summarised commits are judged as a block (they are old; this only happens
@@ -346,9 +365,9 @@ mod tests {
         let mut h = History::default();
         h.generation(1, 0, 0);
         h.serve(start(1, 1, 100, vec![(0, 1), (500, 2)], 500));
-        h.acknowledged(150, 0, 0, 400, 1); // the successor has it
+        h.acknowledged(150, 0, 7, 0, 400, 1); // the successor has it
         assert!(h.verdicts().iter().all(|(_, held, _)| *held));
-        h.acknowledged(160, 0, 0, 600, 1); // a new one: not in the successor's log
+        h.acknowledged(160, 0, 8, 0, 600, 1); // a new one: not in the successor's log
         assert!(h
             .verdicts()
             .iter()
@@ -360,7 +379,7 @@ mod tests {
         let mut h = History::default();
         h.generation(1, 0, 0);
         for lsn in [100, 200, 300, 400] {
-            h.acknowledged(lsn, 0, 0, lsn, 1);
+            h.acknowledged(lsn, 0, lsn, 0, lsn, 1);
         }
         h.forced.push((1, 250, vec![(0, 1)]));
         h.judge_durability(&[(0, 1), (250, 2)], 1000);
@@ -369,7 +388,7 @@ mod tests {
         // Without the forced service the same loss is a violation.
         let mut h2 = History::default();
         h2.generation(1, 0, 0);
-        h2.acknowledged(1, 0, 0, 300, 1);
+        h2.acknowledged(1, 0, 3, 0, 300, 1);
         h2.judge_durability(&[(0, 1), (250, 2)], 1000);
         assert!(h2
             .verdicts()

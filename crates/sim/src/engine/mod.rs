@@ -3,6 +3,7 @@
 //! the protocol core and the log engine, the operator's steps, the workload, the faults, the
 //! history with its checkers, and the report.
 
+pub(crate) mod acks;
 pub(crate) mod dblog;
 pub(crate) mod faults;
 pub(crate) mod history;

@@ -123,6 +123,16 @@ impl Network {
         Some(Transit { departs, arrives })
     }
 
+    /// How long `bytes` take to go out on the link from `from` to `to` (its bandwidth).
+    pub fn transmit_time(&self, from: usize, to: usize, bytes: u64) -> Nanos {
+        bytes.saturating_mul(8).saturating_mul(SECOND)
+            / self
+                .direction(from, to)
+                .params
+                .bandwidth_bits_per_second
+                .max(1)
+    }
+
     /// Bytes queued but not yet out on the link from `from` to `to`, at `now`, in nanoseconds of
     /// transmission (0 when idle).
     pub fn backlog(&self, now: Nanos, from: usize, to: usize) -> Nanos {

@@ -30,15 +30,6 @@ impl Stream {
         self.0.random::<f64>()
     }
 
-    /// A uniform integer in `lo..=hi`.
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        if lo >= hi {
-            lo
-        } else {
-            self.0.random_range(lo..=hi)
-        }
-    }
-
     /// An exponential draw with this mean, in nanoseconds (0 when the mean is 0).
     pub fn exponential(&mut self, mean: Nanos) -> Nanos {
         if mean == 0 {
@@ -57,6 +48,52 @@ impl Stream {
     }
 }
 
+/// The log each transaction writes, a pure function of (seed, transaction): uniform in the
+/// workload's `log_bytes` range. Being a function rather than a draw, the transaction index can
+/// keep runs of consecutive transactions instead of one entry per transaction, so its memory does
+/// not grow with the log a mirror has not received yet (spec/scenario.md, "Log space").
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TxSizes {
+    key: u64,
+    least: u32,
+    span: u64,
+}
+
+impl Default for TxSizes {
+    /// One byte per transaction (a run without a workload).
+    fn default() -> Self {
+        Self::new(0, 1, 1)
+    }
+}
+
+impl TxSizes {
+    /// Sizes uniform in `least..=most` bytes (clamped to `u32`) for run `seed`.
+    pub fn new(seed: u64, least: u64, most: u64) -> Self {
+        let least = u32::try_from(least).unwrap_or(u32::MAX);
+        let most = u32::try_from(most).unwrap_or(u32::MAX).max(least);
+        Self {
+            key: mix(seed ^ stream_id("tx-size")),
+            least,
+            span: u64::from(most - least) + 1,
+        }
+    }
+
+    /// The payload bytes transaction `tx` writes.
+    pub fn of(&self, tx: u64) -> u32 {
+        let h = mix(self.key ^ mix(tx));
+        // Multiply-shift maps the hash onto the span without a division.
+        let offset = (u128::from(h) * u128::from(self.span)) >> 64;
+        self.least + u32::try_from(offset).expect("offset < span <= 2^32")
+    }
+}
+
+/// The splitmix64 finaliser: a bijection on u64 that spreads every input bit over the output.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,11 +103,33 @@ mod tests {
         let mut a = Stream::new(7, "workload");
         let mut b = Stream::new(7, "workload");
         let mut c = Stream::new(7, "network");
-        let xs: Vec<u64> = (0..8).map(|_| a.between(0, 1 << 40)).collect();
-        let ys: Vec<u64> = (0..8).map(|_| b.between(0, 1 << 40)).collect();
-        let zs: Vec<u64> = (0..8).map(|_| c.between(0, 1 << 40)).collect();
+        let xs: Vec<f64> = (0..8).map(|_| a.unit()).collect();
+        let ys: Vec<f64> = (0..8).map(|_| b.unit()).collect();
+        let zs: Vec<f64> = (0..8).map(|_| c.unit()).collect();
         assert_eq!(xs, ys);
         assert_ne!(xs, zs);
+    }
+
+    #[test]
+    fn transaction_sizes_are_repeatable_and_cover_the_range() {
+        let sizes = TxSizes::new(9, 1024, 4096);
+        assert_eq!(sizes.of(17), TxSizes::new(9, 1024, 4096).of(17));
+        let all: Vec<u32> = (0..20_000).map(|tx| sizes.of(tx)).collect();
+        assert!(all.iter().all(|s| (1024..=4096).contains(s)));
+        let mean = all.iter().map(|&s| u64::from(s)).sum::<u64>() / all.len() as u64;
+        assert!((2500..2620).contains(&mean), "mean {mean}");
+        assert!(
+            all.contains(&1024) && all.contains(&4096),
+            "both ends reachable"
+        );
+        assert_ne!(all[..64], TxSizes::new(10, 1024, 4096).of_many(64)[..]);
+        assert_eq!(TxSizes::new(1, 5, 5).of(3), 5);
+    }
+
+    impl TxSizes {
+        fn of_many(&self, n: u64) -> Vec<u32> {
+            (0..n).map(|tx| self.of(tx)).collect()
+        }
     }
 
     #[test]

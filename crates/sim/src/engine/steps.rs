@@ -338,7 +338,7 @@ impl World<'_> {
             .and_then(|c| c.database(&db))
             .map_or(0, |d| d.lsn_restored);
         let fork = self.nodes[p].log.fork();
-        self.nodes[m].log = super::dblog::DbLog::none(self.seed);
+        self.nodes[m].log = super::dblog::DbLog::none(self.seed, self.tx_sizes);
         self.nodes[m].log.start_mirroring(Some(restored), fork);
         let (ppid, mpid) = (self.nodes[p].pid, self.nodes[m].pid);
         self.nodes[m].partner = Some(Partner::new_mirror(

@@ -15,15 +15,19 @@ use super::history::{same_content, History, ServeStart};
 use super::net::{Network, CONTROL_MESSAGE_BYTES};
 use super::queue::EventQueue;
 use super::record::Recorder;
-use super::rng::Stream;
+use super::rng::{Stream, TxSizes};
 use super::steps::Steps;
 use crate::scenario::{Arrivals, Scenario};
 
 /// How far ahead of the wire the principal pulls log blocks (a send window, in transmission
 /// time): enough to keep a link busy, small enough that memory stays flat.
 const SEND_WINDOW: Nanos = 20 * MILLISECOND;
+/// The send window in bytes, on a fast link: the queue only has to outlast the pump's next
+/// turn (the next block's departure), so a quarter of a megabyte keeps any link busy, and the
+/// blocks queued for a gigabit link do not pin megabytes of log buffers during a catch-up.
+const SEND_WINDOW_BYTES: u64 = 128 * 1024;
 /// Memory is released once per this much log (hardened or redone).
-const RELEASE_EVERY_BYTES: u64 = 1024 * 1024;
+const RELEASE_EVERY_BYTES: u64 = 64 * 1024;
 /// How often redo progress is accounted on a mirror with a redo queue.
 const REDO_TICK: Nanos = 10 * MILLISECOND;
 /// A client that got an error waits this long before its next transaction (closed loop).
@@ -203,6 +207,8 @@ pub struct World<'s> {
     pub rng_net: Stream,
     pub rng_disk: Stream,
     pub rng_workload: Stream,
+    /// Each transaction's log size, a function of its id (the transaction index relies on it).
+    pub tx_sizes: TxSizes,
     pub next_generation: u64,
     pub pending: BTreeMap<u64, PendingTx>,
     pub next_tx: u64,
@@ -247,6 +253,9 @@ impl<'s> World<'s> {
     pub fn new(scenario: &'s Scenario, seed: u64, record: Recorder) -> Self {
         let mut estate = Estate::new();
         let mut nodes = Vec::new();
+        let tx_sizes = scenario.workload.as_ref().map_or(TxSizes::default(), |w| {
+            TxSizes::new(seed, w.log_bytes_min, w.log_bytes_max)
+        });
         for (i, inst) in scenario.instances.iter().enumerate() {
             let spec = mirror_setup::InstanceSpec::new(
                 inst.name.clone(),
@@ -270,7 +279,7 @@ impl<'s> World<'s> {
                 incarnation: 0,
                 partner: None,
                 witness: Witness::new(pid),
-                log: DbLog::none(seed),
+                log: DbLog::none(seed, tx_sizes),
                 flush: Flush::default(),
                 timer_generation: [0; 2],
                 deferred: VecDeque::new(),
@@ -305,12 +314,13 @@ impl<'s> World<'s> {
             nodes,
             net: Network::new(&scenario.network, n),
             estate,
-            history: History::default(),
+            history: History::with_sizes(tx_sizes),
             record,
             steps: Steps::default(),
             rng_net: Stream::new(seed, "network"),
             rng_disk: Stream::new(seed, "disk"),
             rng_workload: Stream::new(seed, "workload"),
+            tx_sizes,
             next_generation: 1,
             pending: BTreeMap::new(),
             next_tx: 1,
@@ -744,8 +754,9 @@ impl<'s> World<'s> {
             return;
         };
         let to = self.index_of(template.to);
+        let window = SEND_WINDOW.min(self.net.transmit_time(n, to, SEND_WINDOW_BYTES));
         loop {
-            if self.net.backlog(self.now, n, to) > SEND_WINDOW {
+            if self.net.backlog(self.now, n, to) > window {
                 break;
             }
             let Some(block) = self.nodes[n].log.next_block() else {
@@ -910,7 +921,7 @@ impl<'s> World<'s> {
         self.acknowledge_standalone(n, lsn);
         self.drain(n);
         self.schedule_redo(n);
-        // Releasing is cheap but not free: do it once per MiB of log, not per flush.
+        // Releasing is cheap but not free: do it once per RELEASE_EVERY_BYTES, not per flush.
         if lsn.abs_diff(self.nodes[n].released_at) >= RELEASE_EVERY_BYTES {
             self.nodes[n].released_at = lsn;
             self.release_memory(n);
@@ -1319,16 +1330,6 @@ impl<'s> World<'s> {
         self.commit_on(n, tx);
     }
 
-    fn tx_size(&mut self) -> u32 {
-        let w = self
-            .scenario
-            .workload
-            .as_ref()
-            .expect("transactions need a workload");
-        let size = self.rng_workload.between(w.log_bytes_min, w.log_bytes_max);
-        u32::try_from(size).unwrap_or(u32::MAX)
-    }
-
     fn log_space_used(&self, n: usize) -> u64 {
         let node = &self.nodes[n];
         let truncation = self.log_backup_end.min(mirror_needs(node));
@@ -1339,7 +1340,7 @@ impl<'s> World<'s> {
         if !self.pending.contains_key(&tx) {
             return;
         }
-        let size = self.tx_size();
+        let size = self.tx_sizes.of(tx);
         let accepts = match self.nodes[n].session() {
             Some(p) => p.accepts_commits(),
             None => self.nodes[n].serving,
@@ -1425,7 +1426,7 @@ impl<'s> World<'s> {
             .generation_at(lsn)
             .unwrap_or(self.nodes[n].generation);
         self.history
-            .acknowledged(self.now, n, role_sequence, lsn, generation);
+            .acknowledged(self.now, n, tx, role_sequence, lsn, generation);
         self.check_quorum_serving(n);
         // transaction_delay: how long this commit waited past its own local flush.
         let node = &self.nodes[n];
