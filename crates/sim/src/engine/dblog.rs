@@ -233,6 +233,29 @@ pub struct TxEntry {
     pub size: u32,
 }
 
+/// The transactions that start in one block, in order: almost always one or two (a commit seals
+/// its block), so they are kept inline and only more of them allocate.
+#[derive(Clone, Debug, Default)]
+pub struct BlockTxs {
+    inline: [Option<TxEntry>; 2],
+    more: Vec<TxEntry>,
+}
+
+impl BlockTxs {
+    /// Appends a transaction.
+    pub fn push(&mut self, e: TxEntry) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) if self.more.is_empty() => *slot = Some(e),
+            _ => self.more.push(e),
+        }
+    }
+
+    /// The transactions, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &TxEntry> + '_ {
+        self.inline.iter().flatten().chain(&self.more)
+    }
+}
+
 /// A block on its way to a mirror, with what the receiver needs to index it.
 #[derive(Clone, Debug)]
 pub struct ShippedBlock {
@@ -240,8 +263,8 @@ pub struct ShippedBlock {
     pub bytes: Bytes,
     /// Its LSN range.
     pub range: (u64, u64),
-    /// The transactions it carries.
-    pub entries: Vec<TxEntry>,
+    /// The transactions that start in it.
+    pub entries: BlockTxs,
     /// The generation that wrote it.
     pub generation: u64,
 }
@@ -562,7 +585,7 @@ impl DbLog {
         {
             self.segments.push((block.range.0, block.generation));
         }
-        for entry in &block.entries {
+        for entry in block.entries.iter() {
             self.index.push(*entry);
         }
         Ok(())
@@ -646,7 +669,7 @@ impl DbLog {
     }
 
     /// The transactions that start in `from..to`, walking on from the last one shipped.
-    fn entries_in(&mut self, (from, to): (u64, u64)) -> Vec<TxEntry> {
+    fn entries_in(&mut self, (from, to): (u64, u64)) -> BlockTxs {
         let mut next = match self.ship_last {
             Some(last) if last.lsn < from => self.index.next_after(last),
             _ => self.index.first_from(from),
@@ -654,7 +677,7 @@ impl DbLog {
         while let Some(e) = next.filter(|e| e.lsn < from) {
             next = self.index.next_after(e);
         }
-        let mut entries = Vec::new();
+        let mut entries = BlockTxs::default();
         while let Some(e) = next.filter(|e| e.lsn < to) {
             entries.push(e);
             self.ship_last = Some(e);
@@ -866,6 +889,23 @@ mod tests {
         index.invariants();
         index.clear();
         assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    fn block_transactions_keep_their_order_inline_and_beyond() {
+        let mut txs = BlockTxs::default();
+        for tx in 1..=5 {
+            txs.push(TxEntry {
+                lsn: tx * 10,
+                tx,
+                size: 1,
+            });
+            assert_eq!(
+                txs.iter().map(|e| e.tx).collect::<Vec<_>>(),
+                (1..=tx).collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(txs.more.len(), 3, "two inline, the rest spill");
     }
 
     #[test]

@@ -37,14 +37,16 @@ pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
 /// Error 9002: the transaction log is full.
 pub const ERROR_LOG_FULL: u32 = 9002;
 
+/// A message on the wire, with the log block it carries (one allocation per message).
+pub struct Parcel {
+    pub env: Envelope,
+    pub block: Option<ShippedBlock>,
+}
+
 /// An event on the queue.
 pub enum Ev {
     /// A message arrives.
-    Deliver {
-        to: usize,
-        env: Box<Envelope>,
-        block: Option<Box<ShippedBlock>>,
-    },
+    Deliver { to: usize, parcel: Box<Parcel> },
     /// A protocol timer fires (stale generations are ignored: a newer SetTimer replaced it).
     Timer {
         node: usize,
@@ -431,7 +433,10 @@ impl<'s> World<'s> {
             }
         }
         match ev {
-            Ev::Deliver { to, env, block } => self.deliver(to, *env, block),
+            Ev::Deliver { to, parcel } => {
+                let Parcel { env, block } = *parcel;
+                self.deliver(to, env, block);
+            }
             Ev::Timer {
                 node,
                 timer,
@@ -728,7 +733,7 @@ impl<'s> World<'s> {
         from: usize,
         to: usize,
         env: Envelope,
-        block: Option<Box<ShippedBlock>>,
+        block: Option<ShippedBlock>,
         bytes: u64,
     ) -> Option<Nanos> {
         if !self.nodes[from].running() {
@@ -741,8 +746,7 @@ impl<'s> World<'s> {
             transit.arrives,
             Ev::Deliver {
                 to,
-                env: Box::new(env),
-                block,
+                parcel: Box::new(Parcel { env, block }),
             },
         );
         Some(transit.departs)
@@ -769,7 +773,7 @@ impl<'s> World<'s> {
             };
             let bytes = self.net.wire_bytes_of_log(block.bytes.len() as u64);
             let incarnation = self.nodes[n].incarnation;
-            match self.transmit(n, to, env, Some(Box::new(block)), bytes) {
+            match self.transmit(n, to, env, Some(block), bytes) {
                 Some(departs) => self.queue.push(
                     departs,
                     Ev::Departed {
@@ -805,7 +809,7 @@ impl<'s> World<'s> {
         self.pump(n);
     }
 
-    fn deliver(&mut self, to: usize, env: Envelope, block: Option<Box<ShippedBlock>>) {
+    fn deliver(&mut self, to: usize, env: Envelope, block: Option<ShippedBlock>) {
         let now = self.now;
         let from = self.index_of(env.from);
         let is_request = matches!(env.body, Message::FailoverRequest { .. });
