@@ -613,6 +613,39 @@ mod tests {
         assert_eq!(m.role(), Role::Principal);
     }
 
+    // reference §5: forced service needs "M connected to W and W has itself declared P lost"
+    // (1406 while W still sees P). A mirror that restarted and reconnected to the witness has
+    // not heard the witness's view yet: it must refuse, not take the silence for "P lost".
+    // Found by the model checker (high safety with witness and commands: beta crashes,
+    // restarts, connects to gamma, and forcing service was accepted while gamma still had
+    // alpha connected and its WitnessHello was in flight).
+    #[test]
+    fn force_service_before_the_witness_has_spoken_is_1406() {
+        let mut m = mirror_with_witness(false);
+        lose(&mut m, P);
+        assert_eq!(refused(&mut m, SessionCommand::ForceService), 1406);
+        m.crash();
+        m.restart(SECOND, 0);
+        m.handle_timer(SECOND, Timer::Ping);
+        deliver(&mut m, SECOND, env(W, M, conn(M, 1), 0, P, Message::Accept));
+        assert_eq!(m.witness_state(), WitnessState::Connected);
+        assert!(!m.is_connected(P));
+        assert_eq!(refused(&mut m, SessionCommand::ForceService), 1406);
+        // Once the witness says it has lost the principal, service can be forced.
+        from_peer(
+            &mut m,
+            SECOND,
+            W,
+            Message::WitnessHello {
+                last_change: None,
+                numbers: witness_config().numbers,
+                sees_principal: false,
+            },
+        );
+        let out = accepted(&mut m, 9, SessionCommand::ForceService);
+        assert_eq!(completed(&out, 9), Some(Ok(())));
+    }
+
     // reference §5 forced service: "M becomes principal at once at role sequence n+1, the
     // session goes SUSPENDED, a new recovery fork starts at the fork LSN = M's hardened end".
     #[test]

@@ -106,6 +106,10 @@ pub struct Partner {
     // Mirror.
     handshaken: bool,
     told_synchronized: Option<Numbers>,
+    /// The witness's last word on whether it sees the principal. Until the witness has spoken
+    /// on the current connection (after a restart, a new connection, a lost one) it is taken to
+    /// see the principal: forced service is judged on this flag alone (reference section 5:
+    /// 1406 while W still sees P), so not knowing must refuse, not allow.
     witness_sees_principal: bool,
     failover_requested: bool,
     /// The principal's incarnation seen in its last Hello, recorded once the handshake is done.
@@ -209,7 +213,7 @@ impl Partner {
             witness_off: None,
             handshaken: false,
             told_synchronized: None,
-            witness_sees_principal: false,
+            witness_sees_principal: true, // unknown until the witness speaks
             failover_requested: false,
             pending_incarnation: None,
             mutants: Mutants::default(),
@@ -649,6 +653,7 @@ impl Partner {
             self.witness_state = WitnessState::Connected;
             self.exposure = Exposure::Unreported;
             self.failover_requested = false;
+            self.witness_sees_principal = true; // unknown until its WitnessHello arrives
         }
     }
 
@@ -669,7 +674,7 @@ impl Partner {
             self.witness_state = WitnessState::Disconnected;
             self.exposure = Exposure::Unreported;
             self.failover_requested = false;
-            self.witness_sees_principal = false;
+            self.witness_sees_principal = true; // unknown until the witness speaks again
         }
     }
 
@@ -1061,16 +1066,18 @@ impl Partner {
         if !self.serving {
             return 0;
         }
-        let exposed_limit = if !self.exposure_confirmed() {
+        // The bug: a SYNCHRONIZED FULL principal takes itself for exposed-free and acknowledges
+        // after its own flush. It asks no witness, as a correct synchronous principal asks none,
+        // so that the bug also acts in the mode with a witness.
+        let synchronized_full = self.state == MirroringState::Synchronized
+            && self.durable.config.safety == Safety::Full;
+        let exposed_limit = if synchronized_full && self.mutants.is(Mutant::AckBeforeMirrorHarden) {
+            Lsn::MAX
+        } else if !self.exposure_confirmed() {
             0
         } else {
             match (self.state, self.durable.config.safety) {
                 (MirroringState::PendingFailover, _) => 0,
-                (MirroringState::Synchronized, Safety::Full)
-                    if self.mutants.is(Mutant::AckBeforeMirrorHarden) =>
-                {
-                    Lsn::MAX
-                }
                 (MirroringState::Synchronized, Safety::Full) => 0,
                 (MirroringState::Synchronizing, Safety::Full) => {
                     self.switch_lsn.unwrap_or(Lsn::MAX)
@@ -2496,10 +2503,20 @@ mod tests {
         assert!(sent(&out).is_empty(), "{out:?}");
     }
 
-    /// M asked W for a failover after losing P.
+    /// M asked W for a failover after losing P, once W said it had lost P too (until W has
+    /// spoken on the connection, M takes it to see P and does not ask).
     fn mirror_awaiting_grant() -> Partner {
         let mut m = mirror_with_witness(true);
         let out = lose(&mut m, P);
+        assert!(sent(&out).is_empty(), "{out:?}");
+        let out = from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
         assert!(matches!(
             sent(&out).as_slice(),
             [(W, Message::FailoverRequest { .. })]
