@@ -476,21 +476,19 @@ impl SessionModel {
                         Some(LinkState::Up(c) | LinkState::Connecting(c)) if c == conn
                     )
             };
-            let keep: Vec<bool> = s.network[ch]
-                .iter()
-                .map(|p| {
-                    let conn = p.env.conn;
-                    match p.env.body {
-                        Message::Connect => holds(from, to, conn),
-                        _ => holds(from, to, conn) || holds(to, from, conn),
-                    }
-                })
-                .collect();
-            if keep.iter().all(|&k| k) {
+            let keep = |p: &Packet| {
+                let conn = p.env.conn;
+                match p.env.body {
+                    Message::Connect => holds(from, to, conn),
+                    _ => holds(from, to, conn) || holds(to, from, conn),
+                }
+            };
+            // Most steps drop nothing: look first, so that only a drop copies the queue.
+            if s.network[ch].iter().all(keep) {
                 continue;
             }
-            let mut k = keep.into_iter();
-            s.network[ch].retain(|_| k.next().unwrap_or(true));
+            let queue: Vec<Packet> = s.network[ch].iter().filter(|p| keep(p)).cloned().collect();
+            s.network[ch] = queue;
         }
     }
 
@@ -544,7 +542,7 @@ impl SessionModel {
                     && matches!(e.body, Message::FailoverGranted { .. }))
             });
             if granted && !failed.is_empty() {
-                s.ghost.violations.push(Violation::FailoverNotAllowed {
+                s.ghost.violate(Violation::FailoverNotAllowed {
                     mirror: from,
                     failed,
                 });
@@ -562,6 +560,15 @@ impl SessionModel {
                 Message::Connect | Message::Accept | Message::Reset
             );
         let told = env.role.role_sequence;
+        let witness_word = match env.body {
+            Message::WitnessView { sees_principal }
+            | Message::WitnessHello { sees_principal, .. }
+                if accepted =>
+            {
+                Some((env.conn, sees_principal))
+            }
+            _ => None,
+        };
         let end_before = partner.lsn_end();
         let is_log = matches!(env.body, Message::Log { lsn_from, .. } if lsn_from == end_before);
         s.partners[i].handle_message(0, env);
@@ -572,6 +579,9 @@ impl SessionModel {
         }
         if accepted && told > s.partners[i].role_sequence() {
             s.ghost.ignored_role[i] = s.ghost.ignored_role[i].max(told);
+        }
+        if witness_word.is_some() {
+            s.ghost.witness_told[i] = witness_word;
         }
         let outputs = s.partners[i].take_outputs();
         let handshake = outputs
@@ -629,8 +639,7 @@ impl SessionModel {
             .expect("offered only when accepted");
         if !failed.is_empty() {
             s.ghost
-                .violations
-                .push(Violation::ForcedServiceNotAllowed { mirror: on, failed });
+                .violate(Violation::ForcedServiceNotAllowed { mirror: on, failed });
         }
         self.drain(s, on);
     }
@@ -778,7 +787,8 @@ impl SessionModel {
     }
 
     /// A retry (a repeated connect request, a repeated failover request) that cannot change
-    /// anything is not queued: the same message is still queued, or its answer is. Messages are
+    /// anything is not queued: the same message is still queued, or its answer is (a reset
+    /// included: the connection is gone). Messages are
     /// never lost in the model (a partition holds them), so the original will be answered.
     /// Without this rule every ping tick would queue one more copy and the state space would
     /// have no bound.
@@ -801,7 +811,9 @@ impl SessionModel {
                     || answered(|m| {
                         matches!(
                             m,
-                            Message::FailoverGranted { .. } | Message::FailoverDenied { .. }
+                            Message::FailoverGranted { .. }
+                                | Message::FailoverDenied { .. }
+                                | Message::Reset
                         )
                     })
             }
@@ -832,7 +844,7 @@ impl SessionModel {
             .find(|r| r.by != id && r.role_sequence == role_sequence)
         {
             let instances = [other.by, id];
-            s.ghost.violations.push(Violation::SameRoleSequence {
+            s.ghost.violate(Violation::SameRoleSequence {
                 role_sequence,
                 instances,
             });
@@ -891,7 +903,9 @@ impl SessionModel {
                 });
             }
         }
-        s.ghost.violations.extend(violations);
+        for v in violations {
+            s.ghost.violate(v);
+        }
         s.ghost.acked.push(acked);
     }
 
@@ -902,18 +916,28 @@ impl SessionModel {
         let [a, b] = &s.partners;
         if a.is_serving() && b.is_serving() && a.role_sequence() == b.role_sequence() {
             let role_sequence = a.role_sequence();
-            s.ghost
-                .violations
-                .push(Violation::BothServing { role_sequence });
+            s.ghost.violate(Violation::BothServing { role_sequence });
         }
-        let last = crate::properties::last_principal(s).map(|i| INSTANCES[i]);
-        let lost: Vec<Acked> = crate::properties::lost_acknowledged(s)
+        // The common case first, without allocating: every acknowledged commit is in the last
+        // principal's log (or acknowledged_durable is already broken: the first violation is
+        // the one reported).
+        if s.ghost.acked.is_empty() || !crate::properties::holds(s, "acknowledged_durable") {
+            return;
+        }
+        let Some(last) = crate::properties::last_principal(s) else {
+            return;
+        };
+        let log = &s.logs[last];
+        if s.ghost.acked.iter().all(|a| log.contains(&(a.lsn, a.tx))) {
+            return;
+        }
+        let lost = crate::properties::lost_acknowledged(s)
             .into_iter()
-            .filter(|l| !l.forced)
-            .map(|l| l.acked)
-            .collect();
-        if let (Some(last), Some(acked)) = (last, lost.into_iter().next()) {
-            s.ghost.violations.push(Violation::Lost { acked, last });
+            .find(|l| !l.forced)
+            .map(|l| l.acked);
+        if let Some(acked) = lost {
+            let last = INSTANCES[last];
+            s.ghost.violate(Violation::Lost { acked, last });
         }
     }
 
@@ -932,7 +956,7 @@ impl SessionModel {
         let mirror_log = &s.logs[index(mirror)];
         let now = &s.logs[index(principal)];
         if !reference.starts_with(mirror_log) && !now.starts_with(mirror_log) {
-            s.ghost.violations.push(Violation::NotPrefix {
+            s.ghost.violate(Violation::NotPrefix {
                 mirror,
                 mirror_log: mirror_log.clone(),
                 principal_log: reference.clone(),
@@ -1022,8 +1046,16 @@ impl SessionModel {
             if !m.is_connected(w) {
                 failed.push("the mirror is not connected to the witness");
             }
-            if s.is_connected(w, principal) {
-                failed.push("the witness has not declared the principal lost");
+            // As the witness last told the mirror on their current connection (reference
+            // section 5, "W has itself declared P lost"): a later word of the witness may be in
+            // flight, and the mirror cannot know it (see the issue note for the race).
+            let current = m.links().link(w).and_then(|l| l.conn());
+            let told_lost = matches!(
+                s.ghost.witness_told[index(mirror)],
+                Some((conn, false)) if Some(conn) == current
+            );
+            if !told_lost {
+                failed.push("the witness has not told the mirror it declared the principal lost");
             }
         }
         failed
@@ -1039,9 +1071,6 @@ impl Model for SessionModel {
     }
 
     fn actions(&self, s: &SessionState, actions: &mut Vec<Action>) {
-        if !s.ghost.violations.is_empty() {
-            return; // a run ends at its first violation
-        }
         self.progress_actions(s, actions);
         self.client_actions(s, actions);
         self.tick_actions(s, actions);

@@ -1,7 +1,9 @@
 //! The state of one model: the protocol's own state machines, the network, the disks, the log
 //! contents, the budgets left, and the ghost history the properties are judged from.
 
-use mirror_protocol::{Envelope, FailoverKind, InstanceId, Lsn, Partner, ServeVia, TxId, Witness};
+use mirror_protocol::{
+    ConnId, Envelope, FailoverKind, InstanceId, Lsn, Partner, ServeVia, TxId, Witness,
+};
 
 /// The instance that is principal when the session is set up ("alpha" in the reports).
 pub const ALPHA: InstanceId = InstanceId(1);
@@ -131,8 +133,9 @@ pub struct RoleSwitch {
 /// A safety property that a step violated, with what the step did. Event-based judgements (at
 /// the moment of an acknowledgement, a grant, a handshake, a forced service) are made while the
 /// step routes the protocol's outputs; state-based ones (two serving at once, a lost commit) on
-/// the state the step reached. Either way the first violation ends the run: a state with a
-/// violation has no successors, so every counterexample stops where the property broke.
+/// the state the step reached. Violations are kept in the ghost history, so a property that broke
+/// stays broken in every later state (runs go on: a mutant may break one property on its way to
+/// breaking another).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Violation {
     /// `single_principal`: two instances began serving at the same role sequence.
@@ -320,8 +323,26 @@ pub struct Ghost {
     /// Per partner: the highest role sequence it was told of in a message it accepted but did
     /// not adopt (0 when it always adopted; a correct partner adopts before anything else).
     pub ignored_role: [u64; 2],
-    /// The event-based violations, in order.
+    /// Per partner: what the witness last told it about the principal (`WitnessHello` or
+    /// `WitnessView`, accepted on the connection then current): (that connection, whether the
+    /// witness saw the principal). Forced service is judged from it: the mirror can only know
+    /// what the witness has said, and a later word may be in flight.
+    pub witness_told: [Option<(ConnId, bool)>; 2],
+    /// The violations, in order: the first of each property ([`Ghost::violate`]).
     pub violations: Vec<Violation>,
+}
+
+impl Ghost {
+    /// Records `violation` unless its property is already broken: the first counterexample of
+    /// each property is the one reported, and a state that goes on after a violation (a mutant
+    /// may break one property on its way to breaking another) does not grow a new ghost at
+    /// every step, which would make every later state distinct and the search unbounded.
+    pub fn violate(&mut self, violation: Violation) {
+        let property = violation.property();
+        if self.violations.iter().all(|v| v.property() != property) {
+            self.violations.push(violation);
+        }
+    }
 }
 
 /// The budgets still available.
