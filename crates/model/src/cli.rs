@@ -37,10 +37,13 @@ pub struct CheckArgs {
     /// Check only this operating mode (all modes by default).
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<Mode>,
-    /// Breadth-first search (the default); counterexamples are shortened to the shortest.
+    /// Breadth-first search: holds every state in memory (small configurations only: the
+    /// witness mode's 12.7 million states outgrow 20 GB); counterexamples are shortened to the
+    /// shortest.
     #[arg(long)]
     pub bfs: bool,
-    /// Depth-first search: far less memory; counterexamples are shortened to the shortest.
+    /// Depth-first search (the default): memory for the visited set only, every core;
+    /// counterexamples are shortened to the shortest.
     #[arg(long)]
     pub dfs: bool,
     /// N random walks from the set-up session instead of an exhaustive search.
@@ -119,13 +122,15 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
     if let Some(address) = &args.explore {
         return explore(args, &configurations[0], address);
     }
-    let strategy = match (args.simulate, args.dfs) {
+    // Depth-first unless asked: breadth-first keeps whole states queued, and the default
+    // configurations (up to 37 million states) would exhaust memory.
+    let strategy = match (args.simulate, args.bfs) {
         (Some(walks), _) => Strategy::Simulate {
             walks,
             seed: args.seed,
         },
-        (None, true) => Strategy::Dfs,
-        (None, false) => Strategy::Bfs,
+        (None, true) => Strategy::Bfs,
+        (None, false) => Strategy::Dfs,
     };
     let threads = args.threads.map_or_else(
         || match strategy {
@@ -219,7 +224,13 @@ fn selected(args: &CheckArgs, mutant: Option<Mutant>) -> Vec<Configuration> {
             c.reorder |= args.reorder;
             c.mutant(mutant)
         })
-        .collect()
+        .fold(Vec::new(), |mut kept: Vec<Configuration>, c| {
+            // Bounds given on the command line can make two defaults the same configuration.
+            if kept.iter().all(|k| k.name() != c.name()) {
+                kept.push(c);
+            }
+            kept
+        })
 }
 
 /// Whether a report passes: every `always` property held, and every `sometimes` property was
@@ -424,7 +435,7 @@ fn json_report(
         .collect();
     let (strategy, threads) = results
         .first()
-        .map_or(("bfs", 1), |(r, _)| (r.strategy.name(), r.threads));
+        .map_or(("dfs", 1), |(r, _)| (r.strategy.name(), r.threads));
     let seed = results.first().and_then(|(r, _)| match r.strategy {
         Strategy::Simulate { seed, .. } => Some(seed),
         _ => None,
