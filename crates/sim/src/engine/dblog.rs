@@ -23,7 +23,7 @@ use super::rng::TxSizes;
 
 /// Bytes of log the writer or the mirror may hold before the simulator drops what it can
 /// re-create (keeps memory flat however long the run).
-pub const RETAINED_BYTES_SOFT_MAX: u64 = 128 * 1024;
+pub const RETAINED_BYTES_SOFT_MAX: u64 = 64 * 1024;
 
 /// Log kept in the transaction index below the truncation point (or a mirror's redo point):
 /// an old principal that rejoins with a log a little shorter than the failover LSN is caught up

@@ -23,9 +23,9 @@ use crate::scenario::{Arrivals, Scenario};
 /// time): enough to keep a link busy, small enough that memory stays flat.
 const SEND_WINDOW: Nanos = 20 * MILLISECOND;
 /// The send window in bytes, on a fast link: the queue only has to outlast the pump's next
-/// turn (the next block's departure), so a quarter of a megabyte keeps any link busy, and the
-/// blocks queued for a gigabit link do not pin megabytes of log buffers during a catch-up.
-const SEND_WINDOW_BYTES: u64 = 128 * 1024;
+/// turn (every block's departure refills it), so 64 KiB keeps any link busy, and the blocks
+/// queued for a gigabit link do not pin megabytes of log buffers during a catch-up.
+const SEND_WINDOW_BYTES: u64 = 64 * 1024;
 /// Memory is released once per this much log (hardened or redone).
 const RELEASE_EVERY_BYTES: u64 = 64 * 1024;
 /// How often redo progress is accounted on a mirror with a redo queue.
