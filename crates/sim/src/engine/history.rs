@@ -73,7 +73,7 @@ pub struct SplitBrain {
 #[derive(Default)]
 pub struct History {
     /// Each transaction's log size (acknowledged commits are kept as runs of transactions).
-    pub tx_sizes: TxSizes,
+    tx_sizes: TxSizes,
     /// Every start of serving, in order.
     pub serve_starts: Vec<ServeStart>,
     /// Who serves now: node -> (role sequence, since, took over by forced service lineage).

@@ -102,8 +102,7 @@ impl Network {
         if d.partitioned {
             return None;
         }
-        let transmit = bytes.saturating_mul(8).saturating_mul(SECOND)
-            / d.params.bandwidth_bits_per_second.max(1);
+        let transmit = transmit_time(&d.params, bytes);
         let departs = now.max(d.busy_until) + transmit;
         d.busy_until = departs;
         let mut arrives =
@@ -165,6 +164,11 @@ impl Network {
             }
         }
     }
+}
+
+/// How long `bytes` take to go out on a link of these parameters (its bandwidth).
+fn transmit_time(params: &LinkParameters, bytes: u64) -> Nanos {
+    bytes.saturating_mul(8).saturating_mul(SECOND) / params.bandwidth_bits_per_second.max(1)
 }
 
 #[cfg(test)]
