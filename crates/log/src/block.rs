@@ -236,6 +236,13 @@ pub(crate) fn seal_block(
     }
 }
 
+/// Whether one of `log`'s blocks (in LSN order) ends at `lsn`. The newest block is tried
+/// first: flushes and hardening almost always end there, and the search is on the hot path.
+pub(crate) fn some_block_ends_at(log: &std::collections::VecDeque<Block>, lsn: Lsn) -> bool {
+    log.back().is_some_and(|b| b.lsn_end() == lsn)
+        || log.binary_search_by_key(&lsn, Block::lsn_end).is_ok()
+}
+
 fn write_header(header: &mut [u8], lsn_first: Lsn, records_len: u32, count: u32, fork: Fork) {
     header[4..8].copy_from_slice(&MAGIC);
     header[8..16].copy_from_slice(&lsn_first.get().to_le_bytes());

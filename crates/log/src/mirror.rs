@@ -1,6 +1,6 @@
 //! The mirror's log: verified blocks in, hardened, redone, truncated, rolled back.
 
-use crate::block::{Block, BlockRecords};
+use crate::block::{some_block_ends_at, Block, BlockRecords};
 use crate::config::{LogConfig, DEBUG_WALK_BLOCKS_MAX};
 use crate::error::LogError;
 use crate::lsn::{Fork, Lsn, LsnRange};
@@ -77,7 +77,7 @@ impl MirrorLog {
                 limit: "received",
             });
         }
-        if self.log.binary_search_by_key(&lsn, Block::lsn_end).is_err() {
+        if !some_block_ends_at(&self.log, lsn) {
             return Err(LogError::NotABlockBoundary { lsn });
         }
         self.lsn_hardened = lsn;
@@ -267,10 +267,7 @@ impl MirrorLog {
             "over the buffer cap"
         );
         let hardened_at_boundary = self.lsn_hardened == self.lsn_retained_from
-            || self
-                .log
-                .binary_search_by_key(&self.lsn_hardened, Block::lsn_end)
-                .is_ok();
+            || some_block_ends_at(&self.log, self.lsn_hardened);
         assert!(hardened_at_boundary, "hardened LSN inside a block");
         let redone_at_boundary = self.is_record_boundary(self.lsn_redone);
         assert!(redone_at_boundary, "redone LSN inside a record");

@@ -1,8 +1,9 @@
 //! The principal's log writer: records in, sealed blocks out to the local harden path and the
 //! send queue.
 
-use crate::block::{block_len_for, seal_block, Block, BLOCK_HEADER_BYTES, RECORD_BYTES_MAX};
+use crate::block::{block_len_for, seal_block, some_block_ends_at, Block};
 use crate::block::{BLOCK_ALIGN_BYTES, BLOCK_BYTES_MAX};
+use crate::block::{BLOCK_HEADER_BYTES, RECORD_BYTES_MAX};
 use crate::config::{LogConfig, DEBUG_WALK_BLOCKS_MAX};
 use crate::error::LogError;
 use crate::lsn::{Fork, Lsn, LsnRange, TxId};
@@ -444,13 +445,17 @@ impl LogWriter {
 
     /// The retained block that starts at `lsn`, if any.
     fn block_starting_at(&self, lsn: Lsn) -> Option<&Block> {
+        // The send queue is usually one block: the newest.
+        if let Some(last) = self.log.back().filter(|b| b.lsn_first() == lsn) {
+            return Some(last);
+        }
         let index = self.log.partition_point(|block| block.lsn_first() < lsn);
         self.log.get(index).filter(|block| block.lsn_first() == lsn)
     }
 
     /// Whether `lsn` is the start of the retained log or the end of a retained block.
     fn is_block_boundary(&self, lsn: Lsn) -> bool {
-        lsn == self.lsn_retained_from || self.log.binary_search_by_key(&lsn, Block::lsn_end).is_ok()
+        lsn == self.lsn_retained_from || some_block_ends_at(&self.log, lsn)
     }
 
     fn check(&self) {

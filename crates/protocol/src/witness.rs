@@ -103,6 +103,11 @@ impl Witness {
         self.mutants.set(mutant);
     }
 
+    /// Whether the handlers have produced effects not yet drained.
+    pub fn has_outputs(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// Moves the outbox into `into`, keeping its capacity.
     pub fn drain_outputs(&mut self, into: &mut Vec<Output>) {
         into.append(&mut self.out);

@@ -357,6 +357,12 @@ impl Partner {
         self.mutants.set(mutant);
     }
 
+    /// Whether the handlers have produced effects that [`Partner::drain_outputs`] has not yet
+    /// taken.
+    pub fn has_outputs(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// Moves every effect of the handlers since the last call into `into`, in order, keeping the
     /// outbox's capacity (no allocation per handler in a driver's steady state).
     pub fn drain_outputs(&mut self, into: &mut Vec<Output>) {

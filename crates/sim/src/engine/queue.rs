@@ -1,8 +1,13 @@
 //! The event queue: one queue ordered by (simulated time, sequence number), so that two events
 //! at the same nanosecond run in the order they were scheduled, on every machine.
+//!
+//! Events that are scheduled in time order (a link's departures: its FIFO hands them out in the
+//! order they will leave) can take a side lane, a plain FIFO, instead of the heap. The order
+//! they run in is the same (the lane's front and the heap's top are compared by time and
+//! sequence number); only the heap's sift work is saved.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use mirror_protocol::Nanos;
 
@@ -30,9 +35,18 @@ impl<E> Ord for Scheduled<E> {
     }
 }
 
+impl<E> Scheduled<E> {
+    fn key(&self) -> (Nanos, u64) {
+        (self.at, self.seq)
+    }
+}
+
 /// A deterministic priority queue of events.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Scheduled<E>>,
+    /// Events pushed with [`EventQueue::push_in_order`], oldest first: their keys never
+    /// decrease from front to back.
+    lane: VecDeque<Scheduled<E>>,
     seq: u64,
 }
 
@@ -40,6 +54,7 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         Self {
             heap: BinaryHeap::new(),
+            lane: VecDeque::new(),
             seq: 0,
         }
     }
@@ -56,24 +71,59 @@ impl<E> EventQueue<E> {
         });
     }
 
+    /// Schedules `event` at `at`, where the caller expects `at` to be no earlier than the last
+    /// event it pushed this way (a FIFO's departures): it goes to the side lane, without heap
+    /// work. An earlier `at` is still correct: it goes to the heap.
+    pub fn push_in_order(&mut self, at: Nanos, event: E) {
+        self.seq += 1;
+        let scheduled = Scheduled {
+            at,
+            seq: self.seq,
+            event,
+        };
+        if self.lane.back().is_none_or(|last| last.at <= at) {
+            self.lane.push_back(scheduled);
+        } else {
+            self.heap.push(scheduled);
+        }
+    }
+
+    /// Whether the lane's front runs before the heap's top.
+    fn lane_first(&self) -> bool {
+        match (self.lane.front(), self.heap.peek()) {
+            (Some(l), Some(h)) => l.key() < h.key(),
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
     /// The earliest event, if any.
     pub fn pop(&mut self) -> Option<(Nanos, E)> {
-        self.heap.pop().map(|s| (s.at, s.event))
+        let next = if self.lane_first() {
+            self.lane.pop_front()
+        } else {
+            self.heap.pop()
+        };
+        next.map(|s| (s.at, s.event))
     }
 
     /// When the earliest event is due.
     pub fn peek_time(&self) -> Option<Nanos> {
-        self.heap.peek().map(|s| s.at)
+        if self.lane_first() {
+            self.lane.front().map(|s| s.at)
+        } else {
+            self.heap.peek().map(|s| s.at)
+        }
     }
 
     /// Events waiting.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lane.len()
     }
 
     /// Whether no event waits.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.lane.is_empty()
     }
 }
 
@@ -90,5 +140,41 @@ mod tests {
         q.push(1, "b");
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
         assert_eq!(order, ["a", "b", "c", "d"]);
+    }
+
+    /// The lane changes no order: events pushed in order, out of order and on the heap come out
+    /// by (time, sequence number), exactly as with the heap alone.
+    #[test]
+    fn the_lane_keeps_the_order_of_the_heap() {
+        let mut q = EventQueue::default();
+        let mut heap_only = EventQueue::default();
+        let pushes = [
+            (10, true),
+            (5, false),
+            (10, false),
+            (12, true),
+            (11, true), // earlier than the lane's back: goes to the heap
+            (12, false),
+            (12, true),
+            (3, false),
+            (20, true),
+        ];
+        for (i, &(at, in_order)) in pushes.iter().enumerate() {
+            if in_order {
+                q.push_in_order(at, i);
+            } else {
+                q.push(at, i);
+            }
+            heap_only.push(at, i);
+        }
+        assert_eq!(q.len(), pushes.len());
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        let expected: Vec<_> = std::iter::from_fn(|| heap_only.pop()).collect();
+        assert_eq!(order, expected);
+        assert_eq!(
+            order.iter().map(|&(_, i)| i).collect::<Vec<_>>(),
+            [7, 1, 0, 2, 4, 3, 5, 6, 8]
+        );
+        assert!(q.is_empty());
     }
 }

@@ -773,8 +773,9 @@ impl<'s> World<'s> {
             };
             let bytes = self.net.wire_bytes_of_log(block.bytes.len() as u64);
             let incarnation = self.nodes[n].incarnation;
+            // The link's FIFO hands out departures in time order: the queue's side lane.
             match self.transmit(n, to, env, Some(block), bytes) {
-                Some(departs) => self.queue.push(
+                Some(departs) => self.queue.push_in_order(
                     departs,
                     Ev::Departed {
                         node: n,
@@ -800,12 +801,18 @@ impl<'s> World<'s> {
             return;
         }
         let now = self.now;
-        if let Some(p) = self.nodes[n].partner.as_mut() {
+        let node = &mut self.nodes[n];
+        if let Some(p) = node.partner.as_mut() {
             p.handle_log_sent(now, lsn);
             let queue = p.send_queue_bytes();
             self.send_queue_max = self.send_queue_max.max(queue);
         }
-        self.drain(n);
+        // One departure per block: most only move the send queue, with nothing to drain (a
+        // change of state would come with outputs), so the drain and its bookkeeping are
+        // skipped then.
+        if node.partner.as_ref().is_some_and(Partner::has_outputs) || node.witness.has_outputs() {
+            self.drain(n);
+        }
         self.pump(n);
     }
 
