@@ -228,7 +228,50 @@ fn links(state: &SessionState, id: InstanceId) -> String {
     format!("links: {}", parts.join(", "))
 }
 
-/// The steps of a path, each with the instances it changed.
+/// What a step made happen, from the ghost history: acknowledgements to clients, instances
+/// that began serving, forced services and completed role changes (the facts the properties
+/// are judged on, so that a counterexample shows them where they happen).
+pub fn happenings(before: &SessionState, after: &SessionState) -> Vec<String> {
+    let (b, a) = (&before.ghost, &after.ghost);
+    let mut lines = Vec::new();
+    for acked in a.acked.iter().skip(b.acked.len()) {
+        lines.push(format!(
+            "{} acknowledges tx {} (commit lsn {}) to its client at role sequence {}",
+            name(acked.by),
+            acked.tx,
+            acked.lsn,
+            acked.role_sequence
+        ));
+    }
+    for served in a.served.iter().skip(b.served.len()) {
+        lines.push(format!(
+            "{} begins serving at role sequence {} ({:?}) with log {}",
+            name(served.by),
+            served.role_sequence,
+            served.via,
+            show_log(&served.log)
+        ));
+    }
+    for forced in a.forced.iter().skip(b.forced.len()) {
+        lines.push(format!(
+            "{} forces service: role sequence {}, new fork after lsn {}",
+            name(forced.by),
+            forced.role_sequence,
+            forced.fork_lsn
+        ));
+    }
+    for switch in a.switches.iter().skip(b.switches.len()) {
+        lines.push(format!(
+            "{:?} role change completes: {} is principal at role sequence {}",
+            switch.kind,
+            name(switch.to),
+            switch.role_sequence
+        ));
+    }
+    lines
+}
+
+/// The steps of a path, each with the instances it changed and what it made happen.
 pub fn steps(path: &[(SessionState, Option<Action>)]) -> Vec<Step> {
     let mut steps = Vec::new();
     for (k, pair) in path.windows(2).enumerate() {
@@ -243,6 +286,7 @@ pub fn steps(path: &[(SessionState, Option<Action>)]) -> Vec<Step> {
                 changes.push(b);
             }
         }
+        changes.extend(happenings(before, after));
         steps.push(Step {
             number: k + 1,
             action: describe(before, action),
