@@ -241,7 +241,7 @@ impl World<'_> {
             .pending
             .iter()
             .filter(|(_, t)| t.node == n)
-            .map(|(tx, _)| *tx)
+            .map(|(tx, _)| tx)
             .collect();
         for tx in waiting {
             self.fail_tx(

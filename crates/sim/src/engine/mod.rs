@@ -8,6 +8,7 @@ pub(crate) mod dblog;
 pub(crate) mod faults;
 pub(crate) mod history;
 pub(crate) mod net;
+pub(crate) mod pending;
 pub mod queue;
 pub mod record;
 pub(crate) mod rng;

@@ -101,7 +101,7 @@ impl World<'_> {
                 Ev::StatementDone {
                     step,
                     statement,
-                    result,
+                    result: result.map_err(Box::new),
                 },
             );
         }
@@ -142,7 +142,7 @@ impl World<'_> {
                 Ev::StatementDone {
                     step: i,
                     statement: k,
-                    result: Err(error),
+                    result: Err(Box::new(error)),
                 },
             );
             return;
@@ -168,7 +168,7 @@ impl World<'_> {
                     Ev::StatementDone {
                         step: i,
                         statement: k,
-                        result: Err(error),
+                        result: Err(Box::new(error)),
                     },
                 );
                 return;
@@ -184,7 +184,7 @@ impl World<'_> {
                 Ev::StatementDone {
                     step: i,
                     statement: k,
-                    result: Err(error),
+                    result: Err(Box::new(error)),
                 },
             ),
             Ok(true) => {} // waits for a protocol command

@@ -13,6 +13,7 @@ use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
 use super::dblog::{Body, DbLog, ShippedBlock};
 use super::history::{same_content, History, ServeStart};
 use super::net::{Network, CONTROL_MESSAGE_BYTES};
+use super::pending::PendingTxs;
 use super::queue::EventQueue;
 use super::record::Recorder;
 use super::rng::{Stream, TxSizes};
@@ -82,7 +83,9 @@ pub enum Ev {
     StatementDone {
         step: usize,
         statement: usize,
-        result: Result<(), SqlError>,
+        /// Boxed: the error is rare and large, and every event on the queue is as large as
+        /// the largest variant.
+        result: Result<(), Box<SqlError>>,
     },
     /// A scenario fault happens.
     Fault { index: usize },
@@ -212,7 +215,7 @@ pub struct World<'s> {
     /// Each transaction's log size, a function of its id (the transaction index relies on it).
     pub tx_sizes: TxSizes,
     pub next_generation: u64,
-    pub pending: BTreeMap<u64, PendingTx>,
+    pub pending: PendingTxs<PendingTx>,
     pub next_tx: u64,
     pub submitted: u64,
     pub acknowledged: u64,
@@ -324,7 +327,7 @@ impl<'s> World<'s> {
             rng_workload: Stream::new(seed, "workload"),
             tx_sizes,
             next_generation: 1,
-            pending: BTreeMap::new(),
+            pending: PendingTxs::default(),
             next_tx: 1,
             submitted: 0,
             acknowledged: 0,
@@ -463,7 +466,7 @@ impl<'s> World<'s> {
                 step,
                 statement,
                 result,
-            } => self.statement_done(step, statement, result),
+            } => self.statement_done(step, statement, result.map_err(|e| *e)),
             Ev::Fault { index } => self.fault(index),
             Ev::Monitor => self.sample_monitor(),
             Ev::LogBackup => self.log_backup_job(),
@@ -1348,7 +1351,7 @@ impl<'s> World<'s> {
     }
 
     fn commit_on(&mut self, n: usize, tx: u64) {
-        if !self.pending.contains_key(&tx) {
+        if !self.pending.contains(tx) {
             return;
         }
         let size = self.tx_sizes.of(tx);
@@ -1396,7 +1399,7 @@ impl<'s> World<'s> {
             }
         };
         self.nodes[n].window.log_generated += lsn - before;
-        if let Some(pending) = self.pending.get_mut(&tx) {
+        if let Some(pending) = self.pending.get_mut(tx) {
             pending.lsn = lsn;
             pending.node = n;
         }
@@ -1426,7 +1429,7 @@ impl<'s> World<'s> {
     }
 
     fn acknowledge(&mut self, n: usize, tx: u64, lsn: u64, role_sequence: u64) {
-        let Some(pending) = self.pending.remove(&tx) else {
+        let Some(pending) = self.pending.remove(tx) else {
             return;
         };
         self.acknowledged += 1;
@@ -1502,7 +1505,7 @@ impl<'s> World<'s> {
 
     /// Transaction `tx` failed with `error`.
     pub fn fail_tx(&mut self, tx: u64, error: SqlError) {
-        let Some(pending) = self.pending.remove(&tx) else {
+        let Some(pending) = self.pending.remove(tx) else {
             return;
         };
         self.failed += 1;
