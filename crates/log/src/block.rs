@@ -236,11 +236,19 @@ pub(crate) fn seal_block(
     }
 }
 
-/// Whether one of `log`'s blocks (in LSN order) ends at `lsn`. The newest block is tried
-/// first: flushes and hardening almost always end there, and the search is on the hot path.
+/// Whether one of `log`'s blocks (in LSN order) ends at `lsn`. The newest few blocks are tried
+/// first: a flush ends at or just before the newest block (blocks sealed while it ran), and the
+/// search is on the hot path; older ends are found by binary search.
 pub(crate) fn some_block_ends_at(log: &std::collections::VecDeque<Block>, lsn: Lsn) -> bool {
-    log.back().is_some_and(|b| b.lsn_end() == lsn)
-        || log.binary_search_by_key(&lsn, Block::lsn_end).is_ok()
+    const NEWEST_TRIED: usize = 4;
+    for b in log.iter().rev().take(NEWEST_TRIED) {
+        match b.lsn_end().cmp(&lsn) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => return false,
+            std::cmp::Ordering::Greater => {}
+        }
+    }
+    log.binary_search_by_key(&lsn, Block::lsn_end).is_ok()
 }
 
 fn write_header(header: &mut [u8], lsn_first: Lsn, records_len: u32, count: u32, fork: Fork) {
