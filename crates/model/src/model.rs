@@ -528,6 +528,7 @@ impl SessionModel {
                 Message::FailoverRequest { numbers, .. } => {
                     self.witness_conditions(s, from, numbers)
                 }
+                Message::ForceServiceRequest { .. } => self.forced_witness_conditions(s, from),
                 _ => Vec::new(),
             };
             failed.extend(packet.declared.iter().copied());
@@ -537,15 +538,26 @@ impl SessionModel {
                 .expect("messages reach an existing witness");
             witness.handle_message(0, env);
             let outputs = witness.take_outputs();
-            let granted = outputs.iter().any(|o| {
-                matches!(o, Output::Send(e) if e.to == from
-                    && matches!(e.body, Message::FailoverGranted { .. }))
+            let granted = outputs.iter().find_map(|o| match o {
+                Output::Send(e) if e.to == from => match e.body {
+                    Message::FailoverGranted { change, .. } => Some(change.kind),
+                    _ => None,
+                },
+                _ => None,
             });
-            if granted && !failed.is_empty() {
-                s.ghost.violate(Violation::FailoverNotAllowed {
+            match granted {
+                Some(_) if failed.is_empty() => {}
+                Some(FailoverKind::Forced) => {
+                    s.ghost.violate(Violation::ForcedServiceNotAllowed {
+                        mirror: from,
+                        failed,
+                    });
+                }
+                Some(_) => s.ghost.violate(Violation::FailoverNotAllowed {
                     mirror: from,
                     failed,
-                });
+                }),
+                None => {}
             }
             self.route(s, GAMMA, outputs);
             return;
@@ -560,15 +572,6 @@ impl SessionModel {
                 Message::Connect | Message::Accept | Message::Reset
             );
         let told = env.role.role_sequence;
-        let witness_word = match env.body {
-            Message::WitnessView { sees_principal }
-            | Message::WitnessHello { sees_principal, .. }
-                if accepted =>
-            {
-                Some((env.conn, sees_principal))
-            }
-            _ => None,
-        };
         let end_before = partner.lsn_end();
         let is_log = matches!(env.body, Message::Log { lsn_from, .. } if lsn_from == end_before);
         s.partners[i].handle_message(0, env);
@@ -579,9 +582,6 @@ impl SessionModel {
         }
         if accepted && told > s.partners[i].role_sequence() {
             s.ghost.ignored_role[i] = s.ghost.ignored_role[i].max(told);
-        }
-        if witness_word.is_some() {
-            s.ghost.witness_told[i] = witness_word;
         }
         let outputs = s.partners[i].take_outputs();
         let handshake = outputs
@@ -634,10 +634,15 @@ impl SessionModel {
         } else {
             Vec::new()
         };
-        s.partners[index(on)]
+        let i = index(on);
+        let was_mirror = s.partners[i].role() == Role::Mirror;
+        s.partners[i]
             .handle_command(0, s.commands_issued, command)
             .expect("offered only when accepted");
-        if !failed.is_empty() {
+        // Forced service taken at once (no witness set) is judged now; with a witness it is
+        // judged when the witness grants it (`deliver`).
+        let forced_now = was_mirror && s.partners[i].role() == Role::Principal;
+        if forced_now && !failed.is_empty() {
             s.ghost
                 .violate(Violation::ForcedServiceNotAllowed { mirror: on, failed });
         }
@@ -769,10 +774,10 @@ impl SessionModel {
                 .collect();
             *log_sent = Some(log_sent.map_or(lsn_to, |l| l.max(lsn_to)));
         }
-        let declared = if matches!(env.body, Message::FailoverRequest { .. }) {
-            self.mirror_conditions(s, from)
-        } else {
-            Vec::new()
+        let declared = match env.body {
+            Message::FailoverRequest { .. } => self.mirror_conditions(s, from),
+            Message::ForceServiceRequest { .. } => self.forced_service_mirror_conditions(s, from),
+            _ => Vec::new(),
         };
         let packet = Packet {
             env,
@@ -1031,32 +1036,58 @@ impl SessionModel {
         failed
     }
 
-    /// The conditions of reference section 5 for forced service; returns those that fail.
+    /// The conditions of reference section 5 for forced service taken at once (no witness is
+    /// set; with a witness only a mutant takes it at once): the mirror's and, when a witness is
+    /// set, the witness's at this instant. Returns those that fail.
     fn forced_service_conditions(&self, s: &SessionState, mirror: InstanceId) -> Vec<&'static str> {
+        let mut failed = self.forced_service_mirror_conditions(s, mirror);
+        if s.partner(mirror).config().witness.is_some() {
+            if s.witness.is_none() {
+                failed.push("a witness is set and does not exist");
+            } else {
+                failed.extend(self.forced_witness_conditions(s, mirror));
+            }
+        }
+        failed
+    }
+
+    /// The mirror's half of forced service, as it declares it when it acts: issued on the
+    /// mirror, which has declared the principal lost and, when a witness is set, is connected
+    /// to it.
+    fn forced_service_mirror_conditions(
+        &self,
+        s: &SessionState,
+        mirror: InstanceId,
+    ) -> Vec<&'static str> {
         let mut failed = Vec::new();
         let m = s.partner(mirror);
-        let principal = m.partner();
         if m.role() != Role::Mirror {
             failed.push("it is not issued on the mirror");
         }
-        if m.is_connected(principal) {
+        if m.is_connected(m.partner()) {
             failed.push("the mirror has not declared the principal lost");
         }
         if let Some(w) = m.config().witness {
             if !m.is_connected(w) {
                 failed.push("the mirror is not connected to the witness");
             }
-            // As the witness last told the mirror on their current connection (reference
-            // section 5, "W has itself declared P lost"): a later word of the witness may be in
-            // flight, and the mirror cannot know it (see the issue note for the race).
-            let current = m.links().link(w).and_then(|l| l.conn());
-            let told_lost = matches!(
-                s.ghost.witness_told[index(mirror)],
-                Some((conn, false)) if Some(conn) == current
-            );
-            if !told_lost {
-                failed.push("the witness has not told the mirror it declared the principal lost");
-            }
+        }
+        failed
+    }
+
+    /// The witness's half of forced service, at the moment it grants (issue 6: granted by the
+    /// witness atomically): its connection to the mirror is up and it has itself declared the
+    /// principal lost.
+    fn forced_witness_conditions(&self, s: &SessionState, mirror: InstanceId) -> Vec<&'static str> {
+        let mut failed = Vec::new();
+        let Some(witness) = s.witness.as_ref() else {
+            return vec!["a witness is set and does not exist"];
+        };
+        if !witness.is_connected(mirror) {
+            failed.push("the witness's connection to the mirror is not up");
+        }
+        if witness.is_connected(s.partner(mirror).partner()) {
+            failed.push("the witness has not declared the principal lost");
         }
         failed
     }

@@ -1,9 +1,7 @@
 //! The state of one model: the protocol's own state machines, the network, the disks, the log
 //! contents, the budgets left, and the ghost history the properties are judged from.
 
-use mirror_protocol::{
-    ConnId, Envelope, FailoverKind, InstanceId, Lsn, Partner, ServeVia, TxId, Witness,
-};
+use mirror_protocol::{Envelope, FailoverKind, InstanceId, Lsn, Partner, ServeVia, TxId, Witness};
 
 /// The instance that is principal when the session is set up ("alpha" in the reports).
 pub const ALPHA: InstanceId = InstanceId(1);
@@ -323,11 +321,6 @@ pub struct Ghost {
     /// Per partner: the highest role sequence it was told of in a message it accepted but did
     /// not adopt (0 when it always adopted; a correct partner adopts before anything else).
     pub ignored_role: [u64; 2],
-    /// Per partner: what the witness last told it about the principal (`WitnessHello` or
-    /// `WitnessView`, accepted on the connection then current): (that connection, whether the
-    /// witness saw the principal). Forced service is judged from it: the mirror can only know
-    /// what the witness has said, and a later word may be in flight.
-    pub witness_told: [Option<(ConnId, bool)>; 2],
     /// The violations, in order: the first of each property ([`Ghost::violate`]).
     pub violations: Vec<Violation>,
 }

@@ -147,6 +147,23 @@ pub enum Message {
         /// Why.
         reason: FailoverDenial,
     },
+    /// Mirror to witness: FORCE_SERVICE_ALLOW_DATA_LOSS was issued on me; may I take over?
+    /// (reference section 5, forced service with a witness). Granted atomically, as an automatic
+    /// failover is, with [`Message::FailoverGranted`] of kind `Forced`; refused with
+    /// [`Message::ForceServiceDenied`].
+    ForceServiceRequest {
+        /// The numbers the mirror holds.
+        numbers: Numbers,
+        /// The mirror's hardened end of log: the fork LSN if granted.
+        lsn_hardened: Lsn,
+        /// The mirror's recovery fork (the new fork is the next one).
+        fork: Fork,
+    },
+    /// Witness to mirror: forced service refused, with the rule that stopped it.
+    ForceServiceDenied {
+        /// Why.
+        reason: FailoverDenial,
+    },
     /// Mirror to principal: a command issued on the mirror that the principal applies.
     Forward(Forwarded),
     /// Principal to witness (or, when the witness is unreachable, to the mirror): record that the

@@ -301,6 +301,11 @@ impl Witness {
             } => {
                 self.on_failover_request(from, numbers, told_synchronized, lsn_hardened, fork);
             }
+            Message::ForceServiceRequest {
+                numbers,
+                lsn_hardened,
+                fork,
+            } => self.on_force_service_request(from, numbers, lsn_hardened, fork),
             Message::WitnessOff { numbers } if from_principal => {
                 let r = self.record.as_mut().expect("record exists");
                 r.removed = true;
@@ -455,6 +460,66 @@ impl Witness {
             }
         };
         self.send(from, reply);
+    }
+
+    /// Forced service with a witness, the witness's half: granted atomically, only if at this
+    /// moment the witness has itself declared the principal lost and the mirror presents the
+    /// role and witness sequence of its record; the new role sequence (the mirror principal, the
+    /// fork at the mirror's hardened end) is recorded before the reply. Unlike an automatic
+    /// failover, the record need not say SYNCHRONIZED: forced service may lose data.
+    ///
+    /// Reference section 5 has the mirror check "W has itself declared P lost" from what the
+    /// witness last told it, which races the witness's next word (see issue 6): the witness
+    /// itself decides here, as it does for an automatic failover.
+    fn on_force_service_request(
+        &mut self,
+        from: InstanceId,
+        numbers: Numbers,
+        lsn_hardened: Lsn,
+        fork: Fork,
+    ) {
+        let reply = match self.judge_force_service(from, numbers) {
+            Err(reason) => Message::ForceServiceDenied { reason },
+            Ok(()) => {
+                let change = RoleChange {
+                    role_sequence: numbers.role + 1,
+                    principal: from,
+                    failover_lsn: lsn_hardened,
+                    fork: Fork(fork.0 + 1),
+                    kind: FailoverKind::Forced,
+                };
+                let r = self.record.as_mut().expect("judged with a record");
+                r.numbers.role = change.role_sequence;
+                r.principal = from;
+                r.sync = SyncState::Unknown;
+                r.last_change = Some(change);
+                Message::FailoverGranted {
+                    change,
+                    numbers: r.numbers,
+                }
+            }
+        };
+        self.send(from, reply);
+    }
+
+    fn judge_force_service(
+        &self,
+        from: InstanceId,
+        numbers: Numbers,
+    ) -> Result<(), FailoverDenial> {
+        let Some(r) = self.record.filter(|r| !r.removed) else {
+            return Err(FailoverDenial::NoSession);
+        };
+        if from != r.mirror() {
+            return Err(FailoverDenial::NotTheMirror);
+        }
+        if self.links.is_up(r.principal) {
+            return Err(FailoverDenial::PrincipalConnected);
+        }
+        if numbers.role != r.numbers.role || numbers.witness != r.numbers.witness {
+            return Err(FailoverDenial::NumbersDiffer);
+        }
+        Ok(())
     }
 
     fn judge_failover(
@@ -736,6 +801,81 @@ mod tests {
         w.restart(3 * SECOND);
         assert_eq!(w.record().unwrap().last_change, Some(change));
         assert_eq!(w.record().unwrap().numbers.role, 1);
+    }
+
+    fn force_request(w: &mut Witness, from: InstanceId, numbers: Numbers) -> Vec<Output> {
+        let body = Message::ForceServiceRequest {
+            numbers,
+            lsn_hardened: 77,
+            fork: Fork(0),
+        };
+        deliver(w, 2 * SECOND, from, numbers.role, body)
+    }
+
+    fn force_denial(out: &[Output]) -> FailoverDenial {
+        match sent(out).as_slice() {
+            [(_, _, Message::ForceServiceDenied { reason })] => *reason,
+            other => panic!("expected one denial, got {other:?}"),
+        }
+    }
+
+    // Forced service with a witness (issue 6's change to reference section 5): the witness
+    // grants it atomically, only if it has itself declared the principal lost, and records role
+    // n+1 with the mirror principal and the new fork at the mirror's hardened end before it
+    // replies. The record need not say SYNCHRONIZED (an exposed principal may have been lost:
+    // forcing service is what loses data).
+    #[test]
+    fn witness_grants_forced_service_only_when_it_has_declared_the_principal_lost() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Unsynchronized, numbers());
+        let out = force_request(&mut w, M, numbers());
+        assert_eq!(force_denial(&out), FailoverDenial::PrincipalConnected);
+        assert_eq!(w.record().unwrap().last_change, None, "nothing recorded");
+        let out = force_request(&mut w, P, numbers());
+        assert_eq!(force_denial(&out), FailoverDenial::NotTheMirror);
+        w.handle_connection_lost(SECOND, P, ErrorKind::Hard);
+        w.take_outputs();
+        let stale = Numbers {
+            witness: 2,
+            ..numbers()
+        };
+        let out = force_request(&mut w, M, stale);
+        assert_eq!(force_denial(&out), FailoverDenial::NumbersDiffer);
+        let out = force_request(&mut w, M, numbers());
+        let change = RoleChange {
+            role_sequence: 1,
+            principal: M,
+            failover_lsn: 77,
+            fork: Fork(1),
+            kind: FailoverKind::Forced,
+        };
+        let recorded = Numbers {
+            role: 1,
+            ..numbers()
+        };
+        assert_eq!(
+            sent(&out),
+            vec![(
+                M,
+                RoleView {
+                    role_sequence: 1,
+                    principal: Some(M)
+                },
+                Message::FailoverGranted {
+                    change,
+                    numbers: recorded
+                }
+            )]
+        );
+        let r = w.record().unwrap();
+        assert_eq!(
+            (r.principal, r.numbers, r.last_change),
+            (M, recorded, Some(change))
+        );
+        // A second request at the old role sequence is stale: ignored, the grant is given once.
+        let out = force_request(&mut w, M, numbers());
+        assert!(sent(&out).is_empty());
+        assert_eq!(w.record().unwrap().last_change, Some(change));
     }
 
     // reference §5: no failover while the witness itself still sees the principal.

@@ -81,34 +81,56 @@ impl Partner {
             if self.witness_sees_principal {
                 return Err(SqlError::new(1406, "service cannot be forced safely: the witness is still connected to the principal"));
             }
+            if self.forcing.is_some() {
+                return Err(SqlError::new(
+                    1406,
+                    "service cannot be forced: a forced service is already waiting for the witness",
+                ));
+            }
+            // The witness decides, atomically, as it does an automatic failover: what it last told
+            // the mirror may be out of date (issue 6, the rule this changes in reference
+            // section 5). The command completes on its answer.
+            let body = Message::ForceServiceRequest {
+                numbers: self.durable.config.numbers,
+                lsn_hardened: self.lsn_hardened,
+                fork: self.durable.fork,
+            };
+            self.send(w, body);
+            self.forcing = Some(id);
+            return Ok(());
         }
-        self.force_service();
+        let change = RoleChange {
+            role_sequence: self.role_sequence() + 1,
+            principal: self.durable.me,
+            failover_lsn: self.lsn_hardened,
+            fork: Fork(self.durable.fork.0 + 1),
+            kind: FailoverKind::Forced,
+        };
+        self.take_forced_service(change);
         self.complete(id, Ok(()));
         Ok(())
     }
 
-    /// M becomes principal at once at role sequence n+1, SUSPENDED, in a new recovery fork that
-    /// starts at its hardened end of log (the fork LSN).
-    fn force_service(&mut self) {
-        let fork_lsn = self.lsn_hardened;
+    /// Forced service: M becomes principal at once at `change`'s role sequence (n+1),
+    /// SUSPENDED, in a new recovery fork that starts at the fork LSN (its hardened end of log
+    /// when service was forced). Without a witness at once; with one, when the witness grants it
+    /// (or, after a restart, when the witness tells it the grant it recorded).
+    pub(super) fn take_forced_service(&mut self, change: RoleChange) {
+        debug_assert_eq!(change.kind, FailoverKind::Forced);
+        let fork_lsn = change.failover_lsn;
         self.discard_past(fork_lsn);
-        let fork = Fork(self.durable.fork.0 + 1);
-        self.durable.fork = fork;
+        self.durable.fork = change.fork;
         self.out.push(Output::NewFork {
-            fork,
+            fork: change.fork,
             lsn: fork_lsn,
         });
-        let change = RoleChange {
-            role_sequence: self.role_sequence() + 1,
-            principal: self.durable.me,
-            failover_lsn: fork_lsn,
-            fork,
-            kind: FailoverKind::Forced,
-        };
         self.durable.config.suspended = true;
         self.durable.config.numbers.suspend += 1;
         self.take_over(change);
         self.set_state(MirroringState::Suspended);
+        if let Some(id) = self.forcing.take() {
+            self.complete(id, Ok(()));
+        }
     }
 
     fn command_suspend(&mut self, id: CommandId, suspend: bool) -> Result<(), SqlError> {
@@ -451,6 +473,7 @@ impl Partner {
 mod tests {
     use super::super::tests::*;
     use super::*;
+    use crate::message::FailoverDenial;
     use crate::output::{StopReason, Timer};
 
     /// Issues `command` on `p`, expects it refused, and checks that nothing changed: the whole
@@ -609,8 +632,141 @@ mod tests {
             },
         );
         let out = accepted(&mut m, 8, SessionCommand::ForceService);
+        assert_eq!(completed(&out, 8), None, "the witness decides");
+        assert!(asked_to_force(&out));
+        let out = grant_forced(&mut m);
         assert_eq!(completed(&out, 8), Some(Ok(())));
         assert_eq!(m.role(), Role::Principal);
+    }
+
+    /// Whether `out` asks the witness for forced service.
+    fn asked_to_force(out: &[Output]) -> bool {
+        out.iter().any(|o| {
+            matches!(o, Output::Send(e) if e.to == W
+                && matches!(e.body, Message::ForceServiceRequest { .. }))
+        })
+    }
+
+    /// The witness's grant of the forced service `m` asked for, as the witness sends it (its
+    /// record at role sequence n+1 with `m` principal).
+    fn grant_forced(m: &mut Partner) -> Vec<Output> {
+        let mut numbers = m.config().numbers;
+        numbers.role += 1;
+        let change = RoleChange {
+            role_sequence: numbers.role,
+            principal: M,
+            failover_lsn: m.lsn_hardened(),
+            fork: Fork(m.durable().fork.0 + 1),
+            kind: FailoverKind::Forced,
+        };
+        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
+        let body = Message::FailoverGranted { change, numbers };
+        deliver(m, 2 * SECOND, env(W, M, conn, numbers.role, M, body))
+    }
+
+    // Forced service with a witness is granted by the witness atomically (issue 6: the rule of
+    // reference section 5 raced the witness's next word). A refusal, or the witness lost before
+    // it answers, fails the command with 1406 and changes nothing durable.
+    #[test]
+    fn forced_service_refused_by_the_witness_or_unanswered_is_1406() {
+        let mut m = mirror_with_witness(false);
+        from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        lose(&mut m, P);
+        let before = m.durable().clone();
+        let out = accepted(&mut m, 8, SessionCommand::ForceService);
+        assert!(asked_to_force(&out));
+        assert_eq!(
+            refused(&mut m, SessionCommand::ForceService),
+            1406,
+            "one request at a time"
+        );
+        let out = from_peer(
+            &mut m,
+            SECOND,
+            W,
+            Message::ForceServiceDenied {
+                reason: FailoverDenial::PrincipalConnected,
+            },
+        );
+        assert_eq!(completed(&out, 8), Some(Err(1406)));
+        assert_eq!(m.role(), Role::Mirror);
+        assert_eq!(m.durable(), &before);
+        assert_eq!(
+            refused(&mut m, SessionCommand::ForceService),
+            1406,
+            "the witness said it sees the principal"
+        );
+        from_peer(
+            &mut m,
+            SECOND,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        let out = accepted(&mut m, 9, SessionCommand::ForceService);
+        assert!(asked_to_force(&out));
+        let out = lose(&mut m, W);
+        assert_eq!(completed(&out, 9), Some(Err(1406)));
+        assert_eq!(m.role(), Role::Mirror);
+        assert_eq!(m.durable(), &before);
+    }
+
+    // A grant the witness recorded but the mirror never received (it crashed) is learnt from the
+    // witness's hello after the restart: the mirror takes the forced service then, in the fork
+    // the witness recorded.
+    #[test]
+    fn a_recorded_forced_service_is_taken_after_a_restart() {
+        let mut m = mirror_with_witness(false);
+        from_peer(
+            &mut m,
+            0,
+            W,
+            Message::WitnessView {
+                sees_principal: false,
+            },
+        );
+        lose(&mut m, P);
+        let out = accepted(&mut m, 8, SessionCommand::ForceService);
+        assert!(asked_to_force(&out));
+        let mut numbers = m.config().numbers;
+        numbers.role += 1;
+        let change = RoleChange {
+            role_sequence: numbers.role,
+            principal: M,
+            failover_lsn: m.lsn_hardened(),
+            fork: Fork(1),
+            kind: FailoverKind::Forced,
+        };
+        m.crash();
+        m.restart(SECOND, m.lsn_hardened());
+        m.handle_timer(SECOND, Timer::Ping);
+        deliver(&mut m, SECOND, env(W, M, conn(M, 1), 0, P, Message::Accept));
+        let hello = Message::WitnessHello {
+            last_change: Some(change),
+            numbers,
+            sees_principal: false,
+        };
+        let out = deliver(
+            &mut m,
+            SECOND,
+            env(W, M, conn(M, 1), numbers.role, M, hello),
+        );
+        assert!(out.contains(&Output::NewFork {
+            fork: Fork(1),
+            lsn: change.failover_lsn
+        }));
+        assert_eq!(m.role(), Role::Principal);
+        assert_eq!(m.role_sequence(), 1);
+        assert_eq!(m.state(), MirroringState::Suspended);
+        assert_eq!(m.durable().fork, Fork(1));
     }
 
     // reference §5: forced service needs "M connected to W and W has itself declared P lost"
@@ -643,6 +799,8 @@ mod tests {
             },
         );
         let out = accepted(&mut m, 9, SessionCommand::ForceService);
+        assert!(asked_to_force(&out));
+        let out = grant_forced(&mut m);
         assert_eq!(completed(&out, 9), Some(Ok(())));
     }
 

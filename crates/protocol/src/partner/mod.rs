@@ -104,6 +104,8 @@ pub struct Partner {
     set_witness: Option<PendingWitness>,
     witness_off: Option<(Option<CommandId>, Numbers)>,
     // Mirror.
+    /// FORCE_SERVICE_ALLOW_DATA_LOSS waiting for the witness's grant.
+    forcing: Option<CommandId>,
     handshaken: bool,
     told_synchronized: Option<Numbers>,
     /// The witness's last word on whether it sees the principal. Until the witness has spoken
@@ -211,6 +213,7 @@ impl Partner {
             set_partner: None,
             set_witness: None,
             witness_off: None,
+            forcing: None,
             handshaken: false,
             told_synchronized: None,
             witness_sees_principal: true, // unknown until the witness speaks
@@ -688,6 +691,16 @@ impl Partner {
             self.exposure = Exposure::Unreported;
             self.failover_requested = false;
             self.witness_sees_principal = true; // unknown until the witness speaks again
+            self.refuse_forcing(
+                "service cannot be forced safely: the connection to the witness was lost before it answered",
+            );
+        }
+    }
+
+    /// Fails a FORCE_SERVICE_ALLOW_DATA_LOSS waiting for the witness with 1406.
+    fn refuse_forcing(&mut self, message: &str) {
+        if let Some(id) = self.forcing.take() {
+            self.complete(id, Err(SqlError::new(1406, message)));
         }
     }
 
@@ -786,7 +799,11 @@ impl Partner {
         match (principal == self.durable.me, change) {
             (true, Some(change)) => {
                 if self.durable.role == Role::Mirror {
-                    self.take_over(change);
+                    if change.kind == FailoverKind::Forced {
+                        self.take_forced_service(change);
+                    } else {
+                        self.take_over(change);
+                    }
                 }
                 true
             }
@@ -863,6 +880,17 @@ impl Partner {
                 if reason == FailoverDenial::PrincipalConnected {
                     self.witness_sees_principal = true;
                 }
+            }
+            Message::ForceServiceDenied { reason } => {
+                if reason == FailoverDenial::PrincipalConnected {
+                    self.witness_sees_principal = true;
+                }
+                self.refuse_forcing(match reason {
+                    FailoverDenial::PrincipalConnected => {
+                        "service cannot be forced safely: the witness is still connected to the principal"
+                    }
+                    _ => "service cannot be forced safely: the witness refused it (its record of the session differs)",
+                });
             }
             Message::Joined { witness_sequence } => self.on_joined(witness_sequence),
             Message::WitnessOffRecorded { witness_sequence } => {

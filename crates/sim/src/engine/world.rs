@@ -1,7 +1,7 @@
 //! The world: the instances (protocol core, witness, log, disk, clock), the network, the
 //! clients, the operator's steps and the faults, driven by one event queue on simulated time.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hdrhistogram::Histogram;
 use mirror_protocol::{
@@ -239,6 +239,9 @@ pub struct World<'s> {
     pub witness_of_session: Option<usize>,
     pub session_removed: bool,
     pub pending_grants: BTreeMap<usize, mirror_protocol::WitnessRecord>,
+    /// Mirrors whose forced service a witness granted (and that was judged then), until it
+    /// takes effect.
+    pub forced_by_grant: BTreeSet<usize>,
     /// A reused buffer for the state machines' outputs.
     pub outputs_buffer: Vec<Output>,
     /// The end of the database's last log backup (wherever it was taken: the log backup chain
@@ -348,6 +351,7 @@ impl<'s> World<'s> {
             witness_of_session: None,
             session_removed: false,
             pending_grants: BTreeMap::new(),
+            forced_by_grant: BTreeSet::new(),
             mutant: None,
             log_backup_end: 0,
             outputs_buffer: Vec::with_capacity(64),
@@ -547,7 +551,10 @@ impl<'s> World<'s> {
                 );
             }
             Output::NewFork { fork, lsn } => {
-                self.judge_forced_service(n);
+                // Granted by a witness: judged at the grant. Otherwise (no witness) now.
+                if !self.forced_by_grant.remove(&n) {
+                    self.judge_forced_service(n);
+                }
                 // Forced service has already taken the new role sequence (n+1) by now.
                 let seq = self.nodes[n]
                     .partner
@@ -662,6 +669,9 @@ impl<'s> World<'s> {
         }
         let to = self.index_of(env.to);
         match env.body {
+            Message::FailoverGranted { change, .. } if change.kind == FailoverKind::Forced => {
+                self.judge_forced_grant(n, to);
+            }
             Message::FailoverGranted { .. } => self.judge_grant(n, to),
             Message::Ready { .. } => {
                 // The handshake is complete: the mirror's log now follows the principal's fork,
@@ -822,7 +832,10 @@ impl<'s> World<'s> {
     fn deliver(&mut self, to: usize, env: Envelope, block: Option<ShippedBlock>) {
         let now = self.now;
         let from = self.index_of(env.from);
-        let is_request = matches!(env.body, Message::FailoverRequest { .. });
+        let is_request = matches!(
+            env.body,
+            Message::FailoverRequest { .. } | Message::ForceServiceRequest { .. }
+        );
         let node = &mut self.nodes[to];
         match node.partner.as_mut().filter(|p| !p.is_ended()) {
             Some(p) => {
@@ -1601,6 +1614,40 @@ impl<'s> World<'s> {
     /// `failover_allowed` for forced service (reference section 5): the mirror had declared the
     /// principal lost and, with a witness set, was connected to it and the witness had declared
     /// the principal lost.
+    /// `failover_allowed` for forced service with a witness, at the moment the witness grants
+    /// it (issue 6: the witness decides atomically): the mirror has declared the principal lost,
+    /// the mirror and the witness are connected, and the witness has itself declared the
+    /// principal lost.
+    fn judge_forced_grant(&mut self, witness: usize, mirror: usize) {
+        let Some(before) = self.pending_grants.get(&mirror).copied() else {
+            return;
+        };
+        self.forced_by_grant.insert(mirror);
+        let Some(m) = self.nodes[mirror].partner.as_ref() else {
+            return;
+        };
+        let w = &self.nodes[witness].witness;
+        let mut failed = Vec::new();
+        if m.is_connected(before.principal) {
+            failed.push("the mirror had not declared the principal lost");
+        }
+        if !m.is_connected(self.nodes[witness].pid) || !w.is_connected(m.me()) {
+            failed.push("the mirror and the witness were not connected");
+        }
+        if w.is_connected(before.principal) {
+            failed.push("the witness had not declared the principal lost");
+        }
+        if !failed.is_empty() {
+            let message = format!(
+                "forced service on {} granted at t={} us: {}",
+                self.nodes[mirror].name,
+                self.now / 1000,
+                failed.join(", ")
+            );
+            self.history.violate("failover_allowed", message);
+        }
+    }
+
     fn judge_forced_service(&mut self, mirror: usize) {
         let Some(m) = self.nodes[mirror].partner.as_ref() else {
             return;
