@@ -17,6 +17,8 @@ use mirror_protocol::{
 };
 use stateright::{Model, Property};
 
+use std::sync::Arc;
+
 use crate::config::{Configuration, Mode};
 use crate::state::*;
 
@@ -110,7 +112,7 @@ impl SessionModel {
         let mut alpha = Partner::new_principal(ALPHA, BETA, 0, 0, Fork(0), 0);
         alpha.set_mutant(cfg.mutant);
         let mut s = SessionState {
-            partners: [alpha, beta],
+            partners: [Arc::new(alpha), Arc::new(beta)],
             witness: None,
             network: Default::default(),
             flushes: Default::default(),
@@ -126,10 +128,10 @@ impl SessionModel {
                 commands: 0,
             },
             commands_issued: 0,
-            ghost: Ghost::default(),
+            ghost: Arc::default(),
         };
         // The database was online and serving before the session (Partner::new_principal).
-        s.ghost.served.push(Served {
+        s.ghost_mut().served.push(Served {
             by: ALPHA,
             role_sequence: 0,
             via: mirror_protocol::ServeVia::Setup,
@@ -141,7 +143,7 @@ impl SessionModel {
         if cfg.mode.has_witness() {
             let mut witness = Witness::new(GAMMA);
             witness.set_mutant(cfg.mutant);
-            s.witness = Some(witness);
+            s.witness = Some(Arc::new(witness));
             self.drain(&mut s, GAMMA);
             self.setup_command(&mut s, SessionCommand::SetWitness(GAMMA));
         }
@@ -181,8 +183,7 @@ impl SessionModel {
     fn setup_command(&self, s: &mut SessionState, command: SessionCommand) {
         s.commands_issued += 1;
         let id = s.commands_issued;
-        s.partners[0]
-            .handle_command(0, id, command)
+        s.partner_mut(0).handle_command(0, id, command)
             .unwrap_or_else(|e| panic!("setup: {command:?} refused: {e}"));
         self.drain(s, ALPHA);
         self.settle(s);
@@ -253,10 +254,10 @@ impl SessionModel {
         if !p.is_running() || p.is_ended() {
             return false;
         }
-        let mut trial = p.clone();
+        let mut trial = Partner::clone(p);
         trial.handle_timer(0, Timer::Ping);
         let outputs = trial.take_outputs();
-        trial != *p
+        trial != **p
             || outputs.iter().any(|o| match o {
                 Output::Send(env) => {
                     !matches!(env.body, Message::Ping | Message::Pong { .. })
@@ -357,7 +358,7 @@ impl SessionModel {
                 continue;
             }
             for command in COMMANDS {
-                let mut trial = p.clone();
+                let mut trial = Partner::clone(p);
                 if trial
                     .handle_command(0, s.commands_issued + 1, command)
                     .is_ok()
@@ -386,25 +387,25 @@ impl SessionModel {
                 }
             }
             Action::Tick(id) => {
-                s.partners[index(id)].handle_timer(0, Timer::Ping);
+                s.partner_mut(index(id)).handle_timer(0, Timer::Ping);
                 self.drain(s, id);
             }
             Action::Flushed(id) => {
                 let i = index(id);
                 let (lsn, epoch) = s.flushes[i].remove(0);
-                s.partners[i].handle_flushed(0, lsn, epoch);
+                s.partner_mut(i).handle_flushed(0, lsn, epoch);
                 self.drain(s, id);
             }
             Action::RedoDrained(id) => {
                 let i = index(id);
                 s.redo_pending[i] = false;
-                s.partners[i].handle_redo_drained(0);
+                s.partner_mut(i).handle_redo_drained(0);
                 self.drain(s, id);
             }
             Action::TakeOver(id) => {
                 let i = index(id);
                 s.take_over_pending[i] = false;
-                s.partners[i].handle_timer(0, Timer::TakeOver);
+                s.partner_mut(i).handle_timer(0, Timer::TakeOver);
                 self.drain(s, id);
             }
             Action::Commit(id) => self.commit(s, id),
@@ -420,10 +421,8 @@ impl SessionModel {
                     ErrorKind::Hard
                 };
                 match index(on) {
-                    i @ 0..=1 => s.partners[i].handle_connection_lost(0, peer, kind),
-                    _ => s
-                        .witness
-                        .as_mut()
+                    i @ 0..=1 => s.partner_mut(i).handle_connection_lost(0, peer, kind),
+                    _ => s.witness_mut()
                         .expect("exists")
                         .handle_connection_lost(0, peer, kind),
                 }
@@ -434,9 +433,9 @@ impl SessionModel {
                 match index(id) {
                     i @ 0..=1 => {
                         let hardened = s.partners[i].lsn_hardened();
-                        s.partners[i].restart(0, hardened);
+                        s.partner_mut(i).restart(0, hardened);
                     }
-                    _ => s.witness.as_mut().expect("exists").restart(0),
+                    _ => s.witness_mut().expect("exists").restart(0),
                 }
                 self.drain(s, id);
             }
@@ -488,7 +487,7 @@ impl SessionModel {
                 continue;
             }
             let queue: Vec<Packet> = s.network[ch].iter().filter(|p| keep(p)).cloned().collect();
-            s.network[ch] = queue;
+            s.network[ch] = Arc::new(queue);
         }
     }
 
@@ -521,7 +520,7 @@ impl SessionModel {
     }
 
     fn deliver(&self, s: &mut SessionState, from: InstanceId, to: InstanceId, position: usize) {
-        let packet = s.network[channel(from, to)].remove(position);
+        let packet = s.queue_mut(channel(from, to)).remove(position);
         let env = packet.env;
         if to == GAMMA {
             let mut failed = match env.body {
@@ -532,9 +531,7 @@ impl SessionModel {
                 _ => Vec::new(),
             };
             failed.extend(packet.declared.iter().copied());
-            let witness = s
-                .witness
-                .as_mut()
+            let witness = s.witness_mut()
                 .expect("messages reach an existing witness");
             witness.handle_message(0, env);
             let outputs = witness.take_outputs();
@@ -548,12 +545,12 @@ impl SessionModel {
             match granted {
                 Some(_) if failed.is_empty() => {}
                 Some(FailoverKind::Forced) => {
-                    s.ghost.violate(Violation::ForcedServiceNotAllowed {
+                    s.ghost_mut().violate(Violation::ForcedServiceNotAllowed {
                         mirror: from,
                         failed,
                     });
                 }
-                Some(_) => s.ghost.violate(Violation::FailoverNotAllowed {
+                Some(_) => s.ghost_mut().violate(Violation::FailoverNotAllowed {
                     mirror: from,
                     failed,
                 }),
@@ -574,16 +571,16 @@ impl SessionModel {
         let told = env.role.role_sequence;
         let end_before = partner.lsn_end();
         let is_log = matches!(env.body, Message::Log { lsn_from, .. } if lsn_from == end_before);
-        s.partners[i].handle_message(0, env);
+        s.partner_mut(i).handle_message(0, env);
         let partner = &s.partners[i];
         if is_log && partner.lsn_end() > end_before {
             let end = partner.lsn_end();
-            s.logs[i].extend(packet.records.iter().copied().filter(|&(l, _)| l <= end));
+            s.log_mut(i).extend(packet.records.iter().copied().filter(|&(l, _)| l <= end));
         }
         if accepted && told > s.partners[i].role_sequence() {
-            s.ghost.ignored_role[i] = s.ghost.ignored_role[i].max(told);
+            s.ghost_mut().ignored_role[i] = s.ghost.ignored_role[i].max(told);
         }
-        let outputs = s.partners[i].take_outputs();
+        let outputs = s.partner_mut(i).take_outputs();
         let handshake = outputs
             .iter()
             .any(|o| matches!(o, Output::Send(e) if matches!(e.body, Message::Ready { .. })));
@@ -598,9 +595,8 @@ impl SessionModel {
         let tx = s.budgets.next_tx;
         s.budgets.next_tx += 1;
         let lsn = s.partners[i].lsn_end() + 1;
-        s.logs[i].push((lsn, tx));
-        s.partners[i]
-            .handle_commit(0, tx, lsn)
+        s.log_mut(i).push((lsn, tx));
+        s.partner_mut(i).handle_commit(0, tx, lsn)
             .expect("offered only where commits are accepted");
         self.drain(s, id);
     }
@@ -609,19 +605,19 @@ impl SessionModel {
         s.budgets.crashes -= 1;
         match index(id) {
             i @ 0..=1 => {
-                s.partners[i].crash();
+                s.partner_mut(i).crash();
                 let hardened = s.partners[i].lsn_hardened();
-                s.logs[i].retain(|&(l, _)| l <= hardened);
+                s.log_mut(i).retain(|&(l, _)| l <= hardened);
                 s.flushes[i].clear();
                 s.redo_pending[i] = false;
                 s.take_over_pending[i] = false;
             }
-            _ => s.witness.as_mut().expect("exists").crash(),
+            _ => s.witness_mut().expect("exists").crash(),
         }
         // Messages to a dead process are gone; those it sent may still arrive.
         for (ch, queue) in s.network.iter_mut().enumerate() {
-            if channel_ends(ch).1 == id {
-                queue.clear();
+            if channel_ends(ch).1 == id && !queue.is_empty() {
+                *queue = Arc::default();
             }
         }
     }
@@ -636,14 +632,15 @@ impl SessionModel {
         };
         let i = index(on);
         let was_mirror = s.partners[i].role() == Role::Mirror;
-        s.partners[i]
-            .handle_command(0, s.commands_issued, command)
+        let id = s.commands_issued;
+        s.partner_mut(i)
+            .handle_command(0, id, command)
             .expect("offered only when accepted");
         // Forced service taken at once (no witness set) is judged now; with a witness it is
         // judged when the witness grants it (`deliver`).
         let forced_now = was_mirror && s.partners[i].role() == Role::Principal;
         if forced_now && !failed.is_empty() {
-            s.ghost
+            s.ghost_mut()
                 .violate(Violation::ForcedServiceNotAllowed { mirror: on, failed });
         }
         self.drain(s, on);
@@ -655,8 +652,8 @@ impl SessionModel {
     /// Routes every output of `id` since its last handler.
     fn drain(&self, s: &mut SessionState, id: InstanceId) {
         let outputs = match index(id) {
-            i @ 0..=1 => s.partners[i].take_outputs(),
-            _ => s.witness.as_mut().expect("exists").take_outputs(),
+            i @ 0..=1 => s.partner_mut(i).take_outputs(),
+            _ => s.witness_mut().expect("exists").take_outputs(),
         };
         self.route(s, id, outputs);
     }
@@ -668,7 +665,7 @@ impl SessionModel {
         }
         if let Some(lsn) = log_sent {
             // The driver put the log on the wire (the protocol's send-queue accounting).
-            s.partners[index(id)].handle_log_sent(0, lsn);
+            s.partner_mut(index(id)).handle_log_sent(0, lsn);
             self.drain(s, id);
         }
     }
@@ -689,12 +686,12 @@ impl SessionModel {
             Output::Flush { lsn, epoch } => s.flushes[index(id)].push((lsn, epoch)),
             Output::Discard { lsn, .. } => {
                 let i = index(id);
-                s.logs[i].retain(|&(l, _)| l <= lsn);
+                s.log_mut(i).retain(|&(l, _)| l <= lsn);
             }
             Output::NewFork { lsn, .. } => {
                 let role_sequence = s.partners[index(id)].role_sequence();
-                let log = s.logs[index(id)].clone();
-                s.ghost.forced.push(Forced {
+                let log = Log::clone(&s.logs[index(id)]);
+                s.ghost_mut().forced.push(Forced {
                     by: id,
                     role_sequence,
                     fork_lsn: lsn,
@@ -725,7 +722,7 @@ impl SessionModel {
                 to,
                 role_sequence,
                 ..
-            } => s.ghost.switches.push(RoleSwitch {
+            } => s.ghost_mut().switches.push(RoleSwitch {
                 kind,
                 to,
                 role_sequence,
@@ -764,7 +761,7 @@ impl SessionModel {
         let principal_hello = matches!(&env.body, Message::Hello(h) if h.config.is_some());
         if principal_hello || matches!(env.body, Message::Config(_)) {
             // What the sender had generated when it opened the handshake (for `log_prefix`).
-            records = s.logs[index(from)].clone();
+            records = Log::clone(&s.logs[index(from)]);
         }
         if let Message::Log { lsn_from, lsn_to } = env.body {
             records = s.logs[index(from)]
@@ -787,7 +784,7 @@ impl SessionModel {
         if self.redundant_retry(s, &packet.env) {
             return;
         }
-        let queue = &mut s.network[channel(from, to)];
+        let queue = s.queue_mut(channel(from, to));
         queue.push(packet);
     }
 
@@ -849,7 +846,7 @@ impl SessionModel {
             .find(|r| r.by != id && r.role_sequence == role_sequence)
         {
             let instances = [other.by, id];
-            s.ghost.violate(Violation::SameRoleSequence {
+            s.ghost_mut().violate(Violation::SameRoleSequence {
                 role_sequence,
                 instances,
             });
@@ -859,7 +856,7 @@ impl SessionModel {
             .filter(|&&(l, _)| l <= lsn_end)
             .copied()
             .collect();
-        s.ghost.served.push(Served {
+        s.ghost_mut().served.push(Served {
             by: id,
             role_sequence,
             via,
@@ -909,9 +906,9 @@ impl SessionModel {
             }
         }
         for v in violations {
-            s.ghost.violate(v);
+            s.ghost_mut().violate(v);
         }
-        s.ghost.acked.push(acked);
+        s.ghost_mut().acked.push(acked);
     }
 
     /// The state-based judgements, on the state a step reached: two partners serving at one
@@ -921,7 +918,7 @@ impl SessionModel {
         let [a, b] = &s.partners;
         if a.is_serving() && b.is_serving() && a.role_sequence() == b.role_sequence() {
             let role_sequence = a.role_sequence();
-            s.ghost.violate(Violation::BothServing { role_sequence });
+            s.ghost_mut().violate(Violation::BothServing { role_sequence });
         }
         // The common case first, without allocating: every acknowledged commit is in the last
         // principal's log (or acknowledged_durable is already broken: the first violation is
@@ -942,7 +939,7 @@ impl SessionModel {
             .map(|l| l.acked);
         if let Some(acked) = lost {
             let last = INSTANCES[last];
-            s.ghost.violate(Violation::Lost { acked, last });
+            s.ghost_mut().violate(Violation::Lost { acked, last });
         }
     }
 
@@ -961,11 +958,12 @@ impl SessionModel {
         let mirror_log = &s.logs[index(mirror)];
         let now = &s.logs[index(principal)];
         if !reference.starts_with(mirror_log) && !now.starts_with(mirror_log) {
-            s.ghost.violate(Violation::NotPrefix {
+            let violation = Violation::NotPrefix {
                 mirror,
-                mirror_log: mirror_log.clone(),
+                mirror_log: Log::clone(mirror_log),
                 principal_log: reference.clone(),
-            });
+            };
+            s.ghost_mut().violate(violation);
         }
     }
 

@@ -1,6 +1,8 @@
 //! The state of one model: the protocol's own state machines, the network, the disks, the log
 //! contents, the budgets left, and the ghost history the properties are judged from.
 
+use std::sync::Arc;
+
 use mirror_protocol::{Envelope, FailoverKind, InstanceId, Lsn, Partner, ServeVia, TxId, Witness};
 
 /// The instance that is principal when the session is set up ("alpha" in the reports).
@@ -356,16 +358,20 @@ pub struct Budgets {
 /// One state of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionState {
-    /// alpha and beta, the protocol's own state machines.
-    pub partners: [Partner; 2],
-    /// gamma, when the mode has a witness.
-    pub witness: Option<Witness>,
-    /// Messages in flight per directed pair (see [`channel`]), oldest first.
-    pub network: [Vec<Packet>; 6],
+    /// alpha and beta, the protocol's own state machines. Shared between states until a step
+    /// changes one ([`SessionState::partner_mut`]): most steps touch one instance, and cloning
+    /// and dropping whole state machines was most of the checker's time.
+    pub partners: [Arc<Partner>; 2],
+    /// gamma, when the mode has a witness (shared the same way, [`SessionState::witness_mut`]).
+    pub witness: Option<Arc<Witness>>,
+    /// Messages in flight per directed pair (see [`channel`]), oldest first; each queue shared
+    /// between states until changed ([`SessionState::queue_mut`]).
+    pub network: [Arc<Vec<Packet>>; 6],
     /// Per partner: the flushes asked for and not yet completed, (lsn, epoch), oldest first.
     pub flushes: [Vec<(Lsn, u32)>; 2],
-    /// Per partner: the log content written (principal) or received (mirror).
-    pub logs: [Log; 2],
+    /// Per partner: the log content written (principal) or received (mirror); shared until
+    /// changed ([`SessionState::log_mut`]).
+    pub logs: [Arc<Log>; 2],
     /// Per partner: a `DrainRedo` is outstanding.
     pub redo_pending: [bool; 2],
     /// Per partner: the take-over timer is set.
@@ -377,8 +383,8 @@ pub struct SessionState {
     pub budgets: Budgets,
     /// Operator commands issued so far (their ids).
     pub commands_issued: u64,
-    /// The ghost history.
-    pub ghost: Ghost,
+    /// The ghost history (shared until changed, [`SessionState::ghost_mut`]).
+    pub ghost: Arc<Ghost>,
 }
 
 impl SessionState {
@@ -386,7 +392,7 @@ impl SessionState {
     pub fn is_running(&self, id: InstanceId) -> bool {
         match index(id) {
             i @ 0..=1 => self.partners[i].is_running(),
-            _ => self.witness.as_ref().is_some_and(Witness::is_running),
+            _ => self.witness.as_ref().is_some_and(|w| w.is_running()),
         }
     }
 
@@ -401,6 +407,31 @@ impl SessionState {
     /// The partner that `id` names.
     pub fn partner(&self, id: InstanceId) -> &Partner {
         &self.partners[index(id)]
+    }
+
+    /// Partner `i` (0: alpha, 1: beta), to change: copied first if another state shares it.
+    pub fn partner_mut(&mut self, i: usize) -> &mut Partner {
+        Arc::make_mut(&mut self.partners[i])
+    }
+
+    /// The witness, to change (copied first if shared); `None` in modes without one.
+    pub fn witness_mut(&mut self) -> Option<&mut Witness> {
+        self.witness.as_mut().map(Arc::make_mut)
+    }
+
+    /// The queue of directed pair `ch`, to change (copied first if shared).
+    pub fn queue_mut(&mut self, ch: usize) -> &mut Vec<Packet> {
+        Arc::make_mut(&mut self.network[ch])
+    }
+
+    /// Partner `i`'s log content, to change (copied first if shared).
+    pub fn log_mut(&mut self, i: usize) -> &mut Log {
+        Arc::make_mut(&mut self.logs[i])
+    }
+
+    /// The ghost history, to change (copied first if shared).
+    pub fn ghost_mut(&mut self) -> &mut Ghost {
+        Arc::make_mut(&mut self.ghost)
     }
 
     /// Whether the link between `a` and `b` is partitioned.
