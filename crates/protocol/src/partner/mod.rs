@@ -306,6 +306,11 @@ impl Partner {
             0
         }
     }
+    /// Whether the mirror has asked the witness for an automatic failover and awaits the answer
+    /// (the next ping tick retries an unanswered request).
+    pub fn failover_requested(&self) -> bool {
+        self.failover_requested
+    }
     /// The switch LSN, once fixed (reference section 4).
     pub fn switch_lsn(&self) -> Option<Lsn> {
         self.switch_lsn
