@@ -104,12 +104,17 @@ impl Witness {
     }
 
     /// Whether the handlers have produced effects not yet drained.
+    #[inline]
     pub fn has_outputs(&self) -> bool {
         !self.out.is_empty()
     }
 
     /// Moves the outbox into `into`, keeping its capacity.
+    #[inline]
     pub fn drain_outputs(&mut self, into: &mut Vec<Output>) {
+        if self.out.is_empty() {
+            return;
+        }
         into.append(&mut self.out);
     }
 

@@ -367,13 +367,18 @@ impl Partner {
 
     /// Whether the handlers have produced effects that [`Partner::drain_outputs`] has not yet
     /// taken.
+    #[inline]
     pub fn has_outputs(&self) -> bool {
         !self.out.is_empty()
     }
 
     /// Moves every effect of the handlers since the last call into `into`, in order, keeping the
     /// outbox's capacity (no allocation per handler in a driver's steady state).
+    #[inline]
     pub fn drain_outputs(&mut self, into: &mut Vec<Output>) {
+        if self.out.is_empty() {
+            return;
+        }
         into.append(&mut self.out);
     }
 
@@ -1498,13 +1503,14 @@ impl Partner {
                 self.lsn_mirror_hardened <= self.lsn_end,
                 "the mirror hardened log the principal never wrote"
             );
-            assert!(
-                self.pending
-                    .iter()
-                    .zip(self.pending.iter().skip(1))
-                    .all(|(a, b)| a.1 <= b.1),
-                "pending commits out of LSN order"
-            );
+            // Commits are only pushed at the back, in LSN order (`handle_commit` asserts it),
+            // and taken from the front: the ends bound them all.
+            if let (Some(first), Some(last)) = (self.pending.front(), self.pending.back()) {
+                assert!(
+                    first.1 <= last.1 && last.1 <= self.lsn_end,
+                    "pending commits out of LSN order or past the end of log"
+                );
+            }
             if self.state == MirroringState::Synchronized
                 && self.durable.config.safety == Safety::Full
             {
