@@ -183,7 +183,8 @@ impl SessionModel {
     fn setup_command(&self, s: &mut SessionState, command: SessionCommand) {
         s.commands_issued += 1;
         let id = s.commands_issued;
-        s.partner_mut(0).handle_command(0, id, command)
+        s.partner_mut(0)
+            .handle_command(0, id, command)
             .unwrap_or_else(|e| panic!("setup: {command:?} refused: {e}"));
         self.drain(s, ALPHA);
         self.settle(s);
@@ -258,9 +259,11 @@ impl SessionModel {
         // connection only pings, and a down one waits for its initiator. With nothing being
         // opened and no failover request to retry, the tick only pings: no need to try it (the
         // trial copies the whole partner, which was an eighth of the checker's time).
-        let idle_links = p.links().links.iter().all(|l| {
-            l.is_up() || (l.state == LinkState::Down && !l.initiator)
-        });
+        let idle_links = p
+            .links()
+            .links
+            .iter()
+            .all(|l| l.is_up() || (l.state == LinkState::Down && !l.initiator));
         if idle_links && !p.failover_requested() {
             return false;
         }
@@ -432,7 +435,8 @@ impl SessionModel {
                 };
                 match index(on) {
                     i @ 0..=1 => s.partner_mut(i).handle_connection_lost(0, peer, kind),
-                    _ => s.witness_mut()
+                    _ => s
+                        .witness_mut()
                         .expect("exists")
                         .handle_connection_lost(0, peer, kind),
                 }
@@ -541,8 +545,7 @@ impl SessionModel {
                 _ => Vec::new(),
             };
             failed.extend(packet.declared.iter().copied());
-            let witness = s.witness_mut()
-                .expect("messages reach an existing witness");
+            let witness = s.witness_mut().expect("messages reach an existing witness");
             witness.handle_message(0, env);
             let outputs = witness.take_outputs();
             let granted = outputs.iter().find_map(|o| match o {
@@ -585,7 +588,8 @@ impl SessionModel {
         let partner = &s.partners[i];
         if is_log && partner.lsn_end() > end_before {
             let end = partner.lsn_end();
-            s.log_mut(i).extend(packet.records.iter().copied().filter(|&(l, _)| l <= end));
+            s.log_mut(i)
+                .extend(packet.records.iter().copied().filter(|&(l, _)| l <= end));
         }
         if accepted && told > s.partners[i].role_sequence() {
             s.ghost_mut().ignored_role[i] = s.ghost.ignored_role[i].max(told);
@@ -606,7 +610,8 @@ impl SessionModel {
         s.budgets.next_tx += 1;
         let lsn = s.partners[i].lsn_end() + 1;
         s.log_mut(i).push((lsn, tx));
-        s.partner_mut(i).handle_commit(0, tx, lsn)
+        s.partner_mut(i)
+            .handle_commit(0, tx, lsn)
             .expect("offered only where commits are accepted");
         self.drain(s, id);
     }
@@ -928,7 +933,8 @@ impl SessionModel {
         let [a, b] = &s.partners;
         if a.is_serving() && b.is_serving() && a.role_sequence() == b.role_sequence() {
             let role_sequence = a.role_sequence();
-            s.ghost_mut().violate(Violation::BothServing { role_sequence });
+            s.ghost_mut()
+                .violate(Violation::BothServing { role_sequence });
         }
         // The common case first, without allocating: every acknowledged commit is in the last
         // principal's log (or acknowledged_durable is already broken: the first violation is

@@ -453,18 +453,24 @@ impl Witness {
                     fork,
                     kind: FailoverKind::Automatic,
                 };
-                let r = self.record.as_mut().expect("judged with a record");
-                r.numbers.role = change.role_sequence;
-                r.principal = from;
-                r.sync = SyncState::Unknown;
-                r.last_change = Some(change);
-                Message::FailoverGranted {
-                    change,
-                    numbers: r.numbers,
-                }
+                self.record_grant(change)
             }
         };
         self.send(from, reply);
+    }
+
+    /// Records a granted role change durably (the new principal at role sequence n+1, nothing
+    /// known of its synchronization yet) and returns the grant to send.
+    fn record_grant(&mut self, change: RoleChange) -> Message {
+        let r = self.record.as_mut().expect("judged with a record");
+        r.numbers.role = change.role_sequence;
+        r.principal = change.principal;
+        r.sync = SyncState::Unknown;
+        r.last_change = Some(change);
+        Message::FailoverGranted {
+            change,
+            numbers: r.numbers,
+        }
     }
 
     /// Forced service with a witness, the witness's half: granted atomically, only if at this
@@ -493,15 +499,7 @@ impl Witness {
                     fork: Fork(fork.0 + 1),
                     kind: FailoverKind::Forced,
                 };
-                let r = self.record.as_mut().expect("judged with a record");
-                r.numbers.role = change.role_sequence;
-                r.principal = from;
-                r.sync = SyncState::Unknown;
-                r.last_change = Some(change);
-                Message::FailoverGranted {
-                    change,
-                    numbers: r.numbers,
-                }
+                self.record_grant(change)
             }
         };
         self.send(from, reply);
@@ -708,10 +706,18 @@ mod tests {
         deliver(w, 2 * SECOND, from, numbers.role, body)
     }
 
-    fn denial(out: &[Output]) -> FailoverDenial {
+    /// The one message `out` sends.
+    fn only_reply(out: &[Output]) -> Message {
         match sent(out).as_slice() {
-            [(_, _, Message::FailoverDenied { reason })] => *reason,
-            other => panic!("expected one denial, got {other:?}"),
+            [(_, _, body)] => body.clone(),
+            other => panic!("expected one reply, got {other:?}"),
+        }
+    }
+
+    fn denial(out: &[Output]) -> FailoverDenial {
+        match only_reply(out) {
+            Message::FailoverDenied { reason } => reason,
+            other => panic!("expected a failover denial, got {other:?}"),
         }
     }
 
@@ -809,18 +815,19 @@ mod tests {
     }
 
     fn force_request(w: &mut Witness, from: InstanceId, numbers: Numbers) -> Vec<Output> {
+        let (lsn_hardened, fork) = (77, Fork(0));
         let body = Message::ForceServiceRequest {
             numbers,
-            lsn_hardened: 77,
-            fork: Fork(0),
+            lsn_hardened,
+            fork,
         };
         deliver(w, 2 * SECOND, from, numbers.role, body)
     }
 
     fn force_denial(out: &[Output]) -> FailoverDenial {
-        match sent(out).as_slice() {
-            [(_, _, Message::ForceServiceDenied { reason })] => *reason,
-            other => panic!("expected one denial, got {other:?}"),
+        match only_reply(out) {
+            Message::ForceServiceDenied { reason } => reason,
+            other => panic!("expected a forced-service denial, got {other:?}"),
         }
     }
 

@@ -639,6 +639,33 @@ mod tests {
         assert_eq!(m.role(), Role::Principal);
     }
 
+    /// A mirror with a witness set that has declared the principal lost, told by the witness
+    /// that it has lost the principal too: forced service may be asked for.
+    fn mirror_lost_principal_witness_too() -> Partner {
+        let mut m = mirror_with_witness(false);
+        let view = Message::WitnessView {
+            sees_principal: false,
+        };
+        from_peer(&mut m, 0, W, view);
+        lose(&mut m, P);
+        m
+    }
+
+    /// The forced service the witness records for `m` (role sequence n+1, the next fork at its
+    /// hardened end), with the witness's numbers after it.
+    fn forced_change(m: &Partner) -> (RoleChange, Numbers) {
+        let mut numbers = m.config().numbers;
+        numbers.role += 1;
+        let change = RoleChange {
+            role_sequence: numbers.role,
+            principal: M,
+            failover_lsn: m.lsn_hardened(),
+            fork: Fork(m.durable().fork.0 + 1),
+            kind: FailoverKind::Forced,
+        };
+        (change, numbers)
+    }
+
     /// Whether `out` asks the witness for forced service.
     fn asked_to_force(out: &[Output]) -> bool {
         out.iter().any(|o| {
@@ -650,15 +677,7 @@ mod tests {
     /// The witness's grant of the forced service `m` asked for, as the witness sends it (its
     /// record at role sequence n+1 with `m` principal).
     fn grant_forced(m: &mut Partner) -> Vec<Output> {
-        let mut numbers = m.config().numbers;
-        numbers.role += 1;
-        let change = RoleChange {
-            role_sequence: numbers.role,
-            principal: M,
-            failover_lsn: m.lsn_hardened(),
-            fork: Fork(m.durable().fork.0 + 1),
-            kind: FailoverKind::Forced,
-        };
+        let (change, numbers) = forced_change(m);
         let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
         let body = Message::FailoverGranted { change, numbers };
         deliver(m, 2 * SECOND, env(W, M, conn, numbers.role, M, body))
@@ -669,16 +688,7 @@ mod tests {
     // it answers, fails the command with 1406 and changes nothing durable.
     #[test]
     fn forced_service_refused_by_the_witness_or_unanswered_is_1406() {
-        let mut m = mirror_with_witness(false);
-        from_peer(
-            &mut m,
-            0,
-            W,
-            Message::WitnessView {
-                sees_principal: false,
-            },
-        );
-        lose(&mut m, P);
+        let mut m = mirror_lost_principal_witness_too();
         let before = m.durable().clone();
         let out = accepted(&mut m, 8, SessionCommand::ForceService);
         assert!(asked_to_force(&out));
@@ -724,27 +734,11 @@ mod tests {
     // the witness recorded.
     #[test]
     fn a_recorded_forced_service_is_taken_after_a_restart() {
-        let mut m = mirror_with_witness(false);
-        from_peer(
-            &mut m,
-            0,
-            W,
-            Message::WitnessView {
-                sees_principal: false,
-            },
-        );
-        lose(&mut m, P);
+        let mut m = mirror_lost_principal_witness_too();
         let out = accepted(&mut m, 8, SessionCommand::ForceService);
         assert!(asked_to_force(&out));
-        let mut numbers = m.config().numbers;
-        numbers.role += 1;
-        let change = RoleChange {
-            role_sequence: numbers.role,
-            principal: M,
-            failover_lsn: m.lsn_hardened(),
-            fork: Fork(1),
-            kind: FailoverKind::Forced,
-        };
+        let (change, numbers) = forced_change(&m);
+        assert_eq!(change.fork, Fork(1));
         m.crash();
         m.restart(SECOND, m.lsn_hardened());
         m.handle_timer(SECOND, Timer::Ping);

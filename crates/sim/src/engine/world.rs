@@ -1576,18 +1576,8 @@ impl<'s> World<'s> {
         };
         let principal = self.index_of(before.principal);
         let m = self.nodes[mirror].partner.as_ref();
-        let w = &self.nodes[witness].witness;
-        let mut failed = Vec::new();
         let Some(m) = m else { return };
-        if m.is_connected(before.principal) {
-            failed.push("the mirror had not declared the principal lost");
-        }
-        if !m.is_connected(self.nodes[witness].pid) || !w.is_connected(m.me()) {
-            failed.push("the mirror and the witness were not connected");
-        }
-        if w.is_connected(before.principal) {
-            failed.push("the witness had not declared the principal lost");
-        }
+        let mut failed = self.grant_conditions(witness, mirror, before.principal);
         if before.sync != mirror_protocol::SyncState::Synchronized
             || before.sync_numbers != m.config().numbers
         {
@@ -1611,9 +1601,33 @@ impl<'s> World<'s> {
         }
     }
 
-    /// `failover_allowed` for forced service (reference section 5): the mirror had declared the
-    /// principal lost and, with a witness set, was connected to it and the witness had declared
-    /// the principal lost.
+    /// The conditions of reference section 5 that a witness's grant needs in both kinds of
+    /// take-over, as they hold at the grant: the mirror has declared the principal lost, the
+    /// mirror and the witness are connected, and the witness has itself declared the principal
+    /// lost. Returns those that fail.
+    fn grant_conditions(
+        &self,
+        witness: usize,
+        mirror: usize,
+        principal: InstanceId,
+    ) -> Vec<&'static str> {
+        let mut failed = Vec::new();
+        let Some(m) = self.nodes[mirror].partner.as_ref() else {
+            return failed;
+        };
+        let w = &self.nodes[witness].witness;
+        if m.is_connected(principal) {
+            failed.push("the mirror had not declared the principal lost");
+        }
+        if !m.is_connected(self.nodes[witness].pid) || !w.is_connected(m.me()) {
+            failed.push("the mirror and the witness were not connected");
+        }
+        if w.is_connected(principal) {
+            failed.push("the witness had not declared the principal lost");
+        }
+        failed
+    }
+
     /// `failover_allowed` for forced service with a witness, at the moment the witness grants
     /// it (issue 6: the witness decides atomically): the mirror has declared the principal lost,
     /// the mirror and the witness are connected, and the witness has itself declared the
@@ -1623,20 +1637,7 @@ impl<'s> World<'s> {
             return;
         };
         self.forced_by_grant.insert(mirror);
-        let Some(m) = self.nodes[mirror].partner.as_ref() else {
-            return;
-        };
-        let w = &self.nodes[witness].witness;
-        let mut failed = Vec::new();
-        if m.is_connected(before.principal) {
-            failed.push("the mirror had not declared the principal lost");
-        }
-        if !m.is_connected(self.nodes[witness].pid) || !w.is_connected(m.me()) {
-            failed.push("the mirror and the witness were not connected");
-        }
-        if w.is_connected(before.principal) {
-            failed.push("the witness had not declared the principal lost");
-        }
+        let failed = self.grant_conditions(witness, mirror, before.principal);
         if !failed.is_empty() {
             let message = format!(
                 "forced service on {} granted at t={} us: {}",
@@ -1648,6 +1649,9 @@ impl<'s> World<'s> {
         }
     }
 
+    /// `failover_allowed` for forced service taken at once (no witness set): the mirror had
+    /// declared the principal lost and, with a witness set (a mutant only), was connected to it
+    /// and the witness had declared the principal lost.
     fn judge_forced_service(&mut self, mirror: usize) {
         let Some(m) = self.nodes[mirror].partner.as_ref() else {
             return;
