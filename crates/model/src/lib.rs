@@ -79,6 +79,7 @@ pub mod config;
 pub mod model;
 pub mod properties;
 pub mod report;
+pub mod shared;
 pub mod state;
 
 pub use check::{check, CheckOptions, CheckReport, Outcome, Strategy};

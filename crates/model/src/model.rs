@@ -17,9 +17,8 @@ use mirror_protocol::{
 };
 use stateright::{Model, Property};
 
-use std::sync::Arc;
-
 use crate::config::{Configuration, Mode};
+use crate::shared::Shared;
 use crate::state::*;
 
 /// The model of one configuration.
@@ -112,7 +111,7 @@ impl SessionModel {
         let mut alpha = Partner::new_principal(ALPHA, BETA, 0, 0, Fork(0), 0);
         alpha.set_mutant(cfg.mutant);
         let mut s = SessionState {
-            partners: [Arc::new(alpha), Arc::new(beta)],
+            partners: [Shared::new(alpha), Shared::new(beta)],
             witness: None,
             network: Default::default(),
             flushes: Default::default(),
@@ -128,7 +127,7 @@ impl SessionModel {
                 commands: 0,
             },
             commands_issued: 0,
-            ghost: Arc::default(),
+            ghost: Shared::default(),
         };
         // The database was online and serving before the session (Partner::new_principal).
         s.ghost_mut().served.push(Served {
@@ -143,7 +142,7 @@ impl SessionModel {
         if cfg.mode.has_witness() {
             let mut witness = Witness::new(GAMMA);
             witness.set_mutant(cfg.mutant);
-            s.witness = Some(Arc::new(witness));
+            s.witness = Some(Shared::new(witness));
             self.drain(&mut s, GAMMA);
             self.setup_command(&mut s, SessionCommand::SetWitness(GAMMA));
         }
@@ -501,7 +500,7 @@ impl SessionModel {
                 continue;
             }
             let queue: Vec<Packet> = s.network[ch].iter().filter(|p| keep(p)).cloned().collect();
-            s.network[ch] = Arc::new(queue);
+            s.network[ch] = Shared::new(queue);
         }
     }
 
@@ -632,7 +631,7 @@ impl SessionModel {
         // Messages to a dead process are gone; those it sent may still arrive.
         for (ch, queue) in s.network.iter_mut().enumerate() {
             if channel_ends(ch).1 == id && !queue.is_empty() {
-                *queue = Arc::default();
+                *queue = Shared::default();
             }
         }
     }

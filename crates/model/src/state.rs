@@ -1,7 +1,7 @@
 //! The state of one model: the protocol's own state machines, the network, the disks, the log
 //! contents, the budgets left, and the ghost history the properties are judged from.
 
-use std::sync::Arc;
+use crate::shared::Shared;
 
 use mirror_protocol::{Envelope, FailoverKind, InstanceId, Lsn, Partner, ServeVia, TxId, Witness};
 
@@ -361,17 +361,17 @@ pub struct SessionState {
     /// alpha and beta, the protocol's own state machines. Shared between states until a step
     /// changes one ([`SessionState::partner_mut`]): most steps touch one instance, and cloning
     /// and dropping whole state machines was most of the checker's time.
-    pub partners: [Arc<Partner>; 2],
+    pub partners: [Shared<Partner>; 2],
     /// gamma, when the mode has a witness (shared the same way, [`SessionState::witness_mut`]).
-    pub witness: Option<Arc<Witness>>,
+    pub witness: Option<Shared<Witness>>,
     /// Messages in flight per directed pair (see [`channel`]), oldest first; each queue shared
     /// between states until changed ([`SessionState::queue_mut`]).
-    pub network: [Arc<Vec<Packet>>; 6],
+    pub network: [Shared<Vec<Packet>>; 6],
     /// Per partner: the flushes asked for and not yet completed, (lsn, epoch), oldest first.
     pub flushes: [Vec<(Lsn, u32)>; 2],
     /// Per partner: the log content written (principal) or received (mirror); shared until
     /// changed ([`SessionState::log_mut`]).
-    pub logs: [Arc<Log>; 2],
+    pub logs: [Shared<Log>; 2],
     /// Per partner: a `DrainRedo` is outstanding.
     pub redo_pending: [bool; 2],
     /// Per partner: the take-over timer is set.
@@ -384,7 +384,7 @@ pub struct SessionState {
     /// Operator commands issued so far (their ids).
     pub commands_issued: u64,
     /// The ghost history (shared until changed, [`SessionState::ghost_mut`]).
-    pub ghost: Arc<Ghost>,
+    pub ghost: Shared<Ghost>,
 }
 
 impl SessionState {
@@ -411,27 +411,27 @@ impl SessionState {
 
     /// Partner `i` (0: alpha, 1: beta), to change: copied first if another state shares it.
     pub fn partner_mut(&mut self, i: usize) -> &mut Partner {
-        Arc::make_mut(&mut self.partners[i])
+        self.partners[i].make_mut()
     }
 
     /// The witness, to change (copied first if shared); `None` in modes without one.
     pub fn witness_mut(&mut self) -> Option<&mut Witness> {
-        self.witness.as_mut().map(Arc::make_mut)
+        self.witness.as_mut().map(Shared::make_mut)
     }
 
     /// The queue of directed pair `ch`, to change (copied first if shared).
     pub fn queue_mut(&mut self, ch: usize) -> &mut Vec<Packet> {
-        Arc::make_mut(&mut self.network[ch])
+        self.network[ch].make_mut()
     }
 
     /// Partner `i`'s log content, to change (copied first if shared).
     pub fn log_mut(&mut self, i: usize) -> &mut Log {
-        Arc::make_mut(&mut self.logs[i])
+        self.logs[i].make_mut()
     }
 
     /// The ghost history, to change (copied first if shared).
     pub fn ghost_mut(&mut self) -> &mut Ghost {
-        Arc::make_mut(&mut self.ghost)
+        self.ghost.make_mut()
     }
 
     /// Whether the link between `a` and `b` is partitioned.
