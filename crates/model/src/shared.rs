@@ -72,9 +72,7 @@ impl<T: Hash> Hash for Shared<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let hash = *self.inner.hash.get_or_init(|| {
             // Fixed seeds: the same value hashes the same in every state and run.
-            let mut hasher = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
-            self.inner.value.hash(&mut hasher);
-            hasher.finish()
+            ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(&self.inner.value)
         });
         state.write_u64(hash);
     }
@@ -85,9 +83,7 @@ mod tests {
     use super::*;
 
     fn hash_of<T: Hash>(value: &T) -> u64 {
-        let mut hasher = std::hash::DefaultHasher::new();
-        value.hash(&mut hasher);
-        hasher.finish()
+        std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(value)
     }
 
     #[test]
