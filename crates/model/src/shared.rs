@@ -6,7 +6,7 @@
 //! is shared ([`Shared::make_mut`] copies a part only when it is shared), and its hash, computed
 //! once, is reused by every state that shares it.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
@@ -81,6 +81,7 @@ impl<T: Hash> Hash for Shared<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::hash::BuildHasher;
 
     fn hash_of<T: Hash>(value: &T) -> u64 {
         std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(value)
