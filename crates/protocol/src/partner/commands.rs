@@ -729,6 +729,36 @@ mod tests {
         assert_eq!(m.durable(), &before);
     }
 
+    // A forced service still waiting for the witness when a failover settles the roles first
+    // is answered by the mirror itself: the witness ignores a request made at an older role
+    // sequence, and the statement must not wait for ever.
+    #[test]
+    fn a_failover_before_the_witness_answers_ends_the_forced_service_command() {
+        let mut m = mirror_lost_principal_witness_too();
+        let out = accepted(&mut m, 8, SessionCommand::ForceService);
+        assert!(asked_to_force(&out));
+        let (mut change, numbers) = forced_change(&m);
+        change.kind = FailoverKind::Automatic;
+        change.fork = m.durable().fork;
+        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
+        let body = Message::FailoverGranted { change, numbers };
+        let out = deliver(&mut m, 2 * SECOND, env(W, M, conn, numbers.role, M, body));
+        assert_eq!(completed(&out, 8), Some(Err(1455)));
+        assert_eq!(m.role_sequence(), 1);
+
+        let mut m = mirror_lost_principal_witness_too();
+        let out = accepted(&mut m, 9, SessionCommand::ForceService);
+        assert!(asked_to_force(&out));
+        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
+        let view = Message::WitnessView {
+            sees_principal: false,
+        };
+        // The old principal failed over elsewhere: role sequence 1 with P principal.
+        let out = deliver(&mut m, 2 * SECOND, env(W, M, conn, 1, P, view));
+        assert_eq!(completed(&out, 9), Some(Err(1406)));
+        assert_eq!(m.role(), Role::Mirror);
+    }
+
     // A grant the witness recorded but the mirror never received (it crashed) is learnt from the
     // witness's hello after the restart: the mirror takes the forced service then, in the fork
     // the witness recorded.

@@ -1290,6 +1290,10 @@ impl Partner {
     /// This instance becomes the mirror at `role_sequence` (it learned of a newer role, or it
     /// finished a manual failover as the old principal).
     fn become_mirror(&mut self, role_sequence: u64) {
+        // The witness ignores a request made at an older role sequence: answer it here.
+        self.refuse_forcing(
+            "service cannot be forced: a newer role sequence was learnt before the witness answered",
+        );
         let was_principal = self.durable.role == Role::Principal;
         if was_principal {
             // Log not yet hardened is lost with the role, as in a crash.
@@ -1334,6 +1338,14 @@ impl Partner {
     fn take_over(&mut self, change: RoleChange) {
         assert_eq!(self.durable.role, Role::Mirror, "only a mirror takes over");
         assert_eq!(change.principal, self.durable.me);
+        if change.kind != FailoverKind::Forced {
+            // An automatic or manual failover came first: there is nothing left to force, and
+            // the witness will ignore the request made at the older role sequence.
+            if let Some(id) = self.forcing.take() {
+                let message = "service cannot be forced on the principal: this instance became principal by failover before the witness answered";
+                self.complete(id, Err(SqlError::new(1455, message)));
+            }
+        }
         // Received but unhardened log was never acknowledged: it is lost with the role change,
         // as in a crash (the log engine turns a mirror log into a writer at its hardened LSN).
         self.discard_past(self.lsn_hardened);
