@@ -678,9 +678,20 @@ mod tests {
     /// record at role sequence n+1 with `m` principal).
     fn grant_forced(m: &mut Partner) -> Vec<Output> {
         let (change, numbers) = forced_change(m);
-        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
         let body = Message::FailoverGranted { change, numbers };
-        deliver(m, 2 * SECOND, env(W, M, conn, numbers.role, M, body))
+        from_witness_at(m, numbers.role, M, body)
+    }
+
+    /// `body` from the witness on `m`'s current connection to it, sent with the witness's view
+    /// of the roles (role sequence `role`, `principal` principal).
+    fn from_witness_at(
+        m: &mut Partner,
+        role: u64,
+        principal: InstanceId,
+        body: Message,
+    ) -> Vec<Output> {
+        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
+        deliver(m, 2 * SECOND, env(W, M, conn, role, principal, body))
     }
 
     // Forced service with a witness is granted by the witness atomically (issue 6: the rule of
@@ -740,21 +751,19 @@ mod tests {
         let (mut change, numbers) = forced_change(&m);
         change.kind = FailoverKind::Automatic;
         change.fork = m.durable().fork;
-        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
         let body = Message::FailoverGranted { change, numbers };
-        let out = deliver(&mut m, 2 * SECOND, env(W, M, conn, numbers.role, M, body));
+        let out = from_witness_at(&mut m, numbers.role, M, body);
         assert_eq!(completed(&out, 8), Some(Err(1455)));
         assert_eq!(m.role_sequence(), 1);
 
         let mut m = mirror_lost_principal_witness_too();
         let out = accepted(&mut m, 9, SessionCommand::ForceService);
         assert!(asked_to_force(&out));
-        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
         let view = Message::WitnessView {
             sees_principal: false,
         };
         // The old principal failed over elsewhere: role sequence 1 with P principal.
-        let out = deliver(&mut m, 2 * SECOND, env(W, M, conn, 1, P, view));
+        let out = from_witness_at(&mut m, 1, P, view);
         assert_eq!(completed(&out, 9), Some(Err(1406)));
         assert_eq!(m.role(), Role::Mirror);
     }

@@ -1575,8 +1575,9 @@ impl<'s> World<'s> {
             return;
         };
         let principal = self.index_of(before.principal);
-        let m = self.nodes[mirror].partner.as_ref();
-        let Some(m) = m else { return };
+        let Some(m) = self.nodes[mirror].partner.as_ref() else {
+            return;
+        };
         let mut failed = self.grant_conditions(witness, mirror, before.principal);
         if before.sync != mirror_protocol::SyncState::Synchronized
             || before.sync_numbers != m.config().numbers
@@ -1589,14 +1590,18 @@ impl<'s> World<'s> {
         if m.config().safety != mirror_protocol::Safety::Full {
             failed.push("SAFETY was not FULL");
         }
+        let what = format!(
+            "automatic failover from {} to {}",
+            self.nodes[principal].name, self.nodes[mirror].name
+        );
+        self.failover_not_allowed(&what, &failed);
+    }
+
+    /// Records a `failover_allowed` violation of `what` (a take-over, now) when a condition in
+    /// `failed` did not hold.
+    fn failover_not_allowed(&mut self, what: &str, failed: &[&str]) {
         if !failed.is_empty() {
-            let message = format!(
-                "automatic failover from {} to {} at t={} us: {}",
-                self.nodes[principal].name,
-                self.nodes[mirror].name,
-                self.now / 1000,
-                failed.join(", ")
-            );
+            let message = format!("{what} at t={} us: {}", self.now / 1000, failed.join(", "));
             self.history.violate("failover_allowed", message);
         }
     }
@@ -1638,15 +1643,8 @@ impl<'s> World<'s> {
         };
         self.forced_by_grant.insert(mirror);
         let failed = self.grant_conditions(witness, mirror, before.principal);
-        if !failed.is_empty() {
-            let message = format!(
-                "forced service on {} granted at t={} us: {}",
-                self.nodes[mirror].name,
-                self.now / 1000,
-                failed.join(", ")
-            );
-            self.history.violate("failover_allowed", message);
-        }
+        let what = format!("forced service on {} granted", self.nodes[mirror].name);
+        self.failover_not_allowed(&what, &failed);
     }
 
     /// `failover_allowed` for forced service taken at once (no witness set): the mirror had
@@ -1668,15 +1666,8 @@ impl<'s> World<'s> {
                 failed.push("the witness had not declared the principal lost");
             }
         }
-        if !failed.is_empty() {
-            let message = format!(
-                "forced service on {} at t={} us: {}",
-                self.nodes[mirror].name,
-                self.now / 1000,
-                failed.join(", ")
-            );
-            self.history.violate("failover_allowed", message);
-        }
+        let what = format!("forced service on {}", self.nodes[mirror].name);
+        self.failover_not_allowed(&what, &failed);
     }
 
     /// `log_prefix` after a reconnection handshake: the mirror's log is a prefix of the
