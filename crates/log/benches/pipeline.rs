@@ -1,8 +1,8 @@
 //! The whole log pipeline against its physical floor, on the same bytes, in the same run.
 //!
 //! Pipeline: the principal appends modify records (the payload copied into the block buffer),
-//! seals full blocks (CRC-32C), hands each block to the local harden path and to the send queue;
-//! the mirror verifies it (CRC-32C, framing, fork, continuity), hardens it, redo iterates its
+//! seals full blocks (CRC-32), hands each block to the local harden path and to the send queue;
+//! the mirror verifies it (CRC-32, framing, fork, continuity), hardens it, redo iterates its
 //! records; both sides truncate, and the buffers go back to the pool.
 //!
 //! Floor: the same payloads copied once into a block-sized buffer, and that buffer checksummed
@@ -18,7 +18,7 @@
 //! `cargo bench -p mirror-log --bench pipeline`
 
 use criterion::{black_box, Criterion, Throughput};
-use mirror_log::{crc32c, Fork, LogConfig, LogWriter, Lsn, MirrorLog, PayloadFiller, Record};
+use mirror_log::{checksum, Fork, LogConfig, LogWriter, Lsn, MirrorLog, PayloadFiller, Record};
 use mirror_log::{TxId, BLOCK_BYTES_MAX, BLOCK_HEADER_BYTES};
 use std::time::{Duration, Instant};
 
@@ -122,7 +122,7 @@ fn floor(source: &[u8], buffer: &mut [u8], size: usize, count: usize) -> u32 {
 
 fn checksum_twice(bytes: &[u8]) -> u32 {
     // black_box: the two passes are the principal's and the mirror's; neither may be merged.
-    crc32c(black_box(bytes)) ^ crc32c(black_box(bytes)).rotate_left(1)
+    checksum(black_box(bytes)) ^ checksum(black_box(bytes)).rotate_left(1)
 }
 
 /// Times `iterations` runs of `routine`.
@@ -190,9 +190,9 @@ fn bench_size(c: &mut Criterion, source: &[u8], size: usize) {
 /// The checksum alone on a largest block, the figure the checksum crate was picked on.
 fn bench_checksum(c: &mut Criterion, source: &[u8]) {
     let block = &source[..BLOCK_BYTES_MAX];
-    let mut group = c.benchmark_group("crc32c");
+    let mut group = c.benchmark_group("checksum");
     group.throughput(Throughput::Bytes(block.len() as u64));
-    group.bench_function("60KiB", |b| b.iter(|| crc32c(black_box(block))));
+    group.bench_function("60KiB", |b| b.iter(|| checksum(black_box(block))));
     group.finish();
 }
 

@@ -4,7 +4,7 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 0..4 | CRC-32C of bytes 4..end (header, records and padding) |
+//! | 0..4 | CRC-32 of bytes 4..end (header, records and padding) |
 //! | 4..8 | magic `MLB1` |
 //! | 8..16 | LSN of the first record (u64) |
 //! | 16..20 | length of the record area in bytes (u32) |
@@ -14,9 +14,9 @@
 //! | 32.. | records, then zero padding to the next multiple of 512 |
 //!
 //! All integers are little-endian. The checksum covers every byte but itself, so flipping any
-//! byte of a block is caught (CRC-32C detects every burst of up to 32 bits).
+//! byte of a block is caught (CRC-32 detects every burst of up to 32 bits).
 
-use crate::checksum::crc32c;
+use crate::checksum::checksum;
 use crate::error::LogError;
 use crate::lsn::{Fork, Lsn, LsnRange};
 use crate::record::{Record, RecordView, MODIFY_HEADER_BYTES};
@@ -60,7 +60,7 @@ impl Block {
     pub fn verify(bytes: Bytes) -> Result<Block, LogError> {
         check_size(bytes.len())?;
         let stored = read_u32(&bytes, 0);
-        let computed = crc32c(&bytes[4..]);
+        let computed = checksum(&bytes[4..]);
         if stored != computed {
             return Err(LogError::ChecksumMismatch { stored, computed });
         }
@@ -225,7 +225,7 @@ pub(crate) fn seal_block(
         record_count,
         fork,
     );
-    let crc = crc32c(&buffer[4..block_len]);
+    let crc = checksum(&buffer[4..block_len]);
     buffer[0..4].copy_from_slice(&crc.to_le_bytes());
     Block {
         bytes: buffer.split_to(block_len).freeze(),
@@ -421,7 +421,7 @@ mod tests {
     fn with_field(block: &Block, at: usize, value: &[u8]) -> Bytes {
         let mut bytes = block.as_bytes().to_vec();
         bytes[at..at + value.len()].copy_from_slice(value);
-        let crc = crc32c(&bytes[4..]);
+        let crc = checksum(&bytes[4..]);
         bytes[0..4].copy_from_slice(&crc.to_le_bytes());
         Bytes::from(bytes)
     }

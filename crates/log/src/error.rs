@@ -16,7 +16,7 @@ pub enum LogError {
         /// The buffer's length.
         len: usize,
     },
-    /// The block's CRC-32C does not match its contents: it was damaged on the way.
+    /// The block's CRC-32 does not match its contents: it was damaged on the way.
     #[error(
         "checksum mismatch: the block says {stored:#010x}, its contents give {computed:#010x}"
     )]
