@@ -44,7 +44,11 @@ pub fn action_name(action: &Action) -> String {
             "{} declares its connection to {} lost{}",
             name(*on),
             name(*peer),
-            if *suspicion { " (falsely)" } else { "" }
+            if *suspicion {
+                " while it still holds it (a partition, or a false suspicion)"
+            } else {
+                ""
+            }
         ),
         Action::Crash(id) => format!("{} crashes", name(*id)),
         Action::Restart(id) => format!("{} restarts", name(*id)),
