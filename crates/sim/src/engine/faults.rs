@@ -155,6 +155,7 @@ impl World<'_> {
             HealScope::Everything => {
                 self.fault_event("heal", serde_json::json!({}));
                 self.net.heal(None);
+                self.release_held();
                 for n in 0..self.nodes.len() {
                     self.heal_instance(n);
                 }
@@ -169,6 +170,7 @@ impl World<'_> {
             HealScope::Link(between) => {
                 self.fault_event("heal", serde_json::json!({"between": self.names(between)}));
                 self.net.heal(Some((between[0].0, between[1].0)));
+                self.release_held();
             }
         }
     }
@@ -253,6 +255,7 @@ impl World<'_> {
             );
         }
         self.net.forget_connections(n);
+        self.drop_held(n);
         if how == Process::Crashed {
             self.hard_errors_from(n);
         }

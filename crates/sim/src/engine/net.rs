@@ -1,9 +1,10 @@
 //! The simulated network (issue 5): per directed link a one-way latency, exponential jitter,
 //! bandwidth as a FIFO (a message takes size / bandwidth to go out, so a thin link builds a send
 //! queue), loss with TCP-like retransmission, partitions (both ways or one way) and slow links.
-//! Messages of one direction arrive in the order they were sent, as over TCP.
+//! Messages of one connection arrive in the order they were sent, as over TCP; a partition holds
+//! them (the world keeps them until the link heals, see `World::release_held`).
 
-use mirror_protocol::{Nanos, MILLISECOND, SECOND};
+use mirror_protocol::{ConnId, Nanos, MILLISECOND, SECOND};
 
 use super::rng::Stream;
 use crate::scenario::{LinkParameters, Network as NetworkSpec};
@@ -14,12 +15,18 @@ pub const CONTROL_MESSAGE_BYTES: u64 = 96;
 /// The first retransmission delay of a lost packet; it doubles for each further loss.
 pub const RETRANSMIT_FIRST: Nanos = 200 * MILLISECOND;
 
+/// Connections per direction whose last arrival is remembered. A direction carries one
+/// connection at a time, and for a moment its successor too (an old connection's last messages
+/// and a new one's first): the oldest entry beyond these is a connection long gone.
+const CONNECTIONS_REMEMBERED: usize = 4;
+
 /// One direction of one link.
 #[derive(Clone, Debug)]
 pub struct Direction {
     /// Latency, jitter and bandwidth.
     pub params: LinkParameters,
-    /// The link drops everything (a partition).
+    /// Nothing gets through (a partition): the connections stay up, as TCP keeps them, and
+    /// what is sent waits for the heal (or dies with its connection).
     pub partitioned: bool,
     /// Fraction of packets lost (each retransmitted after 200 ms, doubling).
     pub loss: f64,
@@ -27,8 +34,10 @@ pub struct Direction {
     pub extra_latency: Nanos,
     /// When the sender's interface is free again (the bandwidth FIFO).
     pub busy_until: Nanos,
-    /// When the last message sent this way arrives (arrivals stay in order).
-    pub last_arrival: Nanos,
+    /// When the last message of each recent connection sent this way arrives, newest last:
+    /// arrivals stay in order per connection, as over TCP, and a new connection does not wait
+    /// behind an old one's retransmissions.
+    pub last_arrivals: Vec<(ConnId, Nanos)>,
 }
 
 /// When a message goes out and arrives.
@@ -63,7 +72,7 @@ impl Network {
                     loss: 0.0,
                     extra_latency: 0,
                     busy_until: 0,
-                    last_arrival: 0,
+                    last_arrivals: Vec::with_capacity(CONNECTIONS_REMEMBERED),
                 });
             }
         }
@@ -89,12 +98,14 @@ impl Network {
         ((log_bytes as f64) * self.compression).ceil().max(1.0) as u64
     }
 
-    /// Sends `bytes` from `from` to `to` at `now`: `None` if the link drops it (partition).
+    /// Sends `bytes` of connection `conn` from `from` to `to` at `now`: `None` while the link
+    /// is partitioned (the caller holds the message until the heal).
     pub fn send(
         &mut self,
         now: Nanos,
         from: usize,
         to: usize,
+        conn: ConnId,
         bytes: u64,
         rng: &mut Stream,
     ) -> Option<Transit> {
@@ -117,8 +128,7 @@ impl Network {
             arrives += retransmit;
             retransmit *= 2;
         }
-        let arrives = arrives.max(d.last_arrival);
-        d.last_arrival = arrives;
+        let arrives = d.in_order(conn, arrives);
         Some(Transit { departs, arrives })
     }
 
@@ -142,8 +152,8 @@ impl Network {
     /// gone: it stopped, or it restarts; later messages travel on new connections).
     pub fn forget_connections(&mut self, node: usize) {
         for other in 0..self.n {
-            self.direction_mut(node, other).last_arrival = 0;
-            self.direction_mut(other, node).last_arrival = 0;
+            self.direction_mut(node, other).last_arrivals.clear();
+            self.direction_mut(other, node).last_arrivals.clear();
         }
     }
 
@@ -157,12 +167,30 @@ impl Network {
                     d.partitioned = false;
                     d.loss = 0.0;
                     d.extra_latency = 0;
-                    // Connections re-established after a heal are new: nothing waits behind a
-                    // packet of the old ones still being retransmitted.
-                    d.last_arrival = 0;
+                    // The order of arrivals is kept: the connections that survived the fault
+                    // still deliver in order (a packet being retransmitted still comes first).
                 }
             }
         }
+    }
+}
+
+impl Direction {
+    /// The arrival of a message of `conn` due at `arrives`: not before the last one of the same
+    /// connection. Remembers it as that connection's last arrival.
+    fn in_order(&mut self, conn: ConnId, arrives: Nanos) -> Nanos {
+        let arrivals = &mut self.last_arrivals;
+        let arrives = match arrivals.iter().position(|&(c, _)| c == conn) {
+            Some(i) => arrives.max(arrivals.remove(i).1),
+            None => {
+                if arrivals.len() == CONNECTIONS_REMEMBERED {
+                    arrivals.remove(0);
+                }
+                arrives
+            }
+        };
+        arrivals.push((conn, arrives));
+        arrives
     }
 }
 
@@ -175,6 +203,16 @@ fn transmit_time(params: &LinkParameters, bytes: u64) -> Nanos {
 mod tests {
     use super::*;
     use crate::scenario::Network as Spec;
+    use mirror_protocol::InstanceId;
+
+    const C1: ConnId = ConnId {
+        initiator: InstanceId(1),
+        number: 1,
+    };
+    const C2: ConnId = ConnId {
+        initiator: InstanceId(1),
+        number: 2,
+    };
 
     fn spec(bandwidth: u64) -> Spec {
         Spec {
@@ -192,22 +230,25 @@ mod tests {
     fn a_thin_link_queues_messages_in_order() {
         let mut net = Network::new(&spec(8_000_000), 2); // 8 Mbit/s: 1 MB/s
         let mut rng = Stream::new(0, "network");
-        let a = net.send(0, 0, 1, 1_000_000, &mut rng).unwrap();
-        let b = net.send(0, 0, 1, 96, &mut rng).unwrap();
+        let a = net.send(0, 0, 1, C1, 1_000_000, &mut rng).unwrap();
+        let b = net.send(0, 0, 1, C1, 96, &mut rng).unwrap();
         assert_eq!(a.departs, SECOND, "1 MB takes a second to go out");
         assert!(b.arrives > a.arrives, "FIFO");
         assert!(net.backlog(0, 0, 1) > 0);
     }
 
     #[test]
-    fn partition_drops_and_heal_restores() {
+    fn a_partition_stops_everything_until_the_heal() {
         let mut net = Network::new(&spec(1_000_000_000), 2);
         let mut rng = Stream::new(0, "network");
         net.direction_mut(0, 1).partitioned = true;
-        assert!(net.send(0, 0, 1, 96, &mut rng).is_none());
-        assert!(net.send(0, 1, 0, 96, &mut rng).is_some(), "one way only");
+        assert!(net.send(0, 0, 1, C1, 96, &mut rng).is_none());
+        assert!(
+            net.send(0, 1, 0, C1, 96, &mut rng).is_some(),
+            "one way only"
+        );
         net.heal(None);
-        assert!(net.send(0, 0, 1, 96, &mut rng).is_some());
+        assert!(net.send(0, 0, 1, C1, 96, &mut rng).is_some());
     }
 
     #[test]
@@ -216,12 +257,40 @@ mod tests {
         let mut rng = Stream::new(3, "network");
         net.direction_mut(0, 1).loss = 0.5;
         let delays: Vec<_> = (0..100)
-            .map(|i| net.send(i * SECOND, 0, 1, 96, &mut rng).unwrap().arrives - i * SECOND)
+            .map(|i| {
+                net.send(i * SECOND, 0, 1, C1, 96, &mut rng)
+                    .unwrap()
+                    .arrives
+                    - i * SECOND
+            })
             .collect();
         assert!(
             delays.iter().any(|d| *d >= RETRANSMIT_FIRST),
             "some packets were retransmitted"
         );
         assert!(delays.iter().any(|d| *d < MILLISECOND), "some were not");
+    }
+
+    // reference section 3 ("messages of one connection arrive in order; a lost packet is
+    // retransmitted, which shows up as delay"): healing a lossy link keeps a connection's
+    // order, while a new connection does not wait behind the old one.
+    #[test]
+    fn arrivals_stay_in_order_per_connection_across_a_heal() {
+        let mut net = Network::new(&spec(1_000_000_000), 2);
+        let mut rng = Stream::new(5, "network");
+        net.direction_mut(0, 1).loss = 1.0;
+        let lost = net.send(0, 0, 1, C1, 96, &mut rng).unwrap();
+        assert!(lost.arrives >= RETRANSMIT_FIRST, "retransmitted");
+        net.heal(None);
+        let after = net.send(MILLISECOND, 0, 1, C1, 96, &mut rng).unwrap();
+        assert!(
+            after.arrives >= lost.arrives,
+            "no overtaking on one connection"
+        );
+        let other = net.send(MILLISECOND, 0, 1, C2, 96, &mut rng).unwrap();
+        assert!(
+            other.arrives < lost.arrives,
+            "a new connection is independent"
+        );
     }
 }

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hdrhistogram::Histogram;
 use mirror_protocol::{
-    Envelope, ErrorKind, FailoverKind, InstanceId, Message, MirroringState, Nanos, Output, Partner,
-    Role, ServeVia, SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
+    Envelope, ErrorKind, FailoverKind, InstanceId, LinkState, Message, MirroringState, Nanos,
+    Output, Partner, Role, ServeVia, SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE,
+    MILLISECOND, SECOND,
 };
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
 
@@ -35,6 +36,12 @@ const REDO_TICK: Nanos = 10 * MILLISECOND;
 const CLIENT_RETRY: Nanos = 100 * MILLISECOND;
 /// Monitor samples are taken this often (`sp_dbmmonitorresults`).
 pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
+/// Messages a partitioned direction holds at most. The connections across a partition are
+/// declared lost after TIMEOUT, which drops what they hold, and log blocks are not put on a
+/// partitioned link at all; so only control messages (a ping a second) wait here, and a
+/// TIMEOUT of hours stays within this bound. Beyond it the oldest are dropped with their
+/// connection's order broken, which TIMEOUT repairs by declaring the connection lost.
+const HELD_PER_DIRECTION_MAX: usize = 65_536;
 /// Error 9002: the transaction log is full.
 pub const ERROR_LOG_FULL: u32 = 9002;
 
@@ -205,6 +212,9 @@ pub struct World<'s> {
     pub events: u64,
     pub nodes: Vec<Node>,
     pub net: Network,
+    /// Per direction (`from * n + to`): the messages a partition holds, oldest first, with
+    /// their size on the wire (`World::release_held`).
+    pub held: Vec<VecDeque<(Box<Parcel>, u64)>>,
     pub estate: Estate,
     pub history: History,
     pub record: Recorder,
@@ -321,6 +331,7 @@ impl<'s> World<'s> {
             events: 0,
             nodes,
             net: Network::new(&scenario.network, n),
+            held: (0..n * n).map(|_| VecDeque::new()).collect(),
             estate,
             history: History::with_sizes(tx_sizes),
             record,
@@ -752,17 +763,80 @@ impl<'s> World<'s> {
         if !self.nodes[from].running() {
             return None;
         }
-        let transit = self
+        let parcel = Box::new(Parcel { env, block });
+        self.transmit_parcel(from, to, parcel, bytes)
+    }
+
+    /// Puts a message on the wire, or holds it while the link is partitioned: a partition
+    /// keeps the connections up (reference section 3: only a reset or a side declaring it lost
+    /// ends a connection), so what is sent meanwhile arrives after the heal, in order, unless
+    /// its connection is given up first.
+    fn transmit_parcel(
+        &mut self,
+        from: usize,
+        to: usize,
+        parcel: Box<Parcel>,
+        bytes: u64,
+    ) -> Option<Nanos> {
+        let conn = parcel.env.conn;
+        let Some(transit) = self
             .net
-            .send(self.now, from, to, bytes, &mut self.rng_net)?;
-        self.queue.push(
-            transit.arrives,
-            Ev::Deliver {
-                to,
-                parcel: Box::new(Parcel { env, block }),
-            },
-        );
+            .send(self.now, from, to, conn, bytes, &mut self.rng_net)
+        else {
+            let held = &mut self.held[from * self.nodes.len() + to];
+            if held.len() == HELD_PER_DIRECTION_MAX {
+                held.pop_front();
+            }
+            held.push_back((parcel, bytes));
+            return None;
+        };
+        self.queue.push(transit.arrives, Ev::Deliver { to, parcel });
         Some(transit.departs)
+    }
+
+    /// Sends what the healed links held, in order: the messages of connections their sender
+    /// still holds (the others died with their connection, as a closed socket's unsent data
+    /// does). Then shipping resumes on the healed links.
+    pub fn release_held(&mut self) {
+        let n = self.nodes.len();
+        for from in 0..n {
+            for to in 0..n {
+                let i = from * n + to;
+                if self.held[i].is_empty() || self.net.direction(from, to).partitioned {
+                    continue;
+                }
+                let held = std::mem::take(&mut self.held[i]);
+                for (parcel, bytes) in held {
+                    if self.nodes[from].running() && self.holds_connection(from, &parcel.env) {
+                        self.transmit_parcel(from, to, parcel, bytes);
+                    }
+                }
+            }
+        }
+        for node in 0..n {
+            self.pump(node);
+        }
+    }
+
+    /// Whether instance `n` still holds the connection `env` was sent on (up, or being opened).
+    fn holds_connection(&self, n: usize, env: &Envelope) -> bool {
+        let node = &self.nodes[n];
+        let links = match node.partner.as_ref() {
+            Some(p) if p.is_running() => p.links(),
+            _ => node.witness.links(),
+        };
+        links.link(env.to).is_some_and(
+            |l| matches!(l.state, LinkState::Up(c) | LinkState::Connecting(c) if c == env.conn),
+        )
+    }
+
+    /// Drops what partitions hold from or to instance `n` (it stopped: its connections died).
+    pub fn drop_held(&mut self, n: usize) {
+        let count = self.nodes.len();
+        for other in 0..count {
+            self.held[n * count + other].clear();
+            self.held[other * count + n].clear();
+        }
     }
 
     /// Puts the principal's log blocks on the wire while the send window has room.
@@ -773,7 +847,9 @@ impl<'s> World<'s> {
         let to = self.index_of(template.to);
         let window = SEND_WINDOW.min(self.net.transmit_time(n, to, SEND_WINDOW_BYTES));
         loop {
-            if self.net.backlog(self.now, n, to) > window {
+            // A partitioned link takes no more log: it stays in the send queue (TCP's window
+            // is full), where the principal's figures show it.
+            if self.net.backlog(self.now, n, to) > window || self.net.direction(n, to).partitioned {
                 break;
             }
             let Some(block) = self.nodes[n].log.next_block() else {
