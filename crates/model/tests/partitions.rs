@@ -24,6 +24,9 @@ fn projected(s: &SessionState) -> SessionState {
 }
 
 /// Every reachable state of `configuration`, projected, with the number of states explored.
+// A state's shared parts cache their hash in a `OnceLock`: interior mutability that never
+// changes the hash (it is set once, from the immutable value), so states are sound set keys.
+#[allow(clippy::mutable_key_type)]
 fn reachable(configuration: Configuration) -> (HashSet<SessionState>, usize) {
     let model = SessionModel::new(configuration);
     let mut seen = HashSet::new();
@@ -48,6 +51,7 @@ fn reachable(configuration: Configuration) -> (HashSet<SessionState>, usize) {
     (seen.iter().map(projected).collect(), explored)
 }
 
+#[allow(clippy::mutable_key_type)] // see `reachable`
 fn same_states(configuration: Configuration) {
     let (literal, literal_states) = reachable(configuration.clone().literal_partitions(true));
     let (reduced, reduced_states) = reachable(configuration.clone());
