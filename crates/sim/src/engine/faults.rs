@@ -127,7 +127,8 @@ impl World<'_> {
             }
             FaultKind::ClockSkew { target, drift_ppm } => {
                 self.fault_event("clock_skew", serde_json::json!({"target": self.nodes[target.0].name, "drift_ppm": drift_ppm}));
-                self.nodes[target.0].drift_ppm = drift_ppm;
+                let now = self.now;
+                self.nodes[target.0].set_drift(now, drift_ppm);
             }
             FaultKind::Heal { scope } => self.heal(scope),
         }
@@ -178,7 +179,7 @@ impl World<'_> {
     fn heal_instance(&mut self, n: usize) {
         let node = &mut self.nodes[n];
         node.flush_override = None;
-        node.drift_ppm = 0;
+        node.set_drift(self.now, 0);
         node.disk_full = false;
         if node.paused {
             self.resume_instance(n);
@@ -263,12 +264,12 @@ impl World<'_> {
 
     /// Peers of a crashed process get a reset at once (its host still answers).
     fn hard_errors_from(&mut self, n: usize) {
-        let now = self.now;
         let pid = self.nodes[n].pid;
         for i in 0..self.nodes.len() {
             if i == n || !self.nodes[i].running() {
                 continue;
             }
+            let now = self.clock_of(i);
             let node = &mut self.nodes[i];
             match node.partner.as_mut().filter(|p| !p.is_ended()) {
                 Some(p) if p.is_connected(pid) => {
@@ -290,7 +291,7 @@ impl World<'_> {
         if self.nodes[n].running() {
             return;
         }
-        let now = self.now;
+        let now = self.clock_of(n);
         self.nodes[n].process = Process::Running;
         let hardened = self.nodes[n].log.lsn_hardened();
         let has_session = self.nodes[n]
@@ -380,7 +381,7 @@ impl World<'_> {
     }
 
     fn internal_command(&mut self, n: usize, command: SessionCommand) {
-        let now = self.now;
+        let now = self.clock_of(n);
         if let Some(p) = self.nodes[n]
             .partner
             .as_mut()

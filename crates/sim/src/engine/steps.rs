@@ -312,6 +312,7 @@ impl World<'_> {
     ) -> Result<bool, SqlError> {
         let id = self.command_id();
         let now = self.now;
+        let clock = self.clock_of(n);
         let Some(partner) = self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) else {
             return Err(SqlError::new(
                 1416,
@@ -320,7 +321,7 @@ impl World<'_> {
         };
         self.steps.waiting.insert(id, (i, k, now));
         self.steps.command_issued_at = Some(now);
-        let result = partner.handle_command(now, id, command);
+        let result = partner.handle_command(clock, id, command);
         if result.is_err() {
             self.steps.waiting.remove(&id);
         }
@@ -375,7 +376,6 @@ impl World<'_> {
 
     /// An endpoint changed: connections that no longer pass the catalogs break at once.
     fn rejudge_connections(&mut self, changed: usize) {
-        let now = self.now;
         for a in 0..self.nodes.len() {
             for b in 0..self.nodes.len() {
                 if a == b || (a != changed && b != changed) {
@@ -389,6 +389,7 @@ impl World<'_> {
                 if up && self.nodes[a].running() {
                     let initiator_ok = self.judge_connect_pair(a, b);
                     if !initiator_ok {
+                        let now = self.clock_of(a);
                         let node = &mut self.nodes[a];
                         match node.partner.as_mut().filter(|p| !p.is_ended()) {
                             Some(p) => p.handle_connection_lost(

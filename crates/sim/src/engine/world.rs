@@ -147,7 +147,13 @@ pub struct Node {
     pub flush: Flush,
     pub timer_generation: [u64; 2],
     pub deferred: VecDeque<Ev>,
+    /// How fast this instance's clock runs against true time, in parts per million (a
+    /// `clock_skew` fault); change it with [`Node::set_drift`].
     pub drift_ppm: i64,
+    /// (true time, this instance's clock, drift) from each change of drift on, oldest first:
+    /// the clock is continuous, and a time it gave can be put back in true time
+    /// ([`Node::true_time_of`]). One entry per `clock_skew` or heal of this instance.
+    pub clock_segments: Vec<(Nanos, Nanos, i64)>,
     pub flush_override: Option<Nanos>,
     pub disk_full: bool,
     pub redo_threads: u32,
@@ -168,6 +174,52 @@ pub struct Node {
 }
 
 impl Node {
+    /// This instance's clock at true time `now`: what its protocol handlers are given, so that
+    /// TIMEOUT and every other duration it measures runs fast or slow with it (spec: a
+    /// `clock_skew` makes its timers fire early or late; invariants use true time).
+    pub fn clock(&self, now: Nanos) -> Nanos {
+        let &(true_base, local_base, drift) = self.clock_segments.last().expect("one segment");
+        let elapsed = i128::from(now.saturating_sub(true_base));
+        let local = elapsed * (1_000_000 + i128::from(drift)) / 1_000_000;
+        local_base.saturating_add(u64::try_from(local).unwrap_or(0))
+    }
+
+    /// The true time at which this instance's clock read `local` (for invariants, which use
+    /// true time, about times the protocol recorded).
+    pub fn true_time_of(&self, local: Nanos) -> Nanos {
+        let &(true_base, local_base, drift) = self
+            .clock_segments
+            .iter()
+            .rev()
+            .find(|&&(_, l, _)| l <= local)
+            .unwrap_or(&self.clock_segments[0]);
+        let elapsed = i128::from(local.saturating_sub(local_base));
+        let rate = (1_000_000 + i128::from(drift)).max(1);
+        true_base.saturating_add(u64::try_from(elapsed * 1_000_000 / rate).unwrap_or(u64::MAX / 2))
+    }
+
+    /// Sets the clock's drift from true time `now` on, keeping the clock continuous.
+    pub fn set_drift(&mut self, now: Nanos, drift_ppm: i64) {
+        if drift_ppm == self.drift_ppm {
+            return;
+        }
+        let local = self.clock(now);
+        self.clock_segments.push((now, local, drift_ppm));
+        self.drift_ppm = drift_ppm;
+    }
+
+    /// The true time a duration of `after` on this instance's clock takes: shorter when the
+    /// clock runs fast.
+    pub fn true_duration(&self, after: Nanos) -> Nanos {
+        let rate = 1_000_000 + i128::from(self.drift_ppm);
+        // Validation keeps the drift above -100%; rounded up, so that a timer never fires
+        // before its local duration has elapsed.
+        let scaled = (i128::from(after) * 1_000_000 + rate - 1) / rate.max(1);
+        u64::try_from(scaled)
+            .unwrap_or(u64::MAX / 2)
+            .min(u64::MAX / 2)
+    }
+
     pub fn running(&self) -> bool {
         self.process == Process::Running
     }
@@ -302,6 +354,7 @@ impl<'s> World<'s> {
                 timer_generation: [0; 2],
                 deferred: VecDeque::new(),
                 drift_ppm: 0,
+                clock_segments: vec![(0, 0, 0)],
                 flush_override: None,
                 disk_full: false,
                 redo_threads: inst.redo_threads.max(1),
@@ -411,6 +464,11 @@ impl<'s> World<'s> {
             self.dispatch(ev);
         }
         self.now = end;
+    }
+
+    /// Instance `n`'s clock now (see [`Node::clock`]): the time its protocol handlers get.
+    pub fn clock_of(&self, n: usize) -> Nanos {
+        self.nodes[n].clock(self.now)
     }
 
     /// Schedules `ev` after `after`.
@@ -633,8 +691,7 @@ impl<'s> World<'s> {
         node.timer_generation[i] += 1;
         let generation = node.timer_generation[i];
         // Clock drift changes when this instance's timers fire, never simulated truth.
-        let scaled =
-            (after as i128 * (1_000_000 + i128::from(node.drift_ppm)) / 1_000_000).max(0) as Nanos;
+        let scaled = node.true_duration(after);
         self.after(
             scaled,
             Ev::Timer {
@@ -649,7 +706,7 @@ impl<'s> World<'s> {
         if self.nodes[n].timer_generation[Node::timer_index(timer)] != generation {
             return;
         }
-        let now = self.now;
+        let now = self.clock_of(n);
         let node = &mut self.nodes[n];
         match node.partner.as_mut().filter(|p| !p.is_ended()) {
             Some(p) => p.handle_timer(now, timer),
@@ -697,7 +754,7 @@ impl<'s> World<'s> {
             if let Err(kind) = self.judge_connect(n, to) {
                 if kind == FailureKind::Hard {
                     // A refused connection (reset, closed port) is noticed at once.
-                    let now = self.now;
+                    let now = self.clock_of(n);
                     if let Some(p) = self.nodes[n].partner.as_mut() {
                         p.handle_connection_lost(now, env.to, ErrorKind::Hard);
                     }
@@ -889,7 +946,7 @@ impl<'s> World<'s> {
         if self.nodes[n].incarnation != incarnation {
             return;
         }
-        let now = self.now;
+        let now = self.clock_of(n);
         let node = &mut self.nodes[n];
         if let Some(p) = node.partner.as_mut() {
             p.handle_log_sent(now, lsn);
@@ -906,7 +963,7 @@ impl<'s> World<'s> {
     }
 
     fn deliver(&mut self, to: usize, env: Envelope, block: Option<ShippedBlock>) {
-        let now = self.now;
+        let now = self.clock_of(to);
         let from = self.index_of(env.from);
         let is_request = matches!(
             env.body,
@@ -1017,8 +1074,9 @@ impl<'s> World<'s> {
             self.emit(n, "hardened", serde_json::json!({"lsn": lsn, "fork": fork}));
         }
         let epoch = self.nodes[n].partner.as_ref().map(Partner::epoch);
+        let clock = self.clock_of(n);
         if let Some(p) = self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
-            p.handle_flushed(now, lsn, epoch.expect("a partner has an epoch"));
+            p.handle_flushed(clock, lsn, epoch.expect("a partner has an epoch"));
         }
         // Commits made before a session existed (or after it ended) complete on the local flush.
         self.acknowledge_standalone(n, lsn);
@@ -1144,7 +1202,7 @@ impl<'s> World<'s> {
         if self.nodes[n].incarnation != incarnation {
             return;
         }
-        let now = self.now;
+        let now = self.clock_of(n);
         let node = &mut self.nodes[n];
         let before = node.log.lsn_redone;
         node.log.redo_to(u64::MAX);
@@ -1492,7 +1550,7 @@ impl<'s> World<'s> {
             pending.lsn = lsn;
             pending.node = n;
         }
-        let now = self.now;
+        let now = self.clock_of(n);
         match self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
             Some(p) => {
                 if let Err(error) = p.handle_commit(now, tx, lsn) {
@@ -1576,7 +1634,7 @@ impl<'s> World<'s> {
             .filter_map(|peer| links.link(*peer))
             .map(|l| l.last_reply)
             .max()
-            .unwrap_or(0);
+            .map_or(0, |local| self.nodes[n].true_time_of(local));
         let limit = p.config().timeout() + 2 * mirror_protocol::PING_INTERVAL;
         if !up {
             let message = format!("{} acknowledged a commit at t={} us after declaring both its mirror and witness connections lost", self.nodes[n].name, self.now / 1000);
