@@ -31,8 +31,11 @@ pub struct StatementContext {
     /// `SET PARTNER OFF`: the mirror's hardened end of log at this moment; the mirror copy stays
     /// RESTORING at this LSN, and a new session needs the log from here on.
     pub mirror_hardened_lsn: u64,
-    /// `SET WITNESS`: principal, mirror and witness are all interconnected and the mirror has
-    /// hardened the log up to `end_of_log_lsn` (reference §7, 1426).
+    /// `SET WITNESS`: the principal holds its connection to the mirror (reference §7, 1426; the
+    /// witness's side is judged from the catalogs and `unreachable`). The mirror's catching up
+    /// is not judged here: the statement waits until the mirror has hardened the log that
+    /// existed when it was issued (`mirror_protocol::Partner`'s pending witness), because under
+    /// a running workload some log is always on its way to the mirror at the instant of issue.
     pub witness_ready: bool,
     /// Instances the instance running the statement cannot reach right now, and how that shows:
     /// [`FailureKind::Hard`] for a crashed process on a live host (connection reset),
