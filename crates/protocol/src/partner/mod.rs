@@ -295,16 +295,26 @@ impl Partner {
     pub fn lsn_mirror_hardened(&self) -> Lsn {
         self.lsn_mirror_hardened
     }
-    /// The principal's log not yet put on the wire to the mirror (the send queue), in bytes.
+    /// The principal's log not yet sent to the mirror (the send queue), in bytes; 0 on a mirror.
+    ///
+    /// Counted in every state: while the session is SUSPENDED or DISCONNECTED the log still waits
+    /// to be sent (reference section 6, "Send queue = log on the principal not yet sent"), and
+    /// `sp_dbmmonitorresults` shows it growing as `unsent_log`. Without a mirror connection, what
+    /// was put on the wire before the connection was lost may never have arrived: the queue
+    /// then starts where the mirror is known to have hardened (or where this role sequence
+    /// began), where sending resumes once the mirror reconnects.
     pub fn send_queue_bytes(&self) -> u64 {
-        if self.durable.role == Role::Principal
-            && self.mirror_ready
-            && !self.durable.config.suspended
-        {
-            self.lsn_end.saturating_sub(self.lsn_sent)
-        } else {
-            0
+        if self.durable.role != Role::Principal {
+            return 0;
         }
+        let sent = if self.mirror_ready {
+            self.lsn_sent
+        } else {
+            self.lsn_mirror_hardened
+                .max(self.failover_lsn())
+                .min(self.lsn_sent)
+        };
+        self.lsn_end.saturating_sub(sent)
     }
     /// Whether the mirror has asked the witness for an automatic failover and awaits the answer
     /// (the next ping tick retries an unanswered request).
