@@ -1323,12 +1323,23 @@ impl<'s> World<'s> {
         self.next_tx += 1;
         self.submitted += 1;
         let Some(n) = self.commit_target() else {
+            // Refused at once. The client's connection is to the running instance that holds
+            // the principal role, if any (it refuses: no quorum, waiting for a failover): the
+            // failure is that instance's. With none, it failed nowhere (`usize::MAX`).
+            let refused_by = (0..self.nodes.len())
+                .filter(|&n| {
+                    self.nodes[n].running()
+                        && self.nodes[n]
+                            .session()
+                            .is_some_and(|p| p.role() == Role::Principal)
+                })
+                .max_by_key(|&n| self.nodes[n].session().map(Partner::role_sequence));
             self.pending.insert(
                 tx,
                 PendingTx {
                     intended: self.now,
                     client,
-                    node: usize::MAX,
+                    node: refused_by.unwrap_or(usize::MAX),
                     lsn: 0,
                 },
             );
@@ -1523,10 +1534,15 @@ impl<'s> World<'s> {
         };
         self.failed += 1;
         if self.record.enabled() {
-            self.emit_global(
-                "failed",
-                serde_json::json!({"tx": tx, "error": error.number}),
-            );
+            let fields = serde_json::json!({"tx": tx, "error": error.number});
+            // The instance the transaction was submitted to (and failed on). A transaction
+            // refused while no running instance holds the principal role was sent nowhere
+            // (`node` is `usize::MAX`, see `submit`): only then is the event's instance null.
+            if pending.node < self.nodes.len() {
+                self.emit(pending.node, "failed", fields);
+            } else {
+                self.emit_global("failed", fields);
+            }
         }
         if let Some(client) = pending.client {
             let wait = self.think().max(CLIENT_RETRY);
