@@ -89,7 +89,8 @@ pub struct Partner {
     offline: bool,
     /// Taking over as principal: redo is draining (false) or the fixed cost is running (true).
     taking_over: Option<(FailoverKind, bool)>,
-    /// How the next `Serve` came about.
+    /// How the next `Serve` came about: `Restart` from a (re)start until the first one, then
+    /// `Resume`, except right after a take-over (its kind).
     next_via: ServeVia,
     // Principal.
     mirror_ready: bool,
@@ -159,6 +160,7 @@ impl Partner {
         let mut partner = Self::blank(me, mirror, Role::Principal, lsn_hardened, fork);
         partner.lsn_end = lsn_end;
         partner.serving = true; // the database was online and serving before the session
+        partner.next_via = ServeVia::Resume; // it serves already: a later Serve restarts nothing
         partner.set_partner = Some((id, lsn_end));
         partner.tick_now();
         partner.invariants();
@@ -1278,8 +1280,10 @@ impl Partner {
         }
     }
 
+    /// How this `Serve` came about. Every later one, until a restart or a take-over, resumes
+    /// service at the same role sequence.
     fn serve_via(&mut self) -> ServeVia {
-        std::mem::replace(&mut self.next_via, ServeVia::Restart)
+        std::mem::replace(&mut self.next_via, ServeVia::Resume)
     }
 
     fn stop_reason(&self) -> StopReason {
