@@ -132,6 +132,41 @@ fn the_bad_scenarios_say_what_to_change() {
             ":77:10: fault 1 (crash): target: no instance is named \"delta\"",
         ),
         ("sql-does-not-parse.toml", ":52:"),
+        (
+            "duplicate-key.toml",
+            ":4:1: duplicate key `seed`: it is already set",
+        ),
+        (
+            "instance-table-not-array.toml",
+            ":17:3: duplicate key `instance`: [instance] declares a single table, so it cannot be \
+             declared again; write [[instance]] (two brackets)",
+        ),
+        (
+            "expect-failovers-string.toml",
+            ":111:13: expect.failovers: expected a table, e.g. { automatic = 1, manual = 0, \
+             forced = 0 }, found \"none\"",
+        ),
+        (
+            "step-expect-error-string.toml",
+            ":102:16: step 16: expect_error: expected a whole number, found \"1418\"",
+        ),
+        (
+            "seed-too-large.toml",
+            ":3:8: seed: 99999999999999999999999 is too large",
+        ),
+        (
+            "seed-float.toml",
+            ":3:8: seed: expected a whole number, found 1.5",
+        ),
+        (
+            "expect-bad-comparison.toml",
+            ":108:17: expect.role_sequence: \"~~ 3\" is not a whole number;",
+        ),
+        (
+            "sql-control-character.toml",
+            ":78:14: step 10: sql does not parse at column 7 of the statement text: unexpected \
+             character `\\u{0}`",
+        ),
     ];
     for (name, expected) in expectations {
         let file = bad.join(name);
@@ -140,6 +175,17 @@ fn the_bad_scenarios_say_what_to_change() {
         assert!(
             stderr.contains(expected),
             "{name}: want {expected:?} in: {stderr}"
+        );
+        // The reader's Rust type names are not the user's words.
+        for internal in ["Raw", "struct ", "i128", "i64"] {
+            assert!(
+                !stderr.contains(internal),
+                "{name}: {internal:?} in: {stderr}"
+            );
+        }
+        assert!(
+            !stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "{name}: a control character in: {stderr:?}"
         );
     }
 }

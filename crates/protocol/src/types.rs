@@ -204,8 +204,11 @@ pub enum ServeVia {
     Manual,
     /// After forced service.
     Forced,
-    /// After a restart, or after quorum came back.
+    /// The first time after the process restarted.
     Restart,
+    /// Again at the same role sequence, with nothing restarted: e.g. quorum came back, or the
+    /// witness confirmed the principal's exposure (after SAFETY OFF, a lost mirror, a SUSPEND).
+    Resume,
 }
 
 impl ServeVia {
@@ -217,6 +220,7 @@ impl ServeVia {
             Self::Manual => "manual",
             Self::Forced => "forced",
             Self::Restart => "restart",
+            Self::Resume => "resume",
         }
     }
 }
@@ -460,5 +464,6 @@ mod tests {
         }
         assert_eq!(ServeVia::Setup.name(), "setup");
         assert_eq!(ServeVia::Restart.name(), "restart");
+        assert_eq!(ServeVia::Resume.name(), "resume");
     }
 }

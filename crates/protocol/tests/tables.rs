@@ -358,6 +358,56 @@ fn s4_high_performance_with_witness_needs_quorum() {
     safe(&c);
 }
 
+/// How `id` came to serve each time since `after`, in order.
+fn serve_vias(c: &Cluster, id: InstanceId, after: Nanos) -> Vec<ServeVia> {
+    c.outputs
+        .iter()
+        .filter_map(|(at, by, o)| match o {
+            Output::Serve { via, .. } if *by == id && *at > after => Some(*via),
+            _ => None,
+        })
+        .collect()
+}
+
+// Section 4 (quorum, running exposed): a principal that serves again at the same role sequence,
+// once quorum is back or the witness confirmed its exposure, resumes: nothing restarted. Only the
+// first Serve after a process restart is a restart.
+#[test]
+fn s4_serving_again_at_the_same_role_sequence_is_a_resume_not_a_restart() {
+    let mut c = Cluster::trio();
+    c.run_for(SECOND);
+    c.command(P, SessionCommand::Safety(Safety::Off)).unwrap();
+    c.run_with_load(2 * SECOND, LOAD);
+    assert!(c.p(P).is_serving());
+    let t = c.now;
+    c.partition(P, M);
+    c.partition(P, W);
+    c.run_with_load(DETECT, LOAD);
+    assert!(!c.p(P).is_serving(), "no quorum");
+    c.heal();
+    c.run_with_load(DETECT, LOAD);
+    assert!(c.p(P).is_serving(), "quorum is back");
+    assert_eq!(c.p(P).role_sequence(), 0);
+    let vias = serve_vias(&c, P, t);
+    assert!(!vias.is_empty());
+    assert!(
+        vias.iter().all(|v| *v == ServeVia::Resume),
+        "nothing restarted: {vias:?}"
+    );
+
+    let t = c.now;
+    c.crash(P);
+    c.restart(P);
+    c.run_with_load(DETECT, LOAD);
+    assert!(c.p(P).is_serving());
+    assert_eq!(
+        serve_vias(&c, P, t).first(),
+        Some(&ServeVia::Restart),
+        "the first Serve after the process restarted"
+    );
+    safe(&c);
+}
+
 // ---- Section 5: role switching table ----------------------------------------------------------
 
 #[test]

@@ -87,3 +87,39 @@ fn golden_event_streams_are_unchanged() {
         }
     }
 }
+
+// spec/cli.md: an event's `instance` is "a name, or null for faults". A step is its instance's
+// (the one it ran on); a failed transaction is the instance's that refused it, and only a
+// transaction refused while no running instance held the principal role (the manual failover
+// golden never has such a moment) has none.
+#[test]
+fn steps_and_failed_transactions_name_their_instance() {
+    for name in ["manual-failover", "auto-failover"] {
+        let file = golden(&format!("{name}.toml"));
+        let scenario = mirror_sim::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let events = events_of(&file, None);
+        let (mut steps, mut failed_named) = (0, 0);
+        for line in String::from_utf8(events).expect("UTF-8").lines() {
+            let event: serde_json::Value = serde_json::from_str(line).expect("one JSON object");
+            match event["event"].as_str() {
+                Some("step") => {
+                    let number = event["step"].as_u64().expect("a step number") as usize;
+                    let on = scenario.instance_name(scenario.steps[number - 1].on);
+                    assert_eq!(event["instance"], serde_json::json!(on), "{name}: {line}");
+                    steps += 1;
+                }
+                Some("failed") if name == "manual-failover" => {
+                    assert!(event["instance"].is_string(), "{name}: {line}");
+                    failed_named += 1;
+                }
+                Some("failed") => failed_named += usize::from(event["instance"].is_string()),
+                _ => {}
+            }
+        }
+        assert_eq!(steps, scenario.steps.len(), "{name}");
+        assert!(
+            failed_named > 0,
+            "{name}: no failed transaction names its instance"
+        );
+    }
+}

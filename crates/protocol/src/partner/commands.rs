@@ -1011,6 +1011,31 @@ mod tests {
         assert!(!p.config().suspended);
     }
 
+    // reference §6: "Send queue = log on the principal not yet sent", whatever the state: a
+    // SUSPENDED or DISCONNECTED principal's send queue grows with every commit (the
+    // sp_dbmmonitorresults `unsent_log`), it does not read 0.
+    #[test]
+    fn the_send_queue_counts_log_written_while_suspended_or_disconnected() {
+        let mut p = synchronized_principal();
+        accepted(&mut p, 1, SessionCommand::Suspend);
+        assert_eq!(p.state(), MirroringState::Suspended);
+        commit(&mut p, 1, 4096);
+        flushed(&mut p, 4096);
+        assert_eq!(p.send_queue_bytes(), 4096, "suspended: nothing was sent");
+
+        // Disconnected: log put on the wire but never acknowledged as hardened counts too, as
+        // it is sent again once the mirror reconnects.
+        let mut p = synchronized_principal();
+        commit(&mut p, 1, 1000);
+        p.handle_log_sent(0, 1000);
+        assert_eq!(p.send_queue_bytes(), 0, "sent");
+        lose(&mut p, M);
+        assert_eq!(p.state(), MirroringState::Disconnected);
+        commit(&mut p, 2, 8192);
+        flushed(&mut p, 8192);
+        assert_eq!(p.send_queue_bytes(), 8192, "the mirror hardened nothing");
+    }
+
     // reference §4: WITNESS OFF "if neither can be reached it fails with 1456".
     #[test]
     fn witness_off_with_neither_witness_nor_mirror_reachable_is_1456() {

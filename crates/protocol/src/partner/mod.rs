@@ -89,7 +89,8 @@ pub struct Partner {
     offline: bool,
     /// Taking over as principal: redo is draining (false) or the fixed cost is running (true).
     taking_over: Option<(FailoverKind, bool)>,
-    /// How the next `Serve` came about.
+    /// How the next `Serve` came about: `Restart` from a (re)start until the first one, then
+    /// `Resume`, except right after a take-over (its kind).
     next_via: ServeVia,
     // Principal.
     mirror_ready: bool,
@@ -159,6 +160,7 @@ impl Partner {
         let mut partner = Self::blank(me, mirror, Role::Principal, lsn_hardened, fork);
         partner.lsn_end = lsn_end;
         partner.serving = true; // the database was online and serving before the session
+        partner.next_via = ServeVia::Resume; // it serves already: a later Serve restarts nothing
         partner.set_partner = Some((id, lsn_end));
         partner.tick_now();
         partner.invariants();
@@ -295,16 +297,26 @@ impl Partner {
     pub fn lsn_mirror_hardened(&self) -> Lsn {
         self.lsn_mirror_hardened
     }
-    /// The principal's log not yet put on the wire to the mirror (the send queue), in bytes.
+    /// The principal's log not yet sent to the mirror (the send queue), in bytes; 0 on a mirror.
+    ///
+    /// Counted in every state: while the session is SUSPENDED or DISCONNECTED the log still waits
+    /// to be sent (reference section 6, "Send queue = log on the principal not yet sent"), and
+    /// `sp_dbmmonitorresults` shows it growing as `unsent_log`. Without a mirror connection, what
+    /// was put on the wire before the connection was lost may never have arrived: the queue
+    /// then starts where the mirror is known to have hardened (or where this role sequence
+    /// began), where sending resumes once the mirror reconnects.
     pub fn send_queue_bytes(&self) -> u64 {
-        if self.durable.role == Role::Principal
-            && self.mirror_ready
-            && !self.durable.config.suspended
-        {
-            self.lsn_end.saturating_sub(self.lsn_sent)
-        } else {
-            0
+        if self.durable.role != Role::Principal {
+            return 0;
         }
+        let sent = if self.mirror_ready {
+            self.lsn_sent
+        } else {
+            self.lsn_mirror_hardened
+                .max(self.failover_lsn())
+                .min(self.lsn_sent)
+        };
+        self.lsn_end.saturating_sub(sent)
     }
     /// Whether the mirror has asked the witness for an automatic failover and awaits the answer
     /// (the next ping tick retries an unanswered request).
@@ -1268,8 +1280,10 @@ impl Partner {
         }
     }
 
+    /// How this `Serve` came about. Every later one, until a restart or a take-over, resumes
+    /// service at the same role sequence.
     fn serve_via(&mut self) -> ServeVia {
-        std::mem::replace(&mut self.next_via, ServeVia::Restart)
+        std::mem::replace(&mut self.next_via, ServeVia::Resume)
     }
 
     fn stop_reason(&self) -> StopReason {

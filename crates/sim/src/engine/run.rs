@@ -84,22 +84,36 @@ impl World<'_> {
         self.nodes[n].session().map_or(0, Partner::role_sequence)
     }
 
+    /// Instance `n`'s view of a mirroring session that still exists: its partner still holds
+    /// the same session with it. A partner that was away (powered off, cut off) when the other
+    /// ran SET PARTNER OFF keeps an orphaned view, DISCONNECTED once it runs again, as
+    /// `sys.database_mirroring` on it would show until the DBA removes it there too; that view
+    /// is of a session that no longer exists, so the report does not take it as the session.
+    fn session_of(&self, n: usize) -> Option<&Partner> {
+        let p = self.nodes[n].session()?;
+        let other = self.nodes.get(self.index_of(p.partner()))?;
+        other
+            .session()
+            .is_some_and(|q| q.partner() == p.me())
+            .then_some(p)
+    }
+
     fn final_state(&self) -> (FinalState, RoleHolder, RoleHolder, SessionState) {
         let principal = (0..self.nodes.len())
             .filter(|&n| self.nodes[n].serving)
             .max_by_key(|&n| self.role_sequence_of(n));
         let partners: Vec<usize> = (0..self.nodes.len())
-            .filter(|&n| self.nodes[n].session().is_some())
+            .filter(|&n| self.session_of(n).is_some())
             .collect();
         let by_role = |role: Role| {
             partners
                 .iter()
                 .copied()
-                .filter(|&n| self.nodes[n].session().is_some_and(|p| p.role() == role))
+                .filter(|&n| self.session_of(n).is_some_and(|p| p.role() == role))
                 .max_by_key(|&n| (self.nodes[n].running(), self.role_sequence_of(n)))
         };
         let last_principal = principal
-            .filter(|&n| self.nodes[n].session().is_some())
+            .filter(|&n| self.session_of(n).is_some())
             .or_else(|| by_role(Role::Principal));
         let mirror = by_role(Role::Mirror);
         // The state as a running partner reports it (a stopped instance's view is frozen);
@@ -110,7 +124,7 @@ impl World<'_> {
             .or(mirror.filter(running))
             .or(last_principal)
             .or(mirror)
-            .and_then(|n| self.nodes[n].session());
+            .and_then(|n| self.session_of(n));
         let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));
         let name = |n: Option<usize>| n.map_or(NONE.to_string(), |n| self.nodes[n].name.clone());
         let witness = view
@@ -154,8 +168,7 @@ impl World<'_> {
     /// `recovers`: once every fault has been healed long enough, some instance serves, and with
     /// SAFETY FULL the session has been SYNCHRONIZED since the last heal.
     fn judge_recovery(&mut self, state: SessionState) {
-        let session =
-            (0..self.nodes.len()).find_map(|n| self.nodes[n].session().map(|p| p.config()));
+        let session = (0..self.nodes.len()).find_map(|n| self.session_of(n).map(|p| p.config()));
         let Some(config) = session else { return };
         if state == SessionState::Suspended || config.suspended || self.faults_active() {
             return;
@@ -165,8 +178,8 @@ impl World<'_> {
             return;
         }
         let serving = self.nodes.iter().any(|n| n.serving);
-        let synchronized_now = self.nodes.iter().any(|n| {
-            n.session()
+        let synchronized_now = (0..self.nodes.len()).any(|n| {
+            self.session_of(n)
                 .is_some_and(|p| p.state() == mirror_protocol::MirroringState::Synchronized)
         });
         if !serving {

@@ -65,7 +65,13 @@ impl World<'_> {
         let state = &mut self.steps.states[i];
         state.end = Some(self.now);
         state.error = error;
-        self.emit_global("step", serde_json::json!({"step": i + 1, "error": error}));
+        // The step belongs to the instance it ran on (spec/cli.md: null is for faults only).
+        let on = self.scenario.steps[i].on.0;
+        self.emit(
+            on,
+            "step",
+            serde_json::json!({"step": i + 1, "error": error}),
+        );
         if let Some(next) = self.scenario.steps.get(i + 1) {
             let at = next.at_ns.unwrap_or(0).max(self.now);
             self.queue.push(at, Ev::StepStart { step: i + 1 });

@@ -1,6 +1,7 @@
 //! The timeline (`--trace FILE`): a Chrome trace-event JSON file (opens in Perfetto or
 //! chrome://tracing) with one track per instance: when it served, its states and roles, and the
-//! faults, steps and failovers, as instants. Built from the few events that change the
+//! faults, steps and failovers, as instants (a step on the instance it ran on, the faults on
+//! a track of their own). Built from the few events that change the
 //! session's shape (never one per transaction), so it stays small whatever the run's length.
 
 use std::io::Write;
@@ -46,7 +47,7 @@ pub fn write(path: &Path, names: &[String], marks: &[Mark], end: Nanos) -> std::
     for (i, name) in names.iter().enumerate() {
         events.push(serde_json::json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": i + 1, "args": {"name": name}}));
     }
-    events.push(serde_json::json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": 0, "args": {"name": "faults and steps"}}));
+    events.push(serde_json::json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": 0, "args": {"name": "faults"}}));
     let mut open: Vec<Option<u64>> = vec![None; names.len() + 1];
     for m in marks {
         let t = tid(&m.instance);

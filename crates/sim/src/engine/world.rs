@@ -1294,7 +1294,7 @@ impl<'s> World<'s> {
     }
 
     fn on_serve(&mut self, n: usize, via: ServeVia, role_sequence: u64) {
-        self.set_serving(n, true, role_sequence, via.name());
+        self.set_serving(n, true, role_sequence, serving_via(via));
         // The unavailability of the latest role change ends when its new principal serves.
         if let Some(f) = self.failovers.last_mut() {
             if f.to == n && f.unavailable == 0 {
@@ -1457,12 +1457,23 @@ impl<'s> World<'s> {
         self.next_tx += 1;
         self.submitted += 1;
         let Some(n) = self.commit_target() else {
+            // Refused at once. The client's connection is to the running instance that holds
+            // the principal role, if any (it refuses: no quorum, waiting for a failover): the
+            // failure is that instance's. With none, it failed nowhere (`usize::MAX`).
+            let refused_by = (0..self.nodes.len())
+                .filter(|&n| {
+                    self.nodes[n].running()
+                        && self.nodes[n]
+                            .session()
+                            .is_some_and(|p| p.role() == Role::Principal)
+                })
+                .max_by_key(|&n| self.nodes[n].session().map(Partner::role_sequence));
             self.pending.insert(
                 tx,
                 PendingTx {
                     intended: self.now,
                     client,
-                    node: usize::MAX,
+                    node: refused_by.unwrap_or(usize::MAX),
                     lsn: 0,
                 },
             );
@@ -1657,10 +1668,15 @@ impl<'s> World<'s> {
         };
         self.failed += 1;
         if self.record.enabled() {
-            self.emit_global(
-                "failed",
-                serde_json::json!({"tx": tx, "error": error.number}),
-            );
+            let fields = serde_json::json!({"tx": tx, "error": error.number});
+            // The instance the transaction was submitted to (and failed on). A transaction
+            // refused while no running instance holds the principal role was sent nowhere
+            // (`node` is `usize::MAX`, see `submit`): only then is the event's instance null.
+            if pending.node < self.nodes.len() {
+                self.emit(pending.node, "failed", fields);
+            } else {
+                self.emit_global("failed", fields);
+            }
         }
         if let Some(client) = pending.client {
             let wait = self.think().max(CLIENT_RETRY);
@@ -1856,4 +1872,44 @@ fn recovery(r: crate::scenario::RecoveryModel) -> mirror_setup::RecoveryModel {
 /// The window counters, reset after a monitor sample.
 pub fn reset_window(node: &mut Node) -> Window {
     std::mem::take(&mut node.window)
+}
+
+/// The `via` of a `serving` event: one of the values spec/cli.md allows (setup, automatic,
+/// manual, forced, restart), which tools outside the simulator check.
+///
+/// The protocol's [`ServeVia::Resume`] (serving again at the same role sequence once quorum is
+/// back or the witness confirmed the exposure, nothing restarted) has no value of its own in
+/// cli.md. It is written as `restart`, the nearest: the same role sequence goes on after an
+/// interruption of service, and a principal that regains quorum brings its offline database
+/// back online as a database restart does. Writing a value cli.md does not list would break
+/// those tools; cli.md would first need one.
+pub fn serving_via(via: ServeVia) -> &'static str {
+    match via {
+        ServeVia::Resume => ServeVia::Restart.name(),
+        other => other.name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // spec/cli.md: `serving.via` is one of setup/automatic/manual/forced/restart, whatever the
+    // protocol's reason; a resumption keeps its role sequence and is written as `restart`.
+    #[test]
+    fn serving_via_writes_only_the_values_cli_md_allows() {
+        let allowed = ["setup", "automatic", "manual", "forced", "restart"];
+        for via in [
+            ServeVia::Setup,
+            ServeVia::Automatic,
+            ServeVia::Manual,
+            ServeVia::Forced,
+            ServeVia::Restart,
+            ServeVia::Resume,
+        ] {
+            assert!(allowed.contains(&serving_via(via)), "{via:?}");
+        }
+        assert_eq!(serving_via(ServeVia::Resume), "restart");
+        assert_eq!(serving_via(ServeVia::Forced), "forced");
+    }
 }

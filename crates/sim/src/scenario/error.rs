@@ -22,8 +22,9 @@ pub enum ScenarioError {
         #[source]
         source: Option<io::Error>,
     },
-    /// The file was read, and something in it is wrong.
-    #[error("{}:{at}: {problem}", file.display())]
+    /// The file was read, and something in it is wrong. Control characters (a NUL in a step's
+    /// SQL) are shown escaped, so that the message stays one readable line on any terminal.
+    #[error("{}:{at}: {}", file.display(), escape_controls(&problem.to_string()))]
     Invalid {
         /// The file as named on the command line.
         file: PathBuf,
@@ -74,7 +75,7 @@ pub enum Problem {
         reason: UnitError,
     },
     /// An `[expect]` comparison that could not be read.
-    #[error("{key}: {written} {reason}")]
+    #[error("{key}: {}", comparison_text(written, reason))]
     Comparison {
         /// The key.
         key: String,
@@ -156,4 +157,32 @@ pub enum Problem {
         /// What is wrong and what to change.
         message: String,
     },
+}
+
+/// The value as written, then why it is wrong, without saying the value twice: a reason that
+/// already starts with it (`"~~ 3" is not a whole number`, where the whole text is the operand)
+/// is shown alone; a reason about a part of it (`"> x"`: `"x" is not a whole number`) follows
+/// it after a colon.
+fn comparison_text(written: &str, reason: &ComparisonError) -> String {
+    let reason = reason.to_string();
+    if reason.starts_with(written) {
+        reason
+    } else if reason.starts_with('"') {
+        format!("{written}: {reason}")
+    } else {
+        format!("{written} {reason}")
+    }
+}
+
+/// `text` with every control character escaped (`\0` as `\u{0}`, a tab as `\t`).
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -859,6 +859,70 @@ fn fault_errors() {
     );
 }
 
+// A comparison's text is said once: `"~~ 3" is not a whole number`, not `"~~ 3" "~~ 3" ...`;
+// a bad operand inside an operator is named after the whole text.
+#[test]
+fn a_bad_comparison_says_its_text_once() {
+    let text = with("\n[expect]\nrole_sequence = \"~~ 3\"\n");
+    let message = assert_error(&text, "\"~~ 3\"", &["expect.role_sequence"]);
+    assert!(
+        message.ends_with(
+            "expect.role_sequence: \"~~ 3\" is not a whole number; write e.g. \"> 0\", \"<= 2\" or \"1..3\""
+        ),
+        "{message}"
+    );
+    let text = with("\n[expect]\nrole_sequence = \"> x\"\n");
+    let message = assert_error(&text, "\"> x\"", &[]);
+    assert!(
+        message.contains("expect.role_sequence: \"> x\": \"x\" is not a whole number"),
+        "{message}"
+    );
+}
+
+// TOML type errors name the key and say what it takes in the scenario's words; a key set twice
+// is named; `[instance]` for `[[instance]]` says so; control characters are escaped.
+#[test]
+fn reader_errors_name_the_key_in_the_files_words() {
+    let seed = assert_error(
+        &replaced(BASE, "duration = \"60s\"", "seed = 1.5\nduration = \"60s\""),
+        "1.5",
+        &["seed: expected a whole number, found 1.5"],
+    );
+    assert!(!seed.contains("floating point"), "{seed}");
+    assert_error(
+        &replaced(
+            BASE,
+            "duration = \"60s\"",
+            "duration = \"60s\"\nname = \"u\"",
+        ),
+        "name = \"u\"",
+        &["duplicate key `name`"],
+    );
+    assert_error(
+        &with("\n[expect]\nfailovers = \"none\"\n"),
+        "\"none\"",
+        &[
+            "expect.failovers: expected a table, e.g. { automatic = 1",
+            "found \"none\"",
+        ],
+    );
+    assert_error(
+        &replaced(
+            BASE,
+            "[[instance]]\nname = \"alpha\"",
+            "[instance]\nname = \"alpha\"",
+        ),
+        "instance]]",
+        &["[instance] declares a single table", "write [[instance]]"],
+    );
+    let nul = assert_error(
+        &with("\n[[step]]\non = \"alpha\"\nsql = \"BACKUP\\u0000DATABASE Sales\"\n"),
+        "\\u0000",
+        &["\\u{0}"],
+    );
+    assert!(!nul.contains('\0'), "{nul:?}");
+}
+
 #[test]
 fn expectation_errors() {
     let cases: &[(&str, &str, &[&str])] = &[

@@ -127,22 +127,24 @@ pub(super) fn resolve(raw: &RawScenario, source: &str, file: &Path) -> Resolved<
 }
 
 /// Turns a TOML reader error (syntax, unknown key, missing key, wrong type) into one with a
-/// line, a column, and a suggestion for a misspelt key.
+/// line, a column, the key it is about, and what to change (a suggestion for a misspelt key).
 pub(super) fn toml_error(error: &toml::de::Error, source: &str, file: &Path) -> ScenarioError {
-    let at = error.span().map_or(Location::START, |span| {
+    let span = error.span();
+    let at = span.clone().map_or(Location::START, |span| {
         Location::of_offset(source, span.start)
     });
     ScenarioError::Invalid {
         file: file.to_path_buf(),
         at,
         problem: Box::new(Problem::Toml {
-            message: explain_toml_message(error.message()),
+            message: explain_toml_message(error.message(), source, span),
         }),
     }
 }
 
-/// Completes the TOML reader's message with what to change, on one line.
-fn explain_toml_message(message: &str) -> String {
+/// Completes the TOML reader's message with the key and what to change, on one line, in the
+/// words of a scenario file (never the names of the reader's Rust types).
+fn explain_toml_message(message: &str, source: &str, span: Option<Span>) -> String {
     let message = message.trim().replace('\n', "; ");
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let Some((unknown, expected)) = rest.split_once('`') else {
@@ -157,15 +159,14 @@ fn explain_toml_message(message: &str) -> String {
             choices.join(", ")
         );
     }
-    if message.starts_with("invalid type: ") {
-        // serde's names for types, in the words of a scenario file.
-        return message
-            .replace("expected i64", "expected a whole number")
-            .replace(
-                "expected a sequence",
-                "expected an array, e.g. [\"alpha\", \"beta\"]",
-            )
-            .replace("expected a boolean", "expected true or false");
+    if message.starts_with("duplicate key") {
+        return explain_duplicate_key(&message, source, span);
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+            let key = span.map(|span| key_at(source, span.start));
+            return explain_invalid_type(key.as_deref(), found, expected, source);
+        }
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let missing = rest.split('`').next().unwrap_or(rest);
@@ -174,6 +175,217 @@ fn explain_toml_message(message: &str) -> String {
         );
     }
     message
+}
+
+/// A key set twice: name it, and for a table header, point at `[[name]]` when a single-bracket
+/// `[name]` stands where an array of tables is meant.
+fn explain_duplicate_key(message: &str, source: &str, span: Option<Span>) -> String {
+    let written = span
+        .and_then(|span| source.get(span))
+        .map(|text| text.trim().trim_matches(|c| c == '"' || c == '\''))
+        .filter(|text| !text.is_empty() && text.len() <= 64 && !text.contains('\n'));
+    let Some(key) = written else {
+        return format!("{message}; a key may be set only once in a table");
+    };
+    if has_header(source, &format!("[{key}]")) {
+        return format!(
+            "duplicate key `{key}`: [{key}] declares a single table, so it cannot be declared \
+             again; write [[{key}]] (two brackets) before each entry"
+        );
+    }
+    format!("duplicate key `{key}`: it is already set in this table; keep only one")
+}
+
+/// Whether `header` (`[name]` or `[[name]]`) stands alone on a line of `source`.
+fn has_header(source: &str, header: &str) -> bool {
+    source.lines().any(|line| {
+        let line = line.split('#').next().unwrap_or("").trim();
+        line == header
+    })
+}
+
+/// `invalid type: FOUND, expected EXPECTED` in the words of spec/scenario.md, with the key.
+fn explain_invalid_type(key: Option<&str>, found: &str, expected: &str, source: &str) -> String {
+    let prefix = key
+        .filter(|key| !key.is_empty())
+        .map(|key| format!("{key}: "))
+        .unwrap_or_default();
+    // A whole number beyond TOML's 64 bits is read as a wider integer the file cannot hold.
+    if let Some(number) = found
+        .strip_prefix("integer `")
+        .and_then(|rest| rest.split_once('`'))
+        .filter(|(_, after)| after.starts_with(" as "))
+        .map(|(number, _)| number)
+    {
+        return format!(
+            "{prefix}{number} is too large; a whole number here must be at most {}",
+            i64::MAX
+        );
+    }
+    let found = found_in_words(found);
+    let last = key.and_then(|key| key.rsplit(['.', ' ']).next());
+    // `[instance]` where `[[instance]]` is meant: a table where an array of tables goes.
+    if found == "a table" && expected == "a sequence" {
+        if let Some(name) = last.filter(|name| has_header(source, &format!("[{name}]"))) {
+            return format!(
+                "{prefix}[{name}] declares a single table; write [[{name}]] (two brackets) \
+                 before each entry"
+            );
+        }
+    }
+    let expected = expected_in_words(expected, last);
+    format!("{prefix}expected {expected}, found {found}")
+}
+
+/// The TOML reader's name for what it found, as a scenario file shows it: the value itself.
+fn found_in_words(found: &str) -> String {
+    let backticked = |prefix: &str| {
+        found
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('`'))
+            .and_then(|rest| rest.strip_suffix('`'))
+            .map(str::to_string)
+    };
+    if let Some(text) = found.strip_prefix("string ") {
+        return text.to_string();
+    }
+    for prefix in ["integer ", "floating point ", "boolean "] {
+        if let Some(value) = backticked(prefix) {
+            return value;
+        }
+    }
+    match found {
+        "map" => "a table".to_string(),
+        "sequence" => "an array".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The TOML reader's name for what a key takes, in the words of spec/scenario.md; `key` (its
+/// last part) picks the example for a table.
+fn expected_in_words(expected: &str, key: Option<&str>) -> String {
+    if expected.starts_with("struct ") || expected == "a map" {
+        return match key {
+            Some("failovers") => {
+                "a table, e.g. { automatic = 1, manual = 0, forced = 0 }".to_string()
+            }
+            Some("step_errors") => "a table, e.g. { step = 7, error = 1418 }".to_string(),
+            _ => "a table".to_string(),
+        };
+    }
+    match expected {
+        "i64" | "u64" | "i32" | "u32" | "usize" | "a whole number" => "a whole number".to_string(),
+        "f64" | "f32" => "a number".to_string(),
+        "a sequence" => "an array, e.g. [\"alpha\", \"beta\"]".to_string(),
+        "a boolean" => "true or false".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// How the key whose value starts at byte `offset` is named in messages: `seed`,
+/// `expect.failovers`, `step 16: expect_error`, `expect.step_errors.error`. Read back from the
+/// text (the TOML reader does not say): the last table header above, numbered for an array of
+/// tables, then the keys on the line that lead to the value.
+fn key_at(source: &str, offset: usize) -> String {
+    let offset = (0..=offset.min(source.len()))
+        .rev()
+        .find(|&i| source.is_char_boundary(i))
+        .unwrap_or(0);
+    let line_start = source[..offset]
+        .rfind('\n')
+        .map_or(0, |newline| newline + 1);
+    let line_end = source[offset..]
+        .find('\n')
+        .map_or(source.len(), |newline| offset + newline);
+    if let Some((name, _)) = header(&source[line_start..line_end]) {
+        return name; // the value is the table that this header opens
+    }
+    let keys = keys_leading_to(&source[line_start..offset]).join(".");
+    let table = table_above(&source[..line_start]);
+    match (table, keys.is_empty()) {
+        (None, _) => keys,
+        (Some(table), true) => table,
+        (Some(table), false) if table.ends_with(|c: char| c.is_ascii_digit()) => {
+            format!("{table}: {keys}")
+        }
+        (Some(table), false) => format!("{table}.{keys}"),
+    }
+}
+
+/// The keys, outermost first, whose values enclose the end of `line` (the text of a line up to
+/// a value): `failovers = { automatic = ` gives `failovers`, `automatic`.
+fn keys_leading_to(line: &str) -> Vec<String> {
+    let mut open: Vec<(String, usize)> = Vec::new();
+    let mut depth = 0usize;
+    let mut word = String::new();
+    let mut quote = None;
+    for c in line.chars() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '{' | '[' => {
+                depth += 1;
+                word.clear();
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                open.retain(|(_, d)| *d < depth + 1);
+                word.clear();
+            }
+            ',' => {
+                open.retain(|(_, d)| *d < depth);
+                word.clear();
+            }
+            '=' => {
+                open.retain(|(_, d)| *d < depth);
+                open.push((word.trim().to_string(), depth));
+                word.clear();
+            }
+            '#' => break,
+            _ => word.push(c),
+        }
+    }
+    open.into_iter()
+        .map(|(key, _)| key)
+        .filter(|key| !key.is_empty())
+        .collect()
+}
+
+/// The table the text after `before` belongs to: `expect`, `database`, `step 16` (the 16th
+/// `[[step]]`), or `None` at the top level.
+fn table_above(before: &str) -> Option<String> {
+    let (name, array) = before.lines().rev().find_map(header)?;
+    if !array {
+        return Some(name);
+    }
+    let number = before
+        .lines()
+        .filter_map(header)
+        .filter(|(other, is_array)| *is_array && *other == name)
+        .count();
+    Some(format!("{name} {number}"))
+}
+
+/// The table a header line opens, and whether it is an entry of an array of tables
+/// (`[[step]]`); `None` for any other line.
+fn header(line: &str) -> Option<(String, bool)> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    let (name, array) = if let Some(inner) = line.strip_prefix("[[") {
+        (inner.strip_suffix("]]")?, true)
+    } else {
+        (line.strip_prefix('[')?.strip_suffix(']')?, false)
+    };
+    let name = name.trim();
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    plain.then(|| (name.to_string(), array))
 }
 
 fn backticked_words(text: &str) -> Vec<&str> {
@@ -967,20 +1179,45 @@ mod tests {
     fn misspelt_keys_get_a_suggestion() {
         let message = explain_toml_message(
             "unknown field `durration`, expected one of `name`, `duration`, `seed`",
+            "",
+            None,
         );
         assert!(message.contains("did you mean `duration`?"), "{message}");
-        let message = explain_toml_message("unknown field `zzzz`, expected `name`");
+        let message = explain_toml_message("unknown field `zzzz`, expected `name`", "", None);
         assert!(!message.contains("did you mean"), "{message}");
         assert!(message.contains("remove it"), "{message}");
     }
 
     #[test]
     fn type_names_read_as_a_scenario_writes_them() {
-        let message = explain_toml_message("invalid type: string \"8\", expected i64");
-        assert_eq!(
-            message,
-            "invalid type: string \"8\", expected a whole number"
+        let source = "seed = \"8\"\n";
+        let message = explain_toml_message(
+            "invalid type: string \"8\", expected i64",
+            source,
+            Some(7..10),
         );
+        assert_eq!(message, "seed: expected a whole number, found \"8\"");
+        let message =
+            explain_toml_message("invalid type: string \"8\", expected i64", source, None);
+        assert_eq!(message, "expected a whole number, found \"8\"");
+    }
+
+    #[test]
+    fn keys_are_named_from_the_text_around_a_value() {
+        let source = "seed = 1\n[[step]]\non = 1\n[[step]]\nexpect_error = \"x\"\n\
+                      [expect]\nfailovers = { automatic = \"x\" }\n\
+                      step_errors = [{ step = 1, error = \"x\" }]\n";
+        let key = |needle: &str, nth: usize| {
+            let offset = source.match_indices(needle).nth(nth).unwrap().0;
+            key_at(source, offset)
+        };
+        assert_eq!(key("1", 0), "seed");
+        assert_eq!(key("\"x\"", 0), "step 2: expect_error");
+        assert_eq!(key("\"x\"", 1), "expect.failovers.automatic");
+        assert_eq!(key("\"x\"", 2), "expect.step_errors.error");
+        // Garbage offsets never panic.
+        let _ = key_at(source, source.len() + 10);
+        let _ = key_at("é", 1);
     }
 
     #[test]

@@ -1,0 +1,54 @@
+//! The `monitor` samples of the report (spec/cli.md: the `sp_dbmmonitorresults` figures).
+
+use std::path::Path;
+
+use mirror_sim::report::MirroringRole;
+use mirror_sim::scenario::SessionState;
+
+fn report_of(file: &str) -> mirror_sim::report::Report {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sims")
+        .join(file);
+    let scenario = mirror_sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let options = mirror_sim::RunOptions {
+        seed: scenario.seed,
+        ..Default::default()
+    };
+    mirror_sim::run_scenario(&scenario, &options).report
+}
+
+// Reference section 6: "Send queue = log on the principal not yet sent". A SUSPENDED or
+// DISCONNECTED principal keeps generating log that waits for the mirror: its `unsent_log_kb`
+// shows it (it read 0), and `queues.send_queue_max_bytes` is at least every sample.
+#[test]
+fn unsent_log_is_reported_while_suspended_or_disconnected() {
+    for (file, state) in [
+        (
+            "suspended-session-fills-the-log-9002.toml",
+            SessionState::Suspended,
+        ),
+        (
+            "partner-off-while-mirror-powered-off-ends-session.toml",
+            SessionState::Disconnected,
+        ),
+    ] {
+        let report = report_of(file);
+        let waiting: Vec<u64> = report
+            .monitor
+            .iter()
+            .filter(|m| m.role == MirroringRole::Principal && m.mirroring_state == state)
+            .map(|m| m.unsent_log_kb)
+            .collect();
+        assert!(!waiting.is_empty(), "{file}: no {state:?} principal sample");
+        assert!(
+            waiting.iter().all(|&kb| kb > 1024),
+            "{file}: {state:?} principal samples {waiting:?} KB unsent"
+        );
+        for sample in &report.monitor {
+            assert!(
+                sample.unsent_log_kb * 1024 <= report.queues.send_queue_max_bytes,
+                "{file}: a sample above send_queue_max_bytes: {sample:?}"
+            );
+        }
+    }
+}
