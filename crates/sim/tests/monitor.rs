@@ -52,3 +52,45 @@ fn unsent_log_is_reported_while_suspended_or_disconnected() {
         }
     }
 }
+
+// Reference section 6 again: a principal that restarts while the session is SUSPENDED still
+// knows how far the mirror hardened, so its send queue is the log written since the suspension
+// (about 40 MB at 45 s here), not its whole log (63 MB).
+#[test]
+fn a_restarted_principal_counts_only_the_log_the_mirror_lacks() {
+    let report = report_of("suspended-principal-restarts-send-queue-counts-only-unsent.toml");
+    let at_45s = report
+        .monitor
+        .iter()
+        .find(|m| m.role == MirroringRole::Principal && m.at_us == 45_000_000)
+        .expect("a principal sample at 45 s");
+    assert!(
+        (30_000..50_000).contains(&at_45s.unsent_log_kb),
+        "unsent at 45 s: {} KB",
+        at_45s.unsent_log_kb
+    );
+}
+
+// Reference sections 2 and 4: SAFETY FULL after OFF returns the session to SYNCHRONIZING, and
+// both partners report the same state (the mirror stayed SYNCHRONIZED).
+#[test]
+fn both_partners_report_synchronizing_after_safety_full() {
+    let report = report_of("safety-full-after-a-lagging-off-both-partners-synchronizing.toml");
+    let last_at = report
+        .monitor
+        .iter()
+        .map(|m| m.at_us)
+        .max()
+        .expect("samples");
+    let states: Vec<SessionState> = report
+        .monitor
+        .iter()
+        .filter(|m| m.at_us == last_at)
+        .map(|m| m.mirroring_state)
+        .collect();
+    assert_eq!(
+        states,
+        [SessionState::Synchronizing, SessionState::Synchronizing],
+        "the last samples of principal and mirror"
+    );
+}

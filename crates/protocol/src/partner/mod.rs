@@ -562,6 +562,10 @@ impl Partner {
     /// last role (reference section 4).
     pub fn restart(&mut self, now: Nanos, lsn_hardened: Lsn) {
         assert!(!self.running, "restart of a running instance");
+        // How far the mirror was known to have hardened survives the restart (SQL Server keeps
+        // it with the database, as mirroring_failover_lsn): the send queue the principal reports
+        // before it reconnects counts from there, not from the start of the log.
+        let lsn_mirror_hardened = self.lsn_mirror_hardened.min(lsn_hardened);
         let durable = self.durable.clone();
         let links = self.links.clone();
         let epoch = self.epoch.wrapping_add(1);
@@ -575,6 +579,7 @@ impl Partner {
         self.durable = durable;
         self.links = links;
         self.epoch = epoch;
+        self.lsn_mirror_hardened = lsn_mirror_hardened;
         if self.durable.role == Role::Principal {
             // Recovery: the log is written on from the hardened end, as a new incarnation.
             self.durable.incarnation = (self.durable.incarnation.0 + 1, lsn_hardened);
@@ -1023,12 +1028,21 @@ impl Partner {
 
     fn on_config(&mut self, config: SessionConfig) {
         let was_suspended = self.durable.config.suspended;
+        let was_safety = self.durable.config.safety;
         self.apply_config(config);
         if config.suspended {
             self.handshaken = false;
             self.set_state(MirroringState::Suspended);
         } else if was_suspended && self.links.is_up(self.durable.partner) {
             self.finish_handshake();
+        } else if config.safety == Safety::Full
+            && was_safety == Safety::Off
+            && self.state == MirroringState::Synchronized
+        {
+            // Reference section 4: SAFETY FULL after OFF returns the session to SYNCHRONIZING,
+            // and section 2: both partners report the same state. The principal's
+            // `Synchronized` message brings the mirror back once the switch LSN is reached.
+            self.set_state(MirroringState::Synchronizing);
         }
     }
 

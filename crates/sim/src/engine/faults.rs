@@ -3,7 +3,7 @@
 
 use mirror_protocol::{ErrorKind, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND};
 
-use super::world::{reset_window, Ev, Process, World, MONITOR_INTERVAL};
+use super::world::{reset_window, Ev, PageRepair, Process, World, MONITOR_INTERVAL};
 use crate::report::{MirroringRole, MonitorSample, WitnessState};
 use crate::scenario::{FaultKind, HealScope, SessionState};
 
@@ -359,9 +359,13 @@ impl World<'_> {
             return;
         };
         match p.role() {
+            Role::Mirror if p.config().suspended => {
+                // The operator's SUSPEND stands; the page is fetched once the session runs again
+                // (not modelled further: nothing waits for it while suspended).
+            }
             Role::Mirror => {
-                self.internal_command(n, SessionCommand::Suspend);
-                self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
+                self.nodes[n].page_repair = PageRepair::Suspending;
+                self.advance_page_repair(n);
             }
             Role::Principal if p.state() != mirror_protocol::MirroringState::Synchronized => {
                 self.notes.push(format!(
@@ -373,11 +377,42 @@ impl World<'_> {
         }
     }
 
-    /// The damaged page arrived from the principal: the session resumes.
+    /// A page repair's next step, PAGE_REPAIR after the previous one: suspend the session if
+    /// that could not be done yet, or resume it once the page has come from the principal. The
+    /// page comes only over a connection to the principal; an operator's SUSPEND or RESUME in
+    /// the meantime ends the repair's hold on the session (`PageRepair::None`).
     pub fn page_repaired(&mut self, n: usize) {
-        if self.nodes[n].running() {
-            self.internal_command(n, SessionCommand::Resume);
+        if !self.nodes[n].running() {
+            return; // a restarted mirror finds the page again when redo reaches it: not modelled
         }
+        match self.nodes[n].page_repair {
+            PageRepair::None => {}
+            PageRepair::Suspending => self.advance_page_repair(n),
+            PageRepair::Fetching => {
+                let connected = self.nodes[n]
+                    .session()
+                    .is_some_and(|p| p.is_connected(p.partner()));
+                if connected {
+                    self.nodes[n].page_repair = PageRepair::None;
+                    self.internal_command(n, SessionCommand::Resume);
+                } else {
+                    self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
+                }
+            }
+        }
+    }
+
+    /// Suspends the session for a damaged page, or tries again later if the mirror cannot
+    /// (it is not connected to its principal).
+    fn advance_page_repair(&mut self, n: usize) {
+        self.internal_command(n, SessionCommand::Suspend);
+        let suspended = self.nodes[n]
+            .session()
+            .is_some_and(|p| p.config().suspended);
+        if suspended {
+            self.nodes[n].page_repair = PageRepair::Fetching;
+        }
+        self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
     }
 
     fn internal_command(&mut self, n: usize, command: SessionCommand) {

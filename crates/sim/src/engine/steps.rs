@@ -316,6 +316,12 @@ impl World<'_> {
         n: usize,
         command: SessionCommand,
     ) -> Result<bool, SqlError> {
+        if matches!(command, SessionCommand::Suspend | SessionCommand::Resume) {
+            // The operator takes the session's suspension over from any page repair.
+            for node in &mut self.nodes {
+                node.page_repair = super::world::PageRepair::None;
+            }
+        }
         let id = self.command_id();
         let now = self.now;
         let clock = self.clock_of(n);

@@ -104,6 +104,19 @@ pub enum Ev {
     PageRepaired { node: usize },
 }
 
+/// Automatic page repair on a mirror (reference section 6: a damaged page suspends the session
+/// until the page comes from the principal).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PageRepair {
+    /// No damaged page, or the operator's SUSPEND or RESUME took the session over.
+    None,
+    /// A page is damaged; the session could not be suspended yet (the mirror was not connected
+    /// to its principal): tried again while the page waits.
+    Suspending,
+    /// The session is suspended for the page, which is on its way from the principal.
+    Fetching,
+}
+
 /// Whether an instance's process runs.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Process {
@@ -160,6 +173,10 @@ pub struct Node {
     pub generation: u64,
     pub standalone: VecDeque<(u64, u64)>,
     pub serving: bool,
+    /// The role sequence this instance began serving at (its `not_serving` event names it).
+    pub serving_role_sequence: u64,
+    /// Automatic page repair of a damaged page on this mirror (reference section 6).
+    pub page_repair: PageRepair,
     pub flush_times: VecDeque<(u64, Nanos)>,
     pub redo_scheduled: bool,
     pub window: Window,
@@ -365,6 +382,8 @@ impl<'s> World<'s> {
                 generation: 0,
                 standalone: VecDeque::new(),
                 serving: false,
+                serving_role_sequence: 0,
+                page_repair: PageRepair::None,
                 flush_times: VecDeque::new(),
                 redo_scheduled: false,
                 window: Window::default(),
@@ -1318,6 +1337,7 @@ impl<'s> World<'s> {
         }
         self.nodes[n].serving = serving;
         if serving {
+            self.nodes[n].serving_role_sequence = role_sequence;
             let node = &self.nodes[n];
             let start = ServeStart {
                 node: n,
@@ -1335,10 +1355,17 @@ impl<'s> World<'s> {
             );
         } else {
             self.history.stop_serving(n, self.now);
+            // The role sequence it served at: a role change stops it while it already knows the
+            // new one, and a reader pairs `not_serving` with its `serving`.
+            let served_at = self.nodes[n].serving_role_sequence;
+            debug_assert!(
+                served_at <= role_sequence,
+                "a role sequence never goes back"
+            );
             self.emit(
                 n,
                 "not_serving",
-                serde_json::json!({"role_sequence": role_sequence, "reason": why}),
+                serde_json::json!({"role_sequence": served_at, "reason": why}),
             );
         }
         self.track_unavailability();
