@@ -435,6 +435,21 @@ impl DbLog {
         self.ship_last = None;
     }
 
+    /// A restored copy holds the principal's content up to `restored` (the backups it was
+    /// restored from): which generation wrote each stretch of it, for the loss accounting.
+    /// Call it on a fresh mirror copy, before any log arrives.
+    pub fn restored_from(&mut self, principal_segments: &[(u64, u64)], restored: u64) {
+        assert!(
+            self.segments.is_empty(),
+            "a restored copy is described before its log arrives"
+        );
+        self.segments = principal_segments
+            .iter()
+            .copied()
+            .filter(|&(from, _)| from < restored)
+            .collect();
+    }
+
     /// This copy becomes a mirror (RESTORING) at its hardened end (the writer's unhardened log is
     /// lost, as in a crash), or a fresh restored copy at `lsn` when it had none.
     pub fn start_mirroring(&mut self, restored_lsn: Option<u64>, fork: u32) {

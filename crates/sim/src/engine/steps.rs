@@ -344,6 +344,12 @@ impl World<'_> {
     /// SET PARTNER on the principal succeeded in the catalogs: the session starts in the
     /// protocol core (SYNCHRONIZING once the mirror answers).
     fn start_session(&mut self, p: usize, m: usize, id: CommandId) {
+        if self.sessions_started > 0 {
+            // A session set up again numbers its roles from 0: the history keeps them above
+            // the earlier sessions' (see `World::role_offset`).
+            self.role_offset = self.role_high + 1;
+        }
+        self.sessions_started += 1;
         let db = self.scenario.database.name.clone();
         let restored = self
             .estate
@@ -353,6 +359,12 @@ impl World<'_> {
         let fork = self.nodes[p].log.fork();
         self.nodes[m].log = super::dblog::DbLog::none(self.seed, self.tx_sizes);
         self.nodes[m].log.start_mirroring(Some(restored), fork);
+        // The backups carry the principal's content up to the restore point: commits
+        // acknowledged before it are in this copy (a session set up again after PARTNER OFF).
+        let principal_segments = self.nodes[p].log.segments().to_vec();
+        self.nodes[m]
+            .log
+            .restored_from(&principal_segments, restored);
         let (ppid, mpid) = (self.nodes[p].pid, self.nodes[m].pid);
         self.nodes[m].partner = Some(Partner::new_mirror(
             mpid,

@@ -321,6 +321,14 @@ pub struct World<'s> {
     pub notes: Vec<String>,
     pub witness_of_session: Option<usize>,
     pub session_removed: bool,
+    /// Sessions started so far (SET PARTNER on the principal succeeded).
+    pub sessions_started: u64,
+    /// Added to a session's role sequences in the history: a session set up again after SET
+    /// PARTNER OFF numbers its roles from 0, but the history judges every session's commits
+    /// and serving together, so its role sequences must stay above the earlier sessions'.
+    pub role_offset: u64,
+    /// The highest role sequence the history has been given (with its offset).
+    pub role_high: u64,
     pub pending_grants: BTreeMap<usize, mirror_protocol::WitnessRecord>,
     /// Mirrors whose forced service a witness granted (and that was judged then), until it
     /// takes effect.
@@ -437,6 +445,9 @@ impl<'s> World<'s> {
             notes: Vec::new(),
             witness_of_session: None,
             session_removed: false,
+            sessions_started: 0,
+            role_offset: 0,
+            role_high: 0,
             pending_grants: BTreeMap::new(),
             forced_by_grant: BTreeSet::new(),
             mutant: None,
@@ -463,8 +474,17 @@ impl<'s> World<'s> {
     pub fn new_generation(&mut self, node: usize, role_sequence: u64) -> u64 {
         let g = self.next_generation;
         self.next_generation += 1;
+        let role_sequence = self.history_role(role_sequence);
         self.history.generation(g, node, role_sequence);
         g
+    }
+
+    /// A role sequence of the current session as the history counts it (see
+    /// [`World::role_offset`]).
+    pub fn history_role(&mut self, role_sequence: u64) -> u64 {
+        let r = self.role_offset + role_sequence;
+        self.role_high = self.role_high.max(r);
+        r
     }
 
     /// The index of the instance with protocol id `pid`.
@@ -653,6 +673,7 @@ impl<'s> World<'s> {
                     .as_ref()
                     .map_or(0, |p| p.role_sequence());
                 let segments = self.nodes[n].log.segments().to_vec();
+                let seq = self.history_role(seq);
                 self.history.forced.push((seq, lsn, segments));
                 self.emit(
                     n,
@@ -1338,10 +1359,11 @@ impl<'s> World<'s> {
         self.nodes[n].serving = serving;
         if serving {
             self.nodes[n].serving_role_sequence = role_sequence;
+            let history_role = self.history_role(role_sequence);
             let node = &self.nodes[n];
             let start = ServeStart {
                 node: n,
-                role_sequence,
+                role_sequence: history_role,
                 at: self.now,
                 segments: node.log.segments().to_vec(),
                 lsn_end: node.log.lsn_hardened(),
@@ -1628,8 +1650,9 @@ impl<'s> World<'s> {
             .log
             .generation_at(lsn)
             .unwrap_or(self.nodes[n].generation);
+        let history_role = self.history_role(role_sequence);
         self.history
-            .acknowledged(self.now, n, tx, role_sequence, lsn, generation);
+            .acknowledged(self.now, n, tx, history_role, lsn, generation);
         self.check_quorum_serving(n);
         // transaction_delay: how long this commit waited past its own local flush.
         let node = &self.nodes[n];
