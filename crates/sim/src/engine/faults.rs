@@ -13,7 +13,17 @@ const PAGE_REPAIR: u64 = SECOND;
 impl World<'_> {
     /// Schedules every fault of the scenario and the first monitor sample.
     pub fn schedule_faults(&mut self) {
+        let end = self.scenario.duration_ns;
         for (index, fault) in self.scenario.faults.iter().enumerate() {
+            if fault.at_ns > end {
+                // Most likely a typo in `at` or `duration`: say so rather than ignore it quietly.
+                self.notes.push(format!(
+                    "fault {} is at {} s, after the end of the run ({} s): it never happens",
+                    index + 1,
+                    fault.at_ns / SECOND,
+                    end / SECOND
+                ));
+            }
             self.queue.push(fault.at_ns, Ev::Fault { index });
         }
         self.queue.push(MONITOR_INTERVAL, Ev::Monitor);
