@@ -739,6 +739,15 @@ impl Partner {
             Role::Principal => {
                 self.out
                     .push(Output::Event(StateChangeEvent::ConnectionWithMirrorLost));
+                if self.serving
+                    && self.durable.config.safety == Safety::Full
+                    && self.witness().is_none()
+                {
+                    // Reference section 4: without a witness the principal serves on, exposed
+                    // (with one, the event comes when the witness has confirmed the exposure).
+                    self.out
+                        .push(Output::Event(StateChangeEvent::PrincipalRunningExposed));
+                }
                 if let Some((id, _)) = self.manual_failover.take() {
                     let error = SqlError::new(1447, "the mirror connection was lost during the failover; the failover was not done");
                     self.out.push(Output::CommandCompleted {
@@ -1984,6 +1993,10 @@ mod tests {
         let mut p = synchronized_principal();
         let out = lose(&mut p, M);
         assert!(out.contains(&Output::Event(StateChangeEvent::ConnectionWithMirrorLost)));
+        assert!(
+            out.contains(&Output::Event(StateChangeEvent::PrincipalRunningExposed)),
+            "reference section 2, event 12: it now runs exposed"
+        );
         assert_eq!(p.state(), MirroringState::Disconnected);
         assert!(p.is_serving());
         assert!(!out.iter().any(|o| matches!(o, Output::StopServing { .. })));
