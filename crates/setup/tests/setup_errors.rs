@@ -784,6 +784,12 @@ fn error_1426_witness_needs_all_three_interconnected() {
         error.to_string().contains("no login for CORP\\svc-beta"),
         "{error}"
     );
+    // reference §3: a missing login is a soft error, noticed only after the timeout (as the
+    // same failure gives 1418 after it between the principal and the witness).
+    assert!(
+        matches!(error, mirror_setup::StatementError::Sql { reported_after, .. } if reported_after == SOFT),
+        "{error:?}"
+    );
 }
 
 // reference §7: "Checks run in the order listed; the first that fails gives the error". Each

@@ -294,7 +294,12 @@ impl Estate {
                 )
             });
         if let Err(failure) = legs {
-            return Err(sql::witness_needs_interconnection(&failure.to_string()).into());
+            // A dropped connection attempt between mirror and witness shows after the
+            // timeout, as a 1418 does.
+            return Err(StatementError::Sql {
+                reported_after: noticed_after(failure.kind),
+                error: sql::witness_needs_interconnection(&failure.to_string()),
+            });
         }
         if !context.witness_ready {
             let detail = "the three instances are not all connected to each other, or the mirror has not yet hardened the log that existed when SET WITNESS was issued";
@@ -495,12 +500,17 @@ fn end_mirror_membership(copy: &mut Database, fork: crate::catalog::RecoveryFork
 
 /// A failed connection as the statement's error: a soft failure shows only after the timeout.
 fn connection_error(failure: ConnectionFailure) -> StatementError {
-    let reported_after = match failure.kind {
+    StatementError::Sql {
+        reported_after: noticed_after(failure.kind),
+        error: failure.to_sql_error(),
+    }
+}
+
+/// When a failed connection is noticed (reference section 3): a hard error at once, a soft one
+/// (a dropped connection attempt) only after the default TIMEOUT plus one ping interval.
+fn noticed_after(kind: FailureKind) -> std::time::Duration {
+    match kind {
         FailureKind::Hard => std::time::Duration::ZERO,
         FailureKind::Soft => SOFT_FAILURE_NOTICED_AFTER,
-    };
-    StatementError::Sql {
-        error: failure.to_sql_error(),
-        reported_after,
     }
 }
