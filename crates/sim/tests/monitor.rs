@@ -1,21 +1,10 @@
 //! The `monitor` samples of the report (spec/cli.md: the `sp_dbmmonitorresults` figures).
 
-use std::path::Path;
+mod common;
 
+use common::report_of;
 use mirror_sim::report::MirroringRole;
 use mirror_sim::scenario::SessionState;
-
-fn report_of(file: &str) -> mirror_sim::report::Report {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../sims")
-        .join(file);
-    let scenario = mirror_sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let options = mirror_sim::RunOptions {
-        seed: scenario.seed,
-        ..Default::default()
-    };
-    mirror_sim::run_scenario(&scenario, &options).report
-}
 
 // Reference section 6: "Send queue = log on the principal not yet sent". A SUSPENDED or
 // DISCONNECTED principal keeps generating log that waits for the mirror: its `unsent_log_kb`

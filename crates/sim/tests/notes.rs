@@ -1,22 +1,18 @@
 //! The report's notes tell the user about input that parses but cannot mean what it says.
 
-use std::path::Path;
+mod common;
 
 // spec/scenario.md rejects unknown keys "so that a typo never silently changes a run"; a fault
 // scheduled after the end of the run is the same kind of typo (in `at` or `duration`). It is
 // valid input, so the run goes on, and the report says that the fault never happened.
 #[test]
 fn a_fault_after_the_end_of_the_run_is_noted() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sims/quickstart.toml");
+    let file = common::sims_file("quickstart.toml");
     let source = std::fs::read_to_string(&file).expect("the quickstart scenario");
     let source =
         format!("{source}\n[[fault]]\nat = \"500s\"\nkind = \"crash\"\ntarget = \"alpha\"\n");
     let scenario = mirror_sim::scenario::parse(&source, &file).expect("valid input");
-    let options = mirror_sim::RunOptions {
-        seed: scenario.seed,
-        ..Default::default()
-    };
-    let report = mirror_sim::run_scenario(&scenario, &options).report;
+    let report = common::run(&scenario);
     let last = scenario.faults.len();
     assert!(
         report

@@ -1,0 +1,33 @@
+//! What several integration tests share: running a bundled scenario with its own seed.
+
+// Each test crate that includes this module uses a part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mirror_sim::report::Report;
+use mirror_sim::scenario::Scenario;
+
+/// The path of `name` in the repository's `sims/`.
+pub fn sims_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sims")
+        .join(name)
+}
+
+/// The report of `scenario` run with its own seed.
+pub fn run(scenario: &Scenario) -> Report {
+    let options = mirror_sim::RunOptions {
+        seed: scenario.seed,
+        ..Default::default()
+    };
+    mirror_sim::run_scenario(scenario, &options).report
+}
+
+/// The report of the scenario `name` of `sims/`, run with its own seed.
+pub fn report_of(name: &str) -> Report {
+    let file = sims_file(name);
+    let scenario = mirror_sim::scenario::load(&file)
+        .unwrap_or_else(|e| panic!("{} does not load: {e}", file.display()));
+    run(&scenario)
+}
