@@ -198,7 +198,10 @@ fn bench_checksum(c: &mut Criterion, source: &[u8]) {
 
 fn main() {
     let mut source = vec![0u8; SOURCE_BYTES];
-    PayloadFiller::new(1).fill(TxId::new(1), &mut source);
+    let filler = PayloadFiller::new(1);
+    for (tx, chunk) in (1..).zip(source.chunks_mut(4096)) {
+        filler.fill(TxId::new(tx), chunk);
+    }
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))

@@ -48,7 +48,7 @@
 //! /// One client transaction; its payload is a function of (seed, tx), nothing else.
 //! fn write_tx(log: &mut LogWriter, filler: &PayloadFiller, tx: TxId) -> Result<LsnRange, LogError> {
 //!     log.append(Record::Begin { tx })?;
-//!     log.append_modify_with(tx, 300, |payload| filler.fill(tx, payload))?;
+//!     log.append(Record::Modify { tx, payload: filler.payload(tx, 300) })?;
 //!     log.append(Record::Commit { tx })
 //! }
 //!

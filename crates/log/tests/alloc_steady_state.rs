@@ -108,7 +108,7 @@ impl Pipeline {
         self.tx += 1;
         let tx = TxId::new(self.tx);
         let len = 64 + (self.tx as usize * 131) % 4000;
-        let filler = self.filler;
+        let filler = &self.filler;
         self.principal.append(Record::Begin { tx }).unwrap();
         self.principal
             .append_modify_with(tx, len, |payload| filler.fill(tx, payload))

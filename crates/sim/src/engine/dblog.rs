@@ -298,7 +298,10 @@ pub fn write_tx(
     let mut left = size as usize;
     while left > 0 {
         let part = left.min(MODIFY_PAYLOAD_BYTES_MAX / 2);
-        writer.append_modify_with(id, part, |payload| filler.fill(id, payload))?;
+        writer.append(Record::Modify {
+            tx: id,
+            payload: filler.payload(id, part),
+        })?;
         left -= part;
     }
     let commit = writer.append(Record::Commit { tx: id })?;
