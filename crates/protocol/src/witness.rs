@@ -115,7 +115,13 @@ impl Witness {
         if self.out.is_empty() {
             return;
         }
-        into.append(&mut self.out);
+        if into.is_empty() {
+            // The usual case: hand the outbox over whole (the two buffers trade places, each
+            // keeping its capacity) instead of moving the outputs one by one.
+            std::mem::swap(into, &mut self.out);
+        } else {
+            into.append(&mut self.out);
+        }
     }
 
     /// Drains the outbox.

@@ -391,7 +391,13 @@ impl Partner {
         if self.out.is_empty() {
             return;
         }
-        into.append(&mut self.out);
+        if into.is_empty() {
+            // The usual case: hand the outbox over whole (the two buffers trade places, each
+            // keeping its capacity) instead of moving the outputs one by one.
+            std::mem::swap(into, &mut self.out);
+        } else {
+            into.append(&mut self.out);
+        }
     }
 
     /// Drains the outbox: every effect of the handlers since the last call, in order.
