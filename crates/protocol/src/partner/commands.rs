@@ -1,13 +1,21 @@
 //! The session commands on a partner (reference section 5): who may issue them, their errors in
 //! the order they are checked, and how they progress.
 
-use super::{Partner, PendingWitness};
+use super::{Partner, PendingWitness, PendingWitnessOff};
 use crate::command::SessionCommand;
 use crate::error::SqlError;
+use crate::link::Link;
 use crate::message::{Forwarded, Message};
 use crate::mutant::Mutant;
 use crate::output::{CommandId, Output};
 use crate::types::*;
+
+fn witness_off_unreachable() -> SqlError {
+    SqlError::new(
+        1456,
+        "WITNESS OFF could not reach the witness nor the mirror; nothing changed",
+    )
+}
 
 fn principal_only(what: &str) -> SqlError {
     SqlError::new(
@@ -173,8 +181,14 @@ impl Partner {
 
     /// SUSPEND or RESUME on the principal: bump the suspend sequence; RESUME returns to
     /// SYNCHRONIZING with a new switch LSN once the mirror is ready again.
-    fn apply_suspend(&mut self, suspend: bool) {
-        if self.durable.config.suspended == suspend || self.taking_over.is_some() {
+    pub(super) fn apply_suspend(&mut self, suspend: bool) {
+        if self.taking_over.is_some() {
+            // The session's numbers are being changed by the role change: the operator's
+            // SUSPEND or RESUME is applied as soon as this instance serves, never dropped.
+            self.suspend_after_take_over = Some(suspend);
+            return;
+        }
+        if self.durable.config.suspended == suspend {
             return;
         }
         if let Some((id, _)) = self.manual_failover.take() {
@@ -256,23 +270,58 @@ impl Partner {
         };
         let mut numbers = self.durable.config.numbers;
         numbers.witness += 1;
-        let recorder = if self.links.is_up(w) {
-            w
-        } else if self.links.is_up(self.durable.partner) {
-            self.durable.partner
-        } else {
-            return Err(SqlError::new(
-                1456,
-                "WITNESS OFF could not reach the witness nor the mirror; nothing changed",
-            ));
+        let Some(recorder) = self.witness_off_recorder(w) else {
+            return Err(witness_off_unreachable());
         };
-        self.send(recorder, Message::WitnessOff { numbers });
-        self.witness_off = Some((id, numbers));
+        self.send_witness_off(id, numbers, recorder);
         Ok(())
     }
 
+    /// Who can record WITNESS OFF now: the witness, else the mirror.
+    fn witness_off_recorder(&self, witness: InstanceId) -> Option<InstanceId> {
+        [witness, self.durable.partner]
+            .into_iter()
+            .find(|&peer| self.links.is_up(peer))
+    }
+
+    fn send_witness_off(&mut self, id: Option<CommandId>, numbers: Numbers, recorder: InstanceId) {
+        self.send(recorder, Message::WitnessOff { numbers });
+        self.witness_off = Some(PendingWitnessOff {
+            id,
+            numbers,
+            recorder,
+            conn: self.links.link(recorder).and_then(Link::conn),
+        });
+    }
+
+    /// A pending WITNESS OFF whose connection to its recorder was lost before the answer (a
+    /// witness that died silently is only declared lost after TIMEOUT) is asked again of whoever
+    /// can record it now; with neither reachable it fails with 1456, as at the start.
+    fn progress_witness_off(&mut self) {
+        let Some(pending) = self.witness_off else {
+            return;
+        };
+        let link = self.links.link(pending.recorder);
+        if link.is_some_and(|l| l.is_up() && l.conn() == pending.conn) {
+            return;
+        }
+        let Some(w) = self.durable.config.witness else {
+            self.witness_off = None;
+            return;
+        };
+        match self.witness_off_recorder(w) {
+            Some(recorder) => self.send_witness_off(pending.id, pending.numbers, recorder),
+            None => {
+                self.witness_off = None;
+                if let Some(id) = pending.id {
+                    self.complete(id, Err(witness_off_unreachable()));
+                }
+            }
+        }
+    }
+
     pub(super) fn on_witness_off_recorded(&mut self, witness_sequence: u64) {
-        let Some((id, numbers)) = self.witness_off else {
+        let Some(PendingWitnessOff { id, numbers, .. }) = self.witness_off else {
             return;
         };
         if numbers.witness != witness_sequence {
@@ -316,6 +365,12 @@ impl Partner {
     /// The session is over here. A principal's database stays online (the driver serves it as a
     /// database without mirroring); a mirror's copy stays RESTORING.
     pub(super) fn end_session(&mut self) {
+        if self.taking_over.is_some() {
+            // The role change is recorded: finish it (drain redo, serve), then end the session,
+            // so that the database comes online here instead of nowhere.
+            self.end_after_take_over = true;
+            return;
+        }
         self.fail_pending("the transaction was rolled back: database mirroring was removed");
         self.ended = true;
         self.out.push(Output::SessionEnded);
@@ -429,6 +484,7 @@ impl Partner {
             }
         }
         self.progress_set_witness();
+        self.progress_witness_off();
     }
 
     /// The old principal records durably that it is the mirror at n+1, then tells the mirror
@@ -1112,6 +1168,50 @@ mod tests {
         );
         assert_eq!(completed(&out, 13), Some(Ok(())));
         assert_eq!(p.config().witness, None);
+    }
+
+    // reference §4: the witness, "or, if the witness cannot be reached, the mirror" records
+    // WITNESS OFF. A witness that died silently is still up when the command is issued; once it
+    // is declared lost, the mirror is asked (the command used to wait forever).
+    #[test]
+    fn witness_off_goes_to_the_mirror_when_the_witness_is_lost_before_answering() {
+        let mut p = principal_with_witness();
+        let out = accepted(&mut p, 14, SessionCommand::WitnessOff);
+        let off = Numbers {
+            witness: 2,
+            ..witness_config().numbers
+        };
+        assert_eq!(sent(&out), vec![(W, Message::WitnessOff { numbers: off })]);
+        let out = lose(&mut p, W);
+        assert!(sent(&out).contains(&(M, Message::WitnessOff { numbers: off })));
+        assert_eq!(
+            completed(&out, 14),
+            None,
+            "not before the mirror records it"
+        );
+        let out = from_peer(
+            &mut p,
+            0,
+            M,
+            Message::WitnessOffRecorded {
+                witness_sequence: 2,
+            },
+        );
+        assert_eq!(completed(&out, 14), Some(Ok(())));
+        assert_eq!(p.config().witness, None);
+    }
+
+    // reference §4: "if neither can be reached it fails with 1456", also when they are lost
+    // while the command waits for its recorder.
+    #[test]
+    fn witness_off_fails_with_1456_when_witness_and_mirror_are_lost_before_answering() {
+        let mut p = principal_with_witness();
+        accepted(&mut p, 15, SessionCommand::WitnessOff);
+        let out = lose(&mut p, M);
+        assert_eq!(completed(&out, 15), None, "the witness may still answer");
+        let out = lose(&mut p, W);
+        assert_eq!(completed(&out, 15), Some(Err(1456)));
+        assert!(p.config().witness.is_some(), "nothing changed");
     }
 
     // reference §4: "whoever recorded it takes no part in an automatic failover of this session

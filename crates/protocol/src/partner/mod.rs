@@ -14,7 +14,7 @@ use crate::command::{SessionCommand, ERROR_DATABASE_UNAVAILABLE};
 
 use crate::error::SqlError;
 use crate::link::{Links, Received};
-use crate::message::{Envelope, FailoverDenial, Hello, Message};
+use crate::message::{ConnId, Envelope, FailoverDenial, Hello, Message};
 use crate::mutant::{Mutant, Mutants};
 use crate::output::{CommandId, Output, StopReason, Timer};
 use crate::types::*;
@@ -103,7 +103,13 @@ pub struct Partner {
     manual_failover: Option<(CommandId, Lsn)>,
     set_partner: Option<(CommandId, Lsn)>,
     set_witness: Option<PendingWitness>,
-    witness_off: Option<(Option<CommandId>, Numbers)>,
+    witness_off: Option<PendingWitnessOff>,
+    /// SUSPEND (true) or RESUME (false) that arrived while this instance was taking over as
+    /// principal: applied once it serves (see `apply_suspend`).
+    suspend_after_take_over: Option<bool>,
+    /// SET PARTNER OFF arrived while this instance was taking over as principal: the session
+    /// ends once it serves, so that the database comes online here (see `end_session`).
+    end_after_take_over: bool,
     // Mirror.
     /// FORCE_SERVICE_ALLOW_DATA_LOSS waiting for the witness's grant.
     forcing: Option<CommandId>,
@@ -129,6 +135,19 @@ struct PendingWitness {
     lsn_needed: Lsn,
     issued: Nanos,
     joined_sent: bool,
+}
+
+/// WITNESS OFF on its way to whoever records it (reference section 4).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct PendingWitnessOff {
+    /// The operator's command (`None`: forwarded by the mirror, which has answered already).
+    id: Option<CommandId>,
+    /// The numbers with the witness sequence bumped.
+    numbers: Numbers,
+    /// The witness, or the mirror when the witness could not be reached.
+    recorder: InstanceId,
+    /// The connection it was sent on: if that one is lost, it is asked again.
+    conn: Option<ConnId>,
 }
 
 impl Partner {
@@ -215,6 +234,8 @@ impl Partner {
             set_partner: None,
             set_witness: None,
             witness_off: None,
+            suspend_after_take_over: None,
+            end_after_take_over: false,
             forcing: None,
             handshaken: false,
             told_synchronized: None,
@@ -456,10 +477,25 @@ impl Partner {
             Timer::TakeOver => {
                 if let Some((kind, true)) = self.taking_over {
                     self.finish_take_over(kind);
+                    self.settle(now);
+                    self.apply_commands_held_by_take_over(now);
+                    return;
                 }
             }
         }
         self.settle(now);
+    }
+
+    /// Applies what the operator asked while this instance was taking over (held so that the
+    /// role change completes first): SUSPEND or RESUME, then SET PARTNER OFF.
+    fn apply_commands_held_by_take_over(&mut self, now: Nanos) {
+        if let Some(suspend) = self.suspend_after_take_over.take() {
+            self.apply_suspend(suspend);
+            self.settle(now);
+        }
+        if std::mem::take(&mut self.end_after_take_over) {
+            self.end_session();
+        }
     }
 
     /// The driver noticed a broken connection (a hard error at once; in the model checker, a
@@ -1352,6 +1388,9 @@ impl Partner {
         self.durable.role = Role::Mirror;
         self.durable.config.numbers.role = role_sequence;
         self.taking_over = None;
+        // A SUSPEND or RESUME held for a take-over that did not finish is the new principal's
+        // to decide; a held SET PARTNER OFF still ends the session (after this role change).
+        self.suspend_after_take_over = None;
         self.manual_failover = None;
         self.mirror_ready = false;
         self.switch_lsn = None;
@@ -1372,6 +1411,9 @@ impl Partner {
         self.update_serving();
         if self.links.is_up(self.durable.partner) {
             self.send_hello();
+        }
+        if std::mem::take(&mut self.end_after_take_over) {
+            self.end_session();
         }
     }
 
@@ -2637,6 +2679,65 @@ mod tests {
 
     // reference §5 automatic failover steps: M records the grant, drains redo, pays 500 ms and
     // serves -- with a witness only once W recorded that it runs exposed (§4).
+    /// A mirror that has the witness's grant and is taking over (redo drained, the fixed cost
+    /// running).
+    fn mirror_taking_over() -> Partner {
+        let mut m = mirror_awaiting_grant();
+        let c = change(1, M, 0, FailoverKind::Automatic);
+        let numbers = Numbers {
+            role: 1,
+            ..witness_config().numbers
+        };
+        let grant = Message::FailoverGranted { change: c, numbers };
+        deliver(&mut m, SECOND, env(W, M, conn(M, 0), 1, M, grant));
+        m.handle_redo_drained(SECOND);
+        m.take_outputs();
+        m
+    }
+
+    // reference §2: SUSPEND from either partner suspends the session. Issued while this
+    // instance takes over, it is applied once the take-over is done (it was dropped).
+    #[test]
+    fn suspend_during_a_take_over_is_applied_when_it_completes() {
+        let mut m = mirror_taking_over();
+        m.handle_command(SECOND, 21, SessionCommand::Suspend)
+            .expect("accepted");
+        assert_ne!(
+            m.state(),
+            MirroringState::Suspended,
+            "not during the take-over"
+        );
+        m.handle_timer(SECOND + FAILOVER_COST, Timer::TakeOver);
+        m.invariants();
+        assert_eq!(m.state(), MirroringState::Suspended);
+        assert!(m.config().suspended);
+        let out = m.take_outputs();
+        assert!(out.iter().any(|o| matches!(o, Output::Failover { .. })));
+    }
+
+    // reference §5 and §7: once the role change is recorded the new principal drains redo and
+    // serves; SET PARTNER OFF then leaves its database online. Arriving during the take-over,
+    // it ends the session only after the take-over (it ended it at once: no one served).
+    #[test]
+    fn partner_off_during_a_take_over_ends_the_session_after_it() {
+        let mut m = mirror_taking_over();
+        m.handle_command(SECOND, 22, SessionCommand::PartnerOff)
+            .expect("accepted");
+        assert!(!m.is_ended(), "the take-over finishes first");
+        m.handle_timer(SECOND + FAILOVER_COST, Timer::TakeOver);
+        let out = m.take_outputs();
+        let failover = out
+            .iter()
+            .position(|o| matches!(o, Output::Failover { .. }))
+            .expect("the take-over completes");
+        let ended = out
+            .iter()
+            .position(|o| *o == Output::SessionEnded)
+            .expect("then the session ends");
+        assert!(failover < ended);
+        assert!(m.is_ended() && m.role() == Role::Principal);
+    }
+
     #[test]
     fn mirror_takes_over_after_the_grant_and_serves_once_its_exposure_is_recorded() {
         let mut m = mirror_awaiting_grant();
