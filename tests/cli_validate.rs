@@ -142,6 +142,14 @@ fn the_bad_scenarios_say_what_to_change() {
              declared again; write [[instance]] (two brackets)",
         ),
         (
+            "disk-table-declared-twice.toml",
+            ":110:2: duplicate key `disk`: [disk] is declared twice; declare it once",
+        ),
+        (
+            "step-errors-not-an-array.toml",
+            "expect.step_errors: expected an array, e.g. [{ step = 7, error = 1418 }], found 1478",
+        ),
+        (
             "expect-failovers-string.toml",
             ":111:13: expect.failovers: expected a table, e.g. { automatic = 1, manual = 0, \
              forced = 0 }, found \"none\"",

@@ -115,7 +115,15 @@ impl World<'_> {
         let last_principal = principal
             .filter(|&n| self.session_of(n).is_some())
             .or_else(|| by_role(Role::Principal));
-        let mirror = by_role(Role::Mirror);
+        // An old principal that is down or cut off has not learnt of the role change yet: its
+        // own view still says principal, but in the session it is the mirror, the new
+        // principal's partner (the spec's example after an automatic failover), unless it still
+        // serves (a split brain after forced service: two principals, no mirror).
+        let mirror = by_role(Role::Mirror).or_else(|| {
+            let p = last_principal?;
+            let m = self.index_of(self.session_of(p)?.partner());
+            (m != p && self.session_of(m).is_some() && !self.nodes[m].serving).then_some(m)
+        });
         // The state as a running partner reports it (a stopped instance's view is frozen);
         // the principal's view first, as `sys.database_mirroring` on it would show.
         let running = |n: &usize| self.nodes[*n].running();
@@ -231,7 +239,9 @@ impl World<'_> {
             failovers: counts,
             steps: outcomes.collect(),
             commit_latency_p99_ns: (latency.count > 0).then_some(latency.p99 * 1000),
-            unavailable_ns: self.unavailable_max,
+            // In whole microseconds, the report's resolution: a bound copied from the report
+            // (`unavailable_us`, event times) then holds exactly.
+            unavailable_ns: self.unavailable_max / 1000 * 1000,
         };
         let expectations = evaluate_expectations(self.scenario, &actual);
         let invariants: Vec<InvariantCheck> = self

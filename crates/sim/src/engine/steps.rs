@@ -33,9 +33,9 @@ pub struct Steps {
     /// The protocol command a statement waits for: id -> (step, statement, issued at).
     pub waiting: BTreeMap<CommandId, (usize, usize, u64)>,
     next_command: CommandId,
-    /// When the latest session command was issued (a manual failover's unavailability starts
-    /// there).
-    pub command_issued_at: Option<u64>,
+    /// When the latest manual failover that was accepted was issued (its unavailability starts
+    /// there; a later command issued during the failover does not move it).
+    pub failover_issued_at: Option<u64>,
     /// How many leading steps (without `at`) must finish before an `after_setup` workload.
     pub leading: usize,
 }
@@ -332,10 +332,11 @@ impl World<'_> {
             ));
         };
         self.steps.waiting.insert(id, (i, k, now));
-        self.steps.command_issued_at = Some(now);
         let result = partner.handle_command(clock, id, command);
         if result.is_err() {
             self.steps.waiting.remove(&id);
+        } else if command == SessionCommand::Failover {
+            self.steps.failover_issued_at = Some(now);
         }
         self.drain(n);
         result.map(|()| true)

@@ -45,6 +45,9 @@ const HELD_PER_DIRECTION_MAX: usize = 65_536;
 /// Error 9002: the transaction log is full.
 pub const ERROR_LOG_FULL: u32 = 9002;
 
+/// At most this many local flush times are kept per instance (see `World::harden`).
+const FLUSH_TIMES_MAX: usize = 1 << 20;
+
 /// A message on the wire, with the log block it carries (one allocation per message).
 pub struct Parcel {
     pub env: Envelope,
@@ -654,6 +657,7 @@ impl<'s> World<'s> {
             Output::Flush { lsn, epoch } => self.request_flush(n, lsn, Some(epoch)),
             Output::Discard { lsn, fork } => {
                 self.nodes[n].log.discard_past(lsn, fork.0);
+                self.nodes[n].flush_times.retain(|&(l, _)| l <= lsn);
                 let node = &mut self.nodes[n];
                 node.flush.requested = node.flush.requested.min(node.log.lsn_flushable());
                 self.emit(
@@ -1109,9 +1113,14 @@ impl<'s> World<'s> {
         let now = self.now;
         let node = &mut self.nodes[n];
         node.log.harden_to(lsn);
-        node.flush_times.push_back((lsn, now));
-        if node.flush_times.len() > 4096 {
-            node.flush_times.pop_front();
+        // Only a log that takes commits needs its flush times (a mirror's would only grow).
+        // Acknowledgements take them from the front; the bound is a safety net far above any
+        // stall (5,000 commits per second held for over three minutes).
+        if matches!(node.log.body, Body::Writer(_)) {
+            node.flush_times.push_back((lsn, now));
+            if node.flush_times.len() > FLUSH_TIMES_MAX {
+                node.flush_times.pop_front();
+            }
         }
         let fork = node.log.fork();
         if self.record.enabled() {
@@ -1267,6 +1276,8 @@ impl<'s> World<'s> {
     }
 
     fn on_role(&mut self, n: usize, role: Role, role_sequence: u64) {
+        // Flush times are in LSN order within one role: a new role may rewrite the log.
+        self.nodes[n].flush_times.clear();
         let name = match role {
             Role::Principal => "principal",
             Role::Mirror => "mirror",
@@ -1311,7 +1322,7 @@ impl<'s> World<'s> {
         let from_i = self.index_of(from);
         let to_i = self.index_of(to);
         let detected = match kind {
-            FailoverKind::Manual => self.steps.command_issued_at.unwrap_or(self.now),
+            FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(self.now),
             _ => self.principal_lost_at[to_i].unwrap_or(self.now),
         };
         self.failovers.push(FailoverRecord {
@@ -1343,7 +1354,7 @@ impl<'s> World<'s> {
         if let Some(f) = self.failovers.last_mut() {
             if f.to == n && f.unavailable == 0 {
                 let failure = match f.kind {
-                    FailoverKind::Manual => self.steps.command_issued_at.unwrap_or(f.at),
+                    FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(f.at),
                     _ => self.last_failure.unwrap_or(f.at).min(f.at),
                 };
                 f.unavailable = self.now.saturating_sub(failure);
@@ -1656,11 +1667,8 @@ impl<'s> World<'s> {
         self.check_quorum_serving(n);
         // transaction_delay: how long this commit waited past its own local flush.
         let node = &self.nodes[n];
-        let flushed_at = node
-            .flush_times
-            .iter()
-            .find(|(l, _)| *l >= lsn)
-            .map(|(_, t)| *t);
+        let first_covering = node.flush_times.partition_point(|&(l, _)| l < lsn);
+        let flushed_at = node.flush_times.get(first_covering).map(|&(_, t)| t);
         let delay = flushed_at.map_or(0, |t| self.now.saturating_sub(t));
         let node = &mut self.nodes[n];
         node.window.transactions += 1;

@@ -188,13 +188,23 @@ fn explain_duplicate_key(message: &str, source: &str, span: Option<Span>) -> Str
         return format!("{message}; a key may be set only once in a table");
     };
     if has_header(source, &format!("[{key}]")) {
+        // Only the lists of spec/scenario.md take `[[name]]`; every other table is declared once.
+        if ARRAYS_OF_TABLES.contains(&key) {
+            return format!(
+                "duplicate key `{key}`: [{key}] declares a single table, so it cannot be \
+                 declared again; write [[{key}]] (two brackets) before each entry"
+            );
+        }
         return format!(
-            "duplicate key `{key}`: [{key}] declares a single table, so it cannot be declared \
-             again; write [[{key}]] (two brackets) before each entry"
+            "duplicate key `{key}`: [{key}] is declared twice; declare it once, with all its \
+             keys under it"
         );
     }
     format!("duplicate key `{key}`: it is already set in this table; keep only one")
 }
+
+/// The tables a scenario lists, one `[[name]]` per entry (spec/scenario.md).
+const ARRAYS_OF_TABLES: [&str; 3] = ["instance", "step", "fault"];
 
 /// Whether `header` (`[name]` or `[[name]]`) stands alone on a line of `source`.
 fn has_header(source: &str, header: &str) -> bool {
@@ -276,7 +286,11 @@ fn expected_in_words(expected: &str, key: Option<&str>) -> String {
     match expected {
         "i64" | "u64" | "i32" | "u32" | "usize" | "a whole number" => "a whole number".to_string(),
         "f64" | "f32" => "a number".to_string(),
-        "a sequence" => "an array, e.g. [\"alpha\", \"beta\"]".to_string(),
+        "a sequence" => match key {
+            Some("step_errors") => "an array, e.g. [{ step = 7, error = 1418 }]".to_string(),
+            Some("between") => "an array, e.g. [\"alpha\", \"beta\"]".to_string(),
+            _ => "an array".to_string(),
+        },
         "a boolean" => "true or false".to_string(),
         other => other.to_string(),
     }
