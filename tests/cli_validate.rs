@@ -142,6 +142,10 @@ fn the_bad_scenarios_say_what_to_change() {
              declared again; write [[instance]] (two brackets)",
         ),
         (
+            "workload-rate-beyond-any-number.toml",
+            ":37:8: workload.rate: the number is too large",
+        ),
+        (
             "disk-table-declared-twice.toml",
             ":110:2: duplicate key `disk`: [disk] is declared twice; declare it once",
         ),

@@ -168,6 +168,23 @@ fn explain_toml_message(message: &str, source: &str, span: Option<Span>) -> Stri
             return explain_invalid_type(key.as_deref(), found, expected, source);
         }
     }
+    // Numbers beyond what the file format or the key can hold: the reader's own words name
+    // neither the key nor a fix.
+    let beyond = message.contains("value was too large")
+        || message.contains("number overflowed")
+        || (message.starts_with("invalid value: integer") && message.contains(", expected "));
+    if beyond {
+        let key = span
+            .map(|span| key_at(source, span.start))
+            .filter(|key| !key.is_empty())
+            .map(|key| format!("{key}: "))
+            .unwrap_or_default();
+        return format!(
+            "{key}the number is too large; spec/scenario.md gives each key's range (whole \
+             numbers are at most {})",
+            i64::MAX
+        );
+    }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let missing = rest.split('`').next().unwrap_or(rest);
         return format!(
