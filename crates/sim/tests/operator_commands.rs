@@ -30,3 +30,21 @@ fn a_refused_command_during_a_manual_failover_does_not_move_its_start() {
         failover.unavailable_us
     );
 }
+
+// Reference section 4, commit table: while the principal is PENDING_FAILOVER a commit "waits
+// and fails when the role changes or the database goes offline". Here the failover fails
+// (1447) and the principal serves again: the commits that waited for it are committed. They
+// failed at once with 955 (8,203 of them).
+#[test]
+fn commits_wait_while_the_principal_is_pending_failover() {
+    let report = report_of("failover-before-the-lost-mirror-is-noticed-commits-wait.toml");
+    let refused = report
+        .steps
+        .iter()
+        .find(|s| s.error == Some(1447))
+        .expect("the FAILOVER fails with 1447 once the mirror is declared lost");
+    assert!(refused.end_us.is_some_and(|t| t > 30_000_000));
+    let tx = &report.transactions;
+    assert_eq!(tx.failed, 0, "none fails: the role did not change");
+    assert_eq!(tx.acknowledged + tx.in_flight, tx.submitted);
+}

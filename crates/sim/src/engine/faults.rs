@@ -250,6 +250,7 @@ impl World<'_> {
         }
         node.log.crash();
         node.standalone.clear();
+        node.held_commits.clear();
         let waiting: Vec<u64> = self
             .pending
             .iter()

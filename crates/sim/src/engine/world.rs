@@ -48,6 +48,9 @@ pub const ERROR_LOG_FULL: u32 = 9002;
 /// At most this many local flush times are kept per instance (see `World::harden`).
 const FLUSH_TIMES_MAX: usize = 1 << 20;
 
+/// At most this many commits wait for a PENDING_FAILOVER principal (see `World::hold_commit`).
+const HELD_COMMITS_MAX: usize = 1 << 20;
+
 /// A message on the wire, with the log block it carries (one allocation per message).
 pub struct Parcel {
     pub env: Envelope,
@@ -175,6 +178,9 @@ pub struct Node {
     pub redo_threads: u32,
     pub generation: u64,
     pub standalone: VecDeque<(u64, u64)>,
+    /// Commits that arrived while this principal was PENDING_FAILOVER: they wait (reference
+    /// section 4's commit table) and are committed or failed when that state ends.
+    pub held_commits: VecDeque<u64>,
     pub serving: bool,
     /// The role sequence this instance began serving at (its `not_serving` event names it).
     pub serving_role_sequence: u64,
@@ -392,6 +398,7 @@ impl<'s> World<'s> {
                 redo_threads: inst.redo_threads.max(1),
                 generation: 0,
                 standalone: VecDeque::new(),
+                held_commits: VecDeque::new(),
                 serving: false,
                 serving_role_sequence: 0,
                 page_repair: PageRepair::None,
@@ -647,6 +654,7 @@ impl<'s> World<'s> {
             );
         }
         self.nodes[n].witness_role = witness_role;
+        self.release_held_commits(n);
         self.track_unavailability();
     }
 
@@ -1520,6 +1528,12 @@ impl<'s> World<'s> {
         let tx = self.next_tx;
         self.next_tx += 1;
         self.submitted += 1;
+        if self.commit_target().is_none() {
+            if let Some(n) = self.pending_failover_principal() {
+                self.hold_commit(n, tx, client);
+                return;
+            }
+        }
         let Some(n) = self.commit_target() else {
             // Refused at once. The client's connection is to the running instance that holds
             // the principal role, if any (it refuses: no quorum, waiting for a failover): the
@@ -1564,6 +1578,72 @@ impl<'s> World<'s> {
             return;
         }
         self.commit_on(n, tx);
+    }
+
+    /// The running principal whose session is PENDING_FAILOVER, if any.
+    fn pending_failover_principal(&self) -> Option<usize> {
+        (0..self.nodes.len()).find(|&n| {
+            let node = &self.nodes[n];
+            node.running()
+                && !node.paused
+                && node.session().is_some_and(|p| {
+                    p.role() == Role::Principal && p.state() == MirroringState::PendingFailover
+                })
+        })
+    }
+
+    /// A commit submitted to a principal that is PENDING_FAILOVER waits (its log is not
+    /// written yet) until that state ends; beyond the bound it is refused at once.
+    fn hold_commit(&mut self, n: usize, tx: u64, client: Option<u32>) {
+        self.pending.insert(
+            tx,
+            PendingTx {
+                intended: self.now,
+                client,
+                node: n,
+                lsn: 0,
+            },
+        );
+        if self.nodes[n].held_commits.len() >= HELD_COMMITS_MAX {
+            self.fail_tx(
+                tx,
+                SqlError::new(
+                    ERROR_DATABASE_UNAVAILABLE,
+                    "too many commits are waiting for the failover",
+                ),
+            );
+            return;
+        }
+        self.nodes[n].held_commits.push_back(tx);
+    }
+
+    /// The held commits of instance `n` once it is no longer PENDING_FAILOVER: committed if it
+    /// still takes commits (the failover was not done), failed otherwise (the role changed).
+    fn release_held_commits(&mut self, n: usize) {
+        let still_pending = self.nodes[n]
+            .session()
+            .is_some_and(|p| p.state() == MirroringState::PendingFailover);
+        if self.nodes[n].held_commits.is_empty() || still_pending {
+            return;
+        }
+        let held = std::mem::take(&mut self.nodes[n].held_commits);
+        for tx in held {
+            let accepts = self.nodes[n].running()
+                && self.nodes[n]
+                    .session()
+                    .is_some_and(Partner::accepts_commits);
+            if accepts {
+                self.commit_on(n, tx);
+            } else {
+                self.fail_tx(
+                    tx,
+                    SqlError::new(
+                        ERROR_DATABASE_UNAVAILABLE,
+                        "the database changed roles during the failover",
+                    ),
+                );
+            }
+        }
     }
 
     fn log_space_used(&self, n: usize) -> u64 {
