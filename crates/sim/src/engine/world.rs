@@ -1528,13 +1528,14 @@ impl<'s> World<'s> {
         let tx = self.next_tx;
         self.next_tx += 1;
         self.submitted += 1;
-        if self.commit_target().is_none() {
+        let target = self.commit_target();
+        if target.is_none() {
             if let Some(n) = self.pending_failover_principal() {
                 self.hold_commit(n, tx, client);
                 return;
             }
         }
-        let Some(n) = self.commit_target() else {
+        let Some(n) = target else {
             // Refused at once. The client's connection is to the running instance that holds
             // the principal role, if any (it refuses: no quorum, waiting for a failover): the
             // failure is that instance's. With none, it failed nowhere (`usize::MAX`).
@@ -1620,10 +1621,13 @@ impl<'s> World<'s> {
     /// The held commits of instance `n` once it is no longer PENDING_FAILOVER: committed if it
     /// still takes commits (the failover was not done), failed otherwise (the role changed).
     fn release_held_commits(&mut self, n: usize) {
+        if self.nodes[n].held_commits.is_empty() {
+            return;
+        }
         let still_pending = self.nodes[n]
             .session()
             .is_some_and(|p| p.state() == MirroringState::PendingFailover);
-        if self.nodes[n].held_commits.is_empty() || still_pending {
+        if still_pending {
             return;
         }
         let held = std::mem::take(&mut self.nodes[n].held_commits);
