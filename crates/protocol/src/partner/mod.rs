@@ -2677,8 +2677,6 @@ mod tests {
         m
     }
 
-    // reference §5 automatic failover steps: M records the grant, drains redo, pays 500 ms and
-    // serves -- with a witness only once W recorded that it runs exposed (§4).
     /// A mirror that has the witness's grant and is taking over (redo drained, the fixed cost
     /// running).
     fn mirror_taking_over() -> Partner {
@@ -2738,6 +2736,8 @@ mod tests {
         assert!(m.is_ended() && m.role() == Role::Principal);
     }
 
+    // reference §5 automatic failover steps: M records the grant, drains redo, pays 500 ms and
+    // serves -- with a witness only once W recorded that it runs exposed (§4).
     #[test]
     fn mirror_takes_over_after_the_grant_and_serves_once_its_exposure_is_recorded() {
         let mut m = mirror_awaiting_grant();

@@ -1565,6 +1565,17 @@ impl<'s> World<'s> {
             );
             return;
         };
+        self.await_commit(n, tx, client);
+        if self.nodes[n].paused {
+            self.nodes[n].deferred.push_back(Ev::Submit { node: n, tx });
+            return;
+        }
+        self.commit_on(n, tx);
+    }
+
+    /// Records transaction `tx`, submitted now by `client` to instance `n`, as waiting for its
+    /// outcome (latency counts from now, the intended arrival).
+    fn await_commit(&mut self, n: usize, tx: u64, client: Option<u32>) {
         self.pending.insert(
             tx,
             PendingTx {
@@ -1574,11 +1585,6 @@ impl<'s> World<'s> {
                 lsn: 0,
             },
         );
-        if self.nodes[n].paused {
-            self.nodes[n].deferred.push_back(Ev::Submit { node: n, tx });
-            return;
-        }
-        self.commit_on(n, tx);
     }
 
     /// The running principal whose session is PENDING_FAILOVER, if any.
@@ -1596,15 +1602,7 @@ impl<'s> World<'s> {
     /// A commit submitted to a principal that is PENDING_FAILOVER waits (its log is not
     /// written yet) until that state ends; beyond the bound it is refused at once.
     fn hold_commit(&mut self, n: usize, tx: u64, client: Option<u32>) {
-        self.pending.insert(
-            tx,
-            PendingTx {
-                intended: self.now,
-                client,
-                node: n,
-                lsn: 0,
-            },
-        );
+        self.await_commit(n, tx, client);
         if self.nodes[n].held_commits.len() >= HELD_COMMITS_MAX {
             self.fail_tx(
                 tx,
