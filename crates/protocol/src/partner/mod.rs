@@ -2677,17 +2677,23 @@ mod tests {
         m
     }
 
-    /// A mirror that has the witness's grant and is taking over (redo drained, the fixed cost
-    /// running).
-    fn mirror_taking_over() -> Partner {
-        let mut m = mirror_awaiting_grant();
+    /// The witness grants `m` an automatic failover to role sequence 1: the change and what
+    /// `m` did.
+    fn grant_automatic_failover(m: &mut Partner) -> (RoleChange, Vec<Output>) {
         let c = change(1, M, 0, FailoverKind::Automatic);
         let numbers = Numbers {
             role: 1,
             ..witness_config().numbers
         };
         let grant = Message::FailoverGranted { change: c, numbers };
-        deliver(&mut m, SECOND, env(W, M, conn(M, 0), 1, M, grant));
+        (c, deliver(m, SECOND, env(W, M, conn(M, 0), 1, M, grant)))
+    }
+
+    /// A mirror that has the witness's grant and is taking over (redo drained, the fixed cost
+    /// running).
+    fn mirror_taking_over() -> Partner {
+        let mut m = mirror_awaiting_grant();
+        grant_automatic_failover(&mut m);
         m.handle_redo_drained(SECOND);
         m.take_outputs();
         m
@@ -2741,13 +2747,7 @@ mod tests {
     #[test]
     fn mirror_takes_over_after_the_grant_and_serves_once_its_exposure_is_recorded() {
         let mut m = mirror_awaiting_grant();
-        let c = change(1, M, 0, FailoverKind::Automatic);
-        let numbers = Numbers {
-            role: 1,
-            ..witness_config().numbers
-        };
-        let grant = Message::FailoverGranted { change: c, numbers };
-        let out = deliver(&mut m, SECOND, env(W, M, conn(M, 0), 1, M, grant));
+        let (c, out) = grant_automatic_failover(&mut m);
         assert!(out.contains(&Output::RoleChanged {
             role: Role::Principal,
             role_sequence: 1
