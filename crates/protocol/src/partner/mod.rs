@@ -339,6 +339,12 @@ impl Partner {
         };
         self.lsn_end.saturating_sub(sent)
     }
+    /// Whether this instance holds the principal role but is still taking over (redo
+    /// draining, the fixed cost running): it neither serves nor takes commits yet.
+    pub fn is_taking_over(&self) -> bool {
+        self.taking_over.is_some()
+    }
+
     /// Whether the mirror has asked the witness for an automatic failover and awaits the answer
     /// (the next ping tick retries an unanswered request).
     pub fn failover_requested(&self) -> bool {
@@ -1405,7 +1411,14 @@ impl Partner {
                 role_sequence,
             });
             if self.state == MirroringState::PendingFailover {
-                self.state = MirroringState::Disconnected;
+                // Still connected, it resynchronizes from the new principal (reference section
+                // 2: DISCONNECTED is for partners that cannot reach each other).
+                let state = if self.links.is_up(self.durable.partner) {
+                    MirroringState::Synchronizing
+                } else {
+                    MirroringState::Disconnected
+                };
+                self.set_state(state);
             }
         }
         self.update_serving();
@@ -1458,12 +1471,29 @@ impl Partner {
         });
         self.out.push(Output::DrainRedo);
         if self.state != MirroringState::Suspended {
-            self.set_state(MirroringState::Disconnected);
+            // Reference section 2: PENDING_FAILOVER is shown on the principal while a failover
+            // is under way; DISCONNECTED only when the partners cannot reach each other.
+            let state =
+                if change.kind == FailoverKind::Manual && self.links.is_up(self.durable.partner) {
+                    MirroringState::PendingFailover
+                } else {
+                    MirroringState::Disconnected
+                };
+            self.set_state(state);
         }
     }
 
     fn finish_take_over(&mut self, kind: FailoverKind) {
         self.taking_over = None;
+        if self.state == MirroringState::PendingFailover {
+            // The old principal, now the mirror, resynchronizes from here.
+            let state = if self.links.is_up(self.durable.partner) {
+                MirroringState::Synchronizing
+            } else {
+                MirroringState::Disconnected
+            };
+            self.set_state(state);
+        }
         let change = *self
             .durable
             .role_history

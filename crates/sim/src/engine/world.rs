@@ -1594,7 +1594,9 @@ impl<'s> World<'s> {
             node.running()
                 && !node.paused
                 && node.session().is_some_and(|p| {
-                    p.role() == Role::Principal && p.state() == MirroringState::PendingFailover
+                    p.role() == Role::Principal
+                        && p.state() == MirroringState::PendingFailover
+                        && !p.is_taking_over()
                 })
         })
     }
@@ -1624,7 +1626,7 @@ impl<'s> World<'s> {
         }
         let still_pending = self.nodes[n]
             .session()
-            .is_some_and(|p| p.state() == MirroringState::PendingFailover);
+            .is_some_and(|p| p.state() == MirroringState::PendingFailover && !p.is_taking_over());
         if still_pending {
             return;
         }
