@@ -1411,14 +1411,8 @@ impl Partner {
                 role_sequence,
             });
             if self.state == MirroringState::PendingFailover {
-                // Still connected, it resynchronizes from the new principal (reference section
-                // 2: DISCONNECTED is for partners that cannot reach each other).
-                let state = if self.links.is_up(self.durable.partner) {
-                    MirroringState::Synchronizing
-                } else {
-                    MirroringState::Disconnected
-                };
-                self.set_state(state);
+                // It resynchronizes from the new principal.
+                self.leave_pending_failover();
             }
         }
         self.update_serving();
@@ -1483,16 +1477,23 @@ impl Partner {
         }
     }
 
+    /// The failover is over on this side: SYNCHRONIZING while the partner is connected, else
+    /// DISCONNECTED (reference section 2: DISCONNECTED is for partners that cannot reach each
+    /// other).
+    fn leave_pending_failover(&mut self) {
+        let state = if self.links.is_up(self.durable.partner) {
+            MirroringState::Synchronizing
+        } else {
+            MirroringState::Disconnected
+        };
+        self.set_state(state);
+    }
+
     fn finish_take_over(&mut self, kind: FailoverKind) {
         self.taking_over = None;
         if self.state == MirroringState::PendingFailover {
             // The old principal, now the mirror, resynchronizes from here.
-            let state = if self.links.is_up(self.durable.partner) {
-                MirroringState::Synchronizing
-            } else {
-                MirroringState::Disconnected
-            };
-            self.set_state(state);
+            self.leave_pending_failover();
         }
         let change = *self
             .durable
