@@ -51,6 +51,14 @@ const FLUSH_TIMES_MAX: usize = 1 << 20;
 /// At most this many commits wait for a PENDING_FAILOVER principal (see `World::hold_commit`).
 const HELD_COMMITS_MAX: usize = 1 << 20;
 
+/// Whether commits submitted to this partner wait for its failover: a principal that is
+/// PENDING_FAILOVER before its role change (the new principal, taking over, takes none).
+fn holds_commits_for_failover(p: &Partner) -> bool {
+    p.role() == Role::Principal
+        && p.state() == MirroringState::PendingFailover
+        && !p.is_taking_over()
+}
+
 /// A message on the wire, with the log block it carries (one allocation per message).
 pub struct Parcel {
     pub env: Envelope,
@@ -1591,13 +1599,7 @@ impl<'s> World<'s> {
     fn pending_failover_principal(&self) -> Option<usize> {
         (0..self.nodes.len()).find(|&n| {
             let node = &self.nodes[n];
-            node.running()
-                && !node.paused
-                && node.session().is_some_and(|p| {
-                    p.role() == Role::Principal
-                        && p.state() == MirroringState::PendingFailover
-                        && !p.is_taking_over()
-                })
+            node.running() && !node.paused && node.session().is_some_and(holds_commits_for_failover)
         })
     }
 
@@ -1624,10 +1626,10 @@ impl<'s> World<'s> {
         if self.nodes[n].held_commits.is_empty() {
             return;
         }
-        let still_pending = self.nodes[n]
+        if self.nodes[n]
             .session()
-            .is_some_and(|p| p.state() == MirroringState::PendingFailover && !p.is_taking_over());
-        if still_pending {
+            .is_some_and(holds_commits_for_failover)
+        {
             return;
         }
         let held = std::mem::take(&mut self.nodes[n].held_commits);
