@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::report_of;
+use common::{principal_sample_at, report_of};
 use mirror_sim::report::MirroringRole;
 use mirror_sim::scenario::SessionState;
 
@@ -48,11 +48,7 @@ fn unsent_log_is_reported_while_suspended_or_disconnected() {
 #[test]
 fn a_restarted_principal_counts_only_the_log_the_mirror_lacks() {
     let report = report_of("suspended-principal-restarts-send-queue-counts-only-unsent.toml");
-    let at_45s = report
-        .monitor
-        .iter()
-        .find(|m| m.role == MirroringRole::Principal && m.at_us == 45_000_000)
-        .expect("a principal sample at 45 s");
+    let at_45s = principal_sample_at(&report, 45_000_000);
     assert!(
         (30_000..50_000).contains(&at_45s.unsent_log_kb),
         "unsent at 45 s: {} KB",
@@ -91,11 +87,7 @@ fn both_partners_report_synchronizing_after_safety_full() {
 #[test]
 fn transaction_delay_counts_every_commit_of_a_long_stall_in_full() {
     let report = report_of("mirror-paused-nine-seconds-commits-wait.toml");
-    let stall = report
-        .monitor
-        .iter()
-        .find(|m| m.role == MirroringRole::Principal && m.at_us == 30_000_000)
-        .expect("a sample at 30 s");
+    let stall = principal_sample_at(&report, 30_000_000);
     assert!(
         (2_000.0..3_500.0).contains(&stall.average_delay_ms),
         "average delay {} ms",

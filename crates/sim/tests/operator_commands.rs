@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::report_of;
+use common::{report_of, step_failed_with};
 
 // cli.md: a manual failover's unavailability runs from its command. A second FAILOVER refused
 // with 1470 at 20.2 s, during the first one's take-over, moved the start to 20.2 s (about
@@ -11,11 +11,8 @@ use common::report_of;
 #[test]
 fn a_refused_command_during_a_manual_failover_does_not_move_its_start() {
     let report = report_of("refused-failover-during-a-manual-failover.toml");
-    let refused = report
-        .steps
-        .iter()
-        .find(|s| s.error == Some(1470))
-        .expect("the second FAILOVER is refused with 1470");
+    // The second FAILOVER is refused with 1470.
+    let refused = step_failed_with(&report, 1470);
     assert_eq!(refused.start_us, Some(20_200_000));
     let [failover] = report.failovers.as_slice() else {
         panic!("one failover: {:?}", report.failovers.len());
@@ -38,11 +35,8 @@ fn a_refused_command_during_a_manual_failover_does_not_move_its_start() {
 #[test]
 fn commits_wait_while_the_principal_is_pending_failover() {
     let report = report_of("failover-before-the-lost-mirror-is-noticed-commits-wait.toml");
-    let refused = report
-        .steps
-        .iter()
-        .find(|s| s.error == Some(1447))
-        .expect("the FAILOVER fails with 1447 once the mirror is declared lost");
+    // The FAILOVER fails with 1447 once the mirror is declared lost.
+    let refused = step_failed_with(&report, 1447);
     assert!(refused.end_us.is_some_and(|t| t > 30_000_000));
     let tx = &report.transactions;
     assert_eq!(tx.failed, 0, "none fails: the role did not change");

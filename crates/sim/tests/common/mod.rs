@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mirror_sim::report::Report;
+use mirror_sim::report::{MirroringRole, MonitorSample, Report, StepReport};
 use mirror_sim::scenario::Scenario;
 
 /// The path of `name` in the repository's `sims/`.
@@ -30,4 +30,22 @@ pub fn report_of(name: &str) -> Report {
     let scenario = mirror_sim::scenario::load(&file)
         .unwrap_or_else(|e| panic!("{} does not load: {e}", file.display()));
     run(&scenario)
+}
+
+/// The principal's `monitor` sample taken at `at_us`.
+pub fn principal_sample_at(report: &Report, at_us: u64) -> &MonitorSample {
+    report
+        .monitor
+        .iter()
+        .find(|m| m.role == MirroringRole::Principal && m.at_us == at_us)
+        .unwrap_or_else(|| panic!("no principal sample at {at_us} us"))
+}
+
+/// The first step that failed with SQL Server error `error`.
+pub fn step_failed_with(report: &Report, error: u32) -> &StepReport {
+    report
+        .steps
+        .iter()
+        .find(|s| s.error == Some(error))
+        .unwrap_or_else(|| panic!("no step failed with {error}"))
 }
