@@ -506,7 +506,10 @@ impl SessionModel {
 
     /// Drops what can no longer have an effect:
     /// - flushes of discarded log (an older epoch) or of log already hardened: `handle_flushed`
-    ///   ignores both;
+    ///   ignores both. With them gone, every outstanding flush is of the current epoch, and the
+    ///   epoch is renumbered 0: a partner compares epochs only with its flush completions, so
+    ///   states that differ only in how many times their log was discarded or recovered have
+    ///   the same futures (a seventh of the states of the witness mode with a crash);
     /// - messages of a connection that neither end holds any more (both declared it lost, or
     ///   restarted): delivered, they would only be answered by a reset that the other end
     ///   ignores. A connect request whose initiator gave the connection up is dropped too: the
@@ -516,6 +519,9 @@ impl SessionModel {
             let p = &s.partners[i];
             let (epoch, hardened) = (p.epoch(), p.lsn_hardened());
             s.flushes[i].retain(|&(lsn, e)| e == epoch && lsn > hardened);
+        }
+        if self.configuration.renumber_epochs {
+            renumber_epochs(s);
         }
         for ch in 0..s.network.len() {
             if s.network[ch].is_empty() {
@@ -1179,6 +1185,23 @@ impl Model for SessionModel {
 
     fn within_boundary(&self, _state: &SessionState) -> bool {
         true
+    }
+}
+
+/// Renumbers each partner's log epoch 0, with its outstanding flushes, which must all be of
+/// its current epoch (`SessionModel::normalize` drops the others first).
+pub fn renumber_epochs(s: &mut SessionState) {
+    for i in 0..2 {
+        let epoch = s.partners[i].epoch();
+        if epoch == 0 {
+            continue;
+        }
+        assert!(
+            s.flushes[i].iter().all(|&(_, e)| e == epoch),
+            "only flushes of the current epoch are outstanding"
+        );
+        s.partner_mut(i).renumber_epoch(0);
+        s.flushes[i].iter_mut().for_each(|f| f.1 = 0);
     }
 }
 

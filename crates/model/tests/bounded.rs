@@ -25,7 +25,7 @@ fn high_performance_holds() {
     );
     assert!(held && found);
     assert_eq!(
-        unique, 70_642,
+        unique, 68_366,
         "high performance: the explored space changed"
     );
 }
@@ -39,7 +39,7 @@ fn high_safety_holds() {
             .suspicions(1),
     );
     assert!(held && found);
-    assert_eq!(unique, 78_058, "high safety: the explored space changed");
+    assert_eq!(unique, 75_632, "high safety: the explored space changed");
 }
 
 #[test]
@@ -49,8 +49,9 @@ fn high_safety_with_witness_holds() {
     // 1,231,006 until a partner remembered whether it has served since its restart (the `via`
     // of its next Serve: restart, or resume at the same role sequence): with a witness, a
     // restarted principal can wait for quorum or the witness's confirmation before it serves.
+    // 1,250,130 until log epochs were renumbered (`SessionModel::normalize`).
     assert_eq!(
-        unique, 1_250_130,
+        unique, 1_032_580,
         "high safety with witness: the explored space changed"
     );
 }

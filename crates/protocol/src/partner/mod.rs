@@ -314,6 +314,12 @@ impl Partner {
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
+    /// Sets the log epoch to `epoch` (model checking). The epoch is only compared, for
+    /// equality, with the epoch a flush completion carries, so a model with no flush of an
+    /// older epoch outstanding may renumber it: the partner cannot tell.
+    pub fn renumber_epoch(&mut self, epoch: u32) {
+        self.epoch = epoch;
+    }
     /// The principal's knowledge of the mirror's hardened end.
     pub fn lsn_mirror_hardened(&self) -> Lsn {
         self.lsn_mirror_hardened
