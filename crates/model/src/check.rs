@@ -54,6 +54,9 @@ pub struct CheckOptions {
     /// Replace each counterexample by a shortest one (a second, breadth-first search no deeper
     /// than the counterexample found).
     pub shortest: bool,
+    /// Print the unique states explored so far on stderr every few seconds (`sim check` does
+    /// when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl CheckOptions {
@@ -65,6 +68,7 @@ impl CheckOptions {
             stop_at: None,
             state_count_max: 0,
             shortest: false,
+            progress: false,
         }
     }
 }
@@ -193,8 +197,43 @@ fn search(model: SessionModel, options: &CheckOptions) -> CheckReport {
     let configuration = model.configuration.clone();
     let b = builder(model, options);
     match options.strategy {
-        Strategy::Bfs => collect(b.spawn_bfs().join(), configuration, options),
-        _ => collect(b.spawn_dfs().join(), configuration, options),
+        Strategy::Bfs => {
+            let checker = b.spawn_bfs();
+            watch(&checker, &configuration, options);
+            collect(checker.join(), configuration, options)
+        }
+        _ => {
+            let checker = b.spawn_dfs();
+            watch(&checker, &configuration, options);
+            collect(checker.join(), configuration, options)
+        }
+    }
+}
+
+/// While the checker runs, prints its progress on stderr every five seconds (when asked): a
+/// large configuration runs for minutes, and silence looks like a hang.
+fn watch<C: Checker<SessionModel>>(
+    checker: &C,
+    configuration: &Configuration,
+    options: &CheckOptions,
+) {
+    const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+    const TICKS_PER_LINE: u32 = 50;
+    if !options.progress {
+        return;
+    }
+    let mut ticks = 0;
+    while !checker.is_done() {
+        std::thread::sleep(TICK);
+        ticks += 1;
+        if ticks % TICKS_PER_LINE == 0 {
+            eprintln!(
+                "sim check: {}: {} unique states so far, depth {}",
+                configuration.name(),
+                checker.unique_state_count(),
+                checker.max_depth()
+            );
+        }
     }
 }
 

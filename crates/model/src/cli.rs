@@ -6,7 +6,7 @@
 //! input. With `--json`, stdout carries one JSON object and nothing else; messages about bad
 //! input go to stderr.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::{TcpListener, ToSocketAddrs};
 use std::num::NonZeroUsize;
 use std::str::FromStr;
@@ -16,11 +16,15 @@ use mirror_protocol::Mutant;
 use serde_json::{json, Value};
 use stateright::{Checker, Model};
 
-use crate::check::{check, CheckOptions, CheckReport, Outcome, Strategy};
+use crate::check::{check, CheckOptions, CheckReport, Outcome, PropertyReport, Strategy};
 use crate::config::{Configuration, Mode};
 use crate::model::SessionModel;
 use crate::properties::explain;
 use crate::report::{render, steps};
+
+/// The most checker threads `--threads` accepts (each has its own stack; far beyond the cores
+/// of any machine this runs on).
+const THREADS_MAX: usize = 1024;
 
 /// The explorer's default address: loopback only.
 pub const EXPLORE_DEFAULT: &str = "127.0.0.1:3000";
@@ -52,7 +56,8 @@ pub struct CheckArgs {
     /// The seed of the random walks (printed; the same seed gives the same walks).
     #[arg(long, value_name = "N", default_value_t = 0, requires = "simulate")]
     pub seed: u64,
-    /// Checker threads (default: 1 for breadth-first search, every core otherwise).
+    /// Checker threads (default: 1 for breadth-first search, every core otherwise; at most
+    /// 1024).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
     /// Only the configurations with operator commands.
@@ -73,15 +78,27 @@ pub struct CheckArgs {
     /// Bound: connections declared lost falsely.
     #[arg(long, value_name = "N", help_heading = "Bounds")]
     pub suspicions: Option<u8>,
-    /// Bound: operator commands, in the configurations that have them.
-    #[arg(long, value_name = "N", help_heading = "Bounds")]
+    /// Bound: operator commands, in the configurations that have them (0 leaves only the
+    /// configurations without commands).
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Bounds",
+        conflicts_with = "no_commands"
+    )]
     pub operator_commands: Option<u8>,
     /// Let any queued message be delivered, not only the oldest of its connection.
     #[arg(long, help_heading = "Bounds")]
     pub reorder: bool,
     /// Serve stateright's model explorer for the first selected configuration at ADDR
     /// (127.0.0.1:3000 when no address is given) instead of checking.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = EXPLORE_DEFAULT)]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = EXPLORE_DEFAULT,
+        conflicts_with_all = ["json", "bfs", "dfs", "simulate"]
+    )]
     pub explore: Option<String>,
     /// Print one JSON object on stdout, and nothing else.
     #[arg(long)]
@@ -115,6 +132,18 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
     if args.simulate == Some(0) {
         return Err("--simulate needs at least one walk".into());
     }
+    if let Some(n) = args.threads.filter(|n| n.get() > THREADS_MAX) {
+        return Err(format!(
+            "--threads {n}: at most {THREADS_MAX} checker threads"
+        ));
+    }
+    if args.commands && args.operator_commands == Some(0) {
+        return Err(
+            "--commands with --operator-commands 0 selects nothing: a configuration with \
+             commands needs at least one (or use --no-commands)"
+                .into(),
+        );
+    }
     let configurations = selected(args, mutant);
     if configurations.is_empty() {
         return Err("no configuration is selected".into());
@@ -141,6 +170,7 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
     );
     let mut options = CheckOptions::new(strategy, threads);
     options.shortest = true;
+    options.progress = io::stderr().is_terminal();
     let mut text = Text {
         out,
         quiet: args.json,
@@ -151,7 +181,9 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
         plural(configurations.len()),
         strategy.name(),
         match strategy {
-            Strategy::Simulate { walks, seed } => format!(" ({walks} walks, seed {seed})"),
+            Strategy::Simulate { walks, seed } => {
+                format!(" ({walks} walk{}, seed {seed})", plural(walks as usize))
+            }
             _ => String::new(),
         },
         threads,
@@ -167,7 +199,7 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
     let pass = results.iter().all(|(r, _)| passes(r));
     if args.json {
         let object = json_report(args, mutant, &results, pass);
-        writeln!(text.out, "{object}").map_err(|e| e.to_string())?;
+        writeln!(text.out, "{object}").map_err(|e| format!("cannot write the report: {e}"))?;
     } else {
         print_verdict(&mut text, &results, pass);
     }
@@ -219,7 +251,8 @@ fn selected(args: &CheckArgs, mutant: Option<Mutant>) -> Vec<Configuration> {
             c.partitions = args.partitions.unwrap_or(c.partitions);
             c.suspicions = args.suspicions.unwrap_or(c.suspicions);
             if c.has_commands() {
-                c.commands = args.operator_commands.unwrap_or(c.commands).max(1);
+                // 0 makes it the configuration without commands (merged below).
+                c.commands = args.operator_commands.unwrap_or(c.commands);
             }
             c.reorder |= args.reorder;
             c.mutant(mutant)
@@ -290,23 +323,20 @@ fn print_report(text: &mut Text<'_>, args: &CheckArgs, report: &CheckReport, sec
     text.line(&format!(
         "{}: {}",
         c.name(),
-        if report.complete {
-            "explored completely"
-        } else {
-            "explored in part (a bound was reached or the search stopped)"
+        match (report.strategy, report.complete) {
+            (Strategy::Simulate { .. }, _) => "random walks (not exhaustive)",
+            (_, true) => "explored completely",
+            (_, false) => "explored in part (a bound was reached or the search stopped)",
         }
     ));
     for p in &report.properties {
         let kind = if p.always { "always" } else { "sometimes" };
-        let steps = p
-            .trace
-            .as_ref()
-            .map_or(String::new(), |t| format!(" in {} steps", t.len() - 1));
-        let note = if p.name == "split_brain_via_forced_service" && p.outcome == Outcome::Found {
-            " (the documented hazard of forced service: a discovery, not a failure)"
-        } else {
-            ""
+        let steps = match (&p.trace, p.outcome) {
+            (Some(t), Outcome::Violated) => format!(" in {}", step_count(t.len() - 1)),
+            (Some(t), _) => format!(" (an example of {})", step_count(t.len() - 1)),
+            (None, _) => String::new(),
         };
+        let note = property_note(report, p).map_or(String::new(), |n| format!(" ({n})"));
         text.line(&format!(
             "  {kind:<9} {:<34} {}{steps}{note}",
             p.name,
@@ -327,9 +357,9 @@ fn print_report(text: &mut Text<'_>, args: &CheckArgs, report: &CheckReport, sec
         };
         text.line("");
         text.line(&format!(
-            "  counterexample: {} violated after {} steps",
+            "  counterexample: {} violated after {}",
             p.name,
-            trace.len() - 1
+            step_count(trace.len() - 1)
         ));
         for line in render(trace, p.name).lines() {
             text.line(&format!("  {line}"));
@@ -343,6 +373,34 @@ fn print_report(text: &mut Text<'_>, args: &CheckArgs, report: &CheckReport, sec
     }
 }
 
+/// "1 step", "7 steps".
+fn step_count(n: usize) -> String {
+    format!("{n} step{}", plural(n))
+}
+
+/// What a reader should know about a property's outcome, beyond held or found.
+fn property_note(report: &CheckReport, p: &PropertyReport) -> Option<&'static str> {
+    let walks = matches!(report.strategy, Strategy::Simulate { .. });
+    match p.outcome {
+        Outcome::Found if p.name == "split_brain_via_forced_service" => {
+            Some("the documented hazard of forced service: a discovery, not a failure")
+        }
+        Outcome::NotFound if walks => Some("no walk reached it; walks are not exhaustive"),
+        Outcome::NotFound if report.complete => Some(match p.name {
+            "automatic_failover" => {
+                "no run within these bounds reaches it; an automatic failover needs a fault: \
+                 --crashes, --partitions or --suspicions"
+            }
+            "forced_service_loses_acknowledged" | "split_brain_via_forced_service" => {
+                "no run within these bounds reaches it; forced service needs the principal \
+                 declared lost: --crashes, --partitions or --suspicions"
+            }
+            _ => "no run within these bounds reaches it; the bounds may be too small",
+        }),
+        _ => None,
+    }
+}
+
 fn print_verdict(text: &mut Text<'_>, results: &[(CheckReport, f64)], pass: bool) {
     let states: usize = results.iter().map(|(r, _)| r.states).sum();
     let unique: usize = results.iter().map(|(r, _)| r.unique_states).sum();
@@ -353,7 +411,20 @@ fn print_verdict(text: &mut Text<'_>, results: &[(CheckReport, f64)], pass: bool
         per_second(unique, seconds)
     ));
     if pass {
-        text.line("verdict: pass (every always property held, every sometimes property found)");
+        let unreached = results
+            .iter()
+            .flat_map(|(r, _)| &r.properties)
+            .filter(|p| p.outcome == Outcome::NotFound)
+            .count();
+        text.line(&if unreached == 0 {
+            "verdict: pass (every always property held, every sometimes property found)".into()
+        } else {
+            format!(
+                "verdict: pass (every always property held in the walks; {unreached} sometimes \
+                 propert{} not reached, which random walks do not prove unreachable)",
+                if unreached == 1 { "y" } else { "ies" }
+            )
+        });
         return;
     }
     let failures: Vec<String> = results
@@ -379,7 +450,7 @@ fn print_verdict(text: &mut Text<'_>, results: &[(CheckReport, f64)], pass: bool
     text.line(&format!("verdict: fail ({})", failures.join("; ")));
 }
 
-fn json_property(p: &crate::check::PropertyReport) -> Value {
+fn json_property(report: &CheckReport, p: &PropertyReport) -> Value {
     let counterexample = match (&p.trace, p.outcome) {
         (Some(trace), Outcome::Violated) => {
             let steps: Vec<Value> = steps(trace)
@@ -398,6 +469,7 @@ fn json_property(p: &crate::check::PropertyReport) -> Value {
         "steps": p.trace.as_ref().map(|t| t.len() - 1),
         "explorer_path": p.explorer_path,
         "counterexample": counterexample,
+        "note": property_note(report, p),
     })
 }
 
@@ -411,7 +483,7 @@ fn json_report(
         .iter()
         .map(|(r, seconds)| {
             let c = &r.configuration;
-            let properties: Vec<Value> = r.properties.iter().map(json_property).collect();
+            let properties: Vec<Value> = r.properties.iter().map(|p| json_property(r, p)).collect();
             json!({
                 "name": c.name(),
                 "mode": c.mode.name(),
@@ -469,8 +541,11 @@ fn explore(args: &CheckArgs, configuration: &Configuration, address: &str) -> Re
     let Some(&first) = resolved.first() else {
         return Err(format!("--explore {address}: no address"));
     };
-    // stateright panics when it cannot listen: try first, so that a taken port is bad input.
-    TcpListener::bind(first).map_err(|e| format!("--explore {address}: cannot listen: {e}"))?;
+    // stateright panics when it cannot listen: try first, so that a taken port is bad input
+    // (and port 0 becomes the port the system chose, to print).
+    let first = TcpListener::bind(first)
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("--explore {address}: cannot listen: {e}"))?;
     eprintln!(
         "sim check: exploring {} at http://{first}/ (stop with Ctrl-C)",
         configuration.name()

@@ -108,48 +108,165 @@ pub fn describe(state: &SessionState, action: &Action) -> String {
     }
 }
 
-/// A message in a few words.
+/// A message in a few words, in the reference's terms (sequence numbers written as
+/// "role/safety/suspend/witness").
 pub fn message(body: &Message) -> String {
     match body {
+        Message::Connect => "connect request".into(),
+        Message::Accept => "connection accepted".into(),
+        Message::Reset => "connection reset".into(),
+        Message::Ping => "ping".into(),
+        Message::Pong { .. } => "ping reply".into(),
         Message::Hello(h) => format!(
-            "Hello(end {}, {} role changes{})",
+            "handshake from the principal (log end {}, {} role change{}{})",
             h.lsn_end,
             h.role_history.len(),
-            if h.config.is_some() { ", config" } else { "" }
+            if h.role_history.len() == 1 { "" } else { "s" },
+            if h.config.is_some() {
+                ", with the session's configuration"
+            } else {
+                ""
+            }
         ),
-        Message::Log { lsn_from, lsn_to } => format!("Log({lsn_from}..{lsn_to}]"),
+        Message::Ready {
+            lsn_end,
+            lsn_hardened,
+        } => format!("mirror ready (log end {lsn_end}, hardened {lsn_hardened})"),
+        Message::Log { lsn_from, lsn_to } => format!("log ({lsn_from}..{lsn_to}]"),
+        Message::Hardened { lsn } => format!("hardened up to lsn {lsn}"),
+        Message::Synchronized { numbers } => {
+            format!("you are SYNCHRONIZED (at {})", numbers_text(*numbers))
+        }
+        Message::Config(c) => format!(
+            "session configuration (SAFETY {}, {}, at {})",
+            safety_text(c.safety),
+            if c.suspended {
+                "SUSPENDED"
+            } else {
+                "not suspended"
+            },
+            numbers_text(c.numbers)
+        ),
         Message::Status {
             report,
             sync,
             numbers,
-        } => format!("Status(#{report} {sync:?} at {numbers:?})"),
+        } => format!(
+            "status report #{report}: {} at {}",
+            sync_text(*sync),
+            numbers_text(*numbers)
+        ),
+        Message::StatusRecorded { report } => format!("status report #{report} recorded"),
+        Message::WitnessHello {
+            last_change,
+            numbers,
+            sees_principal,
+        } => format!(
+            "witness handshake (record at {}{}, {})",
+            numbers_text(*numbers),
+            last_change.map_or(String::new(), |c| format!(
+                ", last role change to role sequence {}",
+                c.role_sequence
+            )),
+            if *sees_principal {
+                "sees the principal"
+            } else {
+                "does not see the principal"
+            }
+        ),
+        Message::WitnessView { sees_principal } => format!(
+            "the witness {} the principal",
+            if *sees_principal {
+                "sees"
+            } else {
+                "does not see"
+            }
+        ),
         Message::FailoverRequest {
             numbers,
             told_synchronized,
             lsn_hardened,
             ..
         } => format!(
-            "FailoverRequest(numbers {numbers:?}, told {told_synchronized:?}, hardened \
-             {lsn_hardened})"
+            "automatic failover request (at {}, told SYNCHRONIZED at {}, hardened {lsn_hardened})",
+            numbers_text(*numbers),
+            numbers_text(*told_synchronized)
         ),
         Message::FailoverGranted { change, .. } => format!(
-            "FailoverGranted(role sequence {}, failover lsn {})",
+            "failover granted (role sequence {}, failover lsn {})",
             change.role_sequence, change.failover_lsn
         ),
-        Message::WitnessHello {
-            last_change,
+        Message::FailoverDenied { reason } => {
+            format!("failover denied ({})", denial_text(*reason))
+        }
+        Message::ForceServiceRequest {
             numbers,
-            sees_principal,
+            lsn_hardened,
+            ..
         } => format!(
-            "WitnessHello(role sequence {}, last change {:?}, sees principal {sees_principal})",
-            numbers.role,
-            last_change.map(|c| c.role_sequence)
+            "forced service request (at {}, hardened {lsn_hardened})",
+            numbers_text(*numbers)
         ),
-        Message::Config(c) => format!(
-            "Config(safety {:?}, suspended {}, numbers {:?})",
-            c.safety, c.suspended, c.numbers
+        Message::ForceServiceDenied { reason } => {
+            format!("forced service denied ({})", denial_text(*reason))
+        }
+        Message::Forward(command) => format!(
+            "forwarded SET PARTNER {}",
+            match command {
+                mirror_protocol::Forwarded::Suspend => "SUSPEND",
+                mirror_protocol::Forwarded::Resume => "RESUME",
+                mirror_protocol::Forwarded::WitnessOff => "WITNESS OFF",
+            }
         ),
-        other => format!("{other:?}"),
+        Message::WitnessOff { numbers } => {
+            format!("SET WITNESS OFF (at {})", numbers_text(*numbers))
+        }
+        Message::WitnessOffRecorded { witness_sequence } => {
+            format!("WITNESS OFF recorded (witness sequence {witness_sequence})")
+        }
+        Message::Join { partners, .. } => format!(
+            "join the session of {} and {}",
+            name(partners[0]),
+            name(partners[1])
+        ),
+        Message::Joined { witness_sequence } => {
+            format!("joined (witness sequence {witness_sequence})")
+        }
+        Message::PartnerOff => "SET PARTNER OFF".into(),
+    }
+}
+
+/// Sequence numbers as "role/safety/suspend/witness" with their names once.
+fn numbers_text(n: mirror_protocol::Numbers) -> String {
+    format!(
+        "role {} safety {} suspend {} witness {}",
+        n.role, n.safety, n.suspend, n.witness
+    )
+}
+
+fn safety_text(safety: mirror_protocol::Safety) -> &'static str {
+    match safety {
+        mirror_protocol::Safety::Full => "FULL",
+        mirror_protocol::Safety::Off => "OFF",
+    }
+}
+
+fn sync_text(sync: SyncState) -> &'static str {
+    match sync {
+        SyncState::Synchronized => "SYNCHRONIZED",
+        SyncState::Unsynchronized => "UNSYNCHRONIZED (exposed)",
+        SyncState::Unknown => "state unknown",
+    }
+}
+
+fn denial_text(reason: mirror_protocol::FailoverDenial) -> &'static str {
+    use mirror_protocol::FailoverDenial::*;
+    match reason {
+        NoSession => "the witness has no record of the session",
+        PrincipalConnected => "the witness still sees the principal",
+        NumbersDiffer => "the sequence numbers differ from the witness's record",
+        NotSynchronized => "the witness's record is not SYNCHRONIZED",
+        NotTheMirror => "the requester is not the mirror",
     }
 }
 
@@ -249,10 +366,10 @@ pub fn happenings(before: &SessionState, after: &SessionState) -> Vec<String> {
     }
     for served in a.served.iter().skip(b.served.len()) {
         lines.push(format!(
-            "{} begins serving at role sequence {} ({:?}) with log {}",
+            "{} begins serving at role sequence {} (via {}) with log {}",
             name(served.by),
             served.role_sequence,
-            served.via,
+            served.via.name(),
             show_log(&served.log)
         ));
     }
@@ -266,8 +383,12 @@ pub fn happenings(before: &SessionState, after: &SessionState) -> Vec<String> {
     }
     for switch in a.switches.iter().skip(b.switches.len()) {
         lines.push(format!(
-            "{:?} role change completes: {} is principal at role sequence {}",
-            switch.kind,
+            "{} completes: {} is principal at role sequence {}",
+            match switch.kind {
+                mirror_protocol::FailoverKind::Automatic => "automatic failover",
+                mirror_protocol::FailoverKind::Manual => "manual failover",
+                mirror_protocol::FailoverKind::Forced => "forced service",
+            },
             name(switch.to),
             switch.role_sequence
         ));

@@ -21,7 +21,8 @@ pub enum Mutant {
     /// The witness records an UNSYNCHRONIZED report as SYNCHRONIZED (breaks
     /// `acknowledged_durable`).
     WitnessIgnoresExposed,
-    /// A mirror rejoining after a role change keeps the log past the failover LSN (breaks
+    /// A mirror rejoining its principal keeps log the principal does not have: past the
+    /// failover LSN after a role change, or past a restarted principal's recovered end (breaks
     /// `log_prefix`).
     RejoinWithoutRollback,
     /// Partners neither adopt a higher role sequence nor ignore a lower one (breaks
