@@ -49,6 +49,9 @@ pub struct CheckOptions {
     pub threads: usize,
     /// Stop as soon as this property has a discovery (the mutant tests).
     pub stop_at: Option<&'static str>,
+    /// Stop at the first violation of any `always` property (`sim check --mutant`: the point is
+    /// to see the bug caught, and a mutant's space can be far larger than the correct one's).
+    pub stop_at_first_violation: bool,
     /// Stop after about this many states (0: no bound).
     pub state_count_max: usize,
     /// Replace each counterexample by a shortest one (a second, breadth-first search no deeper
@@ -66,6 +69,7 @@ impl CheckOptions {
             strategy,
             threads: threads.max(1),
             stop_at: None,
+            stop_at_first_violation: false,
             state_count_max: 0,
             shortest: false,
             progress: false,
@@ -189,6 +193,8 @@ fn builder(
     }
     if let Some(name) = options.stop_at {
         builder = builder.finish_when(HasDiscoveries::AnyOf(BTreeSet::from([name])));
+    } else if options.stop_at_first_violation {
+        builder = builder.finish_when(HasDiscoveries::AnyFailures);
     }
     builder
 }
@@ -244,7 +250,7 @@ fn collect<C: Checker<SessionModel>>(
 ) -> CheckReport {
     let model = checker.model();
     let discoveries = checker.discoveries();
-    let properties = model
+    let properties: Vec<PropertyReport> = model
         .properties()
         .into_iter()
         .map(|p| {
@@ -267,9 +273,11 @@ fn collect<C: Checker<SessionModel>>(
         .collect();
     let depth = checker.max_depth();
     let depth_bound = configuration.max_depth;
+    let violated = properties.iter().any(|p| p.outcome == Outcome::Violated);
     let stopped = options
         .stop_at
         .is_some_and(|name| discoveries.contains_key(name))
+        || (options.stop_at_first_violation && violated)
         || discoveries.len() == model.properties().len();
     let count_bound =
         options.state_count_max > 0 && checker.state_count() >= options.state_count_max;

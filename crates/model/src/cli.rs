@@ -171,6 +171,7 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
     let mut options = CheckOptions::new(strategy, threads);
     options.shortest = true;
     options.progress = io::stderr().is_terminal();
+    options.stop_at_first_violation = mutant.is_some();
     let mut text = Text {
         out,
         quiet: args.json,
@@ -188,7 +189,9 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
         },
         threads,
         plural(threads),
-        mutant.map_or(String::new(), |m| format!(", mutant {m}"))
+        mutant.map_or(String::new(), |m| format!(
+            ", mutant {m} (each search stops at its first violation)"
+        ))
     ));
     let mut results = Vec::new();
     for configuration in &configurations {
@@ -326,6 +329,9 @@ fn print_report(text: &mut Text<'_>, args: &CheckArgs, report: &CheckReport, sec
         match (report.strategy, report.complete) {
             (Strategy::Simulate { .. }, _) => "random walks (not exhaustive)",
             (_, true) => "explored completely",
+            (_, false) if args.mutant.is_some() && !report.all_held() => {
+                "explored in part (stopped at the first violation)"
+            }
             (_, false) => "explored in part (a bound was reached or the search stopped)",
         }
     ));
@@ -337,6 +343,12 @@ fn print_report(text: &mut Text<'_>, args: &CheckArgs, report: &CheckReport, sec
             (None, _) => String::new(),
         };
         let note = property_note(report, p).map_or(String::new(), |n| format!(" ({n})"));
+        let held_so_far = p.outcome == Outcome::Held && !report.complete;
+        let note = if held_so_far {
+            " (in the part explored)".to_string()
+        } else {
+            note
+        };
         text.line(&format!(
             "  {kind:<9} {:<34} {}{steps}{note}",
             p.name,
@@ -434,7 +446,12 @@ fn print_verdict(text: &mut Text<'_>, results: &[(CheckReport, f64)], pass: bool
                 .iter()
                 .filter(|p| match p.outcome {
                     Outcome::Violated => true,
-                    Outcome::NotFound => !matches!(r.strategy, Strategy::Simulate { .. }),
+                    // Not reached is worth naming after a search that stopped for nothing
+                    // else: not after walks, nor after a search cut short by a violation.
+                    Outcome::NotFound => {
+                        !matches!(r.strategy, Strategy::Simulate { .. })
+                            && (r.complete || r.all_held())
+                    }
                     _ => false,
                 })
                 .map(|p| {

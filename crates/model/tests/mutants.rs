@@ -149,3 +149,25 @@ fn every_mutant_has_a_test() {
         assert_eq!(killing(mutant).0.mutant, Some(mutant));
     }
 }
+
+/// `sim check --mutant` stops each search at its first violation: with serve-without-quorum
+/// its killing configuration has over 400 thousand states, and one thread depth-first meets a
+/// violation within 14 thousand.
+#[test]
+fn a_search_with_a_mutant_stops_at_its_first_violation() {
+    let (configuration, _) = killing(Mutant::ServeWithoutQuorum);
+    let mut options = CheckOptions::new(Strategy::Dfs, 1);
+    options.stop_at_first_violation = true;
+    let report = check(&configuration, &options);
+    assert!(!report.all_held(), "{}", configuration.name());
+    assert!(!report.complete, "the search stopped early");
+    assert!(
+        report.unique_states < 100_000,
+        "stopped after {} unique states",
+        report.unique_states
+    );
+    let mut options = CheckOptions::new(Strategy::Dfs, 1);
+    options.stop_at_first_violation = false;
+    let whole = check(&configuration, &options);
+    assert!(whole.complete && whole.unique_states > 400_000);
+}
