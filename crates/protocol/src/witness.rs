@@ -320,7 +320,9 @@ impl Witness {
             Message::WitnessOff { numbers } if from_principal => {
                 let r = self.record.as_mut().expect("record exists");
                 r.removed = true;
-                r.numbers = numbers;
+                // Only the witness sequence: a request can be older than the record's other
+                // numbers, and a sequence number never goes back.
+                r.numbers.witness = r.numbers.witness.max(numbers.witness);
                 self.send(
                     from,
                     Message::WitnessOffRecorded {

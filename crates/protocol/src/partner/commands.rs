@@ -17,6 +17,14 @@ fn witness_off_unreachable() -> SqlError {
     )
 }
 
+fn witness_off_overtaken() -> SqlError {
+    SqlError::new(
+        1404,
+        "WITNESS OFF failed: a role change made this instance the mirror before the witness \
+         recorded it; reissue it on the new principal",
+    )
+}
+
 fn principal_only(what: &str) -> SqlError {
     SqlError::new(
         1470,
@@ -277,6 +285,18 @@ impl Partner {
         Ok(())
     }
 
+    /// Fails a pending WITNESS OFF: this instance stopped being the principal before it was
+    /// recorded, and the new principal decides on its witness. (Left pending, it was later
+    /// asked again with the numbers of the older role, and whoever recorded it went back to
+    /// that role sequence: found by the model checker.)
+    pub(super) fn fail_witness_off(&mut self) {
+        if let Some(pending) = self.witness_off.take() {
+            if let Some(id) = pending.id {
+                self.complete(id, Err(witness_off_overtaken()));
+            }
+        }
+    }
+
     /// Who can record WITNESS OFF now: the witness, else the mirror.
     fn witness_off_recorder(&self, witness: InstanceId) -> Option<InstanceId> {
         [witness, self.durable.partner]
@@ -309,8 +329,12 @@ impl Partner {
             self.witness_off = None;
             return;
         };
+        // Asked again at the current numbers: the session may have changed its safety or
+        // suspend sequence since (the witness sequence it asks for stays the same).
+        let mut numbers = self.durable.config.numbers;
+        numbers.witness = pending.numbers.witness;
         match self.witness_off_recorder(w) {
-            Some(recorder) => self.send_witness_off(pending.id, pending.numbers, recorder),
+            Some(recorder) => self.send_witness_off(pending.id, numbers, recorder),
             None => {
                 self.witness_off = None;
                 if let Some(id) = pending.id {
@@ -331,7 +355,11 @@ impl Partner {
         if let Some(w) = self.durable.config.witness.take() {
             self.links.remove_peer(w);
         }
-        self.durable.config.numbers = numbers;
+        // Only the witness sequence: the other numbers may have moved on since the command was
+        // issued (a SAFETY change, a SUSPEND), and a sequence number never goes back (found by
+        // the model checker with WITNESS OFF among its commands).
+        let current = &mut self.durable.config.numbers;
+        current.witness = current.witness.max(numbers.witness);
         self.witness_state = WitnessState::Unknown;
         self.exposure = super::Exposure::Unreported;
         self.broadcast_config();

@@ -863,18 +863,26 @@ impl Partner {
     /// Adopts a higher role sequence seen in a message, before anything else. Returns whether the
     /// message can now be handled.
     fn adopt(&mut self, view: RoleView, body: &Message) -> bool {
+        // A role change from the witness counts only at the current witness sequence, and not
+        // at all for an automatic failover once this mirror has recorded WITNESS OFF for its
+        // principal (reference section 4: whoever recorded it takes no part in an automatic
+        // failover any more). A grant asked for before that is refused when it arrives: the
+        // principal, its witness gone, may already acknowledge commits this mirror lacks (found
+        // by the model checker with WITNESS OFF among its commands).
+        let from_witness = |change: &RoleChange, numbers: &Numbers| {
+            numbers.witness == self.durable.config.numbers.witness
+                && !(self.durable.witness_excluded && change.kind == FailoverKind::Automatic)
+        };
         let history: Vec<RoleChange> = match body {
             Message::Hello(h) => h.role_history.clone(),
-            Message::FailoverGranted { change, numbers }
-                if numbers.witness == self.durable.config.numbers.witness =>
-            {
+            Message::FailoverGranted { change, numbers } if from_witness(change, numbers) => {
                 vec![*change]
             }
             Message::WitnessHello {
                 last_change: Some(change),
                 numbers,
                 ..
-            } if numbers.witness == self.durable.config.numbers.witness => vec![*change],
+            } if from_witness(change, numbers) => vec![*change],
             _ => Vec::new(),
         };
         let Some(principal) = view.principal else {
@@ -1385,6 +1393,7 @@ impl Partner {
         self.refuse_forcing(
             "service cannot be forced: a newer role sequence was learnt before the witness answered",
         );
+        self.fail_witness_off();
         let was_principal = self.durable.role == Role::Principal;
         if was_principal {
             // Log not yet hardened is lost with the role, as in a crash.
@@ -2724,6 +2733,62 @@ mod tests {
         };
         let grant = Message::FailoverGranted { change: c, numbers };
         (c, deliver(m, SECOND, env(W, M, conn(M, 0), 1, M, grant)))
+    }
+
+    // reference §4: whoever recorded WITNESS OFF "takes no part in an automatic failover of
+    // this session any more" -- not even through a grant it asked for before recording it,
+    // which arrives after (found by the model checker: the principal, its witness gone,
+    // acknowledged a commit, then the mirror took over without it).
+    #[test]
+    fn a_grant_that_arrives_after_the_mirror_recorded_witness_off_is_refused() {
+        let mut m = mirror_awaiting_grant();
+        m.durable.witness_excluded = true; // as `record_witness_off_for_principal` leaves it
+        let (_, out) = grant_automatic_failover(&mut m);
+        m.invariants();
+        assert_eq!(m.role(), Role::Mirror, "{out:?}");
+        assert_eq!(m.role_sequence(), 0);
+        assert!(!out.iter().any(|o| matches!(o, Output::Serve { .. })));
+    }
+
+    // A pending WITNESS OFF fails (1404) when its principal learns of a newer role: left
+    // pending, it was asked again later with the numbers of the older role, and its recorder
+    // went back to that role sequence (found by the model checker).
+    #[test]
+    fn a_pending_witness_off_fails_when_the_principal_becomes_the_mirror() {
+        let mut p = principal_with_witness();
+        p.handle_command(0, 15, SessionCommand::WitnessOff)
+            .expect("accepted");
+        p.take_outputs();
+        let c = change(1, M, 0, FailoverKind::Automatic);
+        let out = deliver(
+            &mut p,
+            SECOND,
+            env(M, P, conn(P, 0), 1, M, hello(vec![c], config_at(1), 0)),
+        );
+        p.invariants();
+        assert_eq!(p.role(), Role::Mirror);
+        let failed = out.iter().find_map(|o| match o {
+            Output::CommandCompleted { id: 15, result } => Some(result.clone()),
+            _ => None,
+        });
+        assert_eq!(failed.map(|r| r.map_err(|e| e.number)), Some(Err(1404)));
+        // A late answer to it changes nothing.
+        let before = p.config().numbers;
+        deliver(
+            &mut p,
+            SECOND,
+            env(
+                M,
+                P,
+                conn(P, 0),
+                1,
+                M,
+                Message::WitnessOffRecorded {
+                    witness_sequence: 2,
+                },
+            ),
+        );
+        assert_eq!(p.config().numbers, before);
     }
 
     /// A mirror that has the witness's grant and is taking over (redo drained, the fixed cost
