@@ -79,14 +79,19 @@ pub enum Action {
     },
 }
 
-/// The operator commands the model tries.
-const COMMANDS: [SessionCommand; 6] = [
+/// The operator commands the model tries. WITNESS OFF and SET WITNESS change the witness
+/// sequence, which failovers are granted and accepted at (offered in the witness mode only;
+/// SET WITNESS once WITNESS OFF has removed the witness). TIMEOUT and PARTNER OFF are left
+/// out: the model has no clock, and a session that ends has nothing left to check.
+const COMMANDS: [SessionCommand; 8] = [
     SessionCommand::Failover,
     SessionCommand::ForceService,
     SessionCommand::Suspend,
     SessionCommand::Resume,
     SessionCommand::Safety(Safety::Full),
     SessionCommand::Safety(Safety::Off),
+    SessionCommand::WitnessOff,
+    SessionCommand::SetWitness(GAMMA),
 ];
 
 /// A bound on the deterministic setup prefix; the setup settles in far fewer steps.
@@ -411,6 +416,13 @@ impl SessionModel {
                 continue;
             }
             for command in COMMANDS {
+                let witness_command = matches!(
+                    command,
+                    SessionCommand::WitnessOff | SessionCommand::SetWitness(_)
+                );
+                if witness_command && s.witness.is_none() {
+                    continue;
+                }
                 let mut trial = Partner::clone(p);
                 if trial
                     .handle_command(0, s.commands_issued + 1, command)
