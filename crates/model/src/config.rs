@@ -219,7 +219,7 @@ impl Configuration {
             ],
             // Every fault added to the witness mode multiplies its space by 100 to 400 (2
             // transactions: a crash 1.03 million states, two partitions 3.7 million; 1
-            // transaction, a crash and a partition 13 million); a crash and two partitions
+            // transaction, a crash and a partition 9.0 million); a crash and two partitions
             // together are beyond a default run (see issue 6). Each fault kind is checked
             // alone with 2 transactions, and crash with partition with 1.
             Mode::HighSafetyWitness => vec![
