@@ -269,7 +269,21 @@ impl Links {
         out: &mut Vec<Output>,
     ) -> Received {
         let acceptor = !link.initiator && conn.initiator == link.peer;
-        if !acceptor || link.lost == Some(conn) {
+        // An initiator numbers its connections from a durable counter, so a request numbered
+        // at or below the last connection declared lost, or below the one up, is stale: sent
+        // before the initiator gave that connection up (or before it restarted) and delayed.
+        // Accepted, it would replace the live connection with a dead one.
+        let older_than = |c: Option<ConnId>, or_equal: bool| {
+            c.is_some_and(|c| {
+                c.initiator == conn.initiator
+                    && (conn.number < c.number || (or_equal && conn.number == c.number))
+            })
+        };
+        let up = match link.state {
+            LinkState::Up(c) => Some(c),
+            _ => None,
+        };
+        if !acceptor || older_than(link.lost, true) || older_than(up, false) {
             self.send_on(out, role, link.peer, conn, Message::Reset);
             return Received::Nothing;
         }
@@ -569,6 +583,36 @@ mod tests {
         let (received, out) = receive(&mut b, SECOND, env(A, B, conn(A, 1), hardened.clone()));
         assert_eq!(received, Received::Deliver(hardened));
         assert!(out.is_empty());
+    }
+
+    // reference §3: connection numbers are never reused and only grow, so a delayed request for
+    // an older connection (sent before its initiator gave it up or restarted) is reset, and the
+    // live connection stays (the simulator delivered such a request after a restart, and it
+    // replaced the live connection).
+    #[test]
+    fn a_delayed_request_for_an_older_connection_is_reset() {
+        let mut b = acceptor_up(0);
+        receive(&mut b, SECOND, env(A, B, conn(A, 2), Message::Connect));
+        assert_eq!(b.link(A).unwrap().state, LinkState::Up(conn(A, 2)));
+        for stale in [0, 1] {
+            let (received, out) =
+                receive(&mut b, SECOND, env(A, B, conn(A, stale), Message::Connect));
+            assert_eq!(received, Received::Nothing, "connection {stale}");
+            assert_eq!(sent(&out), vec![(A, conn(A, stale), Message::Reset)]);
+            assert_eq!(b.link(A).unwrap().state, LinkState::Up(conn(A, 2)));
+        }
+        // Below the last one declared lost too, once nothing is up.
+        b.declare_lost(A);
+        let (received, _) = receive(&mut b, SECOND, env(A, B, conn(A, 1), Message::Connect));
+        assert_eq!(received, Received::Nothing);
+        let (received, _) = receive(&mut b, SECOND, env(A, B, conn(A, 3), Message::Connect));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: A,
+                replaced: false
+            }
+        );
     }
 
     // reference §3: a repeated request for the connection that is up is accepted again without
