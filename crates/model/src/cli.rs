@@ -31,9 +31,10 @@ pub const EXPLORE_DEFAULT: &str = "127.0.0.1:3000";
 
 /// `sim check [--mode MODE] [--bfs|--dfs|--simulate N] [--threads N] [--explore [ADDR]] [--json]`.
 ///
-/// Without bounds on the command line, each mode is checked in two configurations, without and
-/// with operator commands ([`Configuration::for_check`]); the bound flags replace the budgets of
-/// every selected configuration.
+/// Without bounds on the command line, each mode is checked in its configurations without and
+/// with operator commands ([`Configuration::for_check`]: two in each mode without a witness,
+/// five in the witness mode); the bound flags replace the budgets of every selected
+/// configuration.
 #[derive(Clone, Debug, Default, clap::Args)]
 #[command(group(clap::ArgGroup::new("search").args(["bfs", "dfs", "simulate"])))]
 #[command(group(clap::ArgGroup::new("operator").args(["commands", "no_commands"])))]

@@ -23,11 +23,15 @@ fn projected(s: &SessionState) -> SessionState {
     p
 }
 
-/// Every reachable state of `configuration`, projected, with the number of states explored.
+/// Every reachable state of `configuration`, each passed through `view`, with the number of
+/// states explored.
 // A state's shared parts cache their hash in a `OnceLock`: interior mutability that never
 // changes the hash (it is set once, from the immutable value), so states are sound set keys.
 #[allow(clippy::mutable_key_type)]
-fn reachable(configuration: Configuration) -> (HashSet<SessionState>, usize) {
+fn explored(
+    configuration: Configuration,
+    view: impl Fn(SessionState) -> SessionState,
+) -> (HashSet<SessionState>, usize) {
     let model = SessionModel::new(configuration);
     let mut seen = HashSet::new();
     let mut queue: VecDeque<SessionState> = model.init_states().into();
@@ -47,8 +51,14 @@ fn reachable(configuration: Configuration) -> (HashSet<SessionState>, usize) {
             }
         }
     }
-    let explored = seen.len();
-    (seen.iter().map(projected).collect(), explored)
+    let count = seen.len();
+    (seen.into_iter().map(view).collect(), count)
+}
+
+/// Every reachable state of `configuration`, projected, with the number of states explored.
+#[allow(clippy::mutable_key_type)] // see `explored`
+fn reachable(configuration: Configuration) -> (HashSet<SessionState>, usize) {
+    explored(configuration, |s| projected(&s))
 }
 
 #[allow(clippy::mutable_key_type)] // see `reachable`
@@ -98,35 +108,13 @@ fn literal_and_reduced_partitions_reach_the_same_states_without_a_witness() {
 }
 
 /// Every reachable state of `configuration`, each renumbered as the default model renumbers
-/// log epochs.
-#[allow(clippy::mutable_key_type)] // see `reachable`
+/// log epochs, then projected.
+#[allow(clippy::mutable_key_type)] // see `explored`
 fn renumbered(configuration: Configuration) -> (HashSet<SessionState>, usize) {
-    let model = SessionModel::new(configuration);
-    let mut seen = HashSet::new();
-    let mut queue: VecDeque<SessionState> = model.init_states().into();
-    for s in &queue {
-        seen.insert(s.clone());
-    }
-    let mut actions = Vec::new();
-    while let Some(s) = queue.pop_front() {
-        actions.clear();
-        model.actions(&s, &mut actions);
-        for action in actions.drain(..) {
-            let next = model.next_state(&s, action).expect("a next state");
-            if seen.insert(next.clone()) {
-                queue.push_back(next);
-            }
-        }
-    }
-    let explored = seen.len();
-    let renumbered = seen
-        .into_iter()
-        .map(|mut s| {
-            mirror_model::model::renumber_epochs(&mut s);
-            projected(&s)
-        })
-        .collect();
-    (renumbered, explored)
+    explored(configuration, |mut s| {
+        mirror_model::model::renumber_epochs(&mut s);
+        projected(&s)
+    })
 }
 
 /// Renumbering log epochs (`SessionModel::normalize`) is exact: the model that keeps the
