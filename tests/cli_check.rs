@@ -127,7 +127,7 @@ fn a_sometimes_property_the_bounds_exclude_fails_with_a_hint() {
 // with the words of an exhaustive pass.
 #[test]
 fn random_walks_do_not_claim_every_sometimes_property_was_found() {
-    let output = tiny(&[
+    let walks = [
         "--mode",
         "high-safety-witness",
         "--no-commands",
@@ -135,7 +135,8 @@ fn random_walks_do_not_claim_every_sometimes_property_was_found() {
         "3",
         "--seed",
         "1",
-    ]);
+    ];
+    let output = tiny(&walks);
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     assert!(text.contains("random walks (not exhaustive)"), "{text}");
@@ -146,15 +147,7 @@ fn random_walks_do_not_claim_every_sometimes_property_was_found() {
     );
     assert!(!text.contains("every sometimes property found"), "{text}");
     assert!(text.contains("1 sometimes property not reached"), "{text}");
-    let again = tiny(&[
-        "--mode",
-        "high-safety-witness",
-        "--no-commands",
-        "--simulate",
-        "3",
-        "--seed",
-        "1",
-    ]);
+    let again = tiny(&walks);
     let strip = |t: &str| -> String {
         t.lines()
             .filter(|l| !l.contains(" s, "))
