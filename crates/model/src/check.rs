@@ -203,17 +203,19 @@ fn search(model: SessionModel, options: &CheckOptions) -> CheckReport {
     let configuration = model.configuration.clone();
     let b = builder(model, options);
     match options.strategy {
-        Strategy::Bfs => {
-            let checker = b.spawn_bfs();
-            watch(&checker, &configuration, options);
-            collect(checker.join(), configuration, options)
-        }
-        _ => {
-            let checker = b.spawn_dfs();
-            watch(&checker, &configuration, options);
-            collect(checker.join(), configuration, options)
-        }
+        Strategy::Bfs => finish(b.spawn_bfs(), configuration, options),
+        _ => finish(b.spawn_dfs(), configuration, options),
     }
+}
+
+/// Waits for a running checker (showing its progress when asked) and reports on it.
+fn finish<C: Checker<SessionModel>>(
+    checker: C,
+    configuration: Configuration,
+    options: &CheckOptions,
+) -> CheckReport {
+    watch(&checker, &configuration, options);
+    collect(checker.join(), configuration, options)
 }
 
 /// While the checker runs, prints its progress on stderr every five seconds (when asked): a

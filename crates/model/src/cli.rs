@@ -343,12 +343,10 @@ fn print_report(text: &mut Text<'_>, args: &CheckArgs, report: &CheckReport, sec
             (Some(t), _) => format!(" (an example of {})", step_count(t.len() - 1)),
             (None, _) => String::new(),
         };
-        let note = property_note(report, p).map_or(String::new(), |n| format!(" ({n})"));
-        let held_so_far = p.outcome == Outcome::Held && !report.complete;
-        let note = if held_so_far {
+        let note = if p.outcome == Outcome::Held && !report.complete {
             " (in the part explored)".to_string()
         } else {
-            note
+            property_note(report, p).map_or(String::new(), |n| format!(" ({n})"))
         };
         text.line(&format!(
             "  {kind:<9} {:<34} {}{steps}{note}",

@@ -108,8 +108,8 @@ pub fn describe(state: &SessionState, action: &Action) -> String {
     }
 }
 
-/// A message in a few words, in the reference's terms (sequence numbers written as
-/// "role/safety/suspend/witness").
+/// A message in a few words, in the reference's terms (sequence numbers as "role 1 safety 0
+/// suspend 0 witness 1").
 pub fn message(body: &Message) -> String {
     match body {
         Message::Connect => "connect request".into(),

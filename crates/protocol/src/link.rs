@@ -273,17 +273,10 @@ impl Links {
         // at or below the last connection declared lost, or below the one up, is stale: sent
         // before the initiator gave that connection up (or before it restarted) and delayed.
         // Accepted, it would replace the live connection with a dead one.
-        let older_than = |c: Option<ConnId>, or_equal: bool| {
-            c.is_some_and(|c| {
-                c.initiator == conn.initiator
-                    && (conn.number < c.number || (or_equal && conn.number == c.number))
-            })
-        };
-        let up = match link.state {
-            LinkState::Up(c) => Some(c),
-            _ => None,
-        };
-        if !acceptor || older_than(link.lost, true) || older_than(up, false) {
+        let older = |c: ConnId| c.initiator == conn.initiator && conn.number < c.number;
+        let stale = link.lost.is_some_and(|l| l == conn || older(l))
+            || matches!(link.state, LinkState::Up(c) if older(c));
+        if !acceptor || stale {
             self.send_on(out, role, link.peer, conn, Message::Reset);
             return Received::Nothing;
         }

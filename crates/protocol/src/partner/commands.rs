@@ -276,12 +276,11 @@ impl Partner {
         let Some(w) = self.durable.config.witness else {
             return Ok(());
         };
-        let mut numbers = self.durable.config.numbers;
-        numbers.witness += 1;
+        let witness_sequence = self.durable.config.numbers.witness + 1;
         let Some(recorder) = self.witness_off_recorder(w) else {
             return Err(witness_off_unreachable());
         };
-        self.send_witness_off(id, numbers, recorder);
+        self.send_witness_off(id, witness_sequence, recorder);
         Ok(())
     }
 
@@ -304,7 +303,19 @@ impl Partner {
             .find(|&peer| self.links.is_up(peer))
     }
 
-    fn send_witness_off(&mut self, id: Option<CommandId>, numbers: Numbers, recorder: InstanceId) {
+    /// Asks `recorder` to record WITNESS OFF at `witness_sequence`, with the session's other
+    /// numbers as they are now (asked again later, the safety or suspend sequence may have moved
+    /// on; the witness sequence it asks for stays the same).
+    fn send_witness_off(
+        &mut self,
+        id: Option<CommandId>,
+        witness_sequence: u64,
+        recorder: InstanceId,
+    ) {
+        let numbers = Numbers {
+            witness: witness_sequence,
+            ..self.durable.config.numbers
+        };
         self.send(recorder, Message::WitnessOff { numbers });
         self.witness_off = Some(PendingWitnessOff {
             id,
@@ -329,12 +340,8 @@ impl Partner {
             self.witness_off = None;
             return;
         };
-        // Asked again at the current numbers: the session may have changed its safety or
-        // suspend sequence since (the witness sequence it asks for stays the same).
-        let mut numbers = self.durable.config.numbers;
-        numbers.witness = pending.numbers.witness;
         match self.witness_off_recorder(w) {
-            Some(recorder) => self.send_witness_off(pending.id, numbers, recorder),
+            Some(recorder) => self.send_witness_off(pending.id, pending.numbers.witness, recorder),
             None => {
                 self.witness_off = None;
                 if let Some(id) = pending.id {
