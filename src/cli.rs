@@ -97,6 +97,9 @@ pub struct SweepArgs {
     /// Print the results as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Switch on a deliberate protocol bug (builds with `--features mutants` only).
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub mutant: Option<String>,
 }
 
 /// `sim shrink SCENARIO.toml --seed N [-o SMALLER.toml]`.
@@ -108,9 +111,16 @@ pub struct ShrinkArgs {
     /// The seed of the failing run.
     #[arg(long, value_name = "N")]
     pub seed: u64,
-    /// Where to write the smaller scenario.
+    /// Where to write the smaller scenario (standard output when not given).
     #[arg(short = 'o', long = "output", value_name = "SMALLER.toml")]
     pub output: Option<PathBuf>,
+    /// Shrink the swarm variation of the scenario for this seed (what `sim sweep --swarm`
+    /// ran), judged by the invariants alone.
+    #[arg(long)]
+    pub swarm: bool,
+    /// Switch on a deliberate protocol bug (builds with `--features mutants` only).
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub mutant: Option<String>,
 }
 
 /// `sim check`: the model checker's own arguments (crates/model).

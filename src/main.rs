@@ -6,6 +6,8 @@
 //! bad input.
 
 mod cli;
+mod shrink;
+mod sweep;
 
 use std::{
     fs,
@@ -49,8 +51,8 @@ fn main() -> ExitCode {
         None => run(&cli.run),
         Some(Command::Run(arguments)) => run(arguments),
         Some(Command::Validate(arguments)) => validate(&arguments.scenario),
-        Some(Command::Sweep(arguments)) => not_yet_with_scenario("sweep", &arguments.scenario),
-        Some(Command::Shrink(arguments)) => not_yet_with_scenario("shrink", &arguments.scenario),
+        Some(Command::Sweep(arguments)) => sweep::run(arguments),
+        Some(Command::Shrink(arguments)) => shrink::run(arguments),
         Some(Command::Check(arguments)) => check(arguments),
         Some(Command::Bench(_)) => not_yet("bench"),
     };
@@ -175,14 +177,6 @@ fn validate(file: &Path) -> Exit {
             print_out(&(header + &scenario::to_toml(&scenario)));
             Exit::Held
         }
-        Err(exit) => exit,
-    }
-}
-
-/// A command whose engine is not built yet; the scenario is still checked first.
-fn not_yet_with_scenario(command: &str, file: &Path) -> Exit {
-    match load(file) {
-        Ok(_) => not_yet(command),
         Err(exit) => exit,
     }
 }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 pub mod engine;
 pub mod report;
 pub mod scenario;
+pub mod shrink;
+pub mod sweep;
 
 use report::Report;
 use scenario::Scenario;

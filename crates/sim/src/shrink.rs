@@ -1,0 +1,264 @@
+//! `sim shrink` (spec/cli.md): makes a failing run smaller (fewer faults, fewer steps, a shorter
+//! run, a lighter workload) while it still fails the same way, so that what is left is the
+//! failure and little else.
+//!
+//! "The same way" is the same set of failed checks, by name: the invariants and expectations
+//! that failed (a step that failed unexpectedly is the `step_errors` check). Each candidate is a
+//! resolved [`Scenario`], run with the failing seed; a candidate is kept only when it fails the
+//! same way. Expectations that held are dropped first: they do not make the failure, and a
+//! shorter run would break them for reasons of its own.
+
+use std::collections::BTreeSet;
+
+use crate::scenario::{Arrivals, Expectations, Scenario};
+use crate::sweep::failed_checks;
+use crate::{run_scenario, RunOptions};
+
+/// The shortest run a shrink tries, in ns: 100 ms, the unit durations are shortened by.
+const DURATION_STEP_NS: u64 = 100_000_000;
+
+/// The outcome of a shrink.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shrunk {
+    /// The smaller scenario (its `seed` is the failing seed).
+    pub scenario: Scenario,
+    /// The checks it fails, as the original did (sorted names).
+    pub signature: Vec<String>,
+    /// How many runs the shrink took, the original's included.
+    pub runs: u32,
+}
+
+/// Why nothing was shrunk.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShrinkError {
+    /// The run passes: there is no failure to keep.
+    #[error("seed {seed} passes: there is no failure to shrink")]
+    Passes {
+        /// The seed.
+        seed: u64,
+    },
+}
+
+/// How to judge the runs of a shrink.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShrinkOptions {
+    /// `--mutant NAME`: a deliberate protocol bug (builds with the `mutants` feature).
+    pub mutant: Option<mirror_protocol::Mutant>,
+    /// Judge the invariants alone (a swarm variation: its expectations and step errors were not
+    /// written for it).
+    pub invariants_only: bool,
+}
+
+/// The names of the checks a run of `scenario` with `seed` fails, sorted.
+pub fn signature(scenario: &Scenario, seed: u64, options: ShrinkOptions) -> Vec<String> {
+    let run_options = RunOptions {
+        seed,
+        mutant: options.mutant,
+        ..RunOptions::default()
+    };
+    let report = run_scenario(scenario, &run_options).report;
+    let names: BTreeSet<String> = failed_checks(&report, options.invariants_only)
+        .into_iter()
+        .map(|check| check.name)
+        .collect();
+    names.into_iter().collect()
+}
+
+/// Shrinks the run of `scenario` with `seed`. `log` hears of each reduction kept.
+pub fn shrink(
+    scenario: &Scenario,
+    seed: u64,
+    options: ShrinkOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<Shrunk, ShrinkError> {
+    let target = signature(scenario, seed, options);
+    if target.is_empty() {
+        return Err(ShrinkError::Passes { seed });
+    }
+    let mut shrinker = Shrinker {
+        target,
+        seed,
+        options,
+        runs: 1,
+        log,
+    };
+    let mut best = scenario.clone();
+    best.seed = seed;
+    let failing: BTreeSet<&str> = shrinker.target.iter().map(String::as_str).collect();
+    let candidate = without_passing_expectations(&best, &failing);
+    if candidate != best && shrinker.keeps(&candidate, "without the expectations that held") {
+        best = candidate;
+    }
+    loop {
+        let before = best.clone();
+        shrinker.drop_faults(&mut best);
+        shrinker.drop_steps(&mut best);
+        shrinker.shorten(&mut best);
+        shrinker.lighten_workload(&mut best);
+        if best == before {
+            break;
+        }
+    }
+    Ok(Shrunk {
+        scenario: best,
+        signature: shrinker.target,
+        runs: shrinker.runs,
+    })
+}
+
+struct Shrinker<'a> {
+    target: Vec<String>,
+    seed: u64,
+    options: ShrinkOptions,
+    runs: u32,
+    log: &'a mut dyn FnMut(&str),
+}
+
+impl Shrinker<'_> {
+    /// Whether `candidate` fails the same way; if so, `log` hears what changed (`what`).
+    fn keeps(&mut self, candidate: &Scenario, what: &str) -> bool {
+        self.runs += 1;
+        let same = signature(candidate, self.seed, self.options) == self.target;
+        if same {
+            (self.log)(&format!("{what}: still fails"));
+        }
+        same
+    }
+
+    /// Takes out each fault in turn, the last first.
+    fn drop_faults(&mut self, best: &mut Scenario) {
+        for i in (0..best.faults.len()).rev() {
+            let mut candidate = best.clone();
+            let fault = candidate.faults.remove(i);
+            let what = format!(
+                "without the {} fault at {}",
+                fault.kind.name(),
+                seconds(fault.at_ns)
+            );
+            if self.keeps(&candidate, &what) {
+                *best = candidate;
+            }
+        }
+    }
+
+    /// Takes out each step in turn, the last first.
+    fn drop_steps(&mut self, best: &mut Scenario) {
+        for i in (0..best.steps.len()).rev() {
+            let candidate = without_step(best, i);
+            let what = format!("without step {} ({})", i + 1, best.steps[i].sql);
+            if self.keeps(&candidate, &what) {
+                *best = candidate;
+            }
+        }
+    }
+
+    /// Finds a shorter duration that still fails, by bisection in steps of 100 ms (a failure
+    /// need not stay once it has appeared, so each length is run, never assumed).
+    fn shorten(&mut self, best: &mut Scenario) {
+        let mut high = best.duration_ns.div_ceil(DURATION_STEP_NS);
+        let mut low = 1;
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let candidate = with_duration(best, middle * DURATION_STEP_NS);
+            let what = format!("cut to {}", seconds(candidate.duration_ns));
+            if self.keeps(&candidate, &what) {
+                *best = candidate;
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+    }
+
+    /// Halves the workload's rate or clients while the run still fails the same way.
+    fn lighten_workload(&mut self, best: &mut Scenario) {
+        loop {
+            let mut candidate = best.clone();
+            let Some(workload) = candidate.workload.as_mut() else {
+                return;
+            };
+            let what = match &mut workload.arrivals {
+                Arrivals::OpenLoop {
+                    transactions_per_second: rate,
+                } if *rate >= 2.0 => {
+                    *rate = (*rate / 2.0).floor();
+                    format!("at half the rate ({rate} per second)")
+                }
+                Arrivals::ClosedLoop { clients, .. } if *clients >= 2 => {
+                    *clients /= 2;
+                    format!("with half the clients ({clients})")
+                }
+                _ => return,
+            };
+            if !self.keeps(&candidate, &what) {
+                return;
+            }
+            *best = candidate;
+        }
+    }
+}
+
+/// `scenario` without the expectations that are not among `failing` (`step_errors` stays: it
+/// allows step failures, and without it they would fail the run).
+fn without_passing_expectations(scenario: &Scenario, failing: &BTreeSet<&str>) -> Scenario {
+    let mut candidate = scenario.clone();
+    let expect = &scenario.expect;
+    let keep = |name: &str| failing.contains(name);
+    candidate.expect = Expectations {
+        principal: expect.principal.filter(|_| keep("principal")),
+        mirror: expect.mirror.filter(|_| keep("mirror")),
+        state: expect.state.filter(|_| keep("state")),
+        role_sequence: expect.role_sequence.filter(|_| keep("role_sequence")),
+        lost_acknowledged: expect
+            .lost_acknowledged
+            .filter(|_| keep("lost_acknowledged")),
+        split_brain: expect.split_brain.filter(|_| keep("split_brain")),
+        failovers: crate::scenario::FailoverExpectations {
+            automatic: expect
+                .failovers
+                .automatic
+                .filter(|_| keep("failovers.automatic")),
+            manual: expect.failovers.manual.filter(|_| keep("failovers.manual")),
+            forced: expect.failovers.forced.filter(|_| keep("failovers.forced")),
+        },
+        step_errors: expect.step_errors.clone(),
+        commit_latency_p99: expect
+            .commit_latency_p99
+            .filter(|_| keep("commit_latency_p99")),
+        unavailable: expect.unavailable.filter(|_| keep("unavailable")),
+    };
+    candidate
+}
+
+/// `scenario` without step `index` (0-based): the later steps are renumbered, and so are the
+/// step errors `[expect]` allows; those of the removed step go.
+fn without_step(scenario: &Scenario, index: usize) -> Scenario {
+    let mut candidate = scenario.clone();
+    candidate.steps.remove(index);
+    for (i, step) in candidate.steps.iter_mut().enumerate() {
+        step.number = i + 1;
+    }
+    let removed = index + 1;
+    if let Some(allowed) = candidate.expect.step_errors.as_mut() {
+        allowed.retain(|error| error.step != removed);
+        for error in allowed.iter_mut() {
+            if error.step > removed {
+                error.step -= 1;
+            }
+        }
+    }
+    candidate
+}
+
+/// `scenario` cut to `duration_ns`, without the faults that would come after its end.
+fn with_duration(scenario: &Scenario, duration_ns: u64) -> Scenario {
+    let mut candidate = scenario.clone();
+    candidate.duration_ns = duration_ns;
+    candidate.faults.retain(|fault| fault.at_ns < duration_ns);
+    candidate
+}
+
+/// A time in seconds, for messages.
+fn seconds(ns: u64) -> String {
+    format!("{}s", ns as f64 / 1e9)
+}
