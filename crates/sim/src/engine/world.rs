@@ -784,13 +784,18 @@ impl<'s> World<'s> {
 
     fn send(&mut self, n: usize, env: Envelope) {
         if let Message::Log { lsn_from, lsn_to } = env.body {
-            // The protocol ships as it writes; the wire may lag behind. A new connection restarts
-            // shipping where the mirror stands; on the same one, the range only grows.
-            let same_connection = self.nodes[n]
-                .ship_envelope
-                .as_ref()
-                .is_some_and(|e| e.conn == env.conn && e.to == env.to);
-            if same_connection {
+            // The protocol ships as it writes; the wire may lag behind. While the ranges follow
+            // one another on one connection, the range only grows. A new connection, or a new
+            // handshake on the same one (RESUME after SUSPEND), restarts shipping where the
+            // mirror stands: the blocks still on the wire are dropped by the mirror, which
+            // waits for its own end. (Extending instead left a resumed mirror waiting forever
+            // for log the wire had already passed: found by `sim sweep --swarm`.)
+            let continues = self.nodes[n].ship_envelope.as_ref().is_some_and(|e| {
+                e.conn == env.conn
+                    && e.to == env.to
+                    && matches!(e.body, Message::Log { lsn_to: previous_to, .. } if previous_to == lsn_from)
+            });
+            if continues {
                 self.nodes[n].log.extend_shipping(lsn_to);
             } else {
                 self.nodes[n].log.ship(lsn_from, lsn_to);
