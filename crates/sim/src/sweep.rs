@@ -13,7 +13,9 @@ use std::sync::Mutex;
 
 use crate::engine::rng::Stream;
 use crate::report::{FailoverKind, Report};
-use crate::scenario::{Expectations, LinkParameters, Scenario};
+use crate::scenario::{
+    Expectations, Fault, FaultKind, HealScope, InstanceId, LinkParameters, Scenario,
+};
 use crate::{run_scenario, RunOptions};
 
 /// How many failing seeds a sweep keeps with their details (the lowest ones); the others are
@@ -292,6 +294,10 @@ const SWARM_KIND_LEFT_OUT: f64 = 0.25;
 /// - each kind of fault the scenario has is left out with probability 1/4;
 /// - the faults move: each fault's time is scaled by a factor in [0.5, 1.5), and the faults keep
 ///   the order they had (a restart stays after its crash, a heal after its partition);
+/// - on half of the runs, one or two fault episodes are added ([`add_episodes`]): a crash, a
+///   power loss, a pause, a partition (both ways or one), packet loss or a slow disk, at a
+///   random moment, on a random instance or link, ended (restart, resume, heal) some seconds
+///   later unless the run ends first;
 /// - the network's one-way latencies and the disks' flush latencies are scaled by a factor in
 ///   [0.5, 2); a jitter of 0 becomes a quarter of the latency on half of the runs;
 /// - the expectations are dropped: they were written for the scenario as it is. Swarm runs are
@@ -311,6 +317,10 @@ pub fn swarm(scenario: &Scenario, seed: u64) -> Scenario {
         .faults
         .retain(|fault| !left_out.contains(fault.kind.name()));
     move_faults(&mut varied, &mut rng);
+    if rng.chance(0.5) {
+        let episodes = if rng.chance(0.5) { 1 } else { 2 };
+        add_episodes(&mut varied, episodes, &mut rng);
+    }
     vary_link(&mut varied.network.default_link, &mut rng);
     for link in &mut varied.network.links {
         vary_link(&mut link.parameters, &mut rng);
@@ -336,6 +346,77 @@ fn move_faults(scenario: &mut Scenario, rng: &mut Stream) {
     for (&i, at_ns) in order.iter().zip(times) {
         scenario.faults[i].at_ns = at_ns;
     }
+}
+
+/// The longest fault episode a swarm run adds, in ns (long enough for a failover and for the
+/// peers of a returning instance to have moved on).
+const EPISODE_LENGTH_MAX_NS: u64 = 40_000_000_000;
+
+/// Adds `count` fault episodes to `scenario`: each a fault that starts between a tenth and
+/// four fifths of the run, on a random instance or link, and the fault or heal that ends it
+/// 0.5 to 40 s later (left out when that is past the end of the run).
+fn add_episodes(scenario: &mut Scenario, count: usize, rng: &mut Stream) {
+    let instances = scenario.instances.len();
+    if instances < 2 {
+        return;
+    }
+    let end = scenario.duration_ns;
+    for _ in 0..count {
+        let start = scale(end, 0.1 + 0.7 * rng.unit());
+        let length = 500_000_000 + scale(EPISODE_LENGTH_MAX_NS, rng.unit());
+        let target = InstanceId(pick(instances, rng));
+        let other = InstanceId((target.0 + 1 + pick(instances - 1, rng)) % instances);
+        let between = [target, other];
+        let (kind, ending) = match pick(6, rng) {
+            0 => (FaultKind::Crash { target }, FaultKind::Restart { target }),
+            1 => (
+                FaultKind::PowerOff { target },
+                FaultKind::Restart { target },
+            ),
+            2 => (FaultKind::Pause { target }, FaultKind::Resume { target }),
+            3 => (
+                FaultKind::Partition {
+                    between,
+                    one_way: rng.chance(0.3),
+                },
+                heal_link(between),
+            ),
+            4 => (
+                FaultKind::Loss {
+                    between: Some(between),
+                    rate: 0.05 + 0.25 * rng.unit(),
+                },
+                heal_link(between),
+            ),
+            _ => (
+                FaultKind::SlowDisk {
+                    target,
+                    flush_ns: 5_000_000 + scale(45_000_000, rng.unit()),
+                },
+                FaultKind::Heal {
+                    scope: HealScope::Instance(target),
+                },
+            ),
+        };
+        scenario.faults.push(Fault { at_ns: start, kind });
+        if start + length < end {
+            scenario.faults.push(Fault {
+                at_ns: start + length,
+                kind: ending,
+            });
+        }
+    }
+}
+
+fn heal_link(between: [InstanceId; 2]) -> FaultKind {
+    FaultKind::Heal {
+        scope: HealScope::Link(between),
+    }
+}
+
+/// A uniform choice in `0..n` (`n` > 0).
+fn pick(n: usize, rng: &mut Stream) -> usize {
+    ((rng.unit() * n as f64) as usize).min(n - 1)
 }
 
 fn vary_link(link: &mut LinkParameters, rng: &mut Stream) {
@@ -399,6 +480,103 @@ mod tests {
             "a shard that starts past the range runs nothing"
         );
         assert_eq!(Seeds::range(0, u64::MAX - 1).count(), u64::MAX);
+    }
+
+    fn scenario(name: &str) -> Scenario {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../sims")
+            .join(name);
+        crate::scenario::load(&file).expect("a bundled scenario")
+    }
+
+    /// The faults as (time, what), in the order they happen.
+    fn in_order(faults: &[Fault]) -> Vec<(u64, String)> {
+        let mut order: Vec<(u64, usize, String)> = faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.at_ns, i, format!("{:?}", f.kind)))
+            .collect();
+        order.sort();
+        order.into_iter().map(|(at, _, kind)| (at, kind)).collect()
+    }
+
+    #[test]
+    fn moved_faults_keep_their_order() {
+        let original = scenario("all-partitioned-mirror-witness-reconnect-no-failover.toml");
+        let kinds = |faults: &[Fault]| -> Vec<String> {
+            in_order(faults).into_iter().map(|(_, kind)| kind).collect()
+        };
+        let mut moved = 0;
+        for seed in 0..40 {
+            let mut varied = original.clone();
+            move_faults(&mut varied, &mut Stream::new(seed, "swarm"));
+            assert_eq!(
+                kinds(&varied.faults),
+                kinds(&original.faults),
+                "seed {seed}"
+            );
+            assert!(varied.faults.iter().all(|f| f.at_ns <= varied.duration_ns));
+            moved += usize::from(varied.faults != original.faults);
+        }
+        assert!(moved >= 38, "the faults move: {moved} of 40");
+    }
+
+    #[test]
+    fn an_episode_is_a_fault_and_its_end_within_the_run() {
+        let original = scenario("quickstart.toml");
+        let mut ended = 0;
+        for seed in 0..60 {
+            let mut varied = original.clone();
+            add_episodes(&mut varied, 1, &mut Stream::new(seed, "swarm"));
+            let added = &varied.faults[original.faults.len()..];
+            assert!(matches!(added.len(), 1 | 2), "seed {seed}: {added:?}");
+            let start = added[0];
+            assert!(start.at_ns >= varied.duration_ns / 10 && start.at_ns < varied.duration_ns);
+            if let [_, end] = added {
+                ended += 1;
+                assert!(end.at_ns > start.at_ns && end.at_ns < varied.duration_ns);
+                let ends_it = match (start.kind, end.kind) {
+                    (
+                        FaultKind::Crash { target } | FaultKind::PowerOff { target },
+                        FaultKind::Restart { target: t },
+                    ) => target == t,
+                    (FaultKind::Pause { target }, FaultKind::Resume { target: t }) => target == t,
+                    (
+                        FaultKind::SlowDisk { target, .. },
+                        FaultKind::Heal {
+                            scope: HealScope::Instance(t),
+                        },
+                    ) => target == t,
+                    (
+                        FaultKind::Partition { between, .. }
+                        | FaultKind::Loss {
+                            between: Some(between),
+                            ..
+                        },
+                        FaultKind::Heal {
+                            scope: HealScope::Link(b),
+                        },
+                    ) => between == b,
+                    _ => false,
+                };
+                assert!(ends_it, "seed {seed}: {added:?}");
+            }
+            for fault in added {
+                let ids: Vec<InstanceId> = match fault.kind {
+                    FaultKind::Partition { between, .. } => between.to_vec(),
+                    FaultKind::Crash { target } | FaultKind::Restart { target } => vec![target],
+                    _ => Vec::new(),
+                };
+                assert!(ids.iter().all(|id| id.0 < varied.instances.len()));
+                if let [a, b] = ids[..] {
+                    assert_ne!(a, b, "a link joins two instances");
+                }
+            }
+        }
+        assert!(
+            (30..60).contains(&ended),
+            "most episodes end within the run: {ended}"
+        );
     }
 
     #[test]

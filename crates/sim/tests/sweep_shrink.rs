@@ -15,44 +15,16 @@ fn load(name: &str) -> Scenario {
     scenario::load(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
-/// The faults of a scenario as (kind, instances), in the order they happen.
-fn fault_order(scenario: &Scenario) -> Vec<String> {
-    let mut faults: Vec<(u64, usize, String)> = scenario
-        .faults
-        .iter()
-        .enumerate()
-        .map(|(i, fault)| (fault.at_ns, i, format!("{:?}", fault.kind)))
-        .collect();
-    faults.sort();
-    faults.into_iter().map(|(_, _, kind)| kind).collect()
-}
-
 #[test]
-fn a_swarm_variation_is_a_function_of_the_seed_and_keeps_the_order_of_the_faults() {
+fn a_swarm_variation_is_a_function_of_the_seed_and_a_valid_scenario() {
     let original = load("all-partitioned-mirror-witness-reconnect-no-failover.toml");
-    let order = fault_order(&original);
-    let mut left_out_some = 0;
-    let mut moved = 0;
+    let (mut left_out_some, mut added_some) = (0, 0);
     for seed in 0..40 {
         let varied = sweep::swarm(&original, seed);
         assert_eq!(varied, sweep::swarm(&original, seed), "seed {seed}");
-        // The faults kept happen in the order they had.
-        let kept: Vec<String> = fault_order(&varied);
-        let expected: Vec<String> = order
-            .iter()
-            .filter(|kind| kept.contains(kind))
-            .cloned()
-            .collect();
-        assert_eq!(kept, expected, "seed {seed}: the faults changed order");
         assert!(varied.faults.iter().all(|f| f.at_ns <= varied.duration_ns));
         left_out_some += usize::from(varied.faults.len() < original.faults.len());
-        moved += usize::from(
-            varied
-                .faults
-                .iter()
-                .zip(&original.faults)
-                .any(|(a, b)| a.at_ns != b.at_ns),
-        );
+        added_some += usize::from(varied.faults.len() > original.faults.len());
         // Expectations were written for the scenario as it is.
         assert_eq!(varied.expect, Default::default());
         // The variation is a valid scenario: written out, it reads back the same.
@@ -62,10 +34,9 @@ fn a_swarm_variation_is_a_function_of_the_seed_and_keeps_the_order_of_the_faults
         assert_eq!(scenario::to_toml(&again), text);
     }
     assert!(
-        (1..40).contains(&left_out_some),
-        "some runs leave faults out, most do not: {left_out_some} of 40"
+        (1..40).contains(&left_out_some) && (1..40).contains(&added_some),
+        "some runs leave faults out, some add some: {left_out_some} and {added_some} of 40"
     );
-    assert!(moved >= 35, "the faults move: {moved} of 40");
 }
 
 #[test]
