@@ -91,11 +91,12 @@ fn progress_bar(total: u64) -> ProgressBar {
 
 /// The commands that reproduce a failing seed.
 fn reproduce(file: &Path, seed: u64, swarm: bool) -> Vec<String> {
-    let file = file.display();
+    let smaller = file.with_extension(format!("seed-{seed}.toml"));
+    let (file, smaller) = (file.display(), smaller.display());
     if swarm {
         vec![
             format!("sim sweep {file} --seeds {seed}..{seed} --swarm"),
-            format!("sim shrink {file} --seed {seed} --swarm -o {file}.seed-{seed}.toml"),
+            format!("sim shrink {file} --seed {seed} --swarm -o {smaller}"),
         ]
     } else {
         vec![format!("sim run {file} --seed {seed}")]
