@@ -5,6 +5,7 @@
 //! prints one message on stderr and nothing on stdout; a panic is a bug, never a way to report
 //! bad input.
 
+mod bench;
 mod cli;
 
 use std::{
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep(arguments)) => not_yet_with_scenario("sweep", &arguments.scenario),
         Some(Command::Shrink(arguments)) => not_yet_with_scenario("shrink", &arguments.scenario),
         Some(Command::Check(arguments)) => check(arguments),
-        Some(Command::Bench(_)) => not_yet("bench"),
+        Some(Command::Bench(arguments)) => bench::bench(arguments),
     };
     ExitCode::from(exit as u8)
 }
