@@ -987,6 +987,58 @@ mod tests {
         }
     }
 
+    /// A result for `cell` with `acknowledged` commits of 1 ms each over one second.
+    fn result(cell: Cell, acknowledged: u64, problem: Option<&str>) -> CellResult {
+        let mut histogram = Histogram::<u64>::new(3).unwrap();
+        if acknowledged > 0 {
+            histogram.record_n(1000, acknowledged).unwrap();
+        }
+        CellResult {
+            cell,
+            acknowledged,
+            window_us: 1_000_000,
+            latency: LatencySummary::from_histogram(&histogram),
+            histogram,
+            problem: problem.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_failed_cell_makes_the_verdict_fail_and_is_named() {
+        let cells = cells_of(&GRID_QUICK);
+        let mut results: Vec<CellResult> = cells.iter().map(|&c| result(c, 10, None)).collect();
+        assert!(verdict_line(&GRID_QUICK, &results).starts_with("PASS"));
+        results[3] = result(cells[3], 0, Some("no commit was acknowledged"));
+        let verdict = verdict_line(&GRID_QUICK, &results);
+        assert!(verdict.starts_with("FAIL"), "{verdict}");
+        assert!(
+            verdict.contains(&format!("{}: no commit was acknowledged", cells[3].label())),
+            "{verdict}"
+        );
+        // Its comparison shows no ratio rather than dividing by zero.
+        let table = comparison_table(&results);
+        assert!(table.contains("n/a"), "{table}");
+    }
+
+    #[test]
+    fn comparisons_pair_full_with_off_of_the_same_rtt_and_load() {
+        let results: Vec<CellResult> = cells_of(&GRID_FULL)
+            .into_iter()
+            .map(|c| result(c, if c.safety == Safety::Full { 10 } else { 40 }, None))
+            .collect();
+        let pairs = comparisons(&results);
+        assert_eq!(
+            pairs.len(),
+            GRID_FULL.rtts_us.len() * GRID_FULL.clients.len()
+        );
+        for pair in pairs {
+            assert_eq!(pair.full.cell.rtt_us, pair.off.cell.rtt_us);
+            assert_eq!(pair.full.cell.clients, pair.off.cell.clients);
+            assert_eq!(pair.throughput_ratio(), Some(0.25));
+            assert_eq!(pair.p50_ratio(), Some(1.0));
+        }
+    }
+
     #[test]
     fn milliseconds_are_short_and_exact() {
         assert_eq!(milliseconds(500), "0.5");
