@@ -5,6 +5,7 @@
 //! prints one message on stderr and nothing on stdout; a panic is a bug, never a way to report
 //! bad input.
 
+mod bench;
 mod cli;
 mod shrink;
 mod sweep;
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep(arguments)) => sweep::run(arguments),
         Some(Command::Shrink(arguments)) => shrink::run(arguments),
         Some(Command::Check(arguments)) => check(arguments),
-        Some(Command::Bench(_)) => not_yet("bench"),
+        Some(Command::Bench(arguments)) => bench::bench(arguments),
     };
     ExitCode::from(exit as u8)
 }
@@ -179,9 +180,4 @@ fn validate(file: &Path) -> Exit {
         }
         Err(exit) => exit,
     }
-}
-
-fn not_yet(command: &str) -> Exit {
-    print_err(&format!("sim {command}: not yet implemented"));
-    Exit::BadInput
 }

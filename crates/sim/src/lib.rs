@@ -35,6 +35,13 @@ pub struct RunOutcome {
     /// Output files (`--trace`, `--events`) that could not be written, each as one message
     /// naming the file and the reason. Any entry makes the run bad input: exit 2.
     pub output_errors: Vec<String>,
+    /// The whole commit-latency distribution in microseconds of simulated time, of which
+    /// `report.commit_latency_us` is the summary: `sim bench` writes it out as `.hgrm` files.
+    /// Not part of the JSON report.
+    pub commit_latency_us: hdrhistogram::Histogram<u64>,
+    /// When the client workload started, in microseconds of simulated time (`None`: it never
+    /// did); commits are measured from then to the end of the run.
+    pub workload_started_us: Option<u64>,
 }
 
 /// Runs `scenario` on simulated time and reports what happened. The same scenario, seed and
@@ -80,5 +87,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
     RunOutcome {
         report: result.report,
         output_errors,
+        commit_latency_us: result.latency_us,
+        workload_started_us: result.workload_started_ns.map(|ns| ns / 1000),
     }
 }

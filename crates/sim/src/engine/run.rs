@@ -22,6 +22,13 @@ pub struct RunResult {
     pub timeline: Vec<super::trace::Mark>,
     /// The instances' names, in scenario order.
     pub names: Vec<String>,
+    /// Every acknowledged commit's latency in microseconds of simulated time (the histogram
+    /// that `report.commit_latency_us` summarises), for callers that need the whole
+    /// distribution (`sim bench`).
+    pub latency_us: hdrhistogram::Histogram<u64>,
+    /// When the client workload started, in nanoseconds of simulated time; `None` if it never
+    /// did (no workload, or the setup steps never finished).
+    pub workload_started_ns: Option<u64>,
 }
 
 /// Runs `scenario` with `seed` (and a mutant, in builds with the `mutants` feature), writing
@@ -55,6 +62,8 @@ pub fn run(
         events_error,
         timeline: world.timeline.take().unwrap_or_default(),
         names,
+        latency_us: world.latency_us.clone(),
+        workload_started_ns: world.workload_started,
     }
 }
 
