@@ -439,9 +439,18 @@ fn vary_jitter(jitter_ns: u64, latency_ns: u64, rng: &mut Stream) -> u64 {
     }
 }
 
-/// `ns * factor`, rounded down (`factor` is a small positive number).
+/// `ns * factor` to three significant digits, rounded down (`factor` is a small positive
+/// number): a varied scenario written out by `sim shrink` reads "38.3s", not "38328271178ns".
 fn scale(ns: u64, factor: f64) -> u64 {
-    (ns as f64 * factor) as u64
+    three_digits((ns as f64 * factor) as u64)
+}
+
+fn three_digits(ns: u64) -> u64 {
+    let mut unit = 1;
+    while ns / unit >= 1_000 {
+        unit *= 10;
+    }
+    ns / unit * unit
 }
 
 #[cfg(test)]
@@ -577,6 +586,15 @@ mod tests {
             (30..60).contains(&ended),
             "most episodes end within the run: {ended}"
         );
+    }
+
+    #[test]
+    fn varied_times_keep_three_significant_digits() {
+        assert_eq!(three_digits(38_328_271_178), 38_300_000_000);
+        assert_eq!(three_digits(200_286), 200_000);
+        assert_eq!(three_digits(999), 999);
+        assert_eq!(three_digits(1_999), 1_990);
+        assert_eq!(three_digits(0), 0);
     }
 
     #[test]
