@@ -74,6 +74,8 @@ pub struct SplitBrain {
 pub struct History {
     /// Each transaction's log size (acknowledged commits are kept as runs of transactions).
     tx_sizes: TxSizes,
+    /// The instances' names, by node index, for the messages of broken invariants.
+    pub names: Vec<String>,
     /// Every start of serving, in order.
     pub serve_starts: Vec<ServeStart>,
     /// Who serves now: node -> (role sequence, since, took over by forced service lineage).
@@ -91,12 +93,22 @@ pub struct History {
 }
 
 impl History {
-    /// An empty history of a run whose transactions are sized by `tx_sizes`.
-    pub fn with_sizes(tx_sizes: TxSizes) -> Self {
+    /// An empty history of a run whose transactions are sized by `tx_sizes`, among `instances`.
+    pub fn with_sizes(tx_sizes: TxSizes, instances: &[crate::scenario::Instance]) -> Self {
         Self {
             tx_sizes,
+            names: instances.iter().map(|i| i.name.clone()).collect(),
             ..Self::default()
         }
+    }
+
+    /// The name of node `n` ("instance n" for a node the scenario does not name, as in unit
+    /// tests).
+    fn name(&self, n: usize) -> String {
+        self.names
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| format!("instance {n}"))
     }
 
     /// Records that `invariant` broke, with what happened.
@@ -229,9 +241,10 @@ impl History {
             let there = lsn <= s.lsn_end && generation_at(&s.segments, lsn) == Some(generation);
             if !there {
                 problem = Some(format!(
-                    "instance {node} acknowledged a commit at lsn {lsn} (role sequence {role_sequence}) at t={} us, after instance {} began serving at role sequence {} without it",
+                    "{} acknowledged a commit at lsn {lsn} (role sequence {role_sequence}) at t={} us, after {} began serving at role sequence {} without it",
+                    self.name(node),
                     at / 1000,
-                    s.node,
+                    self.name(s.node),
                     s.role_sequence
                 ));
                 break;
@@ -301,9 +314,9 @@ impl History {
             }
             if let Some(first) = unexcused.first() {
                 broken.push(format!(
-                    "{} acknowledged commits of instance {} (role sequence {}) are missing from the last principal's log, the first at lsn {first}",
+                    "{} acknowledged commits of {} (role sequence {}) are missing from the last principal's log, the first at lsn {first}",
                     unexcused.len(),
-                    ledger.node,
+                    self.name(ledger.node),
                     ledger.role_sequence
                 ));
             }

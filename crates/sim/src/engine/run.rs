@@ -76,17 +76,29 @@ impl World<'_> {
 
     /// The last principal (spec/scenario.md): serving at the end, else the one that served most
     /// recently (highest role sequence, then highest end of log).
+    ///
+    /// One case the spec's wording leaves open: after forced service, the old principal may
+    /// still serve at the end (a split brain) while the instance that forced service, at a
+    /// higher role sequence, is down or cut off. The newer fork is the history that survives
+    /// (reference section 5: the old principal, once it hears of the new role sequence,
+    /// becomes the mirror and discards its log past the fork LSN), so the instance of the
+    /// higher role sequence is the last principal, and what the old one acknowledged past the
+    /// fork is lost (counted in `lost_acknowledged`), not a broken `acknowledged_durable`.
     fn last_principal(&self) -> Option<usize> {
         let serving = (0..self.nodes.len())
             .filter(|&n| self.nodes[n].serving)
             .max_by_key(|&n| self.role_sequence_of(n));
-        serving.or_else(|| {
-            self.history
-                .serve_starts
-                .iter()
-                .map(|s| s.node)
-                .max_by_key(|&n| (self.role_sequence_of(n), self.nodes[n].log.lsn_hardened()))
-        })
+        let newest = self
+            .history
+            .serve_starts
+            .iter()
+            .map(|s| s.node)
+            .max_by_key(|&n| (self.role_sequence_of(n), self.nodes[n].log.lsn_hardened()));
+        match (serving, newest) {
+            (Some(s), Some(n)) if self.role_sequence_of(n) > self.role_sequence_of(s) => Some(n),
+            (Some(s), _) => Some(s),
+            (None, n) => n,
+        }
     }
 
     fn role_sequence_of(&self, n: usize) -> u64 {

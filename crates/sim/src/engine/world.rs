@@ -435,7 +435,7 @@ impl<'s> World<'s> {
             net: Network::new(&scenario.network, n),
             held: (0..n * n).map(|_| VecDeque::new()).collect(),
             estate,
-            history: History::with_sizes(tx_sizes),
+            history: History::with_sizes(tx_sizes, &scenario.instances),
             record,
             steps: Steps::default(),
             rng_net: Stream::new(seed, "network"),
