@@ -42,3 +42,28 @@ fn commits_wait_while_the_principal_is_pending_failover() {
     assert_eq!(tx.failed, 0, "none fails: the role did not change");
     assert_eq!(tx.acknowledged + tx.in_flight, tx.submitted);
 }
+
+// reference §7: SET PARTNER OFF ends the session for good. The instance that was the mirror
+// crashes after it and restarts: sys.database_mirroring on it shows no session (before the fix
+// it came back DISCONNECTED as MIRROR, holding the removed session; found by sim sweep --swarm).
+#[test]
+fn a_session_removed_by_partner_off_stays_removed_after_a_restart() {
+    let report =
+        common::report_of("partner-off-then-old-mirror-restarts-session-stays-removed.toml");
+    let query = report
+        .queries
+        .iter()
+        .find(|q| q.on == "alpha" && q.at_us == 35_000_000)
+        .expect("the SELECT at 35 s on alpha");
+    let column = |name: &str| {
+        let i = query.columns.iter().position(|c| c == name).expect(name);
+        query
+            .rows
+            .iter()
+            .map(|row| row[i].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(column("mirroring_state_desc"), [serde_json::Value::Null]);
+    assert_eq!(column("mirroring_role_desc"), [serde_json::Value::Null]);
+    assert_eq!(report.verdict, mirror_sim::report::Verdict::Pass);
+}

@@ -1343,6 +1343,22 @@ mod tests {
         assert!(p.is_connected(M));
     }
 
+    // reference §7: SET PARTNER OFF ends the session for good: a crash and restart of either
+    // partner does not bring it back.
+    #[test]
+    fn a_session_ended_by_partner_off_stays_ended_after_a_restart() {
+        let mut p = synchronized_principal();
+        accepted(&mut p, 3, SessionCommand::PartnerOff);
+        p.crash();
+        p.restart(5, p.lsn_hardened());
+        assert!(p.is_ended() && p.is_running());
+        assert!(
+            p.take_outputs().is_empty(),
+            "no state change, no connection attempt"
+        );
+        assert_eq!(refused(&mut p, SessionCommand::Resume), 1416);
+    }
+
     // DESIGN rule: a command on an instance whose session ended is refused (1416).
     #[test]
     fn commands_after_partner_off_are_1416() {

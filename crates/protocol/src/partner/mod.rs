@@ -616,6 +616,14 @@ impl Partner {
     /// last role (reference section 4).
     pub fn restart(&mut self, now: Nanos, lsn_hardened: Lsn) {
         assert!(!self.running, "restart of a running instance");
+        if self.ended {
+            // SET PARTNER OFF removed the session from the database's metadata: a restart does
+            // not bring it back (found by `sim sweep --swarm`: a mirror that crashed after
+            // PARTNER OFF came back DISCONNECTED, holding the old session).
+            self.running = true;
+            self.invariants();
+            return;
+        }
         // How far the mirror was known to have hardened survives the restart (SQL Server keeps
         // it with the database, as mirroring_failover_lsn): the send queue the principal reports
         // before it reconnects counts from there, not from the start of the log.

@@ -88,17 +88,29 @@ impl World<'_> {
         let serving = (0..self.nodes.len())
             .filter(|&n| self.nodes[n].serving)
             .max_by_key(|&n| self.role_sequence_of(n));
-        let newest = self
-            .history
-            .serve_starts
+        let Some(serving) = serving else {
+            return self
+                .history
+                .serve_starts
+                .iter()
+                .map(|s| s.node)
+                .max_by_key(|&n| (self.role_sequence_of(n), self.nodes[n].log.lsn_hardened()));
+        };
+        // The history's role sequences, which keep growing across sessions set up again.
+        let starts = &self.history.serve_starts;
+        let serving_at = starts
             .iter()
-            .map(|s| s.node)
-            .max_by_key(|&n| (self.role_sequence_of(n), self.nodes[n].log.lsn_hardened()));
-        match (serving, newest) {
-            (Some(s), Some(n)) if self.role_sequence_of(n) > self.role_sequence_of(s) => Some(n),
-            (Some(s), _) => Some(s),
-            (None, n) => n,
+            .rev()
+            .find(|s| s.node == serving)
+            .map_or(0, |s| s.role_sequence);
+        let newest_forced = self.history.forced.iter().map(|(seq, _, _)| *seq).max();
+        if newest_forced.is_some_and(|seq| seq > serving_at) {
+            // A split brain: the newest fork's principal (or its successor) is the last one.
+            if let Some(newest) = starts.iter().max_by_key(|s| (s.role_sequence, s.at)) {
+                return Some(newest.node);
+            }
         }
+        Some(serving)
     }
 
     fn role_sequence_of(&self, n: usize) -> u64 {
