@@ -620,7 +620,11 @@ impl Partner {
             // SET PARTNER OFF removed the session from the database's metadata: a restart does
             // not bring it back (found by `sim sweep --swarm`: a mirror that crashed after
             // PARTNER OFF came back DISCONNECTED, holding the old session).
+            // What the partner still says of the session is never shown (the driver asks
+            // `is_ended` first); DISCONNECTED keeps it consistent with the connections the
+            // crash reset, without telling anyone.
             self.running = true;
+            self.state = MirroringState::Disconnected;
             self.invariants();
             return;
         }
