@@ -77,13 +77,16 @@ impl World<'_> {
     /// The last principal (spec/scenario.md): serving at the end, else the one that served most
     /// recently (highest role sequence, then highest end of log).
     ///
-    /// One case the spec's wording leaves open: after forced service, the old principal may
-    /// still serve at the end (a split brain) while the instance that forced service, at a
-    /// higher role sequence, is down or cut off. The newer fork is the history that survives
-    /// (reference section 5: the old principal, once it hears of the new role sequence,
-    /// becomes the mirror and discards its log past the fork LSN), so the instance of the
-    /// higher role sequence is the last principal, and what the old one acknowledged past the
-    /// fork is lost (counted in `lost_acknowledged`), not a broken `acknowledged_durable`.
+    /// One case the spec's wording leaves open: the instance serving at the end may be stale,
+    /// another having served since at a higher role sequence that no longer serves. After
+    /// forced service, the old principal may still serve (a split brain) while the instance
+    /// that forced service is down or cut off; a principal paused (hung) through an automatic
+    /// failover still holds its old role when the new principal loses quorum. The higher role
+    /// sequence is the history that survives (reference section 5: the old principal, once it
+    /// hears of it, becomes the mirror and discards its log past the fork LSN), so its
+    /// instance is the last principal; what a split brain's old principal acknowledged past
+    /// the fork is lost (counted in `lost_acknowledged`), not a broken
+    /// `acknowledged_durable`.
     fn last_principal(&self) -> Option<usize> {
         let serving = (0..self.nodes.len())
             .filter(|&n| self.nodes[n].serving)
@@ -103,14 +106,30 @@ impl World<'_> {
             .rev()
             .find(|s| s.node == serving)
             .map_or(0, |s| s.role_sequence);
-        let newest_forced = self.history.forced.iter().map(|(seq, _, _)| *seq).max();
-        if newest_forced.is_some_and(|seq| seq > serving_at) {
-            // A split brain: the newest fork's principal (or its successor) is the last one.
-            if let Some(newest) = starts.iter().max_by_key(|s| (s.role_sequence, s.at)) {
-                return Some(newest.node);
-            }
+        // A newer role sequence has served: the one serving at the end is stale, either the old
+        // principal of a split brain or one that was paused (hung) through the role change.
+        match starts.iter().max_by_key(|s| (s.role_sequence, s.at)) {
+            Some(newest) if newest.role_sequence > serving_at => Some(newest.node),
+            _ => Some(serving),
         }
-        Some(serving)
+    }
+
+    /// Whether instance `n` serves at the end. A paused instance that another replaced at a
+    /// higher role sequence only thinks it does: hung, it acknowledges nothing, and it steps
+    /// down as soon as it runs again.
+    fn serves_at_end(&self, n: usize) -> bool {
+        self.nodes[n].serving && !(self.nodes[n].paused && self.replaced(n))
+    }
+
+    /// Whether another instance began serving at a higher role sequence than `n` last did.
+    fn replaced(&self, n: usize) -> bool {
+        let starts = &self.history.serve_starts;
+        let at = starts
+            .iter()
+            .rev()
+            .find(|s| s.node == n)
+            .map(|s| s.role_sequence);
+        at.is_some_and(|at| starts.iter().any(|s| s.node != n && s.role_sequence > at))
     }
 
     fn role_sequence_of(&self, n: usize) -> u64 {
@@ -133,7 +152,7 @@ impl World<'_> {
 
     fn final_state(&self) -> (FinalState, RoleHolder, RoleHolder, SessionState) {
         let principal = (0..self.nodes.len())
-            .filter(|&n| self.nodes[n].serving)
+            .filter(|&n| self.serves_at_end(n))
             .max_by_key(|&n| self.role_sequence_of(n));
         let partners: Vec<usize> = (0..self.nodes.len())
             .filter(|&n| self.session_of(n).is_some())
@@ -155,7 +174,7 @@ impl World<'_> {
         let mirror = by_role(Role::Mirror).or_else(|| {
             let p = last_principal?;
             let m = self.index_of(self.session_of(p)?.partner());
-            (m != p && self.session_of(m).is_some() && !self.nodes[m].serving).then_some(m)
+            (m != p && self.session_of(m).is_some() && !self.serves_at_end(m)).then_some(m)
         });
         // The state as a running partner reports it (a stopped instance's view is frozen);
         // the principal's view first, as `sys.database_mirroring` on it would show.
