@@ -60,6 +60,23 @@ fn main() -> ExitCode {
     ExitCode::from(exit as u8)
 }
 
+/// A command line a user can paste into a POSIX shell: each word quoted when it holds
+/// anything but letters, digits and `-_./:=+,@%`.
+fn command_line(words: &[String]) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c);
+    words
+        .iter()
+        .map(|word| {
+            if !word.is_empty() && word.chars().all(plain) {
+                word.clone()
+            } else {
+                format!("'{}'", word.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Writes to stdout; a closed pipe (`sim ... | head`) is not worth a panic.
 fn print_out(text: &str) {
     let _ = io::stdout().lock().write_all(text.as_bytes());
@@ -122,7 +139,26 @@ fn run(arguments: &RunArgs) -> Exit {
             }
         }
     } else {
-        print_out(&report::render_human(&outcome.report, file));
+        let text = report::render_human(&outcome.report, file);
+        // The renderer writes the plain command; a path with spaces needs quoting, and a
+        // mutant run is reproduced only with its mutant.
+        let plain = format!(
+            "reproduce: sim run {} --seed {}",
+            file.display(),
+            outcome.report.seed
+        );
+        let mut words = vec![
+            "sim".to_string(),
+            "run".to_string(),
+            file.display().to_string(),
+            "--seed".to_string(),
+            outcome.report.seed.to_string(),
+        ];
+        if let Some(name) = &arguments.mutant {
+            words.extend(["--mutant".to_string(), name.clone()]);
+        }
+        let exact = format!("reproduce: {}", command_line(&words));
+        print_out(&text.replacen(&plain, &exact, 1));
     }
     match outcome.report.verdict {
         Verdict::Pass => Exit::Held,
@@ -179,5 +215,24 @@ fn validate(file: &Path) -> Exit {
             Exit::Held
         }
         Err(exit) => exit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_line;
+
+    #[test]
+    fn a_command_line_quotes_what_a_shell_would_split() {
+        let words = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            command_line(&words(&["sim", "run", "sims/x.toml", "--seed", "7"])),
+            "sim run sims/x.toml --seed 7"
+        );
+        assert_eq!(
+            command_line(&words(&["sim", "run", "my dir/it's.toml"])),
+            "sim run 'my dir/it'\\''s.toml'"
+        );
+        assert_eq!(command_line(&words(&["a", ""])), "a ''");
     }
 }

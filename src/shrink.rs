@@ -9,7 +9,7 @@ use mirror_sim::shrink::{self, ShrinkOptions, Shrunk};
 use mirror_sim::sweep;
 
 use crate::cli::ShrinkArgs;
-use crate::{load, parse_mutant, print_err, print_out, Exit};
+use crate::{command_line, load, parse_mutant, print_err, print_out, Exit};
 
 /// Runs `sim shrink`.
 pub fn run(arguments: &ShrinkArgs) -> Exit {
@@ -24,17 +24,19 @@ pub fn run(arguments: &ShrinkArgs) -> Exit {
             return Exit::BadInput;
         }
     };
+    if let Err(message) = check_output(arguments) {
+        print_err(&message);
+        return Exit::BadInput;
+    }
     let seed = arguments.seed;
     let start = if arguments.swarm {
         sweep::swarm(&original, seed)
     } else {
         original.clone()
     };
-    let options = ShrinkOptions {
-        mutant,
-        invariants_only: arguments.swarm,
-    };
-    print_err(&format!(
+    let options = ShrinkOptions { mutant };
+    // The heading comes with the first reduction kept: a seed that passes gets one message.
+    let mut heading = Some(format!(
         "sim shrink: {} with seed {seed}{}",
         arguments.scenario.display(),
         if arguments.swarm {
@@ -44,6 +46,9 @@ pub fn run(arguments: &ShrinkArgs) -> Exit {
         }
     ));
     let shrunk = match shrink::shrink(&start, seed, options, &mut |line| {
+        if let Some(heading) = heading.take() {
+            print_err(&heading);
+        }
         print_err(&format!("  {line}"))
     }) {
         Ok(shrunk) => shrunk,
@@ -52,7 +57,7 @@ pub fn run(arguments: &ShrinkArgs) -> Exit {
             return Exit::BadInput;
         }
     };
-    let text = scenario_text(arguments, &start, &shrunk);
+    let text = scenario_text(arguments, &shrunk);
     // The written text must fail the same way when loaded again: the file is the product.
     let reloaded = match scenario::parse(&text, &arguments.scenario) {
         Ok(again) => format!("it fails {:?}", shrink::signature(&again, seed, options)),
@@ -75,10 +80,15 @@ pub fn run(arguments: &ShrinkArgs) -> Exit {
                 ));
                 return Exit::BadInput;
             }
+            let mut command = vec!["sim".to_string(), "run".to_string()];
+            command.push(path.display().to_string());
+            if let Some(name) = &arguments.mutant {
+                command.extend(["--mutant".to_string(), name.clone()]);
+            }
             print_err(&format!(
-                "wrote {}; run it with: sim run {}",
+                "wrote {}; run it with: {}",
                 path.display(),
-                path.display()
+                command_line(&command)
             ));
         }
         None => print_out(&text),
@@ -87,9 +97,42 @@ pub fn run(arguments: &ShrinkArgs) -> Exit {
     Exit::Held
 }
 
-/// The shrunk scenario as a file: a comment saying where it comes from, then the scenario with
-/// every default spelt out.
-fn scenario_text(arguments: &ShrinkArgs, start: &Scenario, shrunk: &Shrunk) -> String {
+/// Refuses, before anything runs, an `-o` that cannot be written or that is the scenario
+/// itself (the shrunk file would replace the one it came from).
+fn check_output(arguments: &ShrinkArgs) -> Result<(), String> {
+    let Some(path) = &arguments.output else {
+        return Ok(());
+    };
+    let same = match (
+        fs::canonicalize(path),
+        fs::canonicalize(&arguments.scenario),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(format!(
+            "sim shrink: -o {} is the scenario itself; write the smaller one elsewhere",
+            path.display()
+        ));
+    }
+    let existed = path.exists();
+    fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|error| format!("sim shrink: -o {}: cannot write: {error}", path.display()))?;
+    if !existed {
+        // Only the check made it: leave nothing behind if the shrink fails.
+        let _ = fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// The shrunk scenario as a file: a comment saying where it comes from and how it fails, then
+/// the scenario with every default spelt out. Its description says the same: the original's
+/// would describe steps and faults that may be gone.
+fn scenario_text(arguments: &ShrinkArgs, shrunk: &Shrunk) -> String {
     let mut scenario = shrunk.scenario.clone();
     let origin = format!(
         "shrunk by `sim shrink` from {} with seed {}{}",
@@ -101,14 +144,10 @@ fn scenario_text(arguments: &ShrinkArgs, start: &Scenario, shrunk: &Shrunk) -> S
             ""
         }
     );
-    scenario.description = if start.description.is_empty() {
-        format!("{origin}.")
-    } else {
-        format!("{}; {origin}.", start.description.trim_end_matches('.'))
-    };
+    let fails = shrunk.signature.join("; ");
+    scenario.description = format!("{origin}. It fails: {fails}.");
     format!(
-        "# {origin}.\n# It fails: {}.\n\n{}",
-        shrunk.signature.join(", "),
+        "# {origin}.\n# It fails: {fails}.\n\n{}",
         scenario::to_toml(&scenario)
     )
 }
@@ -145,9 +184,9 @@ fn summary(start: &Scenario, shrunk: &Shrunk) -> String {
         }
     }
     format!(
-        "shrunk to {}; it fails {}, as the original did ({} runs)",
+        "shrunk to {}; it fails as the original did ({}) ({} runs)",
         parts.join(", "),
-        shrunk.signature.join(", "),
+        shrunk.signature.join("; "),
         shrunk.runs
     )
 }

@@ -10,7 +10,7 @@ use mirror_sim::sweep::{self, SeedOutcome, Seeds, SweepOptions, SweepSummary};
 use serde_json::json;
 
 use crate::cli::SweepArgs;
-use crate::{load, parse_mutant, print_err, print_out, Exit};
+use crate::{command_line, load, parse_mutant, print_err, print_out, Exit};
 
 /// How many failing seeds the human report lists (`--json` lists more).
 const FAILURES_PRINTED_MAX: usize = 20;
@@ -35,6 +35,16 @@ pub fn run(arguments: &SweepArgs) -> Exit {
             .shard
             .map_or((1, 1), |shard| (shard.index, shard.count)),
     };
+    if arguments
+        .jobs
+        .is_some_and(|jobs| usize::from(jobs) > sweep::JOBS_MAX)
+    {
+        print_err(&format!(
+            "sim sweep: --jobs is at most {} (runs at a time)",
+            sweep::JOBS_MAX
+        ));
+        return Exit::BadInput;
+    }
     let jobs = arguments.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
@@ -52,7 +62,14 @@ pub fn run(arguments: &SweepArgs) -> Exit {
         }
     });
     bar.finish_and_clear();
-    let reproduce = |seed: u64| reproduce(&arguments.scenario, seed, arguments.swarm);
+    let reproduce = |seed: u64| {
+        reproduce(
+            &arguments.scenario,
+            seed,
+            arguments.swarm,
+            arguments.mutant.as_deref(),
+        )
+    };
     if arguments.json {
         match serde_json::to_string_pretty(&report_json(
             &scenario.name,
@@ -81,25 +98,39 @@ pub fn run(arguments: &SweepArgs) -> Exit {
 /// A progress bar on stderr (indicatif draws nothing when stderr is not a terminal).
 fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds, {per_sec}, ETA {eta}")
-    {
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} seeds, ETA {eta}") {
         bar.set_style(style);
     }
     bar
 }
 
-/// The commands that reproduce a failing seed.
-fn reproduce(file: &Path, seed: u64, swarm: bool) -> Vec<String> {
-    let smaller = file.with_extension(format!("seed-{seed}.toml"));
-    let (file, smaller) = (file.display(), smaller.display());
+/// The commands that reproduce a failing seed (with the mutant, if any). A swarm failure is
+/// shrunk into the current directory, never beside the scenario: `sims/` turns every file in
+/// it into a test.
+fn reproduce(file: &Path, seed: u64, swarm: bool, mutant: Option<&str>) -> Vec<String> {
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |stem| stem.to_string_lossy());
+    let path = file.display().to_string();
+    let words = |words: &[&str]| {
+        let mut words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        if let Some(name) = mutant {
+            words.extend(["--mutant".to_string(), name.to_string()]);
+        }
+        command_line(&words)
+    };
+    let seed_text = seed.to_string();
     if swarm {
+        let range = format!("{seed}..{seed}");
+        let smaller = format!("{stem}.seed-{seed}.toml");
         vec![
-            format!("sim sweep {file} --seeds {seed}..{seed} --swarm"),
-            format!("sim shrink {file} --seed {seed} --swarm -o {smaller}"),
+            words(&["sim", "sweep", &path, "--seeds", &range, "--swarm"]),
+            words(&[
+                "sim", "shrink", &path, "--seed", &seed_text, "--swarm", "-o", &smaller,
+            ]),
         ]
     } else {
-        vec![format!("sim run {file} --seed {seed}")]
+        vec![words(&["sim", "run", &path, "--seed", &seed_text])]
     }
 }
 
@@ -126,9 +157,10 @@ fn render(
     // Writing to a String cannot fail, here and below.
     let _ = writeln!(
         text,
-        "{verdict}  sweep of {name}: {} of {} runs passed ({})",
+        "{verdict}  sweep of {name}: {} of {} {} passed ({})",
         summary.passed,
         summary.runs,
+        if summary.runs == 1 { "run" } else { "runs" },
         seeds_text(arguments)
     );
     if summary.runs == 0 {
@@ -183,11 +215,12 @@ fn figures(text: &mut String, summary: &SweepSummary) {
         summary.seeds_with_split_brain
     );
     if let Some((seed, p99)) = summary.worst_commit_latency_p99_us {
-        let _ = writeln!(
-            text,
-            "worst p99 commit latency  {:.3} ms (seed {seed})",
-            p99 as f64 / 1e3
-        );
+        let latency = if p99 >= 1_000_000 {
+            format!("{:.3} s", p99 as f64 / 1e6)
+        } else {
+            format!("{:.3} ms", p99 as f64 / 1e3)
+        };
+        let _ = writeln!(text, "worst p99 commit latency  {latency} (seed {seed})");
     }
 }
 

@@ -120,11 +120,44 @@ fn bad_sweep_arguments_exit_2_with_nothing_on_stdout() {
         ],
         vec!["sweep", "sims/no-such-file.toml", "--seeds", "1..5"],
         vec!["shrink", "sims/no-such-file.toml", "--seed", "1"],
+        vec![
+            "sweep",
+            "sims/quickstart.toml",
+            "--seeds",
+            "1..5",
+            "--jobs",
+            "5000",
+        ],
+        // -o is judged before anything runs: not the scenario itself, and writable.
+        vec![
+            "shrink",
+            "sims/quickstart.toml",
+            "--seed",
+            "1",
+            "-o",
+            "sims/quickstart.toml",
+        ],
+        vec![
+            "shrink",
+            "sims/quickstart.toml",
+            "--seed",
+            "1",
+            "-o",
+            "/nonexistent/x.toml",
+        ],
     ] {
         let output = sim(&arguments);
         assert_eq!(output.status.code(), Some(2), "{arguments:?}");
         assert!(output.stdout.is_empty(), "{arguments:?}");
-        assert!(!stderr(&output).is_empty(), "{arguments:?}");
+        let message = stderr(&output);
+        // One message (clap adds its usual hint line after a usage error).
+        let lines = message
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with("For more information"));
+        assert_eq!(lines.count(), 1, "{arguments:?}: {message}");
+        if arguments.contains(&"-o") {
+            assert!(message.contains("-o "), "{message}");
+        }
     }
 }
 
@@ -144,7 +177,7 @@ fn a_shrunk_scenario_is_written_and_still_fails() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(output.stdout.is_empty(), "the scenario went to the file");
     assert!(
-        stderr(&output).contains("it fails lost_acknowledged, as the original did"),
+        stderr(&output).contains("it fails as the original did (lost_acknowledged)"),
         "{}",
         stderr(&output)
     );

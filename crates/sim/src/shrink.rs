@@ -2,16 +2,19 @@
 //! run, a lighter workload) while it still fails the same way, so that what is left is the
 //! failure and little else.
 //!
-//! "The same way" is the same set of failed checks, by name: the invariants and expectations
-//! that failed (a step that failed unexpectedly is the `step_errors` check). Each candidate is a
-//! resolved [`Scenario`], run with the failing seed; a candidate is kept only when it fails the
-//! same way. Expectations that held are dropped first: they do not make the failure, and a
-//! shorter run would break them for reasons of its own.
+//! "The same way" is the same failures: the same invariants broken, the same expectations
+//! missed with the same outcome (the same principal, mirror, state, split brain; for
+//! expectations on figures, the comparison failing again), and the same steps failing with the
+//! same errors, a step named by its SQL since removing steps renumbers them. Each candidate is
+//! a resolved [`Scenario`], run with the failing seed; a candidate is kept only when it fails
+//! the same way. Expectations that held are dropped first: they do not make the failure, and a
+//! shorter run would break them for reasons of its own. Every check is judged, as `sim run`
+//! judges the file written (a swarm variation has no expectations, but its steps are still
+//! judged).
 
 use std::collections::BTreeSet;
 
 use crate::scenario::{Arrivals, Expectations, Scenario};
-use crate::sweep::failed_checks;
 use crate::{run_scenario, RunOptions};
 
 /// The shortest run a shrink tries, in ns: 100 ms, the unit durations are shortened by.
@@ -22,7 +25,7 @@ const DURATION_STEP_NS: u64 = 100_000_000;
 pub struct Shrunk {
     /// The smaller scenario (its `seed` is the failing seed).
     pub scenario: Scenario,
-    /// The checks it fails, as the original did (sorted names).
+    /// How it fails, as the original did ([`signature`]).
     pub signature: Vec<String>,
     /// How many runs the shrink took, the original's included.
     pub runs: u32,
@@ -39,17 +42,14 @@ pub enum ShrinkError {
     },
 }
 
-/// How to judge the runs of a shrink.
+/// How to run the candidates of a shrink.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShrinkOptions {
     /// `--mutant NAME`: a deliberate protocol bug (builds with the `mutants` feature).
     pub mutant: Option<mirror_protocol::Mutant>,
-    /// Judge the invariants alone (a swarm variation: its expectations and step errors were not
-    /// written for it).
-    pub invariants_only: bool,
 }
 
-/// The names of the checks a run of `scenario` with `seed` fails, sorted.
+/// How a run of `scenario` with `seed` fails, sorted: one line per failure (empty: it passes).
 pub fn signature(scenario: &Scenario, seed: u64, options: ShrinkOptions) -> Vec<String> {
     let run_options = RunOptions {
         seed,
@@ -57,11 +57,50 @@ pub fn signature(scenario: &Scenario, seed: u64, options: ShrinkOptions) -> Vec<
         ..RunOptions::default()
     };
     let report = run_scenario(scenario, &run_options).report;
-    let names: BTreeSet<String> = failed_checks(&report, options.invariants_only)
-        .into_iter()
-        .map(|check| check.name)
+    let mut failures: BTreeSet<String> = report
+        .invariants
+        .iter()
+        .filter(|check| !check.held)
+        .map(|check| check.name.clone())
         .collect();
-    names.into_iter().collect()
+    for check in report.expectations.iter().filter(|check| !check.held) {
+        failures.insert(match check.name.as_str() {
+            "principal" | "mirror" | "state" | "split_brain" => {
+                format!("{} {}", check.name, check.actual)
+            }
+            "step_errors" => step_failures(scenario, &check.actual),
+            _ => check.name.clone(),
+        });
+    }
+    failures.into_iter().collect()
+}
+
+/// The failing steps of a `step_errors` check's outcome, each named by its SQL and instance.
+fn step_failures(scenario: &Scenario, outcome: &serde_json::Value) -> String {
+    let entries = outcome.as_array().map(Vec::as_slice).unwrap_or_default();
+    let steps: Vec<String> = entries
+        .iter()
+        .map(|entry| {
+            let how = match (&entry["error"], &entry["outcome"]) {
+                (serde_json::Value::Number(error), _) => format!("error {error}"),
+                (_, serde_json::Value::String(outcome)) => outcome.clone(),
+                _ => "failed".to_string(),
+            };
+            let step = entry["step"]
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .and_then(|n| scenario.steps.get(n.wrapping_sub(1)));
+            match step {
+                Some(step) => format!(
+                    "{how} in `{}` on {}",
+                    step.sql,
+                    scenario.instance_name(step.on)
+                ),
+                None => how,
+            }
+        })
+        .collect();
+    format!("step_errors: {}", steps.join("; "))
 }
 
 /// Shrinks the run of `scenario` with `seed`. `log` hears of each reduction kept.

@@ -18,6 +18,9 @@ use crate::scenario::{
 };
 use crate::{run_scenario, RunOptions};
 
+/// The most runs a sweep makes at a time (`--jobs` above it is refused by the command line).
+pub const JOBS_MAX: usize = 1_024;
+
 /// How many failing seeds a sweep keeps with their details (the lowest ones); the others are
 /// counted only.
 pub const FAILURES_LISTED_MAX: usize = 1_000;
@@ -84,7 +87,7 @@ pub struct SweepOptions {
 pub struct FailedCheck {
     /// The invariant's name, or the expectation's key (`principal`, `step_errors`, ...).
     pub name: String,
-    /// What broke it: the invariant's detail, or "expected X, got Y".
+    /// What broke it: the invariant's detail, or "wanted X, got Y".
     pub detail: String,
 }
 
@@ -109,7 +112,7 @@ pub fn failed_checks(report: &Report, invariants_only: bool) -> Vec<FailedCheck>
                 .filter(|check| !check.held)
                 .map(|check| FailedCheck {
                     name: check.name.clone(),
-                    detail: format!("expected {}, got {}", check.expected, check.actual),
+                    detail: format!("wanted {}, got {}", check.expected, check.actual),
                 }),
         );
     }
@@ -249,22 +252,31 @@ pub fn sweep(
     let total = seeds.count();
     let next = AtomicU64::new(0);
     let summary = Mutex::new(SweepSummary::default());
-    let jobs = options.jobs.max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= total {
-                    return;
-                }
-                let outcome = run_seed(scenario, seeds.nth(k), options);
-                progress(&outcome);
-                // A poisoned lock means another run panicked, which is a bug that the scope
-                // re-raises when it joins: carry on with the summary as it is.
-                let mut summary = summary.lock().unwrap_or_else(|poison| poison.into_inner());
-                summary.add(outcome);
-            });
+    let work = || loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        if k >= total {
+            return;
         }
+        let outcome = run_seed(scenario, seeds.nth(k), options);
+        progress(&outcome);
+        // A poisoned lock means another run panicked, which is a bug that the scope re-raises
+        // when it joins: carry on with the summary as it is.
+        let mut summary = summary.lock().unwrap_or_else(|poison| poison.into_inner());
+        summary.add(outcome);
+    };
+    let jobs = options
+        .jobs
+        .clamp(1, JOBS_MAX)
+        .min(usize::try_from(total).unwrap_or(usize::MAX));
+    std::thread::scope(|scope| {
+        // This thread is one of the jobs; a thread the system refuses is one job fewer.
+        for _ in 1..jobs {
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, work);
+            if spawned.is_err() {
+                break;
+            }
+        }
+        work();
     });
     summary
         .into_inner()
@@ -329,6 +341,8 @@ pub fn swarm(scenario: &Scenario, seed: u64) -> Scenario {
     disk.flush_ns = scale(disk.flush_ns, 0.5 + 1.5 * rng.unit());
     disk.flush_jitter_ns = vary_jitter(disk.flush_jitter_ns, disk.flush_ns, &mut rng);
     varied.expect = Expectations::default();
+    // Written in the order they happen (a stable sort: faults at one moment keep their order).
+    varied.faults.sort_by_key(|fault| fault.at_ns);
     varied
 }
 
@@ -430,7 +444,7 @@ fn vary_jitter(jitter_ns: u64, latency_ns: u64, rng: &mut Stream) -> u64 {
     let factor = 0.5 + 1.5 * rng.unit();
     if jitter_ns == 0 {
         if rng.chance(0.5) {
-            latency_ns / 4
+            three_digits(latency_ns / 4)
         } else {
             0
         }

@@ -114,3 +114,106 @@ fn a_passing_run_has_nothing_to_shrink() {
     let outcome = shrink::shrink(&scenario, 3, ShrinkOptions::default(), &mut |_| {});
     assert_eq!(outcome, Err(ShrinkError::Passes { seed: 3 }));
 }
+
+/// The quickstart told to end DISCONNECTED: it fails `state` with SYNCHRONIZED.
+fn quickstart_expecting(state: &str) -> Scenario {
+    let file = sims_file("quickstart.toml");
+    let text = std::fs::read_to_string(&file).expect("bundled scenario");
+    let text = text.replace("state = \"synchronized\"", &format!("state = \"{state}\""));
+    scenario::parse(&text, &file).expect("still a valid scenario")
+}
+
+#[test]
+fn a_shrink_keeps_the_outcome_that_failed_not_only_the_check() {
+    let original = quickstart_expecting("disconnected");
+    let options = ShrinkOptions::default();
+    let failing = shrink::signature(&original, 1, options);
+    assert_eq!(failing, ["state \"synchronized\""]);
+    let shrunk = shrink::shrink(&original, 1, options, &mut |_| {}).expect("it fails");
+    // Without the steps that set the session up, the state would be "none": another failure.
+    assert_eq!(shrunk.signature, failing);
+    assert!(
+        shrunk
+            .scenario
+            .steps
+            .iter()
+            .any(|step| step.sql.contains("SET PARTNER")),
+        "the session is still set up"
+    );
+    assert!(shrunk.scenario.steps.len() < original.steps.len());
+}
+
+#[test]
+fn a_shrunk_swarm_variation_fails_under_sim_run_as_it_says() {
+    // Every swarm run of this scenario keeps its steps; whatever the variation fails, the
+    // shrink judges everything `sim run` judges, steps included.
+    let original = load("forced-service-refused-witness-sees-principal-1406.toml");
+    let mut shrunk_some = 0;
+    for seed in 0..6 {
+        let varied = sweep::swarm(&original, seed);
+        let options = ShrinkOptions::default();
+        let failing = shrink::signature(&varied, seed, options);
+        if failing.is_empty() {
+            continue;
+        }
+        let shrunk = shrink::shrink(&varied, seed, options, &mut |_| {}).expect("it fails");
+        let report = common::run(&shrunk.scenario);
+        let mut failed: Vec<String> = report
+            .invariants
+            .iter()
+            .filter(|c| !c.held)
+            .map(|c| c.name.clone())
+            .chain(
+                report
+                    .expectations
+                    .iter()
+                    .filter(|c| !c.held)
+                    .map(|c| c.name.clone()),
+            )
+            .collect();
+        failed.sort();
+        let named: Vec<String> = shrunk
+            .signature
+            .iter()
+            .map(|line| {
+                line.split([' ', ':'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(failed, named, "seed {seed}");
+        shrunk_some += 1;
+    }
+    // The varied timings make the refused FORCE_SERVICE step fail otherwise on some seeds.
+    assert!(
+        shrunk_some > 0,
+        "no variation failed: the test checked nothing"
+    );
+}
+
+/// spec/scenario.md, `recovers`: a heal that ends no fault is no disturbance. The scenario's
+/// session can never synchronize (more log than its link carries); a heal of a link that was
+/// never cut must not make `recovers` judge it, while a real cut and heal does.
+#[test]
+fn a_heal_of_nothing_does_not_start_a_wait_for_recovery() {
+    let file = sims_file("safety-full-after-a-lagging-off-both-partners-synchronizing.toml");
+    let text = std::fs::read_to_string(&file).expect("bundled scenario");
+    let with = |faults: &str| {
+        let scenario = scenario::parse(
+            &text.replace("[expect]", &format!("{faults}\n[expect]")),
+            &file,
+        )
+        .expect("valid");
+        let report = common::run(&scenario);
+        report
+            .invariants
+            .iter()
+            .find(|c| c.name == "recovers")
+            .map(|c| c.held)
+    };
+    let heal = "[[fault]]\nat = \"28.8s\"\nkind = \"heal\"\nbetween = [\"alpha\", \"beta\"]\n";
+    assert_eq!(with(heal), Some(true));
+    let cut = "[[fault]]\nat = \"25s\"\nkind = \"partition\"\nbetween = [\"alpha\", \"beta\"]\n";
+    assert_eq!(with(&format!("{cut}\n{heal}")), Some(false));
+}

@@ -1,7 +1,9 @@
 //! Faults from the scenario (spec/scenario.md, "Faults"), the log backup job, and the monitor
 //! samples, all on the same clock.
 
-use mirror_protocol::{ErrorKind, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND};
+use mirror_protocol::{
+    ErrorKind, Nanos, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND,
+};
 
 use super::world::{reset_window, Ev, PageRepair, Process, World, MONITOR_INTERVAL};
 use crate::report::{MirroringRole, MonitorSample, WitnessState};
@@ -9,6 +11,13 @@ use crate::scenario::{FaultKind, HealScope, SessionState};
 
 /// How long fetching a damaged page from the principal takes (automatic page repair).
 const PAGE_REPAIR: u64 = SECOND;
+
+/// The fault state of every instance (process, paused, slow disk, disk full, clock drift) and
+/// of every link direction (partitioned, loss rate, extra latency).
+type FaultState = (
+    Vec<(Process, bool, Option<Nanos>, bool, i64)>,
+    Vec<(bool, u64, Nanos)>,
+);
 
 impl World<'_> {
     /// Schedules every fault of the scenario and the first monitor sample.
@@ -42,10 +51,48 @@ impl World<'_> {
     }
 
     /// Fault `index` of the scenario happens now.
+    ///
+    /// For `recovers`, a fault disturbs the session only when it changes something: a heal of
+    /// a link that was never cut, or a resume of an instance that was not paused, starts no
+    /// new wait for recovery (found by `sim sweep --swarm`: a heal of nothing made `recovers`
+    /// judge a session that can never synchronize, with or without faults). A damaged page
+    /// always disturbs.
     pub fn fault(&mut self, index: usize) {
         let fault = self.scenario.faults[index];
-        self.last_disturbance = self.now;
-        self.synchronized_since_disturbance = false;
+        let before = self.fault_state();
+        self.apply_fault(fault);
+        if matches!(fault.kind, FaultKind::CorruptPage { .. }) || self.fault_state() != before {
+            self.last_disturbance = self.now;
+            self.synchronized_since_disturbance = false;
+        }
+    }
+
+    /// What faults change, on every instance and link.
+    fn fault_state(&self) -> FaultState {
+        let instances = self
+            .nodes
+            .iter()
+            .map(|node| {
+                (
+                    node.process,
+                    node.paused,
+                    node.flush_override,
+                    node.disk_full,
+                    node.drift_ppm,
+                )
+            })
+            .collect();
+        let n = self.nodes.len();
+        let links = (0..n * n)
+            .map(|i| {
+                let d = self.net.direction(i / n, i % n);
+                (d.partitioned, d.loss.to_bits(), d.extra_latency)
+            })
+            .collect();
+        (instances, links)
+    }
+
+    fn apply_fault(&mut self, fault: crate::scenario::Fault) {
         match fault.kind {
             FaultKind::Crash { target } => {
                 self.fault_event(

@@ -21,8 +21,13 @@ pub const INVARIANTS: [&str; 7] = [
     "recovers",
 ];
 
+/// A moment of simulated time in messages: seconds, to the microsecond.
+pub fn at_seconds(ns: Nanos) -> String {
+    format!("{:.6} s", ns as f64 / 1e9)
+}
+
 /// Messages kept per broken invariant (the first ones explain the rest).
-const MESSAGES_MAX: usize = 5;
+const MESSAGES_MAX: usize = 2;
 
 /// Runs of acknowledged commits kept exactly per generation before older ones are summarised
 /// (a run breaks where a transaction failed or was not acknowledged: rare, so this is reached
@@ -83,7 +88,8 @@ pub struct History {
     ledgers: BTreeMap<u64, Ledger>,
     /// Forced services: (new role sequence, fork LSN, the forcing mirror's log generations).
     pub forced: Vec<ForcedService>,
-    broken: BTreeMap<&'static str, Vec<String>>,
+    /// Per broken invariant: its first messages, and how many times it broke.
+    broken: BTreeMap<&'static str, (Vec<String>, u64)>,
     /// Split brains seen.
     pub split_brains: Vec<SplitBrain>,
     /// Lost acknowledged commits (computed at the end).
@@ -117,7 +123,8 @@ impl History {
             INVARIANTS.contains(&invariant),
             "unknown invariant {invariant}"
         );
-        let list = self.broken.entry(invariant).or_default();
+        let (list, count) = self.broken.entry(invariant).or_default();
+        *count += 1;
         if list.len() < MESSAGES_MAX {
             list.push(message);
         }
@@ -128,7 +135,14 @@ impl History {
         INVARIANTS
             .iter()
             .map(|name| match self.broken.get(name) {
-                Some(messages) => (*name, false, Some(messages.join("; "))),
+                Some((messages, count)) => {
+                    let mut detail = messages.join("; ");
+                    let more = *count - messages.len() as u64;
+                    if more > 0 {
+                        detail.push_str(&format!("; and {more} more"));
+                    }
+                    (*name, false, Some(detail))
+                }
                 None => (*name, true, None),
             })
             .collect()
@@ -153,10 +167,10 @@ impl History {
             }
             if seq == start.role_sequence {
                 let message = format!(
-                    "instances {} and {} both serve at role sequence {seq} (t={} us)",
-                    other,
-                    start.node,
-                    start.at / 1000
+                    "{} and {} both serve at role sequence {seq} (at {})",
+                    self.name(other),
+                    self.name(start.node),
+                    at_seconds(start.at)
                 );
                 self.violate("single_principal", message);
             } else {
@@ -241,9 +255,9 @@ impl History {
             let there = lsn <= s.lsn_end && generation_at(&s.segments, lsn) == Some(generation);
             if !there {
                 problem = Some(format!(
-                    "{} acknowledged a commit at lsn {lsn} (role sequence {role_sequence}) at t={} us, after {} began serving at role sequence {} without it",
+                    "{} acknowledged a commit at lsn {lsn} (role sequence {role_sequence}) at {}, after {} began serving at role sequence {} without it",
                     self.name(node),
-                    at / 1000,
+                    at_seconds(at),
                     self.name(s.node),
                     s.role_sequence
                 ));
@@ -270,7 +284,9 @@ impl History {
 
     /// `acknowledged_durable` at the end: every acknowledged commit is in the last principal's
     /// log (`segments`, up to `lsn_end`), except those a principal of an older role sequence
-    /// acknowledged above the fork LSN of a forced service, which are counted as lost.
+    /// acknowledged above the fork LSN of a forced service. Every acknowledged commit missing
+    /// is counted as lost (spec/scenario.md, `lost_acknowledged`: "acknowledged commits
+    /// missing from the final principal's database"), excused or not.
     pub fn judge_durability(&mut self, segments: &[(u64, u64)], lsn_end: u64) {
         let mut lost = 0;
         let mut ranges = Vec::new();
@@ -312,6 +328,13 @@ impl History {
             if let (Some(first), Some(last)) = (lost_here.first(), lost_here.last()) {
                 ranges.push((*first, *last));
             }
+            // Commits missing without excuse are lost too (the report's count is every
+            // acknowledged commit missing from the last principal's log), and they break the
+            // invariant.
+            lost += unexcused.len() as u64;
+            if let (Some(first), Some(last)) = (unexcused.first(), unexcused.last()) {
+                ranges.push((*first, *last));
+            }
             if let Some(first) = unexcused.first() {
                 broken.push(format!(
                     "{} acknowledged commits of {} (role sequence {}) are missing from the last principal's log, the first at lsn {first}",
@@ -325,6 +348,7 @@ impl History {
             self.violate("acknowledged_durable", message);
         }
         self.lost = lost;
+        ranges.sort_unstable();
         self.lost_ranges = ranges;
     }
 }

@@ -12,7 +12,7 @@ use mirror_protocol::{
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
 
 use super::dblog::{Body, DbLog, ShippedBlock};
-use super::history::{same_content, History, ServeStart};
+use super::history::{at_seconds, same_content, History, ServeStart};
 use super::net::{Network, CONTROL_MESSAGE_BYTES};
 use super::pending::PendingTxs;
 use super::queue::EventQueue;
@@ -1801,13 +1801,13 @@ impl<'s> World<'s> {
             .map_or(0, |local| self.nodes[n].true_time_of(local));
         let limit = p.config().timeout() + 2 * mirror_protocol::PING_INTERVAL;
         if !up {
-            let message = format!("{} acknowledged a commit at t={} us after declaring both its mirror and witness connections lost", self.nodes[n].name, self.now / 1000);
+            let message = format!("{} acknowledged a commit at {} after declaring both its mirror and witness connections lost", self.nodes[n].name, at_seconds(self.now));
             self.history.violate("quorum_serving", message);
         } else if self.now.saturating_sub(last_reply) > limit {
             let message = format!(
-                "{} acknowledged a commit at t={} us, {} ms after its last reply",
+                "{} acknowledged a commit at {}, {} ms after its last reply",
                 self.nodes[n].name,
-                self.now / 1000,
+                at_seconds(self.now),
                 (self.now - last_reply) / MILLISECOND
             );
             self.history.violate("quorum_serving", message);
@@ -1904,7 +1904,7 @@ impl<'s> World<'s> {
     /// `failed` did not hold.
     fn failover_not_allowed(&mut self, what: &str, failed: &[&str]) {
         if !failed.is_empty() {
-            let message = format!("{what} at t={} us: {}", self.now / 1000, failed.join(", "));
+            let message = format!("{what} at {}: {}", at_seconds(self.now), failed.join(", "));
             self.history.violate("failover_allowed", message);
         }
     }
@@ -1986,8 +1986,8 @@ impl<'s> World<'s> {
         let hi = m.lsn_end();
         if hi > p.lsn_end() || !same_content(m.segments(), p.segments(), lo, hi) {
             let message = format!(
-                "after the handshake at t={} us, {}'s log (to lsn {hi}) is not a prefix of {}'s (to lsn {})",
-                self.now / 1000,
+                "after the handshake at {}, {}'s log (to lsn {hi}) is not a prefix of {}'s (to lsn {})",
+                at_seconds(self.now),
                 self.nodes[mirror].name,
                 self.nodes[principal].name,
                 p.lsn_end()

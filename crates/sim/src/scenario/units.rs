@@ -378,6 +378,26 @@ pub fn format_duration(nanoseconds: u64) -> String {
     if nanoseconds == 0 {
         return "0s".to_string();
     }
+    // Seconds, milliseconds and microseconds take up to three exact decimals ("26.3s" rather
+    // than "26300ms"); hours and minutes only whole values.
+    for (factor, symbol) in [
+        (NANOS_PER_SECOND, "s"),
+        (NANOS_PER_MILLISECOND, "ms"),
+        (NANOS_PER_MICROSECOND, "us"),
+    ] {
+        if nanoseconds.is_multiple_of(NANOS_PER_MINUTE) {
+            break; // a whole number of minutes or hours: the units below say it best
+        }
+        if nanoseconds >= factor && nanoseconds.is_multiple_of(factor / 1_000) {
+            let whole = nanoseconds / factor;
+            let thousandths = nanoseconds % factor / (factor / 1_000);
+            if thousandths == 0 {
+                return format!("{whole}{symbol}");
+            }
+            let decimals = format!("{thousandths:03}");
+            return format!("{whole}.{}{symbol}", decimals.trim_end_matches('0'));
+        }
+    }
     format_exact(nanoseconds, UNITS, "ns")
 }
 
@@ -785,9 +805,15 @@ mod tests {
 
     #[test]
     fn formatting_round_trips() {
-        for text in ["250us", "1500us", "10s", "2m", "1h", "0s", "7ns", "720h"] {
+        for text in [
+            "250us", "1.5ms", "10s", "2m", "1h", "0s", "7ns", "720h", "26.3s", "38.25us", "90s",
+            "1.001s", "3630s", "1.5us",
+        ] {
             assert_eq!(format_duration(parse_duration(text).unwrap()), text);
         }
+        // A whole value in a smaller unit is written with decimals in the larger one.
+        assert_eq!(format_duration(parse_duration("26300ms").unwrap()), "26.3s");
+        assert_eq!(format_duration(parse_duration("1500us").unwrap()), "1.5ms");
         for text in ["4KiB", "60KiB", "10GiB", "3MB", "700B", "1537B"] {
             assert_eq!(format_size(parse_size(text).unwrap()), text);
         }
