@@ -92,12 +92,15 @@ impl World<'_> {
             .filter(|&n| self.nodes[n].serving)
             .max_by_key(|&n| self.role_sequence_of(n));
         let Some(serving) = serving else {
+            // The role sequence each served at, not the one its session holds now: an old
+            // principal that has learnt of a forced service holds the new role sequence as the
+            // mirror, with a longer log of the abandoned fork (found by `sim sweep --swarm`).
             return self
                 .history
                 .serve_starts
                 .iter()
-                .map(|s| s.node)
-                .max_by_key(|&n| (self.role_sequence_of(n), self.nodes[n].log.lsn_hardened()));
+                .max_by_key(|s| (s.role_sequence, self.nodes[s.node].log.lsn_hardened()))
+                .map(|s| s.node);
         };
         // The history's role sequences, which keep growing across sessions set up again.
         let starts = &self.history.serve_starts;

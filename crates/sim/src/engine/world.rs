@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use hdrhistogram::Histogram;
 use mirror_protocol::{
     Envelope, ErrorKind, FailoverKind, InstanceId, LinkState, Message, MirroringState, Nanos,
-    Output, Partner, Role, ServeVia, SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE,
+    Numbers, Output, Partner, Role, ServeVia, SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE,
     MILLISECOND, SECOND,
 };
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
@@ -346,7 +346,9 @@ pub struct World<'s> {
     pub role_offset: u64,
     /// The highest role sequence the history has been given (with its offset).
     pub role_high: u64,
-    pub pending_grants: BTreeMap<usize, mirror_protocol::WitnessRecord>,
+    /// While the witness handles a mirror's request: its record before, and the numbers the
+    /// request presents (a failover request; `None` for forced service).
+    pub pending_grants: BTreeMap<usize, (mirror_protocol::WitnessRecord, Option<Numbers>)>,
     /// Mirrors whose forced service a witness granted (and that was judged then), until it
     /// takes effect.
     pub forced_by_grant: BTreeSet<usize>,
@@ -810,6 +812,12 @@ impl<'s> World<'s> {
                 self.judge_forced_grant(n, to);
             }
             Message::FailoverGranted { .. } => self.judge_grant(n, to),
+            Message::FailoverRequest {
+                numbers,
+                told_synchronized,
+                ..
+            } => self.judge_request(n, Some((numbers, told_synchronized))),
+            Message::ForceServiceRequest { .. } => self.judge_request(n, None),
             Message::Ready { .. } => {
                 // The handshake is complete: the mirror's log now follows the principal's fork,
                 // and must be a prefix of it (log_prefix).
@@ -1055,7 +1063,11 @@ impl<'s> World<'s> {
             None => {
                 if is_request {
                     if let Some(r) = node.witness.record() {
-                        self.pending_grants.insert(from, *r);
+                        let numbers = match env.body {
+                            Message::FailoverRequest { numbers, .. } => Some(numbers),
+                            _ => None,
+                        };
+                        self.pending_grants.insert(from, (*r, numbers));
                     }
                 }
                 node.witness.handle_message(now, env);
@@ -1871,27 +1883,57 @@ impl<'s> World<'s> {
         }
     }
 
-    /// `failover_allowed` at the moment the witness grants: the conditions of reference
-    /// section 5 as the instances had declared them.
-    pub fn judge_grant(&mut self, witness: usize, mirror: usize) {
-        let Some(before) = self.pending_grants.get(&mirror).copied() else {
-            return;
-        };
-        let principal = self.index_of(before.principal);
+    /// `failover_allowed` for a mirror's request to the witness (automatic failover, or forced
+    /// service with a witness set), the mirror's side, as it declares it when it asks (reference
+    /// section 5): it has declared the principal lost and is connected to the witness; for an
+    /// automatic failover, SAFETY is FULL and it presents the numbers it holds and was told
+    /// SYNCHRONIZED at. The witness judges its own side when it grants ([`Self::judge_grant`]):
+    /// a request can wait in the network, and the mirror may have reconnected to the principal
+    /// by the time the witness reads it (found by `sim sweep --swarm`, a witness paused while
+    /// a crashed principal came back); the model checker judges the same way.
+    fn judge_request(&mut self, mirror: usize, failover: Option<(Numbers, Numbers)>) {
         let Some(m) = self.nodes[mirror].partner.as_ref() else {
             return;
         };
+        let mut failed = Vec::new();
+        if m.is_connected(m.partner()) {
+            failed.push("the mirror had not declared the principal lost");
+        }
+        if !m.config().witness.is_some_and(|w| m.is_connected(w)) {
+            failed.push("the mirror was not connected to the witness");
+        }
+        if let Some((numbers, told_synchronized)) = failover {
+            if m.config().safety != mirror_protocol::Safety::Full {
+                failed.push("SAFETY was not FULL");
+            }
+            if numbers != m.config().numbers || m.told_synchronized() != Some(numbers) {
+                failed.push("the mirror had not been told SYNCHRONIZED at the current numbers");
+            } else if told_synchronized != numbers {
+                failed.push("the request did not present the numbers it was told SYNCHRONIZED at");
+            }
+        }
+        let what = match failover {
+            Some(_) => "automatic failover request",
+            None => "forced service request",
+        };
+        let what = format!("{what} from {}", self.nodes[mirror].name);
+        self.failover_not_allowed(&what, &failed);
+    }
+
+    /// `failover_allowed` for an automatic failover, at the moment the witness grants it
+    /// (reference section 5), the witness's side: it has declared the principal lost, it is
+    /// connected to the mirror, and its record says SYNCHRONIZED at exactly the numbers the
+    /// request presents.
+    pub fn judge_grant(&mut self, witness: usize, mirror: usize) {
+        let Some((before, numbers)) = self.pending_grants.get(&mirror).copied() else {
+            return;
+        };
+        let principal = self.index_of(before.principal);
         let mut failed = self.grant_conditions(witness, mirror, before.principal);
         if before.sync != mirror_protocol::SyncState::Synchronized
-            || before.sync_numbers != m.config().numbers
+            || Some(before.sync_numbers) != numbers
         {
-            failed.push("the witness's record did not say SYNCHRONIZED at the current numbers");
-        }
-        if m.told_synchronized() != Some(m.config().numbers) {
-            failed.push("the mirror had not been told SYNCHRONIZED at the current numbers");
-        }
-        if m.config().safety != mirror_protocol::Safety::Full {
-            failed.push("SAFETY was not FULL");
+            failed.push("the witness's record did not say SYNCHRONIZED at the request's numbers");
         }
         let what = format!(
             "automatic failover from {} to {}",
@@ -1910,9 +1952,8 @@ impl<'s> World<'s> {
     }
 
     /// The conditions of reference section 5 that a witness's grant needs in both kinds of
-    /// take-over, as they hold at the grant: the mirror has declared the principal lost, the
-    /// mirror and the witness are connected, and the witness has itself declared the principal
-    /// lost. Returns those that fail.
+    /// take-over, the witness's side, as they hold at the grant: it is connected to the mirror
+    /// and has itself declared the principal lost. Returns those that fail.
     fn grant_conditions(
         &self,
         witness: usize,
@@ -1924,11 +1965,8 @@ impl<'s> World<'s> {
             return failed;
         };
         let w = &self.nodes[witness].witness;
-        if m.is_connected(principal) {
-            failed.push("the mirror had not declared the principal lost");
-        }
-        if !m.is_connected(self.nodes[witness].pid) || !w.is_connected(m.me()) {
-            failed.push("the mirror and the witness were not connected");
+        if !w.is_connected(m.me()) {
+            failed.push("the witness was not connected to the mirror");
         }
         if w.is_connected(principal) {
             failed.push("the witness had not declared the principal lost");
@@ -1941,7 +1979,7 @@ impl<'s> World<'s> {
     /// the mirror and the witness are connected, and the witness has itself declared the
     /// principal lost.
     fn judge_forced_grant(&mut self, witness: usize, mirror: usize) {
-        let Some(before) = self.pending_grants.get(&mirror).copied() else {
+        let Some((before, _)) = self.pending_grants.get(&mirror).copied() else {
             return;
         };
         self.forced_by_grant.insert(mirror);
