@@ -95,6 +95,19 @@ fn load(file: &Path) -> Result<Scenario, Exit> {
     })
 }
 
+/// Loads a scenario and the hidden `--mutant NAME`, or reports why not (exit 2).
+fn load_with_mutant(
+    file: &Path,
+    mutant: Option<&str>,
+) -> Result<(Scenario, Option<mirror_protocol::Mutant>), Exit> {
+    let scenario = load(file)?;
+    let mutant = parse_mutant(mutant).map_err(|message| {
+        print_err(&message);
+        Exit::BadInput
+    })?;
+    Ok((scenario, mutant))
+}
+
 /// `sim run` and `sim FILE`.
 fn run(arguments: &RunArgs) -> Exit {
     let Some(file) = &arguments.scenario else {

@@ -9,21 +9,15 @@ use mirror_sim::shrink::{self, ShrinkOptions, Shrunk};
 use mirror_sim::sweep;
 
 use crate::cli::ShrinkArgs;
-use crate::{command_line, load, parse_mutant, print_err, print_out, Exit};
+use crate::{command_line, load_with_mutant, print_err, print_out, Exit};
 
 /// Runs `sim shrink`.
 pub fn run(arguments: &ShrinkArgs) -> Exit {
-    let original = match load(&arguments.scenario) {
-        Ok(scenario) => scenario,
-        Err(exit) => return exit,
-    };
-    let mutant = match parse_mutant(arguments.mutant.as_deref()) {
-        Ok(mutant) => mutant,
-        Err(message) => {
-            print_err(&message);
-            return Exit::BadInput;
-        }
-    };
+    let (original, mutant) =
+        match load_with_mutant(&arguments.scenario, arguments.mutant.as_deref()) {
+            Ok(loaded) => loaded,
+            Err(exit) => return exit,
+        };
     if let Err(message) = check_output(arguments) {
         print_err(&message);
         return Exit::BadInput;

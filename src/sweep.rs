@@ -10,24 +10,18 @@ use mirror_sim::sweep::{self, SeedOutcome, Seeds, SweepOptions, SweepSummary};
 use serde_json::json;
 
 use crate::cli::SweepArgs;
-use crate::{command_line, load, parse_mutant, print_err, print_out, Exit};
+use crate::{command_line, load_with_mutant, print_err, print_out, Exit};
 
 /// How many failing seeds the human report lists (`--json` lists more).
 const FAILURES_PRINTED_MAX: usize = 20;
 
 /// Runs `sim sweep`.
 pub fn run(arguments: &SweepArgs) -> Exit {
-    let scenario = match load(&arguments.scenario) {
-        Ok(scenario) => scenario,
-        Err(exit) => return exit,
-    };
-    let mutant = match parse_mutant(arguments.mutant.as_deref()) {
-        Ok(mutant) => mutant,
-        Err(message) => {
-            print_err(&message);
-            return Exit::BadInput;
-        }
-    };
+    let (scenario, mutant) =
+        match load_with_mutant(&arguments.scenario, arguments.mutant.as_deref()) {
+            Ok(loaded) => loaded,
+            Err(exit) => return exit,
+        };
     let seeds = Seeds {
         first: arguments.seeds.first,
         last: arguments.seeds.last,
