@@ -141,6 +141,10 @@ fn a_shrink_keeps_the_outcome_that_failed_not_only_the_check() {
         "the session is still set up"
     );
     assert!(shrunk.scenario.steps.len() < original.steps.len());
+    // The expectations that held are gone; the one that failed stays.
+    let expect = &shrunk.scenario.expect;
+    assert!(expect.state.is_some());
+    assert!(expect.principal.is_none() && expect.mirror.is_none());
 }
 
 #[test]
