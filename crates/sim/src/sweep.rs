@@ -306,7 +306,7 @@ const SWARM_KIND_LEFT_OUT: f64 = 0.25;
 /// - each kind of fault the scenario has is left out with probability 1/4;
 /// - the faults move: each fault's time is scaled by a factor in [0.5, 1.5), and the faults keep
 ///   the order they had (a restart stays after its crash, a heal after its partition);
-/// - on half of the runs, one or two fault episodes are added ([`add_episodes`]): a crash, a
+/// - on half of the runs, one or two fault episodes are added: a crash, a
 ///   power loss, a pause, a partition (both ways or one), packet loss or a slow disk, at a
 ///   random moment, on a random instance or link, ended (restart, resume, heal) some seconds
 ///   later unless the run ends first;
