@@ -67,3 +67,26 @@ fn a_session_removed_by_partner_off_stays_removed_after_a_restart() {
     assert_eq!(column("mirroring_role_desc"), [serde_json::Value::Null]);
     assert_eq!(report.verdict, mirror_sim::report::Verdict::Pass);
 }
+
+// reference §5: each forced service loses what principals of older role sequences acknowledged
+// past its fork. With two forced services the report gives each its own loss (before, both said
+// 0 whenever there were two), and the losses add up to the run's.
+#[test]
+fn each_forced_service_reports_the_commits_it_lost() {
+    let report = report_of("forced-service-twice-each-loses-its-own.toml");
+    let lost: Vec<u64> = report
+        .failovers
+        .iter()
+        .map(|f| f.lost_acknowledged)
+        .collect();
+    assert_eq!(lost.len(), 2);
+    assert_eq!(
+        lost[0], 0,
+        "what alpha acknowledged is in its own log, the last principal's"
+    );
+    assert!(lost[1] > 0, "alpha's fork lacks what beta acknowledged");
+    assert_eq!(
+        lost.iter().sum::<u64>(),
+        report.transactions.lost_acknowledged
+    );
+}

@@ -96,6 +96,9 @@ pub struct History {
     pub lost: u64,
     /// Their LSN ranges, per generation: (first, last).
     pub lost_ranges: Vec<(u64, u64)>,
+    /// The lost acknowledged commits each forced service lost (by its role sequence): those
+    /// past its fork that principals of older role sequences acknowledged.
+    pub lost_by_forced: BTreeMap<u64, u64>,
 }
 
 impl History {
@@ -289,6 +292,7 @@ impl History {
     /// missing from the final principal's database"), excused or not.
     pub fn judge_durability(&mut self, segments: &[(u64, u64)], lsn_end: u64) {
         let mut lost = 0;
+        let mut lost_by_forced = BTreeMap::new();
         let mut ranges = Vec::new();
         let mut broken = Vec::new();
         for (&generation, ledger) in &self.ledgers {
@@ -316,14 +320,29 @@ impl History {
             // fork LSN (the reference's definition) that is always so; at or below it, only when
             // the old principal had restarted and rewritten log the mirror never received (a
             // case the reference's definition misses).
-            let excused = |l: u64| {
-                self.forced.iter().any(|(seq, fork_lsn, segments)| {
-                    *seq > ledger.role_sequence
-                        && (l > *fork_lsn || generation_at(segments, l) != Some(generation))
-                })
+            // The forced service that lost it: the first after the role sequence that
+            // acknowledged it whose fork does not hold it.
+            let lost_by = |l: u64| {
+                self.forced
+                    .iter()
+                    .filter(|(seq, fork_lsn, segments)| {
+                        *seq > ledger.role_sequence
+                            && (l > *fork_lsn || generation_at(segments, l) != Some(generation))
+                    })
+                    .map(|(seq, _, _)| *seq)
+                    .min()
             };
-            let (lost_here, unexcused): (Vec<u64>, Vec<u64>) =
-                missing.into_iter().partition(|&l| excused(l));
+            let mut unexcused = Vec::new();
+            let mut lost_here = Vec::new();
+            for l in missing {
+                match lost_by(l) {
+                    Some(seq) => {
+                        *lost_by_forced.entry(seq).or_insert(0) += 1;
+                        lost_here.push(l);
+                    }
+                    None => unexcused.push(l),
+                }
+            }
             lost += lost_here.len() as u64;
             if let (Some(first), Some(last)) = (lost_here.first(), lost_here.last()) {
                 ranges.push((*first, *last));
@@ -350,6 +369,7 @@ impl History {
         self.lost = lost;
         ranges.sort_unstable();
         self.lost_ranges = ranges;
+        self.lost_by_forced = lost_by_forced;
     }
 }
 

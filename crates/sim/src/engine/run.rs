@@ -121,7 +121,13 @@ impl World<'_> {
     /// higher role sequence only thinks it does: hung, it acknowledges nothing, and it steps
     /// down as soon as it runs again.
     fn serves_at_end(&self, n: usize) -> bool {
-        self.nodes[n].serving && !(self.nodes[n].paused && self.replaced(n))
+        self.nodes[n].serving && !self.hung_and_replaced(n)
+    }
+
+    /// Whether instance `n` is paused (hung) and another has served since at a higher role
+    /// sequence: what it thinks of the session is stale.
+    fn hung_and_replaced(&self, n: usize) -> bool {
+        self.nodes[n].paused && self.replaced(n)
     }
 
     /// Whether another instance began serving at a higher role sequence than `n` last did.
@@ -160,12 +166,20 @@ impl World<'_> {
         let partners: Vec<usize> = (0..self.nodes.len())
             .filter(|&n| self.session_of(n).is_some())
             .collect();
+        // A hung instance that was replaced holds a stale view of itself: it ranks last, and
+        // its view is not the session's.
         let by_role = |role: Role| {
             partners
                 .iter()
                 .copied()
                 .filter(|&n| self.session_of(n).is_some_and(|p| p.role() == role))
-                .max_by_key(|&n| (self.nodes[n].running(), self.role_sequence_of(n)))
+                .max_by_key(|&n| {
+                    (
+                        !self.hung_and_replaced(n),
+                        self.nodes[n].running(),
+                        self.role_sequence_of(n),
+                    )
+                })
         };
         let last_principal = principal
             .filter(|&n| self.session_of(n).is_some())
@@ -181,7 +195,7 @@ impl World<'_> {
         });
         // The state as a running partner reports it (a stopped instance's view is frozen);
         // the principal's view first, as `sys.database_mirroring` on it would show.
-        let running = |n: &usize| self.nodes[*n].running();
+        let running = |n: &usize| self.nodes[*n].running() && !self.hung_and_replaced(*n);
         let view = last_principal
             .filter(running)
             .or(mirror.filter(running))
@@ -273,6 +287,18 @@ impl World<'_> {
                     0
                 });
             self.history.judge_durability(&segments, end);
+            if let RoleHolder::Instance(serving) = principal {
+                if serving.0 != last {
+                    // A split brain's old principal still serves: say which log the commits
+                    // were judged against, since it is not the one serving.
+                    self.notes.push(format!(
+                        "acknowledged commits are judged against {}'s log, the principal of the \
+                         highest role sequence, whose history survives; {} still serves an \
+                         older one (reference section 5)",
+                        self.nodes[last].name, self.nodes[serving.0].name
+                    ));
+                }
+            }
         }
         self.judge_recovery(state);
         let lost = self.history.lost;
@@ -310,11 +336,6 @@ impl World<'_> {
             })
             .collect();
         let verdict = Verdict::of(&invariants, &expectations);
-        let forced = self
-            .failovers
-            .iter()
-            .filter(|f| f.kind == FailoverKind::Forced)
-            .count() as u64;
         let failovers = self
             .failovers
             .iter()
@@ -329,10 +350,16 @@ impl World<'_> {
                 to: self.nodes[f.to].name.clone(),
                 detected_us: f.detected / 1000,
                 unavailable_us: f.unavailable / 1000,
-                lost_acknowledged: if f.kind == FailoverKind::Forced && forced == 1 {
-                    lost
-                } else {
-                    0
+                // Only forced service loses acknowledged commits by design; those a bug lost
+                // break acknowledged_durable and are nobody's failover's.
+                lost_acknowledged: match f.kind {
+                    FailoverKind::Forced => self
+                        .history
+                        .lost_by_forced
+                        .get(&f.role_sequence)
+                        .copied()
+                        .unwrap_or(0),
+                    _ => 0,
                 },
             })
             .collect();

@@ -291,6 +291,8 @@ pub struct FailoverRecord {
     pub to: usize,
     pub detected: Nanos,
     pub unavailable: Nanos,
+    /// The new role sequence, as the history numbers it (across sessions set up again).
+    pub role_sequence: u64,
 }
 
 /// The whole simulation.
@@ -1358,6 +1360,7 @@ impl<'s> World<'s> {
             FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(self.now),
             _ => self.principal_lost_at[to_i].unwrap_or(self.now),
         };
+        let history_role = self.history_role(role_sequence);
         self.failovers.push(FailoverRecord {
             kind,
             at: self.now,
@@ -1365,6 +1368,7 @@ impl<'s> World<'s> {
             to: to_i,
             detected,
             unavailable: 0,
+            role_sequence: history_role,
         });
         self.emit(n, "failover", serde_json::json!({"kind": kind.name(), "from": self.nodes[from_i].name, "to": self.nodes[to_i].name, "role_sequence": role_sequence, "failover_lsn": failover_lsn}));
         let db = self.scenario.database.name.clone();
