@@ -90,3 +90,26 @@ fn each_forced_service_reports_the_commits_it_lost() {
         report.transactions.lost_acknowledged
     );
 }
+
+// spec/scenario.md, `pause`: a hung instance does no work. A FAILOVER issued on the principal
+// while it hangs runs when it resumes at 22 s (before, the hung instance ran it at 20 s).
+#[test]
+fn a_statement_on_a_hung_instance_waits_until_it_resumes() {
+    let report = report_of("manual-failover-on-a-hung-principal-waits-for-it.toml");
+    assert_eq!(report.failovers.len(), 1);
+    assert!(
+        report.failovers[0].at_us >= 22_000_000,
+        "{}",
+        report.failovers[0].at_us
+    );
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.sql.contains("FAILOVER"))
+        .expect("the FAILOVER step");
+    assert_eq!(
+        step.start_us,
+        Some(22_000_000),
+        "it starts when alpha runs again"
+    );
+}

@@ -322,26 +322,37 @@ impl World<'_> {
 
     /// Peers of a crashed process get a reset at once (its host still answers).
     fn hard_errors_from(&mut self, n: usize) {
-        let pid = self.nodes[n].pid;
         for i in 0..self.nodes.len() {
             if i == n || !self.nodes[i].running() {
                 continue;
             }
-            let now = self.clock_of(i);
-            let node = &mut self.nodes[i];
-            match node.partner.as_mut().filter(|p| !p.is_ended()) {
-                Some(p) if p.is_connected(pid) => {
-                    p.handle_connection_lost(now, pid, ErrorKind::Hard)
-                }
-                Some(_) => {}
-                None if node.witness.is_connected(pid) => {
-                    node.witness
-                        .handle_connection_lost(now, pid, ErrorKind::Hard)
-                }
-                None => {}
+            if self.nodes[i].paused {
+                // A hung process reads the reset when it runs again, after its ping ticks
+                // (found by an audit: a paused principal stopped serving on a peer's crash).
+                self.nodes[i]
+                    .deferred
+                    .push_back(Ev::ConnectionReset { node: i, peer: n });
+                continue;
             }
-            self.drain(i);
+            self.connection_reset(i, n);
         }
+    }
+
+    /// Instance `i` gets a reset on its connection to `peer`, if it still holds one.
+    pub fn connection_reset(&mut self, i: usize, peer: usize) {
+        let pid = self.nodes[peer].pid;
+        let now = self.clock_of(i);
+        let node = &mut self.nodes[i];
+        match node.partner.as_mut().filter(|p| !p.is_ended()) {
+            Some(p) if p.is_connected(pid) => p.handle_connection_lost(now, pid, ErrorKind::Hard),
+            Some(_) => {}
+            None if node.witness.is_connected(pid) => {
+                node.witness
+                    .handle_connection_lost(now, pid, ErrorKind::Hard)
+            }
+            None => {}
+        }
+        self.drain(i);
     }
 
     /// A crashed or powered-off instance comes back: recovery, then it rejoins with its last role.

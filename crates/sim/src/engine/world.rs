@@ -100,6 +100,8 @@ pub enum Ev {
     Submit { node: usize, tx: u64 },
     /// An operator step starts.
     StepStart { step: usize },
+    /// A crashed peer's reset reaches an instance that was paused when the peer died.
+    ConnectionReset { node: usize, peer: usize },
     /// The statement under way completes (or fails).
     StatementDone {
         step: usize,
@@ -549,12 +551,21 @@ impl<'s> World<'s> {
             | Ev::Departed { node, .. }
             | Ev::Redo { node, .. }
             | Ev::RedoDrained { node, .. }
-            | Ev::Submit { node, .. } => Some(*node),
+            | Ev::Submit { node, .. }
+            | Ev::ConnectionReset { node, .. } => Some(*node),
             _ => None,
         }
     }
 
     fn dispatch(&mut self, ev: Ev) {
+        if let Ev::StepStart { step } = ev {
+            // A statement sent to a hung instance waits for it, as the DBA's session would.
+            let n = self.scenario.steps[step].on.0;
+            if self.nodes[n].running() && self.nodes[n].paused {
+                self.nodes[n].deferred.push_back(ev);
+                return;
+            }
+        }
         if let Some(n) = Self::target_of(&ev) {
             if !self.nodes[n].running() {
                 if let Ev::Submit { tx, .. } = ev {
@@ -600,6 +611,7 @@ impl<'s> World<'s> {
             Ev::Client { client } => self.client_submits(client),
             Ev::Submit { node, tx } => self.commit_on(node, tx),
             Ev::StepStart { step } => self.start_step(step),
+            Ev::ConnectionReset { node, peer } => self.connection_reset(node, peer),
             Ev::StatementDone {
                 step,
                 statement,
