@@ -60,15 +60,18 @@ fn main() -> ExitCode {
     ExitCode::from(exit as u8)
 }
 
-/// A command line a user can paste into a POSIX shell: each word quoted when it holds
-/// anything but letters, digits and `-_./:=+,@%`.
-fn command_line(words: &[String]) -> String {
+/// A command line a user can paste into a POSIX shell: `words`, then `--mutant NAME` when a
+/// mutant was given (a mutant's failure reproduces only with it), each word quoted when it
+/// holds anything but letters, digits and `-_./:=+,@%`.
+fn command_line(words: &[&str], mutant: Option<&str>) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c);
+    let flag = mutant.map(|name| ["--mutant", name]);
     words
         .iter()
+        .chain(flag.iter().flatten())
         .map(|word| {
             if !word.is_empty() && word.chars().all(plain) {
-                word.clone()
+                word.to_string()
             } else {
                 format!("'{}'", word.replace('\'', "'\\''"))
             }
@@ -155,22 +158,13 @@ fn run(arguments: &RunArgs) -> Exit {
         let text = report::render_human(&outcome.report, file);
         // The renderer writes the plain command; a path with spaces needs quoting, and a
         // mutant run is reproduced only with its mutant.
-        let plain = format!(
-            "reproduce: sim run {} --seed {}",
-            file.display(),
-            outcome.report.seed
+        let (path, seed) = (file.display().to_string(), outcome.report.seed.to_string());
+        let plain = format!("reproduce: sim run {path} --seed {seed}");
+        let words = ["sim", "run", &path, "--seed", &seed];
+        let exact = format!(
+            "reproduce: {}",
+            command_line(&words, arguments.mutant.as_deref())
         );
-        let mut words = vec![
-            "sim".to_string(),
-            "run".to_string(),
-            file.display().to_string(),
-            "--seed".to_string(),
-            outcome.report.seed.to_string(),
-        ];
-        if let Some(name) = &arguments.mutant {
-            words.extend(["--mutant".to_string(), name.clone()]);
-        }
-        let exact = format!("reproduce: {}", command_line(&words));
         print_out(&text.replacen(&plain, &exact, 1));
     }
     match outcome.report.verdict {
@@ -237,15 +231,18 @@ mod tests {
 
     #[test]
     fn a_command_line_quotes_what_a_shell_would_split() {
-        let words = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            command_line(&words(&["sim", "run", "sims/x.toml", "--seed", "7"])),
+            command_line(&["sim", "run", "sims/x.toml", "--seed", "7"], None),
             "sim run sims/x.toml --seed 7"
         );
         assert_eq!(
-            command_line(&words(&["sim", "run", "my dir/it's.toml"])),
+            command_line(&["sim", "run", "my dir/it's.toml"], None),
             "sim run 'my dir/it'\\''s.toml'"
         );
-        assert_eq!(command_line(&words(&["a", ""])), "a ''");
+        assert_eq!(command_line(&["a", ""], None), "a ''");
+        assert_eq!(
+            command_line(&["sim", "run", "x.toml"], Some("serve-without-quorum")),
+            "sim run x.toml --mutant serve-without-quorum"
+        );
     }
 }

@@ -74,16 +74,9 @@ pub fn run(arguments: &ShrinkArgs) -> Exit {
                 ));
                 return Exit::BadInput;
             }
-            let mut command = vec!["sim".to_string(), "run".to_string()];
-            command.push(path.display().to_string());
-            if let Some(name) = &arguments.mutant {
-                command.extend(["--mutant".to_string(), name.clone()]);
-            }
-            print_err(&format!(
-                "wrote {}; run it with: {}",
-                path.display(),
-                command_line(&command)
-            ));
+            let file = path.display().to_string();
+            let command = command_line(&["sim", "run", &file], arguments.mutant.as_deref());
+            print_err(&format!("wrote {file}; run it with: {command}"));
         }
         None => print_out(&text),
     }

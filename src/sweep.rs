@@ -106,13 +106,7 @@ fn reproduce(file: &Path, seed: u64, swarm: bool, mutant: Option<&str>) -> Vec<S
         .file_stem()
         .map_or_else(|| "scenario".into(), |stem| stem.to_string_lossy());
     let path = file.display().to_string();
-    let words = |words: &[&str]| {
-        let mut words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-        if let Some(name) = mutant {
-            words.extend(["--mutant".to_string(), name.to_string()]);
-        }
-        command_line(&words)
-    };
+    let words = |words: &[&str]| command_line(words, mutant);
     let seed_text = seed.to_string();
     if swarm {
         let range = format!("{seed}..{seed}");

@@ -326,15 +326,10 @@ impl World<'_> {
             if i == n || !self.nodes[i].running() {
                 continue;
             }
-            if self.nodes[i].paused {
-                // A hung process reads the reset when it runs again, after its ping ticks
-                // (found by an audit: a paused principal stopped serving on a peer's crash).
-                self.nodes[i]
-                    .deferred
-                    .push_back(Ev::ConnectionReset { node: i, peer: n });
-                continue;
-            }
-            self.connection_reset(i, n);
+            // Through the dispatcher, which holds it for a hung instance until it runs again,
+            // after its ping ticks (found by an audit: a paused principal stopped serving on a
+            // peer's crash).
+            self.dispatch(Ev::ConnectionReset { node: i, peer: n });
         }
     }
 

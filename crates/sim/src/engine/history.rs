@@ -343,16 +343,14 @@ impl History {
                     None => unexcused.push(l),
                 }
             }
-            lost += lost_here.len() as u64;
-            if let (Some(first), Some(last)) = (lost_here.first(), lost_here.last()) {
-                ranges.push((*first, *last));
-            }
             // Commits missing without excuse are lost too (the report's count is every
             // acknowledged commit missing from the last principal's log), and they break the
             // invariant.
-            lost += unexcused.len() as u64;
-            if let (Some(first), Some(last)) = (unexcused.first(), unexcused.last()) {
-                ranges.push((*first, *last));
+            for part in [&lost_here, &unexcused] {
+                lost += part.len() as u64;
+                if let (Some(first), Some(last)) = (part.first(), part.last()) {
+                    ranges.push((*first, *last));
+                }
             }
             if let Some(first) = unexcused.first() {
                 broken.push(format!(

@@ -557,7 +557,7 @@ impl<'s> World<'s> {
         }
     }
 
-    fn dispatch(&mut self, ev: Ev) {
+    pub fn dispatch(&mut self, ev: Ev) {
         if let Ev::StepStart { step } = ev {
             // A statement sent to a hung instance waits for it, as the DBA's session would.
             let n = self.scenario.steps[step].on.0;
@@ -1904,9 +1904,8 @@ impl<'s> World<'s> {
     /// section 5): it has declared the principal lost and is connected to the witness; for an
     /// automatic failover, SAFETY is FULL and it presents the numbers it holds and was told
     /// SYNCHRONIZED at. The witness judges its own side when it grants ([`Self::judge_grant`]):
-    /// a request can wait in the network, and the mirror may have reconnected to the principal
-    /// by the time the witness reads it (found by `sim sweep --swarm`, a witness paused while
-    /// a crashed principal came back); the model checker judges the same way.
+    /// a request can wait in the network (a slow link), and the mirror may have reconnected to
+    /// the principal by the time the witness reads it; the model checker judges the same way.
     fn judge_request(&mut self, mirror: usize, failover: Option<(Numbers, Numbers)>) {
         let Some(m) = self.nodes[mirror].partner.as_ref() else {
             return;
@@ -1991,9 +1990,9 @@ impl<'s> World<'s> {
     }
 
     /// `failover_allowed` for forced service with a witness, at the moment the witness grants
-    /// it (issue 6: the witness decides atomically): the mirror has declared the principal lost,
-    /// the mirror and the witness are connected, and the witness has itself declared the
-    /// principal lost.
+    /// it (issue 6: the witness decides atomically), the witness's side: it is connected to the
+    /// mirror and has itself declared the principal lost (the mirror's side was judged when it
+    /// asked: [`Self::judge_request`]).
     fn judge_forced_grant(&mut self, witness: usize, mirror: usize) {
         let Some((before, _)) = self.pending_grants.get(&mirror).copied() else {
             return;
