@@ -128,13 +128,13 @@ fn an_unwritable_events_file_is_bad_input_before_the_run() {
         SCENARIO,
         "--json",
         "--events",
-        "/nonexistent/dir/events.jsonl",
+        "Cargo.toml/dir/events.jsonl",
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(output.stdout.is_empty());
     assert!(
-        stderr.contains("--events /nonexistent/dir/events.jsonl"),
+        stderr.contains("--events Cargo.toml/dir/events.jsonl"),
         "{stderr}"
     );
     assert!(Path::new(SCENARIO).exists());

@@ -143,7 +143,7 @@ fn bad_sweep_arguments_exit_2_with_nothing_on_stdout() {
             "--seed",
             "1",
             "-o",
-            "/nonexistent/x.toml",
+            "Cargo.toml/x.toml",
         ],
     ] {
         let output = sim(&arguments);

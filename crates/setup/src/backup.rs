@@ -12,7 +12,8 @@ use crate::statement::RecoveryModel;
 /// What a backup set holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BackupKind {
-    /// `BACKUP DATABASE`: the whole database as of `last_lsn`.
+    /// `BACKUP DATABASE`: the whole database as of `last_lsn`, the end of log when it
+    /// completed.
     Full,
     /// `BACKUP DATABASE ... WITH DIFFERENTIAL`: the changes since its base full backup.
     Differential,
@@ -43,10 +44,13 @@ pub struct BackupSet {
     pub taken_on: String,
     /// The database's family and fork when it was taken.
     pub fork: RecoveryFork,
-    /// Full and differential: the LSN the restored copy reaches (`first_lsn == last_lsn`);
-    /// log: the first LSN it holds.
+    /// Full and differential: the end of log when it started (a log backup chain it starts
+    /// begins there); log: the first LSN it holds.
     pub first_lsn: u64,
-    /// The LSN just past the last log it holds: a restore of it reaches this LSN.
+    /// The LSN just past the last log it holds: a restore of it reaches this LSN. For a full or
+    /// differential backup, the end of log when it completed: it holds the log written while it
+    /// ran, so the copy restored from it is consistent as of its end
+    /// ([`crate::Estate::complete_database_backup`]).
     pub last_lsn: u64,
     /// Differential: the full backup it is based on.
     pub base: Option<crate::catalog::BackupBase>,
@@ -139,6 +143,18 @@ impl BackupFolder {
                 unreachable!("the caller checked that {file} is a media file")
             }
         }
+    }
+
+    /// The backup set with this id, to change.
+    pub(crate) fn set_mut(&mut self, id: u64) -> Option<&mut BackupSet> {
+        self.files
+            .values_mut()
+            .filter_map(|(_, file)| match file {
+                BackupFile::Media(sets) => Some(sets),
+                BackupFile::Certificate(_) => None,
+            })
+            .flatten()
+            .find(|set| set.id == id)
     }
 
     /// Writes a certificate file. The caller has checked that the name is free.

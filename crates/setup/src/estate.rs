@@ -125,6 +125,12 @@ pub enum Effect {
     /// Answer a query with rows built from the protocol state at this moment (see the `views`
     /// module).
     Query(Query),
+    /// A full or differential backup is being written: when the statement completes, call
+    /// [`Estate::complete_database_backup`] with the end of log at that moment.
+    DatabaseBackup {
+        /// The backup set's id.
+        backup_id: u64,
+    },
 }
 
 /// The queries a step may run.

@@ -89,6 +89,52 @@ fn error_4326_log_backup_already_restored() {
     );
 }
 
+// spec/scenario.md: a log backup job that runs while the mirror is being prepared breaks the
+// chain. A full backup holds the log written while it ran, so the copy restored from it is
+// consistent as of its end: a log backup the job took while it ran ends too early (4326), the
+// DBA's next one applies even when no log was written since the full backup completed, and a
+// second restore of that one is too early again.
+#[test]
+fn error_4326_log_backup_taken_while_the_full_backup_ran() {
+    use mirror_setup::Effect;
+    let mut rehearsal = Rehearsal::new();
+    let full = rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'f.bak'");
+    let Effect::DatabaseBackup { backup_id } = full.effect else {
+        panic!("a full backup completes later: {:?}", full.effect);
+    };
+    rehearsal.write_log(1_000);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'job.trn'");
+    rehearsal.write_log(1_000);
+    let completed_at = rehearsal.context.end_of_log_lsn;
+    rehearsal
+        .estate
+        .complete_database_backup(backup_id, completed_at);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'dba.trn'");
+    rehearsal.run(
+        "beta",
+        "RESTORE DATABASE Sales FROM DISK = 'f.bak' WITH NORECOVERY",
+    );
+    rehearsal.fails(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'job.trn' WITH NORECOVERY",
+        4326,
+    );
+    rehearsal.run(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'dba.trn' WITH NORECOVERY",
+    );
+    rehearsal.fails(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'dba.trn' WITH NORECOVERY",
+        4326,
+    );
+    let copy = rehearsal
+        .estate
+        .instance("beta")
+        .and_then(|b| b.database("Sales"));
+    assert_eq!(copy.map(|c| c.lsn_restored), Some(completed_at));
+}
+
 // reference §7 error table: 3117 restoring log after RESTORE ... WITH RECOVERY (here the
 // default, forgotten NORECOVERY).
 #[test]

@@ -95,6 +95,11 @@ pub struct StepReport {
     pub end_us: Option<u64>,
     /// The SQL Server error number it failed with; `null` on success (or never finished).
     pub error: Option<u32>,
+    /// The error's message, as SQL Server words it, with the rule that failed (which of 1418's
+    /// causes, which backup is missing); `null` when `error` is. Not in spec/cli.md's example:
+    /// a number alone does not tell a DBA which of its causes to fix.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// `final`: the end of the run.
@@ -380,6 +385,7 @@ impl Report {
                 start_us: None,
                 end_us: None,
                 error: None,
+                message: None,
             })
             .collect();
         Report {
@@ -761,7 +767,12 @@ fn figures_block(text: &mut String, report: &Report) {
     }
     for step in report.steps.iter() {
         if let Some(error) = step.error {
-            let _ = writeln!(text, "step {:<6} on {}: error {error}", step.step, step.on);
+            let message = step.message.as_deref().unwrap_or_default();
+            let _ = writeln!(
+                text,
+                "step {:<6} on {}: error {error}: {message}",
+                step.step, step.on
+            );
         }
     }
     let unfinished: Vec<String> = report

@@ -41,8 +41,9 @@ impl Estate {
 
     /// `BACKUP DATABASE db TO DISK = 'f' [WITH DIFFERENTIAL]`: 911 unknown database; 954 on a
     /// mirror; 927 while RESTORING; 3035 a differential without a full backup; 3241 the file is
-    /// a certificate. A full backup records the end of log as its LSN and writes the database
-    /// size; it starts the log backup chain if there is none (FULL and BULK_LOGGED).
+    /// a certificate. A full backup writes the database size; it starts the log backup chain at
+    /// the end of log as it starts, if there is none (FULL and BULK_LOGGED). The point a restore
+    /// of it reaches is the end of log when it completes ([`Estate::complete_database_backup`]).
     pub(crate) fn backup_database(
         &mut self,
         on: &str,
@@ -93,8 +94,36 @@ impl Estate {
         }
         Ok(Outcome {
             work: Work::Disk { bytes },
-            effect: Effect::None,
+            effect: Effect::DatabaseBackup { backup_id: id },
         })
+    }
+
+    /// A full or differential backup completed with the end of log at `end_of_log_lsn`: a copy
+    /// restored from it reaches that point, since the backup holds the log written while it ran
+    /// (as SQL Server's does). So a log backup that a job took while it ran ends too early to
+    /// apply after it (4326), and the next one applies; a log backup chain it started still
+    /// begins where it started. An unknown id changes nothing.
+    pub fn complete_database_backup(&mut self, backup_id: u64, end_of_log_lsn: u64) {
+        let Some(set) = self.backup_folder_mut().set_mut(backup_id) else {
+            return;
+        };
+        assert!(
+            set.kind != BackupKind::Log,
+            "backup set {backup_id} is a log backup"
+        );
+        // Never before where it started (a crash meanwhile may have cut the log back to its
+        // hardened end).
+        let end = end_of_log_lsn.max(set.last_lsn);
+        set.last_lsn = end;
+        let (on, database) = (set.taken_on.clone(), set.database.clone());
+        let base = self
+            .catalog_mut(&on)
+            .database_mut(&database)
+            .and_then(|copy| copy.differential_base.as_mut())
+            .filter(|base| base.backup_id == backup_id);
+        if let Some(base) = base {
+            base.lsn = end;
+        }
     }
 
     /// `BACKUP LOG db TO DISK = 'f'`: 911, 954, 927 as for BACKUP DATABASE; 4208 under SIMPLE;
@@ -294,9 +323,14 @@ impl Estate {
         if set.first_lsn > point {
             return Err(sql::log_too_recent(set.first_lsn, point).into());
         }
-        // A log backup holds [first, last); one with no log at all applies only at its point.
-        let empty_at_point = set.first_lsn == set.last_lsn && set.first_lsn == point;
-        if set.last_lsn <= point && !empty_at_point {
+        // A log backup holds [first, last). One that ends before the copy's point was taken
+        // before the backup the copy stands on completed, or was restored already. One that
+        // ends at the point applies and adds nothing when it has no log at all, or when it is
+        // the first after a full or differential backup (taken as that backup completed, with
+        // no log written in between); otherwise it is one already restored.
+        let empty = set.first_lsn == set.last_lsn;
+        let at_point_again = set.last_lsn == point && !empty && copy.log_restored_since_base;
+        if set.last_lsn < point || at_point_again {
             return Err(sql::log_too_early(set.last_lsn, point).into());
         }
         let mut restored = copy.clone();

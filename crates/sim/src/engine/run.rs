@@ -304,9 +304,11 @@ impl World<'_> {
         let lost = self.history.lost;
         let counts = self.failover_counts();
         let steps = self.step_reports();
-        let outcomes = self.steps.states.iter().map(|s| match (s.end, s.error) {
+        let outcomes = self.steps.states.iter().map(|s| match (s.end, &s.error) {
             (None, _) => StepOutcome::Unfinished,
-            (Some(_), Some(error)) => StepOutcome::Failed { error },
+            (Some(_), Some(error)) => StepOutcome::Failed {
+                error: error.number,
+            },
             (Some(_), None) => StepOutcome::Succeeded,
         });
         let latency = LatencySummary::from_histogram(&self.latency_us);
@@ -434,7 +436,8 @@ impl World<'_> {
                 sql: step.sql.clone(),
                 start_us: state.start.map(|t| t / 1000),
                 end_us: state.end.map(|t| t / 1000),
-                error: state.error,
+                error: state.error.as_ref().map(|e| e.number),
+                message: state.error.as_ref().map(|e| e.message.clone()),
             })
             .collect()
     }

@@ -21,8 +21,8 @@ pub struct StepState {
     pub start: Option<u64>,
     /// When it finished.
     pub end: Option<u64>,
-    /// The error it failed with.
-    pub error: Option<u32>,
+    /// The error it failed with: its number and the message a DBA would read in SSMS.
+    pub error: Option<SqlError>,
 }
 
 /// The step runner's state.
@@ -38,6 +38,9 @@ pub struct Steps {
     pub failover_issued_at: Option<u64>,
     /// How many leading steps (without `at`) must finish before an `after_setup` workload.
     pub leading: usize,
+    /// The full or differential backup a statement is writing: (step, statement) -> backup
+    /// set id; it reaches the end of log as of its completion.
+    pub database_backups: BTreeMap<(usize, usize), u64>,
 }
 
 impl World<'_> {
@@ -61,17 +64,21 @@ impl World<'_> {
         self.run_statement(i, 0);
     }
 
-    fn finish_step(&mut self, i: usize, error: Option<u32>) {
-        let state = &mut self.steps.states[i];
-        state.end = Some(self.now);
-        state.error = error;
+    fn finish_step(&mut self, i: usize, error: Option<SqlError>) {
         // The step belongs to the instance it ran on (spec/cli.md: null is for faults only).
         let on = self.scenario.steps[i].on.0;
         self.emit(
             on,
             "step",
-            serde_json::json!({"step": i + 1, "error": error}),
+            serde_json::json!({
+                "step": i + 1,
+                "error": error.as_ref().map(|e| e.number),
+                "message": error.as_ref().map(|e| e.message.as_str()),
+            }),
         );
+        let state = &mut self.steps.states[i];
+        state.end = Some(self.now);
+        state.error = error;
         if let Some(next) = self.scenario.steps.get(i + 1) {
             let at = next.at_ns.unwrap_or(0).max(self.now);
             self.queue.push(at, Ev::StepStart { step: i + 1 });
@@ -115,9 +122,16 @@ impl World<'_> {
 
     /// Statement `k` of step `i` finished.
     pub fn statement_done(&mut self, i: usize, k: usize, result: Result<(), SqlError>) {
+        if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
+            if result.is_ok() {
+                let on = self.scenario.steps[i].on.0;
+                let end = self.nodes[on].log.lsn_end();
+                self.estate.complete_database_backup(backup_id, end);
+            }
+        }
         match result {
             Ok(()) => self.run_statement(i, k + 1),
-            Err(error) => self.finish_step(i, Some(error.number)),
+            Err(error) => self.finish_step(i, Some(error)),
         }
     }
 
@@ -269,6 +283,10 @@ impl World<'_> {
     ) -> Result<bool, SqlError> {
         match effect {
             Effect::None => Ok(false),
+            Effect::DatabaseBackup { backup_id } => {
+                self.steps.database_backups.insert((i, k), backup_id);
+                Ok(false)
+            }
             Effect::EndpointChanged { instance } => {
                 let node = self.node_named(&instance);
                 self.rejudge_connections(node);
