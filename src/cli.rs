@@ -51,7 +51,7 @@ pub struct RunArgs {
     #[arg(value_name = "SCENARIO.toml", required = true)]
     pub scenario: Option<PathBuf>,
     /// Run with this seed instead of the scenario's `seed`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_seed)]
     pub seed: Option<u64>,
     /// Print the report as one JSON object on stdout, and nothing else.
     #[arg(long)]
@@ -109,7 +109,7 @@ pub struct ShrinkArgs {
     #[arg(value_name = "SCENARIO.toml")]
     pub scenario: PathBuf,
     /// The seed of the failing run.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_seed)]
     pub seed: u64,
     /// Where to write the smaller scenario (standard output when not given).
     #[arg(short = 'o', long = "output", value_name = "SMALLER.toml")]
@@ -137,6 +137,19 @@ pub struct BenchArgs {
     pub quick: bool,
 }
 
+/// The largest seed: a scenario file's `seed` is a TOML integer (a signed 64-bit number), and a
+/// seed given here must fit in the scenario `sim shrink` writes.
+pub const SEED_MAX: u64 = i64::MAX.unsigned_abs();
+
+/// `--seed N`: a whole number from 0 to [`SEED_MAX`].
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|&seed| seed <= SEED_MAX)
+        .ok_or_else(|| format!("\"{text}\" is not a seed (a whole number from 0 to {SEED_MAX})"))
+}
+
 /// `--seeds A..B`: seeds A to B, both included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeedRange {
@@ -153,11 +166,7 @@ impl FromStr for SeedRange {
         let (first, last) = text.split_once("..").ok_or_else(|| {
             format!("\"{text}\" is not a range of seeds; write A..B, e.g. 1..100")
         })?;
-        let seed = |part: &str| {
-            part.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("\"{part}\" is not a seed (a whole number >= 0)"))
-        };
+        let seed = parse_seed;
         let range = SeedRange {
             first: seed(first)?,
             last: seed(last.strip_prefix('=').unwrap_or(last))?,

@@ -177,7 +177,10 @@ fn a_shrunk_scenario_is_written_and_still_fails() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(output.stdout.is_empty(), "the scenario went to the file");
     assert!(
-        stderr(&output).contains("it fails as the original did (lost_acknowledged)"),
+        stderr(&output).contains(
+            "it fails as the original did (a session at the end after 0 automatic, 0 manual \
+             and 1 forced failovers; lost_acknowledged)"
+        ),
         "{}",
         stderr(&output)
     );

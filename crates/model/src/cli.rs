@@ -48,7 +48,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub bfs: bool,
     /// Depth-first search (the default): memory for the visited set only, every core;
-    /// counterexamples are shortened to the shortest.
+    /// counterexamples are shortened to the shortest (the examples that show a `sometimes`
+    /// property are the first found, which may differ from run to run with several threads).
     #[arg(long)]
     pub dfs: bool,
     /// N random walks from the set-up session instead of an exhaustive search.
@@ -67,8 +68,10 @@ pub struct CheckArgs {
     /// Only the configurations without operator commands.
     #[arg(long)]
     pub no_commands: bool,
-    /// Bound: client transactions.
-    #[arg(long, value_name = "N", help_heading = "Bounds")]
+    /// Bound: client transactions (at least 1: without a commit, `commit_acknowledged` and the
+    /// properties about acknowledged commits have nothing to judge).
+    #[arg(long, value_name = "N", help_heading = "Bounds",
+          value_parser = clap::value_parser!(u8).range(1..))]
     pub transactions: Option<u8>,
     /// Bound: process crashes (each may be followed by a restart).
     #[arg(long, value_name = "N", help_heading = "Bounds")]

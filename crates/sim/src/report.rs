@@ -694,7 +694,7 @@ fn verdict_block(text: &mut String, report: &Report, scenario_file: &Path) {
         text,
         "{verdict}  {}  seed {}: {invariants_held}/{} invariants, {expectations_held}/{} \
          expectations held",
-        report.scenario,
+        crate::scenario::error::escape_controls(&report.scenario),
         report.seed,
         report.invariants.len(),
         report.expectations.len()

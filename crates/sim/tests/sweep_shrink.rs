@@ -76,16 +76,17 @@ fn failing_forced_service() -> Scenario {
 fn a_shrunk_run_fails_the_same_way_with_less() {
     let original = failing_forced_service();
     let options = ShrinkOptions::default();
-    assert_eq!(
-        shrink::signature(&original, 1, options),
-        ["lost_acknowledged"]
-    );
+    let failure = [
+        "a session at the end after 0 automatic, 0 manual and 1 forced failovers",
+        "lost_acknowledged",
+    ];
+    assert_eq!(shrink::signature(&original, 1, options), failure);
     let mut log = Vec::new();
     let shrunk = shrink::shrink(&original, 1, options, &mut |line| {
         log.push(line.to_string())
     })
     .expect("seed 1 fails");
-    assert_eq!(shrunk.signature, ["lost_acknowledged"]);
+    assert_eq!(shrunk.signature, failure);
     let small = &shrunk.scenario;
     // The power loss makes the failure; the clock skew and its heal do not.
     let kinds: Vec<&str> = small.faults.iter().map(|f| f.kind.name()).collect();
@@ -105,7 +106,7 @@ fn a_shrunk_run_fails_the_same_way_with_less() {
     // Written and read back, it still fails the same way.
     let text = scenario::to_toml(small);
     let again = scenario::parse(&text, Path::new("small.toml")).expect("valid");
-    assert_eq!(shrink::signature(&again, 1, options), ["lost_acknowledged"]);
+    assert_eq!(shrink::signature(&again, 1, options), failure);
 }
 
 #[test]
@@ -220,4 +221,31 @@ fn a_heal_of_nothing_does_not_start_a_wait_for_recovery() {
     assert_eq!(with(heal), Some(true));
     let cut = "[[fault]]\nat = \"25s\"\nkind = \"partition\"\nbetween = [\"alpha\", \"beta\"]\n";
     assert_eq!(with(&format!("{cut}\n{heal}")), Some(false));
+}
+
+/// A figure that misses its bound must miss it in the same story: here an automatic failover
+/// that takes longer than the scenario allows. Without the story, the shrink dropped every
+/// step (no session at all: nobody serves from the power loss to the end, which misses the
+/// bound too) and reported the same failure.
+#[test]
+fn a_figure_missed_keeps_the_story_that_missed_it() {
+    let file = sims_file("auto-failover-principal-power-off.toml");
+    let text = std::fs::read_to_string(&file).expect("bundled scenario");
+    let text = text.replace("unavailable = \"< 15s\"", "unavailable = \"< 10.6s\"");
+    let original = scenario::parse(&text, &file).expect("still a valid scenario");
+    let options = ShrinkOptions::default();
+    let failure = [
+        "a session at the end after 1 automatic, 0 manual and 0 forced failovers",
+        "unavailable",
+    ];
+    let seed = (1..=20)
+        .find(|&seed| shrink::signature(&original, seed, options) == failure)
+        .expect("a seed whose failover takes more than 10.6 s");
+    let shrunk = shrink::shrink(&original, seed, options, &mut |_| {}).expect("it fails");
+    assert_eq!(shrunk.signature, failure);
+    assert_eq!(
+        shrunk.scenario.steps.len(),
+        original.steps.len(),
+        "the session's setup stays"
+    );
 }

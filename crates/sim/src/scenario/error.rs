@@ -175,7 +175,7 @@ fn comparison_text(written: &str, reason: &ComparisonError) -> String {
 }
 
 /// `text` with every control character escaped (`\0` as `\u{0}`, a tab as `\t`).
-fn escape_controls(text: &str) -> String {
+pub(crate) fn escape_controls(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {

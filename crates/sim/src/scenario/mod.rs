@@ -11,7 +11,7 @@
 //!
 //! Nothing in this module panics on any input: a bad file is a [`ScenarioError`].
 
-mod error;
+pub(crate) mod error;
 pub mod model;
 mod raw;
 mod render;
@@ -82,10 +82,20 @@ fn read(file: &Path) -> Result<String, ScenarioError> {
         ));
     }
     String::from_utf8(bytes).map_err(|error| {
+        // Where the first invalid byte is, as an editor counts: lines and characters.
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let valid = std::str::from_utf8(valid).expect("the bytes before it are UTF-8");
+        let line = valid.matches('\n').count() + 1;
+        let column = valid
+            .rsplit('\n')
+            .next()
+            .map_or(0, |last| last.chars().count())
+            + 1;
         unreadable(
             format!(
-                "not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
-                error.utf8_error().valid_up_to()
+                "not UTF-8 text: line {line}, column {column} holds a byte that is not UTF-8 \
+                 (offset {}); save the file as UTF-8",
+                valid.len()
             ),
             None,
         )

@@ -621,7 +621,14 @@ fn database_errors() {
         "size = \"2GiB\"",
         "size = \"2GiB\"\nlog_backup_interval = \"0s\"",
     );
-    assert_error(&zero, "\"0s\"", &["greater than 0s"]);
+    assert_error(&zero, "\"0s\"", &["at least 1s"]);
+    // A job every microsecond would make a short run take minutes.
+    let tiny = replaced(
+        BASE,
+        "size = \"2GiB\"",
+        "size = \"2GiB\"\nlog_backup_interval = \"1us\"",
+    );
+    assert_error(&tiny, "\"1us\"", &["log_backup_interval", "at least 1s"]);
     let log = replaced(
         BASE,
         "size = \"2GiB\"",
@@ -1001,6 +1008,15 @@ fn unreadable_files_are_bad_input_too() {
     assert!(
         matches!(directory, ScenarioError::Unreadable { .. }),
         "{directory}"
+    );
+    // A byte that is not UTF-8 is located as an editor counts, by line and column.
+    let file = std::env::temp_dir().join(format!("mirrorsim-latin1-{}.toml", std::process::id()));
+    std::fs::write(&file, b"name = \"x\"\ndescription = \"caf\xe9\"\n").expect("written");
+    let latin1 = load(&file).unwrap_err().to_string();
+    std::fs::remove_file(&file).ok();
+    assert!(
+        latin1.contains("not UTF-8 text: line 2, column 19"),
+        "{latin1}"
     );
 }
 

@@ -57,7 +57,7 @@ pub enum UnitError {
         example: String,
     },
     /// A minus sign where only values >= 0 make sense.
-    #[error("is negative; it must be >= 0")]
+    #[error("is negative")]
     Negative,
     /// Larger than the simulator can represent.
     #[error("is too large; it must be at most {max}")]
