@@ -37,6 +37,11 @@ pub struct StatementContext {
     /// existed when it was issued (`mirror_protocol::Partner`'s pending witness), because under
     /// a running workload some log is always on its way to the mirror at the instant of issue.
     pub witness_ready: bool,
+    /// The TIMEOUT of the session the instance running the statement is in (`None` outside a
+    /// session): a connection attempt dropped silently during SET WITNESS is noticed after it
+    /// plus one ping interval (reference section 3: the default applies only before a session
+    /// exists).
+    pub session_timeout: Option<std::time::Duration>,
     /// Instances the instance running the statement cannot reach right now, and how that shows:
     /// [`FailureKind::Hard`] for a crashed process on a live host (connection reset),
     /// [`FailureKind::Soft`] for a powered-off or paused host or a partition.

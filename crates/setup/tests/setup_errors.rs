@@ -836,6 +836,14 @@ fn error_1426_witness_needs_all_three_interconnected() {
         matches!(error, mirror_setup::StatementError::Sql { reported_after, .. } if reported_after == SOFT),
         "{error:?}"
     );
+    // reference §3: "Before a session exists (during setup), the default applies": once one
+    // exists, its TIMEOUT does (here 20 s, so the failure shows after 21 s).
+    rehearsal.context.session_timeout = Some(Duration::from_secs(20));
+    let error = rehearsal.fails("alpha", &set_witness("gamma"), 1426);
+    assert!(
+        matches!(error, mirror_setup::StatementError::Sql { reported_after, .. } if reported_after == Duration::from_secs(21)),
+        "{error:?}"
+    );
 }
 
 // reference §7: "Checks run in the order listed; the first that fails gives the error". Each

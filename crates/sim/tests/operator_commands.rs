@@ -113,3 +113,17 @@ fn a_statement_on_a_hung_instance_waits_until_it_resumes() {
         "it starts when alpha runs again"
     );
 }
+
+// Reference section 3: "Before a session exists (during setup), the default applies". Once one
+// exists, a connection SET WITNESS opens that the witness drops silently is given up after the
+// session's TIMEOUT (20 s here) plus one ping interval; it took the default 11 s.
+#[test]
+fn set_witness_gives_up_after_the_session_timeout() {
+    let report = report_of("set-witness-dropped-silently-after-timeout-20.toml");
+    let refused = step_failed_with(&report, 1418);
+    let took = refused
+        .end_us
+        .zip(refused.start_us)
+        .map(|(end, start)| end - start);
+    assert_eq!(took, Some(21_000_000));
+}

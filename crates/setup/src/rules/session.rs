@@ -164,7 +164,7 @@ impl Estate {
             SessionPart::Partner,
             unreachable,
         )
-        .map_err(connection_error)?;
+        .map_err(|failure| connection_error(failure, context))?;
         let mirror = self
             .instance_on_host(&mirror_address.host)
             .expect("the connection found the host");
@@ -186,7 +186,7 @@ impl Estate {
             SessionPart::Partner,
             unreachable,
         )
-        .map_err(connection_error)?;
+        .map_err(|failure| connection_error(failure, context))?;
         Ok((mirror, back))
     }
 
@@ -233,7 +233,7 @@ impl Estate {
             SessionPart::Witness,
             unreachable,
         )
-        .map_err(connection_error)?;
+        .map_err(|failure| connection_error(failure, context))?;
         let witness = self
             .instance_on_host(&witness_address.host)
             .expect("the connection found the host");
@@ -247,7 +247,7 @@ impl Estate {
             SessionPart::Partner,
             unreachable,
         )
-        .map_err(connection_error)?;
+        .map_err(|failure| connection_error(failure, context))?;
         self.judge_witness_interconnection(
             &session.partner,
             &session.partner_address,
@@ -297,7 +297,7 @@ impl Estate {
             // A dropped connection attempt between mirror and witness shows after the
             // timeout, as a 1418 does.
             return Err(StatementError::Sql {
-                reported_after: noticed_after(failure.kind),
+                reported_after: noticed_after(failure.kind, context),
                 error: sql::witness_needs_interconnection(&failure.to_string()),
             });
         }
@@ -499,18 +499,20 @@ fn end_mirror_membership(copy: &mut Database, fork: crate::catalog::RecoveryFork
 }
 
 /// A failed connection as the statement's error: a soft failure shows only after the timeout.
-fn connection_error(failure: ConnectionFailure) -> StatementError {
+fn connection_error(failure: ConnectionFailure, context: &StatementContext) -> StatementError {
     StatementError::Sql {
-        reported_after: noticed_after(failure.kind),
+        reported_after: noticed_after(failure.kind, context),
         error: failure.to_sql_error(),
     }
 }
 
 /// When a failed connection is noticed (reference section 3): a hard error at once, a soft one
-/// (a dropped connection attempt) only after the default TIMEOUT plus one ping interval.
-fn noticed_after(kind: FailureKind) -> std::time::Duration {
-    match kind {
-        FailureKind::Hard => std::time::Duration::ZERO,
-        FailureKind::Soft => SOFT_FAILURE_NOTICED_AFTER,
+/// (a dropped connection attempt) only after TIMEOUT plus one ping interval: the session's
+/// TIMEOUT when the instance is in one (SET WITNESS), the default before (SET PARTNER).
+fn noticed_after(kind: FailureKind, context: &StatementContext) -> std::time::Duration {
+    match (kind, context.session_timeout) {
+        (FailureKind::Hard, _) => std::time::Duration::ZERO,
+        (FailureKind::Soft, None) => SOFT_FAILURE_NOTICED_AFTER,
+        (FailureKind::Soft, Some(timeout)) => timeout + std::time::Duration::from_secs(1),
     }
 }

@@ -264,8 +264,12 @@ impl World<'_> {
         let witness_ready = node
             .session()
             .is_some_and(|p| p.role() == Role::Principal && p.is_connected(p.partner()));
+        let session_timeout = node
+            .session()
+            .map(|p| std::time::Duration::from_nanos(p.config().timeout()));
         StatementContext {
             end_of_log_lsn: node.log.lsn_end(),
+            session_timeout,
             database_size_bytes: self.scenario.database.size_bytes,
             mirror_hardened_lsn: mirror_hardened,
             witness_ready,
