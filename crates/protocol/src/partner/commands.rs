@@ -54,7 +54,7 @@ impl Partner {
 
     /// Manual failover: 1470, 1477, 1422, 1447 in that order (reference section 5).
     fn command_failover(&mut self, id: CommandId) -> Result<(), SqlError> {
-        if self.durable.role != Role::Principal || self.taking_over.is_some() {
+        if self.durable.role != Role::Principal {
             return Err(principal_only("SET PARTNER FAILOVER"));
         }
         if self.durable.config.safety != Safety::Full {
@@ -62,6 +62,11 @@ impl Partner {
                 1477,
                 "manual failover needs SAFETY FULL: the session runs with SAFETY OFF",
             ));
+        }
+        if self.taking_over.is_some() {
+            // It is the principal (sys.database_mirroring says so), still taking over: its
+            // mirror is not synchronized to it yet.
+            return Err(SqlError::new(1422, "the mirror is not synchronized: this instance is still taking over as principal (draining its redo queue)"));
         }
         if self.state != MirroringState::Synchronized {
             return Err(SqlError::new(1422, format!("the mirror is not synchronized (the session is {}); manual failover needs a synchronized mirror", self.state.name())));
@@ -434,6 +439,11 @@ impl Partner {
         {
             return Err(SqlError::new(1426, "SET WITNESS needs the principal, the mirror and the witness interconnected (and no other witness change under way)"));
         }
+        if self.durable.config.suspended && self.lsn_mirror_hardened < self.lsn_end {
+            // Reference section 7: 1426 when the mirror has not hardened the log that existed
+            // when the statement was issued; a SUSPENDED session sends it none.
+            return Err(SqlError::new(1426, "the session is SUSPENDED: the mirror cannot harden the log that existed when SET WITNESS was issued (RESUME first)"));
+        }
         self.links.add_peer(witness, true);
         self.tick_now(); // connect to the witness now, not at the next ping
         self.set_witness = Some(PendingWitness {
@@ -453,11 +463,20 @@ impl Partner {
         let deadline = self.durable.config.timeout() + PING_INTERVAL;
         if !pending.joined_sent && now.saturating_sub(pending.issued) > deadline {
             self.set_witness = None;
+            // Which condition never held: the witness's connection (1418), or the mirror
+            // hardening the log that existed when the statement was issued (1426).
+            let error = if self.links.is_up(pending.witness) {
+                SqlError::new(
+                    1426,
+                    "the mirror did not harden the log that existed when SET WITNESS was issued",
+                )
+            } else {
+                SqlError::new(
+                    1418,
+                    "the witness server network address cannot be reached or does not exist",
+                )
+            };
             self.links.remove_peer(pending.witness);
-            let error = SqlError::new(
-                1418,
-                "the witness server network address cannot be reached or does not exist",
-            );
             self.complete(pending.id, Err(error));
         }
     }
@@ -1315,6 +1334,21 @@ mod tests {
             refused(&mut p, SessionCommand::SetWitness(InstanceId(4))),
             1426
         );
+    }
+
+    // reference §7: 1426 when the mirror has not hardened the log that existed when SET WITNESS
+    // was issued. A SUSPENDED session ships none, so it fails at once (it waited for the
+    // timeout and failed with 1418, as if the witness could not be reached).
+    #[test]
+    fn set_witness_while_suspended_with_log_the_mirror_lacks_is_1426() {
+        let mut p = synchronized_principal();
+        accepted(&mut p, 2, SessionCommand::Suspend);
+        commit(&mut p, 1, 100);
+        assert_eq!(refused(&mut p, SessionCommand::SetWitness(W)), 1426);
+        // With nothing the mirror lacks, a suspended session takes a witness.
+        let mut p = synchronized_principal();
+        accepted(&mut p, 3, SessionCommand::Suspend);
+        accepted(&mut p, 4, SessionCommand::SetWitness(W));
     }
 
     // reference §7: a SET WITNESS whose witness never answers fails with 1418 after TIMEOUT plus

@@ -2813,6 +2813,17 @@ mod tests {
         m
     }
 
+    // reference §5: manual failover needs a synchronized mirror (1422). An instance taking over
+    // is the principal (its role is recorded) but not yet synchronized with its new mirror: a
+    // FAILOVER issued on it is 1422, not the principal-only 1470.
+    #[test]
+    fn failover_on_an_instance_still_taking_over_is_1422() {
+        let mut m = mirror_taking_over();
+        let refused = m.handle_command(SECOND, 21, SessionCommand::Failover);
+        assert_eq!(refused.map_err(|e| e.number), Err(1422));
+        m.invariants();
+    }
+
     // reference §2: SUSPEND from either partner suspends the session. Issued while this
     // instance takes over, it is applied once the take-over is done (it was dropped).
     #[test]
