@@ -100,3 +100,40 @@ fn transaction_delay_counts_every_commit_of_a_long_stall_in_full() {
         stall.transaction_delay_ms
     );
 }
+
+// Reference section 2: `mirroring_failover_lsn` is the latest LSN known hardened on both
+// partners (it read 0 until a role change); section 6's `time_behind` is how far in the
+// principal's time the mirror has caught up (it read 0 always).
+#[test]
+fn the_views_say_how_far_a_lagging_mirror_has_hardened() {
+    let report = report_of("monitor-a-lagging-mirror-in-safety-off.toml");
+    let column = |step: usize, name: &str| {
+        let query = report
+            .queries
+            .iter()
+            .find(|q| q.step == step)
+            .unwrap_or_else(|| panic!("step {step} ran its query"));
+        let at = query.columns.iter().position(|c| c == name).expect(name);
+        query.rows[0][at].as_u64().expect("a number")
+    };
+    let steps: Vec<usize> = report.queries.iter().map(|q| q.step).collect();
+    let [monitor, on_alpha, on_beta] = steps[..] else {
+        panic!("three queries: {steps:?}");
+    };
+    let (alpha_lsn, beta_lsn) = (
+        column(on_alpha, "mirroring_failover_lsn"),
+        column(on_beta, "mirroring_failover_lsn"),
+    );
+    assert_eq!(alpha_lsn, beta_lsn, "the same on both partners");
+    assert_eq!(beta_lsn, column(on_beta, "mirroring_end_of_log_lsn"));
+    assert!(alpha_lsn > 0 && alpha_lsn < column(on_alpha, "mirroring_end_of_log_lsn"));
+    // The mirror lags by tens of seconds: it has caught up to a time well before now.
+    let (behind, now) = (
+        column(monitor, "time_behind"),
+        column(monitor, "local_time"),
+    );
+    assert!(
+        behind > 0 && behind + 15_000_000 <= now,
+        "{behind} of {now}"
+    );
+}

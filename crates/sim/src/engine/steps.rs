@@ -518,7 +518,7 @@ impl World<'_> {
                 partner_address: self.address_of(other),
                 partner_instance: self.nodes[other].name.clone(),
                 witness,
-                failover_lsn: p.failover_lsn(),
+                failover_lsn: self.failover_lsn_known(p),
                 connection_timeout_seconds: p.config().timeout_seconds,
                 redo_queue_limit_mb: None,
                 end_of_log_lsn: p.lsn_end(),
@@ -585,9 +585,45 @@ impl World<'_> {
             transactions_per_sec: sample.transactions_per_sec,
             average_delay: sample.average_delay_ms as u64,
             time_recorded_us: sample.at_us,
-            time_behind_us: 0,
+            time_behind_us: self.time_behind(n, p),
             local_time_us: self.now / 1000,
         })
+    }
+
+    /// `mirroring_failover_lsn` (reference section 2): the latest LSN hardened on both partners,
+    /// never below the failover LSN of the last role change (where a new mirror resynchronizes
+    /// from). The principal knows its mirror's hardened end from its acknowledgements; the view
+    /// of a mirror takes the principal's hardened end as the simulation knows it.
+    fn failover_lsn_known(&self, p: &Partner) -> u64 {
+        let both = match p.role() {
+            Role::Principal => p.lsn_hardened().min(p.lsn_mirror_hardened()),
+            Role::Mirror => {
+                let principal = &self.nodes[self.index_of(p.partner())];
+                p.lsn_hardened().min(principal.log.lsn_hardened())
+            }
+        };
+        both.max(p.failover_lsn())
+    }
+
+    /// `time_behind`: the principal's time up to which the mirror has hardened its log, from
+    /// the principal's end of log at each monitor sample (so to within 15 s); now when the
+    /// mirror has all of it, the oldest sample kept when it lacks even that.
+    fn time_behind(&self, n: usize, p: &Partner) -> u64 {
+        let (principal, hardened) = match p.role() {
+            Role::Principal => (n, p.lsn_mirror_hardened()),
+            Role::Mirror => (self.index_of(p.partner()), p.lsn_hardened()),
+        };
+        let principal_end = self.nodes[principal].log.lsn_end();
+        if hardened >= principal_end {
+            return self.now / 1000;
+        }
+        let times = &self.nodes[principal].log_times;
+        times
+            .iter()
+            .rev()
+            .find(|&&(_, lsn)| lsn <= hardened)
+            .or(times.front())
+            .map_or(0, |&(at, _)| at)
     }
 
     fn address_of(&self, n: usize) -> mirror_setup::ServerAddress {

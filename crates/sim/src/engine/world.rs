@@ -207,7 +207,13 @@ pub struct Node {
     pub witness_role: Option<u64>,
     /// The LSN at which memory was last released.
     pub released_at: u64,
+    /// While principal: its end of log at each monitor sample, (µs, LSN), oldest first, at most
+    /// [`LOG_TIMES_MAX`]: how far in time the mirror is behind (`time_behind`).
+    pub log_times: VecDeque<(u64, u64)>,
 }
+
+/// The most monitor samples of a principal's end of log kept for `time_behind`: a day.
+pub const LOG_TIMES_MAX: usize = 24 * 60 * 4;
 
 impl Node {
     /// This instance's clock at true time `now`: what its protocol handlers are given, so that
@@ -423,6 +429,7 @@ impl<'s> World<'s> {
                 shape: None,
                 witness_role: None,
                 released_at: 0,
+                log_times: VecDeque::new(),
             });
         }
         let db = &scenario.database;
@@ -1456,7 +1463,8 @@ impl<'s> World<'s> {
     /// Whether instance `n` can acknowledge commits now, judged from the truth of the
     /// simulation and not only from the protocol's own opinion (reference section 4: a principal
     /// that would have to wait for the mirror is not serving at that moment): it says it serves,
-    /// its process runs and is not paused, and a SYNCHRONIZED FULL principal can reach its mirror.
+    /// its process runs and is not paused, and a SYNCHRONIZED FULL principal hears back from
+    /// its mirror ([`World::mirror_answers`]).
     fn able_to_acknowledge(&self, n: usize) -> bool {
         let node = &self.nodes[n];
         if !node.serving || !node.running() || node.paused {
@@ -1470,10 +1478,25 @@ impl<'s> World<'s> {
         }
         let m = self.index_of(p.partner());
         let mirror = &self.nodes[m];
-        mirror.running()
-            && !mirror.paused
-            && !self.net.direction(n, m).partitioned
-            && !self.net.direction(m, n).partitioned
+        mirror.running() && !mirror.paused && self.mirror_answers(n, m, p.config().timeout())
+    }
+
+    /// Whether the link between principal `n` and mirror `m` brings an answer back within
+    /// TIMEOUT: not partitioned, not losing every packet (`loss` at rate 1 is a partition that
+    /// TCP keeps retrying), and a round trip, slow links included, shorter than TIMEOUT. A
+    /// slower one is a gray failure the principal waits on until it declares the mirror lost
+    /// (a slow link under TIMEOUT slows commits; it does not stop them).
+    fn mirror_answers(&self, n: usize, m: usize, timeout: u64) -> bool {
+        let (there, back) = (self.net.direction(n, m), self.net.direction(m, n));
+        let round_trip = [there, back]
+            .iter()
+            .map(|d| d.params.one_way_ns.saturating_add(d.extra_latency))
+            .fold(0u64, u64::saturating_add);
+        !there.partitioned
+            && !back.partitioned
+            && there.loss < 1.0
+            && back.loss < 1.0
+            && round_trip < timeout
     }
 
     /// Follows the stretches with no instance able to acknowledge commits (after the workload
