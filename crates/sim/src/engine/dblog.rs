@@ -165,6 +165,15 @@ impl TxIndex {
             .find(|e| e.lsn == lsn)
     }
 
+    /// The transaction whose log holds `lsn`: it starts at or before it and ends past it (a
+    /// block can end inside a transaction larger than a block).
+    pub fn entry_holding(&self, lsn: u64) -> Option<TxEntry> {
+        let r = *self.runs.get(self.run_past(lsn))?;
+        self.run_entries(r)
+            .take_while(|e| e.lsn <= lsn)
+            .find(|e| lsn < e.lsn + tx_log_len(e.size))
+    }
+
     /// The first transaction that starts at or after `lsn`.
     pub fn first_from(&self, lsn: u64) -> Option<TxEntry> {
         let i = self.run_past(lsn);
@@ -668,38 +677,56 @@ impl DbLog {
         })
     }
 
+    /// Re-creates the block of dropped log that starts at `ship_next`, a transaction at a time:
+    /// every transaction starts a block (its commit sealed the one before), so writing it again
+    /// from its start gives the same blocks. A block can end inside a transaction larger than a
+    /// block; its next block then comes from the same transaction.
     fn recreate_block(&mut self) -> Option<Block> {
         let Body::Writer(w) = &self.body else {
             return None;
         };
         let fork = w.fork();
-        if self
+        let ship_next = self.ship_next;
+        let goes_on = self
             .recreate
             .as_ref()
-            .is_none_or(|r| r.writer.lsn_end().get() != self.ship_next)
-        {
+            .is_some_and(|r| r.writer.lsn_sent().get() == ship_next);
+        if !goes_on {
             // `None`: the log there is gone, the mirror cannot be caught up from here.
-            let first = self.index.entry_at(self.ship_next)?;
-            let writer = LogWriter::new(self.config, Lsn::new(self.ship_next), fork).ok()?;
+            let first = self.index.entry_holding(ship_next)?;
+            let writer = LogWriter::new(self.config, Lsn::new(first.lsn), fork).ok()?;
             self.recreate = Some(Recreate {
                 writer,
                 next: Some(first),
             });
         }
         let r = self.recreate.as_mut().expect("set above");
-        let entry = match r.next {
-            Some(e) => e,
-            None => self.index.entry_at(r.writer.lsn_end().get())?,
-        };
-        write_tx(&mut r.writer, &self.filler, entry.tx, entry.size).ok()?;
-        r.writer.seal();
-        r.next = self.index.next_after(entry);
-        while r.writer.next_to_flush().is_some() {}
-        let hardened = r.writer.lsn_flush_requested();
-        r.writer.harden_to(hardened).ok()?;
-        let block = r.writer.next_to_send();
-        let _ = r.writer.truncate_below(hardened);
-        block
+        loop {
+            // What was sent is released: at most one transaction's blocks are held.
+            let sent = r.writer.lsn_sent();
+            let _ = r.writer.truncate_below(sent);
+            if let Some(block) = r.writer.next_to_send() {
+                if block.lsn_end().get() <= ship_next {
+                    continue; // the start of a transaction the mirror has
+                }
+                assert_eq!(
+                    block.lsn_first().get(),
+                    ship_next,
+                    "re-created log keeps the blocks it was shipped in"
+                );
+                return Some(block);
+            }
+            let entry = match r.next {
+                Some(e) => e,
+                None => self.index.entry_at(r.writer.lsn_end().get())?,
+            };
+            write_tx(&mut r.writer, &self.filler, entry.tx, entry.size).ok()?;
+            r.writer.seal();
+            r.next = self.index.next_after(entry);
+            while r.writer.next_to_flush().is_some() {}
+            let hardened = r.writer.lsn_flush_requested();
+            r.writer.harden_to(hardened).ok()?;
+        }
     }
 
     /// The transactions that start in `from..to`, walking on from the last one shipped.
@@ -888,6 +915,41 @@ mod tests {
         assert_eq!(m.lsn_end(), p.lsn_end());
         assert_eq!(m.index.len(), 1500);
         assert!(p.index.entry_at(e.lsn + 1).is_none(), "not a boundary");
+    }
+
+    // Reference section 6: blocks hold at most 60 KiB, so a larger transaction spans blocks;
+    // dropped log is re-created from the transaction that holds the mirror's end, which may be
+    // a block boundary inside one (re-creation asked for a transaction there and gave up).
+    #[test]
+    fn recreation_starts_inside_a_transaction_larger_than_a_block() {
+        let large = TxSizes::new(5, 150_000, 150_000);
+        let mut p = DbLog::none(5, large);
+        p.create(0, 1, 1);
+        for tx in 1..=4 {
+            let end = p.append_tx(tx, large.of(tx)).unwrap();
+            p.begin_flush(end);
+            p.harden_to(end);
+        }
+        // The mirror has the first two blocks: its end is inside transaction 1.
+        p.ship(0, p.lsn_end());
+        let mut m = DbLog::none(5, large);
+        m.start_mirroring(Some(0), 1);
+        for _ in 0..2 {
+            m.receive(&p.next_block().unwrap()).unwrap();
+        }
+        let end = m.lsn_end();
+        assert!(
+            p.index.entry_at(end).is_none(),
+            "not a transaction boundary"
+        );
+        // Everything is dropped from memory, then shipped on from the mirror's end.
+        p.release(u64::MAX, 0);
+        p.ship(end, p.lsn_end());
+        while let Some(block) = p.next_block() {
+            m.receive(&block)
+                .expect("re-created blocks continue the mirror's log");
+        }
+        assert_eq!(m.lsn_end(), p.lsn_end());
     }
 
     #[test]
