@@ -154,3 +154,24 @@ fn transactions_larger_than_a_block_reach_the_mirror() {
         report.queues
     );
 }
+
+// Reference section 6: the log is truncated by log backups alone in the FULL recovery model.
+// Under SIMPLE, and under FULL before a full backup starts a log backup chain, SQL Server
+// truncates it at each checkpoint; the simulator kept it all and failed every commit with 9002
+// once the log was full.
+#[test]
+fn without_a_log_backup_chain_the_log_truncates_at_checkpoints() {
+    let file = common::sims_file("simple-recovery-log-truncates-at-checkpoint.toml");
+    let text = std::fs::read_to_string(&file).expect("bundled scenario");
+    for model in ["simple", "full"] {
+        let text = text.replace(
+            "recovery_model = \"simple\"",
+            &format!("recovery_model = \"{model}\""),
+        );
+        let scenario = mirror_sim::scenario::parse(&text, &file).expect("valid");
+        let report = common::run(&scenario);
+        let tx = &report.transactions;
+        assert!(tx.submitted > 29_000, "{model}: {tx:?}");
+        assert_eq!(tx.failed, 0, "{model}: no 9002: {tx:?}");
+    }
+}

@@ -1199,6 +1199,7 @@ impl<'s> World<'s> {
     /// Frees what the writer no longer needs and prunes the transaction index below the log's
     /// truncation point (reference section 6).
     pub fn release_memory(&mut self, n: usize) {
+        let backed_up = self.log_backed_up_to(n);
         let node = &mut self.nodes[n];
         match node.log.body {
             Body::Writer(_) => {
@@ -1210,7 +1211,7 @@ impl<'s> World<'s> {
                 } else {
                     u64::MAX
                 };
-                let truncation = self.log_backup_end.min(mirror_needs(node));
+                let truncation = backed_up.min(mirror_needs(node));
                 node.log.release(keep_from, truncation);
             }
             Body::Mirror(_) => {
@@ -1708,9 +1709,28 @@ impl<'s> World<'s> {
         }
     }
 
+    /// How far the log of `n`'s database no longer needs to be kept for backups: in the FULL
+    /// (or BULK_LOGGED) recovery model, where its log backup chain stands, the end of the last
+    /// log backup (reference section 6: "the log is truncated only by log backups"), or where
+    /// the full backup that started the chain began. Under SIMPLE, or before a full backup has
+    /// started a chain, SQL Server truncates the log at each checkpoint, so nothing is kept for
+    /// backups (it filled with 9002 as if waiting for a log backup that cannot run).
+    fn log_backed_up_to(&self, n: usize) -> u64 {
+        let copy = self
+            .estate
+            .instance(&self.nodes[n].name)
+            .and_then(|catalog| catalog.database(&self.scenario.database.name))
+            .filter(|copy| copy.state == mirror_setup::DatabaseState::Online);
+        match copy {
+            Some(copy) if copy.recovery_model == mirror_setup::RecoveryModel::Simple => u64::MAX,
+            Some(copy) => copy.log_chain_lsn.unwrap_or(u64::MAX),
+            None => self.log_backup_end,
+        }
+    }
+
     fn log_space_used(&self, n: usize) -> u64 {
         let node = &self.nodes[n];
-        let truncation = self.log_backup_end.min(mirror_needs(node));
+        let truncation = self.log_backed_up_to(n).min(mirror_needs(node));
         node.log.lsn_end().saturating_sub(truncation)
     }
 
