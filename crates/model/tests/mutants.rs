@@ -151,7 +151,7 @@ fn every_mutant_has_a_test() {
 }
 
 /// `sim check --mutant` stops each search at its first violation: with serve-without-quorum
-/// its killing configuration has over 400 thousand states, and one thread depth-first meets a
+/// its killing configuration has over 250 thousand states, and one thread depth-first meets a
 /// violation within 14 thousand.
 #[test]
 fn a_search_with_a_mutant_stops_at_its_first_violation() {
@@ -169,5 +169,9 @@ fn a_search_with_a_mutant_stops_at_its_first_violation() {
     let mut options = CheckOptions::new(Strategy::Dfs, 1);
     options.stop_at_first_violation = false;
     let whole = check(&configuration, &options);
-    assert!(whole.complete && whole.unique_states > 400_000);
+    assert!(
+        whole.complete && whole.unique_states > 250_000,
+        "{} unique states",
+        whole.unique_states
+    );
 }

@@ -290,6 +290,7 @@ impl Witness {
         }
         if view.role_sequence > record.numbers.role {
             self.adopt(view, &body);
+            self.ask_principal_to_report(from);
         }
         let record = self.record.expect("adoption keeps the record");
         let from_principal = from == record.principal;
@@ -342,6 +343,24 @@ impl Witness {
 
     /// A higher role sequence from a partner: adopt it; the synchronization state is unknown
     /// until the (new) principal reports (reference section 4).
+    /// After adopting higher numbers from anyone but the principal, the record's state is
+    /// UNKNOWN until the principal reports afresh (reference section 4); it is asked to, as when
+    /// the witness loses the mirror. The principal does not answer the WitnessHello the witness
+    /// sent when their connection came up, if that carried the older role sequence (a principal
+    /// ignores lower ones): a witness that was down during a manual failover learnt of it from
+    /// the new mirror and stayed UNKNOWN, with no automatic failover possible any more.
+    fn ask_principal_to_report(&mut self, from: InstanceId) {
+        let Some(record) = self.record.filter(|r| r.principal != from) else {
+            return;
+        };
+        let hello = Message::WitnessHello {
+            last_change: record.last_change,
+            numbers: record.numbers,
+            sees_principal: self.sees_principal(),
+        };
+        self.send(record.principal, hello);
+    }
+
     fn adopt(&mut self, view: RoleView, body: &Message) {
         let Some(principal) = view.principal else {
             return;
@@ -1182,6 +1201,40 @@ mod tests {
         assert_eq!(
             r.config, forced,
             "then it handled the message as the new principal's"
+        );
+    }
+
+    // reference §4: "only a fresh report from the principal makes it known again". A witness
+    // that was down during a manual failover hears of the new role sequence from the new mirror
+    // (the old principal, here P at role sequence 1 with M principal) and asks M to report: M
+    // ignored the greeting the witness sent at the older role sequence, so the record stayed
+    // UNKNOWN and no automatic failover could ever be granted.
+    #[test]
+    fn witness_adopting_from_the_mirror_asks_the_principal_to_report() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        w.take_outputs();
+        w.handle_message(
+            0,
+            env(
+                P,
+                1,
+                M,
+                Message::Pong {
+                    witness_sees_principal: None,
+                },
+            ),
+        );
+        w.invariants();
+        let r = w.record().unwrap();
+        assert_eq!((r.principal, r.numbers.role), (M, 1));
+        assert_eq!(r.sync, SyncState::Unknown);
+        let asked = sent(&w.take_outputs());
+        assert!(
+            asked.iter().any(|(to, view, body)| *to == M
+                && view.role_sequence == 1
+                && matches!(body, Message::WitnessHello { .. })),
+            "{asked:?}"
         );
     }
 

@@ -781,7 +781,15 @@ impl Partner {
             self.on_partner_lost();
         } else if self.is_witness(peer) {
             self.witness_state = WitnessState::Disconnected;
-            self.exposure = Exposure::Unreported;
+            // A confirmed exposure stands: the witness has durably recorded UNSYNCHRONIZED at
+            // the current numbers, which losing the connection does not change, and the
+            // principal keeps quorum with its mirror (reference section 4: confirmed once per
+            // exposed period and after every reconnection). A SAFETY OFF principal stopped
+            // serving when only its witness went away. A report not yet confirmed never will be
+            // on this connection.
+            if !matches!(self.exposure, Exposure::Confirmed(_)) {
+                self.exposure = Exposure::Unreported;
+            }
             self.failover_requested = false;
             self.witness_sees_principal = true; // unknown until the witness speaks again
             self.refuse_forcing(
@@ -1159,8 +1167,11 @@ impl Partner {
         self.lsn_mirror_hardened = lsn_hardened.min(self.lsn_end);
         self.switch_lsn = None;
         if !self.durable.config.suspended && self.state != MirroringState::PendingFailover {
+            // Still the same exposed period (reference section 4): a confirmed exposure stands,
+            // since the witness's record says UNSYNCHRONIZED at these numbers until this
+            // principal reports SYNCHRONIZED. Asking again stopped a SAFETY OFF principal whose
+            // mirror came back while the witness was down, though it had quorum with the mirror.
             self.set_state(MirroringState::Synchronizing);
-            self.exposure_numbers_changed();
         }
         self.ship();
     }
@@ -1200,10 +1211,6 @@ impl Partner {
             return true; // the bug: serving without asking the witness (or having quorum)
         }
         self.witness().is_none() || matches!(self.exposure, Exposure::Confirmed(_))
-    }
-
-    fn exposure_numbers_changed(&mut self) {
-        self.exposure = Exposure::Unreported;
     }
 
     fn has_quorum(&self) -> bool {
@@ -1676,9 +1683,10 @@ impl Partner {
             }
         }
         if matches!(self.exposure, Exposure::Confirmed(_)) {
+            // The witness's durable record confirms it; its connection may have gone since.
             assert!(
-                self.witness().is_some_and(|w| self.links.is_up(w)),
-                "an exposure confirmed by an unreachable witness"
+                self.witness().is_some(),
+                "an exposure confirmed without a witness set"
             );
         }
         if !self.running {
@@ -2158,6 +2166,39 @@ mod tests {
         assert!(p.is_serving());
         assert!(out.contains(&Output::Event(StateChangeEvent::PrincipalRunningExposed)));
         assert_eq!(acked(&out), vec![1]);
+    }
+
+    // reference §4: high performance with a witness, the principal must keep quorum, and the
+    // witness confirms its exposure "once per exposed period, and again after every
+    // reconnection to the witness". Losing the witness with the mirror still connected keeps
+    // quorum and the confirmation (the witness's record still says UNSYNCHRONIZED): it served
+    // no more, awaiting a witness that was gone.
+    #[test]
+    fn a_confirmed_exposure_outlives_the_loss_of_the_witness() {
+        let mut p = principal_with_witness();
+        p.take_outputs();
+        p.handle_command(0, 5, SessionCommand::Safety(Safety::Off))
+            .expect("SAFETY OFF accepted");
+        let out = p.take_outputs();
+        let report = sent(&out)
+            .iter()
+            .find_map(|(to, body)| match body {
+                Message::Status {
+                    report,
+                    sync: SyncState::Unsynchronized,
+                    ..
+                } if *to == W => Some(*report),
+                _ => None,
+            })
+            .expect("SAFETY OFF is reported to the witness");
+        from_peer(&mut p, 0, W, Message::StatusRecorded { report });
+        assert!(p.is_serving());
+        let out = lose(&mut p, W);
+        assert!(p.is_serving(), "quorum with the mirror, exposure confirmed");
+        assert!(!out.iter().any(|o| matches!(o, Output::StopServing { .. })));
+        commit(&mut p, 1, 100);
+        assert_eq!(acked(&flushed(&mut p, 100)), vec![1]);
+        p.invariants();
     }
 
     // reference §4: "a principal that has declared both its mirror and its witness connections
