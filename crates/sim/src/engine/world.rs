@@ -1808,7 +1808,14 @@ impl<'s> World<'s> {
                 break;
             }
             self.nodes[n].standalone.pop_front();
-            self.acknowledge(n, tx, lsn, 0);
+            // A database whose session ended (SET PARTNER OFF) goes on at the role sequence it
+            // last held: its commits follow those it acknowledged as principal (they were
+            // judged as role sequence 0's, older than a failover it had itself taken part in).
+            let role_sequence = self.nodes[n]
+                .partner
+                .as_ref()
+                .map_or(0, Partner::role_sequence);
+            self.acknowledge(n, tx, lsn, role_sequence);
         }
     }
 
