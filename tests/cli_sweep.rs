@@ -100,51 +100,33 @@ fn a_failing_sweep_exits_1_with_a_command_for_each_failing_seed() {
 
 #[test]
 fn bad_sweep_arguments_exit_2_with_nothing_on_stdout() {
+    let sweep = |extra: &[&'static str]| {
+        [
+            &["sweep", "sims/quickstart.toml", "--seeds", "1..5"][..],
+            extra,
+        ]
+        .concat()
+    };
+    let shrink_to = |output: &'static str| {
+        vec![
+            "shrink",
+            "sims/quickstart.toml",
+            "--seed",
+            "1",
+            "-o",
+            output,
+        ]
+    };
     for arguments in [
         vec!["sweep", "sims/quickstart.toml", "--seeds", "5..1"],
-        vec![
-            "sweep",
-            "sims/quickstart.toml",
-            "--seeds",
-            "1..5",
-            "--shard",
-            "3/2",
-        ],
-        vec![
-            "sweep",
-            "sims/quickstart.toml",
-            "--seeds",
-            "1..5",
-            "--jobs",
-            "0",
-        ],
+        sweep(&["--shard", "3/2"]),
+        sweep(&["--jobs", "0"]),
         vec!["sweep", "sims/no-such-file.toml", "--seeds", "1..5"],
         vec!["shrink", "sims/no-such-file.toml", "--seed", "1"],
-        vec![
-            "sweep",
-            "sims/quickstart.toml",
-            "--seeds",
-            "1..5",
-            "--jobs",
-            "5000",
-        ],
+        sweep(&["--jobs", "5000"]),
         // -o is judged before anything runs: not the scenario itself, and writable.
-        vec![
-            "shrink",
-            "sims/quickstart.toml",
-            "--seed",
-            "1",
-            "-o",
-            "sims/quickstart.toml",
-        ],
-        vec![
-            "shrink",
-            "sims/quickstart.toml",
-            "--seed",
-            "1",
-            "-o",
-            "Cargo.toml/x.toml",
-        ],
+        shrink_to("sims/quickstart.toml"),
+        shrink_to("Cargo.toml/x.toml"),
     ] {
         let output = sim(&arguments);
         assert_eq!(output.status.code(), Some(2), "{arguments:?}");

@@ -228,12 +228,7 @@ impl Witness {
         if !record.partners.contains(&peer) {
             return;
         }
-        let hello = Message::WitnessHello {
-            last_change: record.last_change,
-            numbers: record.numbers,
-            sees_principal: self.sees_principal(),
-        };
-        self.send(peer, hello);
+        self.send_hello(peer, &record);
         if peer == record.principal {
             self.send(
                 record.mirror(),
@@ -268,12 +263,7 @@ impl Witness {
         }
         record.sync = SyncState::Unknown;
         let record = *record;
-        let hello = Message::WitnessHello {
-            last_change: record.last_change,
-            numbers: record.numbers,
-            sees_principal: self.sees_principal(),
-        };
-        self.send(record.principal, hello);
+        self.send_hello(record.principal, &record);
     }
 
     fn on_body(&mut self, from: InstanceId, view: RoleView, body: Message) {
@@ -353,12 +343,18 @@ impl Witness {
         let Some(record) = self.record.filter(|r| r.principal != from) else {
             return;
         };
+        self.send_hello(record.principal, &record);
+    }
+
+    /// Tells `peer` what the witness's record holds (a `WitnessHello`): when their connection
+    /// comes up, and to ask the principal for a fresh report.
+    fn send_hello(&mut self, peer: InstanceId, record: &WitnessRecord) {
         let hello = Message::WitnessHello {
             last_change: record.last_change,
             numbers: record.numbers,
             sees_principal: self.sees_principal(),
         };
-        self.send(record.principal, hello);
+        self.send(peer, hello);
     }
 
     fn adopt(&mut self, view: RoleView, body: &Message) {

@@ -538,17 +538,7 @@ impl World<'_> {
             let Some(p) = self.nodes[n].session().filter(|p| p.is_running()) else {
                 continue;
             };
-            if p.role() == Role::Principal {
-                let entry = (self.now / 1000, p.lsn_end());
-                let times = &mut self.nodes[n].log_times;
-                if times.len() == super::world::LOG_TIMES_MAX {
-                    times.pop_front();
-                }
-                times.push_back(entry);
-            }
-            let Some(p) = self.nodes[n].session() else {
-                continue;
-            };
+            let principal_end = (p.role() == Role::Principal).then(|| p.lsn_end());
             let unsent = p.send_queue_bytes();
             self.send_queue_max = self.send_queue_max.max(unsent);
             let redo = self.nodes[n].log.redo_queue_bytes();
@@ -580,6 +570,13 @@ impl World<'_> {
                 transactions_per_sec: window.transactions / window_s,
             };
             self.monitor.push(sample);
+            if let Some(lsn) = principal_end {
+                let times = &mut self.nodes[n].log_times;
+                if times.len() == super::world::LOG_TIMES_MAX {
+                    times.pop_front();
+                }
+                times.push_back((self.now / 1000, lsn));
+            }
         }
     }
 }
