@@ -358,10 +358,6 @@ impl World<'_> {
         let now = self.clock_of(n);
         self.nodes[n].process = Process::Running;
         let hardened = self.nodes[n].log.lsn_hardened();
-        let has_session = self.nodes[n]
-            .partner
-            .as_ref()
-            .is_some_and(|p| !p.is_ended());
         if self.is_writer(n) {
             // Recovery: the copy writes on from its hardened end, as a new generation.
             let role_sequence = self.nodes[n].session().map_or(0, Partner::role_sequence);
@@ -379,9 +375,7 @@ impl World<'_> {
         if !node.witness.is_running() {
             node.witness.restart(now);
         }
-        if !has_session && self.is_writer(n) {
-            self.set_serving(n, true, 0, "restart");
-        }
+        self.serve_standalone(n);
         self.drain(n);
     }
 

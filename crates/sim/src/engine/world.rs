@@ -768,6 +768,10 @@ impl<'s> World<'s> {
             Output::CommandCompleted { id, result } => self.command_completed(id, result),
             Output::SessionEnded => {
                 self.emit(n, "session_ended", serde_json::json!({}));
+                // Removing mirroring is how a DBA brings back a principal that lost quorum: its
+                // copy is a database without mirroring now, and no rule keeps it offline
+                // (reference section 4: quorum is required only while a witness is set).
+                self.serve_standalone(n);
             }
         }
     }
@@ -1802,6 +1806,25 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Node `n`'s writable copy, whose session ended (or never began), serves if its process
+    /// runs, at the role sequence it last held (its commits follow those it acknowledged as
+    /// principal).
+    pub fn serve_standalone(&mut self, n: usize) {
+        if !self.nodes[n].running() || self.nodes[n].session().is_some() || !self.is_writer(n) {
+            return;
+        }
+        let role_sequence = self.last_role_sequence(n);
+        self.set_serving(n, true, role_sequence, "restart");
+    }
+
+    /// The role sequence node `n` holds, or last held before its session ended (0 without one).
+    fn last_role_sequence(&self, n: usize) -> u64 {
+        self.nodes[n]
+            .partner
+            .as_ref()
+            .map_or(0, Partner::role_sequence)
+    }
+
     fn acknowledge_standalone(&mut self, n: usize, hardened: u64) {
         while let Some(&(tx, lsn)) = self.nodes[n].standalone.front() {
             if lsn > hardened {
@@ -1811,10 +1834,7 @@ impl<'s> World<'s> {
             // A database whose session ended (SET PARTNER OFF) goes on at the role sequence it
             // last held: its commits follow those it acknowledged as principal (they were
             // judged as role sequence 0's, older than a failover it had itself taken part in).
-            let role_sequence = self.nodes[n]
-                .partner
-                .as_ref()
-                .map_or(0, Partner::role_sequence);
+            let role_sequence = self.last_role_sequence(n);
             self.acknowledge(n, tx, lsn, role_sequence);
         }
     }
