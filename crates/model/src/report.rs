@@ -161,6 +161,7 @@ pub fn message(body: &Message) -> String {
             last_change,
             numbers,
             sees_principal,
+            ..
         } => format!(
             "witness handshake (record at {}{}, {})",
             numbers_text(*numbers),

@@ -116,6 +116,10 @@ pub enum Message {
         last_change: Option<RoleChange>,
         /// The numbers the witness holds.
         numbers: Numbers,
+        /// The session's configuration as the witness last recorded it from the principal (a
+        /// principal resends its own when they differ: a TIMEOUT change made while the witness
+        /// was away reaches it, reference section 4).
+        config: SessionConfig,
         /// Whether the witness sees the principal.
         sees_principal: bool,
     },

@@ -352,6 +352,12 @@ impl Witness {
         let hello = Message::WitnessHello {
             last_change: record.last_change,
             numbers: record.numbers,
+            // At the numbers the hello carries anyway: only the rest of the configuration is
+            // news to the principal.
+            config: SessionConfig {
+                numbers: record.numbers,
+                ..record.config
+            },
             sees_principal: self.sees_principal(),
         };
         self.send(peer, hello);

@@ -127,3 +127,19 @@ fn set_witness_gives_up_after_the_session_timeout() {
         .map(|(end, start)| end - start);
     assert_eq!(took, Some(21_000_000));
 }
+
+// Reference §4: once the witness has recorded WITNESS OFF it takes no part in the session any
+// more, and its sys.database_mirroring_witnesses lists the session no more (it still showed
+// the session as SYNCHRONIZED).
+#[test]
+fn the_old_witness_lists_no_session_after_witness_off() {
+    let report = common::report_of("witness-off-the-old-witness-lists-the-session-no-more.toml");
+    let query = report
+        .queries
+        .iter()
+        .find(|q| q.on == "gamma" && q.at_us == 20_000_000)
+        .expect("the SELECT at 20 s on gamma");
+    assert!(query.columns.iter().any(|c| c == "partner_sync_state_desc"));
+    assert!(query.rows.is_empty(), "{:?}", query.rows);
+    assert_eq!(report.verdict, mirror_sim::report::Verdict::Pass);
+}

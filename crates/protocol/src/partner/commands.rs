@@ -255,7 +255,9 @@ impl Partner {
         }
         // 0 to 4 become 5 (reference section 3); the cast is safe after the bound check.
         self.durable.config.timeout_seconds = (seconds as u32).max(TIMEOUT_MIN_SECONDS);
-        self.broadcast_config();
+        // No sequence number changes: the witness's record and the mirror's notice stand, and
+        // so does a confirmed exposure (a TIMEOUT change must not stop an exposed principal).
+        self.send_config();
         self.complete(id, Ok(()));
         Ok(())
     }
@@ -505,8 +507,7 @@ impl Partner {
     pub(super) fn broadcast_config(&mut self) {
         let config = self.durable.config;
         self.exposure = super::Exposure::Unreported;
-        self.send(self.durable.partner, Message::Config(config));
-        self.send_to_witness(Message::Config(config));
+        self.send_config();
         if self.state == MirroringState::Synchronized {
             self.send(
                 self.durable.partner,
@@ -518,6 +519,13 @@ impl Partner {
         if !self.needs_exposure() {
             self.report_status(SyncState::Synchronized);
         }
+    }
+
+    /// Sends the session's configuration to the mirror and the witness.
+    fn send_config(&mut self) {
+        let config = self.durable.config;
+        self.send(self.durable.partner, Message::Config(config));
+        self.send_to_witness(Message::Config(config));
     }
 
     /// What pending commands wait for: the mirror hardening the failover tail, the log that
@@ -728,6 +736,7 @@ mod tests {
             Message::WitnessHello {
                 last_change: None,
                 numbers,
+                config: witness_config(),
                 sees_principal: true,
             },
         );
@@ -895,6 +904,7 @@ mod tests {
         let hello = Message::WitnessHello {
             last_change: Some(change),
             numbers,
+            config: witness_config(),
             sees_principal: false,
         };
         let out = deliver(
@@ -938,6 +948,7 @@ mod tests {
             Message::WitnessHello {
                 last_change: None,
                 numbers: witness_config().numbers,
+                config: witness_config(),
                 sees_principal: false,
             },
         );

@@ -78,6 +78,10 @@ pub struct Partner {
     running: bool,
     ended: bool,
     state: MirroringState,
+    /// The state-change event last raised for SYNCHRONIZED (with or without witness), or None
+    /// outside SYNCHRONIZED: a function of the state and the witness connection after every
+    /// input, kept so that a change of the witness connection alone raises the event again.
+    synchronized_event: Option<StateChangeEvent>,
     witness_state: WitnessState,
     /// A principal: all log written. A mirror: all log received.
     lsn_end: Lsn,
@@ -215,6 +219,7 @@ impl Partner {
             running: true,
             ended: false,
             state: MirroringState::Disconnected,
+            synchronized_event: None,
             witness_state: WitnessState::Unknown,
             lsn_end: lsn_hardened,
             lsn_hardened,
@@ -625,6 +630,7 @@ impl Partner {
             // crash reset, without telling anyone.
             self.running = true;
             self.state = MirroringState::Disconnected;
+            self.synchronized_event = None;
             self.invariants();
             return;
         }
@@ -730,14 +736,18 @@ impl Partner {
         );
         self.state = new;
         self.out.push(Output::StateChanged { old, new });
-        if let Some(event) = self.state_event(new) {
+        let event = self.state_event(new);
+        if let Some(event) = event {
             self.out.push(Output::Event(event));
         }
+        self.synchronized_event = event.filter(|_| new == MirroringState::Synchronized);
     }
 
     fn state_event(&self, new: MirroringState) -> Option<StateChangeEvent> {
         use StateChangeEvent as E;
-        let with_witness = self.witness().is_some();
+        // "Without witness" also covers a witness that is set but not connected: that is how a
+        // DBA's alert learns the session lost its witness (reference section 2, events 1 to 4).
+        let with_witness = self.witness().is_some_and(|w| self.links.is_up(w));
         Some(match (new, self.durable.role) {
             (MirroringState::Synchronized, Role::Principal) if with_witness => {
                 E::SynchronizedPrincipalWithWitness
@@ -975,9 +985,25 @@ impl Partner {
 
     fn on_witness_body(&mut self, body: Message) {
         match body {
-            Message::WitnessHello { sees_principal, .. } => {
+            Message::WitnessHello {
+                sees_principal,
+                config,
+                ..
+            } => {
                 self.witness_sees_principal = sees_principal;
                 if self.durable.role == Role::Principal {
+                    // A change made while the witness was away (reference section 4: the
+                    // principal passes TIMEOUT to the witness, which uses it too). The sequence
+                    // numbers are left out: every message carries them, and the witness learns
+                    // them from the principal's next report anyway.
+                    let ours = self.durable.config;
+                    if (SessionConfig {
+                        numbers: ours.numbers,
+                        ..config
+                    }) != ours
+                    {
+                        self.send_to_witness(Message::Config(ours));
+                    }
                     // The witness (re)connected or lost track: report afresh (reference section 4).
                     self.exposure = Exposure::Unreported;
                     if !self.needs_exposure() {
@@ -1568,9 +1594,24 @@ impl Partner {
                 Role::Principal => self.settle_principal(),
                 Role::Mirror => self.settle_mirror(),
             }
+            self.announce_witness_change();
         }
         let _ = now;
         self.invariants();
+    }
+
+    /// A SYNCHRONIZED partner whose witness connection came up or went down (or whose witness
+    /// was set or removed) raises its state-change event again: events 1 to 4 tell with or
+    /// without witness (reference section 2).
+    fn announce_witness_change(&mut self) {
+        if self.state != MirroringState::Synchronized {
+            return;
+        }
+        let event = self.state_event(self.state);
+        if event != self.synchronized_event {
+            self.synchronized_event = event;
+            self.out.extend(event.map(Output::Event));
+        }
     }
 
     fn settle_principal(&mut self) {
@@ -1772,6 +1813,16 @@ mod tests {
                 Output::Send(e) if !matches!(e.body, Message::Ping | Message::Pong { .. }) => {
                     Some((e.to, e.body.clone()))
                 }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The state-change events raised.
+    pub(super) fn events(out: &[Output]) -> Vec<StateChangeEvent> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(*e),
                 _ => None,
             })
             .collect()
@@ -2668,6 +2719,7 @@ mod tests {
         let witness_hello = Message::WitnessHello {
             last_change: None,
             numbers,
+            config: witness_config(),
             sees_principal: true,
         };
         from_peer(&mut m, 0, W, witness_hello);
@@ -2980,5 +3032,76 @@ mod tests {
         assert_eq!(m.role(), Role::Mirror);
         assert_eq!(m.role_sequence(), 0);
         assert!(m.durable().role_history.is_empty());
+    }
+
+    // reference §2: events 1/2 (principal) and 3/4 (mirror) tell whether the synchronized
+    // partner has its witness. Losing the witness connection raises "without witness" and its
+    // return "with witness" again, with no change of mirroring state (before, code 1 stayed the
+    // last word while the witness was down).
+    #[test]
+    fn losing_and_regaining_the_witness_raises_the_synchronized_event_again() {
+        let mut p = principal_with_witness();
+        let out = lose(&mut p, W);
+        assert_eq!(p.state(), MirroringState::Synchronized);
+        assert_eq!(
+            events(&out),
+            [StateChangeEvent::SynchronizedPrincipalWithoutWitness]
+        );
+        p.handle_timer(SECOND, Timer::Ping);
+        let conn = p
+            .links()
+            .link(W)
+            .and_then(|l| l.conn())
+            .expect("reconnecting");
+        let out = deliver(&mut p, SECOND, env(W, P, conn, 0, P, Message::Accept));
+        assert_eq!(
+            events(&out),
+            [StateChangeEvent::SynchronizedPrincipalWithWitness]
+        );
+        // Nothing more while nothing changes.
+        let out = from_peer(&mut p, SECOND, M, Message::Ping);
+        assert!(events(&out).is_empty(), "{out:?}");
+
+        let mut m = mirror_with_witness(true);
+        let out = lose(&mut m, W);
+        assert_eq!(
+            events(&out),
+            [StateChangeEvent::SynchronizedMirrorWithoutWitness]
+        );
+    }
+
+    // reference §4: "A TIMEOUT change is sent by the principal to the mirror and the witness".
+    // A witness that was away when it was made tells its record in its greeting, and the
+    // principal sends it the configuration it lacks; a witness that has it gets nothing.
+    #[test]
+    fn a_witness_greeting_with_an_old_timeout_is_answered_with_the_configuration() {
+        let mut p = principal_with_witness();
+        p.handle_command(0, 3, SessionCommand::Timeout(20))
+            .expect("TIMEOUT accepted");
+        p.take_outputs();
+        let greeting = |config: SessionConfig| Message::WitnessHello {
+            last_change: None,
+            numbers: config.numbers,
+            config,
+            sees_principal: true,
+        };
+        let out = from_peer(&mut p, 0, W, greeting(witness_config()));
+        let configs: Vec<_> = sent(&out)
+            .into_iter()
+            .filter_map(|(to, body)| match body {
+                Message::Config(c) if to == W => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(configs, [p.config()]);
+        assert_eq!(p.config().timeout_seconds, 20);
+        let current = greeting(p.config());
+        let out = from_peer(&mut p, 0, W, current);
+        assert!(
+            !sent(&out)
+                .iter()
+                .any(|(_, body)| matches!(body, Message::Config(_))),
+            "{out:?}"
+        );
     }
 }

@@ -461,7 +461,13 @@ impl World<'_> {
         let set = match query {
             Query::DatabaseMirroring => views::database_mirroring_rows(&[self.mirroring_view(n)]),
             Query::DatabaseMirroringWitnesses => {
-                let record = self.nodes[n].witness.record().copied();
+                // After WITNESS OFF the instance is no longer this session's witness: its row
+                // goes, as it does when the session ends.
+                let record = self.nodes[n]
+                    .witness
+                    .record()
+                    .copied()
+                    .filter(|r| !r.removed);
                 let rows: Vec<_> = record.into_iter().map(|r| self.witness_view(&r)).collect();
                 views::database_mirroring_witnesses_rows(&rows)
             }

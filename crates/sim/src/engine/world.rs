@@ -1794,7 +1794,11 @@ impl<'s> World<'s> {
         let now = self.clock_of(n);
         match self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) {
             Some(p) => {
-                if let Err(error) = p.handle_commit(now, tx, lsn) {
+                let result = p.handle_commit(now, tx, lsn);
+                // The send queue grows with every commit, also while nothing is sent (SUSPENDED,
+                // the mirror away): its maximum is kept here, not only when log departs.
+                self.send_queue_max = self.send_queue_max.max(p.send_queue_bytes());
+                if let Err(error) = result {
                     self.fail_tx(tx, error);
                 }
                 self.drain(n);
