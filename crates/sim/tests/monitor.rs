@@ -175,3 +175,14 @@ fn without_a_log_backup_chain_the_log_truncates_at_checkpoints() {
         assert_eq!(tx.failed, 0, "{model}: no 9002: {tx:?}");
     }
 }
+
+// Reference section 6 again: the send queue grows with every commit while the session is
+// SUSPENDED, between monitor samples too. The run ends before the first sample, at about 18 MB
+// waiting (queues.send_queue_max_bytes read 2 KB, the queue when log last departed).
+#[test]
+fn the_send_queue_peak_is_kept_between_monitor_samples() {
+    let report = report_of("suspended-send-queue-peaks-between-monitor-samples.toml");
+    assert!(report.monitor.is_empty(), "{:?}", report.monitor);
+    let peak = report.queues.send_queue_max_bytes;
+    assert!((15_000_000..20_000_000).contains(&peak), "peak {peak} B");
+}
