@@ -399,8 +399,16 @@ impl World<'_> {
             self.nodes[p].log.lsn_end(),
             self.nodes[p].log.lsn_hardened(),
         );
-        let mut principal =
-            Partner::new_principal(ppid, mpid, end, hardened, mirror_protocol::Fork(fork), id);
+        let clock = self.clock_of(p);
+        let mut principal = Partner::new_principal(
+            ppid,
+            mpid,
+            end,
+            hardened,
+            mirror_protocol::Fork(fork),
+            id,
+            clock,
+        );
         principal.set_mutant(self.mutant);
         self.nodes[p].partner = Some(principal);
         if let Some(mp) = self.nodes[m].partner.as_mut() {
