@@ -113,7 +113,7 @@ impl SessionModel {
         let cfg = &self.configuration;
         let mut beta = Partner::new_mirror(BETA, ALPHA, 0, Fork(0));
         beta.set_mutant(cfg.mutant);
-        let mut alpha = Partner::new_principal(ALPHA, BETA, 0, 0, Fork(0), 0);
+        let mut alpha = Partner::new_principal(ALPHA, BETA, 0, 0, Fork(0), 0, 0);
         alpha.set_mutant(cfg.mutant);
         let mut s = SessionState {
             partners: [Shared::new(alpha), Shared::new(beta)],

@@ -51,6 +51,13 @@ pub enum Received {
         /// The peer.
         peer: InstanceId,
     },
+    /// The connection this side was opening to `peer` was refused (a reset came back for the
+    /// connect request: the port is closed, the process behind it died). It never was up; the
+    /// link is down and is asked for again at the next tick.
+    Refused {
+        /// The peer.
+        peer: InstanceId,
+    },
     /// A message for the owner, on the current connection.
     Deliver(Message),
 }
@@ -318,7 +325,7 @@ impl Links {
         if was_up {
             Received::Lost { peer: link.peer }
         } else {
-            Received::Nothing
+            Received::Refused { peer: link.peer }
         }
     }
 
@@ -634,6 +641,20 @@ mod tests {
         // A second reset on the connection now down is not a second loss.
         let (received, _) = receive(&mut a, SECOND, env(B, A, conn(A, 0), Message::Reset));
         assert_eq!(received, Received::Nothing);
+    }
+
+    // reference §3: a reset for the connect request being made is a hard error too (the port is
+    // closed, the process died): the attempt is refused, and the next tick asks again.
+    #[test]
+    fn reset_of_a_connect_request_refuses_the_connection() {
+        let mut a = Links::new(A);
+        a.add_peer(B, true);
+        tick(&mut a, 0);
+        let (received, _) = receive(&mut a, 0, env(B, A, conn(A, 0), Message::Reset));
+        assert_eq!(received, Received::Refused { peer: B });
+        assert_eq!(a.link(B).unwrap().state, LinkState::Down);
+        let (_, out) = tick(&mut a, SECOND);
+        assert_eq!(sent(&out), vec![(B, conn(A, 1), Message::Connect)]);
     }
 
     // reference §3: an Accept counts only for the connection being made.

@@ -175,6 +175,8 @@ impl Witness {
                 self.on_link_up(peer);
             }
             Received::Lost { peer } => self.on_link_lost(peer),
+            // The witness opens no connections: nothing of its own can be refused.
+            Received::Refused { .. } => {}
             Received::Deliver(body) => self.on_body(from, view, body),
         }
         self.invariants();

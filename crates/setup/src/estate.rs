@@ -2,7 +2,7 @@
 //! which judges one statement on one instance and, when it succeeds, applies it and says what
 //! work the simulator must schedule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::backup::BackupFolder;
@@ -46,6 +46,20 @@ pub struct StatementContext {
     /// [`FailureKind::Hard`] for a crashed process on a live host (connection reset),
     /// [`FailureKind::Soft`] for a powered-off or paused host or a partition.
     pub unreachable: BTreeMap<String, FailureKind>,
+    /// Directions of the network cut right now between any two instances, as (from, to)
+    /// instance names: what the mirror and the witness need to reach each other for SET WITNESS
+    /// (reference section 7, 1426) is judged from it. A cut is silent (a soft failure).
+    pub links_cut: BTreeSet<(String, String)>,
+}
+
+impl StatementContext {
+    /// Whether `a` and `b` cannot exchange messages right now: either direction is cut (a
+    /// connection needs both, so a one-way cut breaks it too; reference section 3).
+    pub fn is_cut_between(&self, a: &str, b: &str) -> bool {
+        let has =
+            |from: &str, to: &str| self.links_cut.contains(&(from.to_string(), to.to_string()));
+        has(a, b) || has(b, a)
+    }
 }
 
 /// How long a successful statement runs: the simulator schedules its completion.

@@ -846,6 +846,38 @@ fn error_1426_witness_needs_all_three_interconnected() {
     );
 }
 
+// reference §7 SET WITNESS: 1426 when the network between the mirror and the witness is cut,
+// in either direction (a connection needs both; reference §3), noticed after the timeout as
+// the same fault by configuration is (found by an audit: a cut let SET WITNESS succeed).
+#[test]
+fn error_1426_mirror_and_witness_cut_apart_by_the_network() {
+    for (from, to) in [("beta", "gamma"), ("gamma", "beta")] {
+        let mut rehearsal = session_running();
+        rehearsal
+            .context
+            .links_cut
+            .insert((from.to_string(), to.to_string()));
+        let error = rehearsal.fails("alpha", &set_witness("gamma"), 1426);
+        assert!(
+            error
+                .to_string()
+                .contains("beta and gamma cannot reach each other"),
+            "{error}"
+        );
+        assert!(
+            matches!(error, mirror_setup::StatementError::Sql { reported_after, .. } if reported_after == SOFT),
+            "{error:?}"
+        );
+    }
+    // A cut elsewhere is judged by the principal's own reachability, not by this rule.
+    let mut rehearsal = session_running();
+    rehearsal
+        .context
+        .links_cut
+        .insert(("alpha".to_string(), "beta".to_string()));
+    rehearsal.run("alpha", &set_witness("gamma"));
+}
+
 // reference §7: "Checks run in the order listed; the first that fails gives the error". Each
 // case breaks two adjacent rules at once; the earlier one must win.
 #[test]

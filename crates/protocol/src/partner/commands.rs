@@ -458,16 +458,76 @@ impl Partner {
         Ok(())
     }
 
+    /// Whether a set-up statement issued at `issued` has waited as long as a silent failure
+    /// takes to notice (reference section 3: TIMEOUT plus one ping interval, 11 s by default).
+    fn setup_deadline_passed(&self, issued: Nanos, now: Nanos) -> bool {
+        now.saturating_sub(issued) >= self.durable.config.timeout() + PING_INTERVAL
+    }
+
+    /// SET PARTNER whose connection to the mirror never came up fails with 1418 once a silent
+    /// failure would be noticed (the connect requests were dropped: a powered-off host, a cut
+    /// link). One that came up waits for the mirror's hardening, however long the backlog.
+    pub(super) fn check_set_partner_deadline(&mut self, now: Nanos) {
+        let Some(pending) = self.set_partner else {
+            return;
+        };
+        if !self.links.is_up(self.durable.partner)
+            && self.setup_deadline_passed(pending.issued, now)
+        {
+            self.fail_set_partner(
+                "the connection to the mirror did not come up within the timeout",
+            );
+        }
+    }
+
+    /// The principal's SET PARTNER fails with 1418: the mirror was lost (or never reached)
+    /// before it hardened the log that existed when the statement was issued (reference
+    /// section 7: the connection to the partner fails).
+    pub(super) fn fail_set_partner(&mut self, detail: &str) {
+        if let Some(pending) = self.set_partner.take() {
+            let message = format!(
+                "the partner server network address cannot be reached or does not exist: {detail}"
+            );
+            self.complete(pending.id, Err(SqlError::new(1418, message)));
+        }
+    }
+
+    /// The SET WITNESS naming `witness` fails with 1418: the witness was lost (or refused the
+    /// connection) before it recorded the session (reference section 7).
+    pub(super) fn fail_set_witness(&mut self, witness: InstanceId, detail: &str) {
+        let Some(pending) = self.set_witness.filter(|p| p.witness == witness) else {
+            return;
+        };
+        self.set_witness = None;
+        self.links.remove_peer(witness);
+        let message = format!(
+            "the witness server network address cannot be reached or does not exist: {detail}"
+        );
+        self.complete(pending.id, Err(SqlError::new(1418, message)));
+    }
+
+    /// A connection this instance was opening was refused (a reset: the process behind the
+    /// port died, or the port is closed): a hard error, noticed at once (reference section 3).
+    /// A SET PARTNER or SET WITNESS waiting for that peer fails now, not at its deadline.
+    pub(super) fn on_connection_refused(&mut self, peer: InstanceId) {
+        if self.durable.role == Role::Principal && peer == self.durable.partner {
+            self.fail_set_partner("the mirror refused the connection (reset)");
+        }
+        self.fail_set_witness(peer, "the witness refused the connection (reset)");
+    }
+
+    /// A SET WITNESS still waiting once a silent failure would be noticed fails: the witness
+    /// never answered (its connection, or the Join it was sent: 1418), or the mirror never
+    /// hardened the log that existed when the statement was issued (1426).
     pub(super) fn check_set_witness_deadline(&mut self, now: Nanos) {
         let Some(pending) = self.set_witness else {
             return;
         };
-        let deadline = self.durable.config.timeout() + PING_INTERVAL;
-        if !pending.joined_sent && now.saturating_sub(pending.issued) > deadline {
+        if self.setup_deadline_passed(pending.issued, now) {
             self.set_witness = None;
-            // Which condition never held: the witness's connection (1418), or the mirror
-            // hardening the log that existed when the statement was issued (1426).
-            let error = if self.links.is_up(pending.witness) {
+            // Which condition never held: the witness's connection and its answer (1418), or
+            // the mirror hardening the log that existed when the statement was issued (1426).
+            let error = if self.links.is_up(pending.witness) && !pending.joined_sent {
                 SqlError::new(
                     1426,
                     "the mirror did not harden the log that existed when SET WITNESS was issued",
@@ -539,10 +599,10 @@ impl Partner {
                 return;
             }
         }
-        if let Some((id, lsn)) = self.set_partner {
-            if self.mirror_ready && self.lsn_mirror_hardened >= lsn {
+        if let Some(pending) = self.set_partner {
+            if self.mirror_ready && self.lsn_mirror_hardened >= pending.lsn_needed {
                 self.set_partner = None;
-                self.complete(id, Ok(()));
+                self.complete(pending.id, Ok(()));
             }
         }
         self.progress_set_witness();
@@ -1368,8 +1428,10 @@ mod tests {
     fn set_witness_that_never_connects_fails_with_1418_after_the_timeout() {
         let mut p = synchronized_principal();
         accepted(&mut p, 2, SessionCommand::SetWitness(W));
-        // M keeps answering; W never does. The command was issued at 1 s.
-        for second in 2..=12 {
+        // M keeps answering; W never does. The command was issued at 1 s: it fails at the
+        // first tick 11 s later (TIMEOUT plus one ping interval), as the catalogs' soft 1418
+        // does.
+        for second in 2..=11 {
             p.handle_timer(second * SECOND, Timer::Ping);
             from_peer(
                 &mut p,
@@ -1381,11 +1443,124 @@ mod tests {
             );
             assert_eq!(completed(&p.take_outputs(), 2), None, "at {second} s");
         }
-        p.handle_timer(13 * SECOND, Timer::Ping);
+        p.handle_timer(12 * SECOND, Timer::Ping);
         assert_eq!(completed(&p.take_outputs(), 2), Some(Err(1418)));
         assert!(p.links().link(W).is_none());
         assert_eq!(p.config().witness, None);
         assert!(p.is_connected(M));
+    }
+
+    /// P with SET WITNESS (command 2) issued at 0: connected to W on (P, 1), the Join sent.
+    fn principal_waiting_for_the_witness_to_record() -> Partner {
+        let mut p = synchronized_principal();
+        accepted(&mut p, 2, SessionCommand::SetWitness(W));
+        p.handle_timer(0, Timer::Ping);
+        let out = deliver(&mut p, 0, env(W, P, conn(P, 1), 0, P, Message::Accept));
+        assert!(
+            sent(&out)
+                .iter()
+                .any(|(to, m)| *to == W && matches!(m, Message::Join { .. })),
+            "the Join goes out once all three are connected"
+        );
+        p
+    }
+
+    // reference §3 and §7: a witness whose process dies after the Join was sent resets the
+    // connection (a hard error, noticed at once): SET WITNESS fails with 1418 now, and leaves
+    // no witness behind (found by an audit: it waited for ever, and so did the workload).
+    #[test]
+    fn set_witness_whose_witness_crashes_before_recording_fails_with_1418_at_once() {
+        let mut p = principal_waiting_for_the_witness_to_record();
+        let out = deliver(&mut p, SECOND, env(W, P, conn(P, 1), 0, P, Message::Reset));
+        assert_eq!(completed(&out, 2), Some(Err(1418)));
+        assert!(p.links().link(W).is_none());
+        assert_eq!(p.config().witness, None);
+        assert!(p.is_connected(M));
+    }
+
+    // reference §3 and §7: a witness that goes silent after the Join was sent (power loss, a cut
+    // link) is declared lost by TIMEOUT; SET WITNESS fails with 1418 then, not never.
+    #[test]
+    fn set_witness_whose_witness_goes_silent_before_recording_fails_with_1418_by_timeout() {
+        let mut p = principal_waiting_for_the_witness_to_record();
+        for second in 1..=10 {
+            p.handle_timer(second * SECOND, Timer::Ping);
+            from_peer(
+                &mut p,
+                second * SECOND,
+                M,
+                Message::Pong {
+                    witness_sees_principal: None,
+                },
+            );
+            assert_eq!(completed(&p.take_outputs(), 2), None, "at {second} s");
+        }
+        p.handle_timer(11 * SECOND, Timer::Ping);
+        assert_eq!(completed(&p.take_outputs(), 2), Some(Err(1418)));
+        assert_eq!(p.config().witness, None);
+    }
+
+    // reference §3: a connect request answered by a reset (the witness's process is dead, its
+    // host answers) is a hard error: SET WITNESS fails with 1418 at once.
+    #[test]
+    fn set_witness_whose_connection_is_refused_fails_with_1418_at_once() {
+        let mut p = synchronized_principal();
+        accepted(&mut p, 2, SessionCommand::SetWitness(W));
+        p.handle_timer(0, Timer::Ping);
+        let out = deliver(&mut p, 0, env(W, P, conn(P, 1), 0, P, Message::Reset));
+        assert_eq!(completed(&out, 2), Some(Err(1418)));
+        assert!(p.links().link(W).is_none());
+    }
+
+    // reference §7: SET PARTNER completes once the mirror has hardened the log that existed
+    // when it was issued; a mirror lost before that (here by a reset: its process died) fails
+    // it with 1418 at once (found by an audit: it waited for ever, and so did the workload).
+    #[test]
+    fn set_partner_whose_mirror_is_lost_before_hardening_fails_with_1418() {
+        let mut p = connected_principal(100);
+        let out = deliver(&mut p, 0, env(M, P, conn(P, 0), 0, P, Message::Reset));
+        assert_eq!(completed(&out, 1), Some(Err(1418)));
+        // The session stays: the principal serves on, exposed (no witness).
+        assert!(p.is_serving());
+        assert_eq!(p.state(), MirroringState::Disconnected);
+    }
+
+    // reference §3 and §7: a connect request to the mirror refused by a reset, or never
+    // answered, fails SET PARTNER with 1418: at once, or after TIMEOUT plus one ping interval.
+    #[test]
+    fn set_partner_whose_connection_never_comes_up_fails_with_1418() {
+        let mut p = Partner::new_principal(P, M, 100, 100, Fork(0), 1, 0);
+        p.handle_timer(0, Timer::Ping);
+        p.take_outputs();
+        p.handle_connection_lost(0, M, ErrorKind::Hard);
+        assert_eq!(completed(&p.take_outputs(), 1), Some(Err(1418)));
+
+        let mut p = Partner::new_principal(P, M, 100, 100, Fork(0), 1, 0);
+        for second in 0..=10 {
+            p.handle_timer(second * SECOND, Timer::Ping);
+            assert_eq!(completed(&p.take_outputs(), 1), None, "at {second} s");
+        }
+        p.handle_timer(11 * SECOND, Timer::Ping);
+        assert_eq!(completed(&p.take_outputs(), 1), Some(Err(1418)));
+    }
+
+    // reference §7: a SET PARTNER whose mirror is connected waits for it to harden the log,
+    // however long the backlog takes: no deadline while the connection is up.
+    #[test]
+    fn set_partner_with_the_mirror_connected_waits_past_the_timeout() {
+        let mut p = connected_principal(100);
+        for second in 1..=30 {
+            p.handle_timer(second * SECOND, Timer::Ping);
+            from_peer(
+                &mut p,
+                second * SECOND,
+                M,
+                Message::Pong {
+                    witness_sees_principal: None,
+                },
+            );
+            assert_eq!(completed(&p.take_outputs(), 1), None, "at {second} s");
+        }
     }
 
     // reference §7: SET PARTNER OFF ends the session for good: a crash and restart of either

@@ -13,7 +13,7 @@ mod commands;
 use crate::command::{SessionCommand, ERROR_DATABASE_UNAVAILABLE};
 
 use crate::error::SqlError;
-use crate::link::{Links, Received};
+use crate::link::{LinkState, Links, Received};
 use crate::message::{ConnId, Envelope, FailoverDenial, Hello, Message};
 use crate::mutant::{Mutant, Mutants};
 use crate::output::{CommandId, Output, StopReason, Timer};
@@ -105,7 +105,7 @@ pub struct Partner {
     exposure: Exposure,
     pending: VecDeque<(TxId, Lsn)>,
     manual_failover: Option<(CommandId, Lsn)>,
-    set_partner: Option<(CommandId, Lsn)>,
+    set_partner: Option<PendingPartner>,
     set_witness: Option<PendingWitness>,
     witness_off: Option<PendingWitnessOff>,
     /// SUSPEND (true) or RESUME (false) that arrived while this instance was taking over as
@@ -129,6 +129,16 @@ pub struct Partner {
     pending_incarnation: Option<(InstanceId, u64)>,
     mutants: Mutants,
     out: Vec<Output>,
+}
+
+/// The principal's SET PARTNER in progress (reference section 7): it completes once the mirror
+/// has hardened the log that existed when it was issued, and fails with 1418 when the mirror is
+/// lost first.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct PendingPartner {
+    id: CommandId,
+    lsn_needed: Lsn,
+    issued: Nanos,
 }
 
 /// A SET WITNESS in progress.
@@ -169,9 +179,10 @@ impl Partner {
         partner
     }
 
-    /// The principal side of `SET PARTNER`: the session starts (SYNCHRONIZING once the mirror
-    /// answers). `lsn_end` is all log written, `lsn_hardened` all log flushed. The command `id`
-    /// completes once the mirror has hardened the log that existed now (reference section 7).
+    /// The principal side of `SET PARTNER`, issued at `now`: the session starts (SYNCHRONIZING
+    /// once the mirror answers). `lsn_end` is all log written, `lsn_hardened` all log flushed.
+    /// The command `id` completes once the mirror has hardened the log that existed now, and
+    /// fails with 1418 if the mirror is lost first (reference section 7).
     pub fn new_principal(
         me: InstanceId,
         mirror: InstanceId,
@@ -179,12 +190,17 @@ impl Partner {
         lsn_hardened: Lsn,
         fork: Fork,
         id: CommandId,
+        now: Nanos,
     ) -> Self {
         let mut partner = Self::blank(me, mirror, Role::Principal, lsn_hardened, fork);
         partner.lsn_end = lsn_end;
         partner.serving = true; // the database was online and serving before the session
         partner.next_via = ServeVia::Resume; // it serves already: a later Serve restarts nothing
-        partner.set_partner = Some((id, lsn_end));
+        partner.set_partner = Some(PendingPartner {
+            id,
+            lsn_needed: lsn_end,
+            issued: now,
+        });
         partner.tick_now();
         partner.invariants();
         partner
@@ -468,6 +484,7 @@ impl Partner {
                 self.on_link_up(peer);
             }
             Received::Lost { peer } => self.on_link_lost(peer),
+            Received::Refused { peer } => self.on_connection_refused(peer),
             Received::Deliver(body) => self.on_body(now, from, view, body),
         }
         self.settle(now);
@@ -489,6 +506,7 @@ impl Partner {
                 }
                 self.start_ticking();
                 self.failover_requested = false; // a request unanswered for a second is retried
+                self.check_set_partner_deadline(now);
                 self.check_set_witness_deadline(now);
             }
             Timer::TakeOver => {
@@ -521,8 +539,14 @@ impl Partner {
         if !self.running || self.ended {
             return;
         }
+        let connecting = self
+            .links
+            .link(peer)
+            .is_some_and(|l| matches!(l.state, LinkState::Connecting(_)));
         if self.links.connection_lost(peer, kind) {
             self.on_link_lost(peer);
+        } else if connecting && kind == ErrorKind::Hard {
+            self.on_connection_refused(peer);
         }
         self.settle(now);
     }
@@ -802,6 +826,10 @@ impl Partner {
             }
             self.failover_requested = false;
             self.witness_sees_principal = true; // unknown until the witness speaks again
+            self.fail_set_witness(
+                peer,
+                "the connection to the witness was lost before it recorded the session",
+            );
             self.refuse_forcing(
                 "service cannot be forced safely: the connection to the witness was lost before it answered",
             );
@@ -848,6 +876,9 @@ impl Partner {
                         )),
                     );
                 }
+                self.fail_set_partner(
+                    "the connection to the mirror was lost before it hardened the log that existed when SET PARTNER was issued",
+                );
             }
             Role::Mirror => self
                 .out
@@ -1885,7 +1916,7 @@ mod tests {
 
     /// P, principal with `lsn` written and hardened, connected to M on (P, 0); M not yet ready.
     pub(super) fn connected_principal(lsn: Lsn) -> Partner {
-        let mut p = Partner::new_principal(P, M, lsn, lsn, Fork(0), 1);
+        let mut p = Partner::new_principal(P, M, lsn, lsn, Fork(0), 1, 0);
         p.handle_timer(0, Timer::Ping);
         deliver(&mut p, 0, env(M, P, conn(P, 0), 0, P, Message::Accept));
         p
@@ -2006,7 +2037,7 @@ mod tests {
     // between partners the lower id connects, whatever its role.
     #[test]
     fn lower_id_partner_initiates_the_connection() {
-        let mut p = Partner::new_principal(P, M, 0, 0, Fork(0), 1);
+        let mut p = Partner::new_principal(P, M, 0, 0, Fork(0), 1, 0);
         assert!(p.links().link(M).unwrap().initiator);
         p.handle_timer(0, Timer::Ping);
         assert_eq!(sent(&p.take_outputs()), vec![(M, Message::Connect)]);
@@ -2016,7 +2047,7 @@ mod tests {
         m.handle_timer(0, Timer::Ping);
         assert!(sent(&m.take_outputs()).is_empty());
 
-        let mut high = Partner::new_principal(InstanceId(5), InstanceId(4), 0, 0, Fork(0), 1);
+        let mut high = Partner::new_principal(InstanceId(5), InstanceId(4), 0, 0, Fork(0), 1, 0);
         high.handle_timer(0, Timer::Ping);
         assert!(
             sent(&high.take_outputs()).is_empty(),

@@ -96,7 +96,7 @@ impl Cluster {
         c.drain(M);
         let id = c.command_id();
         c.partners
-            .insert(P, Partner::new_principal(P, M, 0, 0, Fork(0), id));
+            .insert(P, Partner::new_principal(P, M, 0, 0, Fork(0), id, c.now));
         c.serving.insert(P, (0, 0));
         c.drain(P);
         c

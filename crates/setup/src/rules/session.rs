@@ -301,6 +301,18 @@ impl Estate {
                 error: sql::witness_needs_interconnection(&failure.to_string()),
             });
         }
+        if context.is_cut_between(mirror, &witness) {
+            // The network drops their connection attempts as a missing login does: silently,
+            // noticed after the timeout (found by an audit: a cut between mirror and witness
+            // let SET WITNESS succeed, arming an automatic failover that could never happen).
+            let detail = format!(
+                "{mirror} and {witness} cannot reach each other: the network between them is cut (soft error)"
+            );
+            return Err(StatementError::Sql {
+                reported_after: noticed_after(FailureKind::Soft, context),
+                error: sql::witness_needs_interconnection(&detail),
+            });
+        }
         if !context.witness_ready {
             let detail = "the three instances are not all connected to each other, or the mirror has not yet hardened the log that existed when SET WITNESS was issued";
             return Err(sql::witness_needs_interconnection(detail).into());

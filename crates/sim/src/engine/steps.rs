@@ -274,7 +274,19 @@ impl World<'_> {
             mirror_hardened_lsn: mirror_hardened,
             witness_ready,
             unreachable,
+            links_cut: self.links_cut(),
         }
+    }
+
+    /// Every direction partitioned right now, by instance names (what the catalogs judge the
+    /// connections between the other instances by, e.g. the mirror and the witness).
+    fn links_cut(&self) -> std::collections::BTreeSet<(String, String)> {
+        let n = self.nodes.len();
+        (0..n * n)
+            .map(|i| (i / n, i % n))
+            .filter(|&(from, to)| from != to && self.net.direction(from, to).partitioned)
+            .map(|(from, to)| (self.nodes[from].name.clone(), self.nodes[to].name.clone()))
+            .collect()
     }
 
     /// Applies a statement's effect. `Ok(true)`: the statement now waits for a protocol command.
@@ -399,8 +411,16 @@ impl World<'_> {
             self.nodes[p].log.lsn_end(),
             self.nodes[p].log.lsn_hardened(),
         );
-        let mut principal =
-            Partner::new_principal(ppid, mpid, end, hardened, mirror_protocol::Fork(fork), id);
+        let clock = self.clock_of(p);
+        let mut principal = Partner::new_principal(
+            ppid,
+            mpid,
+            end,
+            hardened,
+            mirror_protocol::Fork(fork),
+            id,
+            clock,
+        );
         principal.set_mutant(self.mutant);
         self.nodes[p].partner = Some(principal);
         if let Some(mp) = self.nodes[m].partner.as_mut() {

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use hdrhistogram::Histogram;
 use mirror_protocol::{
     Envelope, ErrorKind, FailoverKind, InstanceId, LinkState, Message, MirroringState, Nanos,
-    Numbers, Output, Partner, Role, ServeVia, SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE,
-    MILLISECOND, SECOND,
+    Numbers, Output, Partner, Role, RoleView, ServeVia, SqlError, Timer, Witness,
+    ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
 };
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
 
@@ -575,6 +575,9 @@ impl<'s> World<'s> {
         }
         if let Some(n) = Self::target_of(&ev) {
             if !self.nodes[n].running() {
+                if let Ev::Deliver { to, parcel } = &ev {
+                    self.refuse_at_closed_port(*to, &parcel.env);
+                }
                 if let Ev::Submit { tx, .. } = ev {
                     self.fail_tx(
                         tx,
@@ -987,6 +990,32 @@ impl<'s> World<'s> {
         links.link(env.to).is_some_and(
             |l| matches!(l.state, LinkState::Up(c) | LinkState::Connecting(c) if c == env.conn),
         )
+    }
+
+    /// A message reached instance `to` while its process is down. The host of a crashed process
+    /// still answers: the closed port resets the connection, so the sender notices a hard error
+    /// at once (reference section 3), whether the connection was up or still being opened when
+    /// the process died (found by an audit: a mirror that crashed while the principal's
+    /// connect request was answered left SET PARTNER waiting, its loss noticed only 11 s later
+    /// by the ping timeout). A powered-off host stays silent, and a reset does not cross a cut
+    /// link (`transmit_parcel` holds it; held messages of a stopped sender die at the heal).
+    fn refuse_at_closed_port(&mut self, to: usize, env: &Envelope) {
+        if self.nodes[to].process != Process::Crashed || env.body == Message::Reset {
+            return; // no reset answers a reset
+        }
+        let from = self.index_of(env.from);
+        let reset = Envelope {
+            from: env.to,
+            to: env.from,
+            conn: env.conn,
+            role: RoleView::default(),
+            body: Message::Reset,
+        };
+        let parcel = Box::new(Parcel {
+            env: reset,
+            block: None,
+        });
+        self.transmit_parcel(to, from, parcel, CONTROL_MESSAGE_BYTES);
     }
 
     /// Drops what partitions hold from or to instance `n` (it stopped: its connections died).
