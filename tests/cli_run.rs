@@ -92,6 +92,22 @@ fn the_human_report_leads_with_the_verdict() {
     }
 }
 
+// Reference section 4: a split brain caused by forced service must be reported, not hidden;
+// the JSON had it and the human report said nothing.
+#[test]
+fn the_human_report_names_a_split_brain() {
+    let output = sim(&[concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/forced-service-split-brain-reported.toml"
+    )]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("split brain from 35.5s to 50s: alpha and beta served at once"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn bad_arguments_exit_2() {
     for arguments in [
@@ -138,4 +154,38 @@ fn an_unwritable_events_file_is_bad_input_before_the_run() {
         "{stderr}"
     );
     assert!(Path::new(SCENARIO).exists());
+}
+
+// spec/cli.md: `--trace` writes the timeline. The first principal serves from t = 0; its span
+// was missing (the event came before the timeline was switched on), leaving only an orphan
+// `not_serving` at the power loss.
+#[test]
+fn the_trace_shows_the_first_principal_serving_from_the_start() {
+    let trace = std::env::temp_dir().join(format!("mirrorsim-trace-{}.json", std::process::id()));
+    let output = sim(&[
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sims/auto-failover-principal-power-off.toml"
+        ),
+        "--trace",
+        trace.to_str().expect("a UTF-8 temporary path"),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = std::fs::read_to_string(&trace).expect("the trace is written");
+    let _ = std::fs::remove_file(&trace);
+    let value: Value = serde_json::from_str(&text).expect("the trace is JSON");
+    let events = value["traceEvents"].as_array().expect("traceEvents");
+    let alpha_spans: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["tid"] == 1 && (e["ph"] == "B" || e["ph"] == "E"))
+        .collect();
+    assert_eq!(
+        alpha_spans.first().map(|e| &e["ph"]),
+        Some(&Value::from("B"))
+    );
+    assert_eq!(alpha_spans[0]["ts"], 0.0);
+    assert!(
+        alpha_spans.iter().any(|e| e["ph"] == "E"),
+        "alpha stops serving at the power loss: {alpha_spans:?}"
+    );
 }

@@ -765,6 +765,16 @@ fn figures_block(text: &mut String, report: &Report) {
             failover.lost_acknowledged
         );
     }
+    for split in &report.split_brain {
+        // Reference section 4: a split brain caused by forced service is reported, not hidden.
+        let _ = writeln!(
+            text,
+            "split brain from {} to {}: {} served at once (caused by forced service)",
+            us(split.start_us),
+            us(split.end_us),
+            split.instances.join(" and ")
+        );
+    }
     for step in report.steps.iter() {
         if let Some(error) = step.error {
             let message = step.message.as_deref().unwrap_or_default();

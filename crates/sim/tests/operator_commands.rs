@@ -143,3 +143,31 @@ fn the_old_witness_lists_no_session_after_witness_off() {
     assert!(query.rows.is_empty(), "{:?}", query.rows);
     assert_eq!(report.verdict, mirror_sim::report::Verdict::Pass);
 }
+
+// Reference §2: `mirroring_failover_lsn` is the latest LSN known hardened on both partners; for
+// a forced service, the fork LSN. The old principal, back as a SUSPENDED mirror before RESUME,
+// still holds its own log past the fork: its view showed that log's end, commits the new
+// principal never had.
+#[test]
+fn an_old_principal_after_forced_service_shows_the_fork_as_failover_lsn() {
+    let report =
+        common::report_of("forced-service-old-principal-shows-the-fork-as-failover-lsn.toml");
+    let failover_lsn = |on: &str, at_us: u64| {
+        let query = report
+            .queries
+            .iter()
+            .find(|q| q.on == on && q.at_us == at_us)
+            .unwrap_or_else(|| panic!("the SELECT at {at_us} us on {on}"));
+        let i = query
+            .columns
+            .iter()
+            .position(|c| c == "mirroring_failover_lsn")
+            .expect("the column");
+        query.rows[0][i].as_u64().expect("an LSN")
+    };
+    // The new principal's view right after forcing: the fork LSN.
+    let fork = failover_lsn("beta", 33_000_000);
+    assert!(fork > 0);
+    assert_eq!(failover_lsn("alpha", 45_000_000), fork);
+    assert!(failover_lsn("alpha", 60_000_000) >= fork);
+}

@@ -40,9 +40,8 @@ pub fn run(
     record: Recorder,
     timeline: bool,
 ) -> RunResult {
-    let mut world = World::new(scenario, seed, record);
+    let mut world = World::new(scenario, seed, record, timeline);
     world.mutant = mutant;
-    world.timeline = timeline.then(Vec::new);
     world.schedule_steps();
     world.schedule_faults();
     let starts_now = scenario

@@ -625,6 +625,15 @@ impl World<'_> {
             Role::Principal => p.lsn_hardened().min(p.lsn_mirror_hardened()),
             Role::Mirror => {
                 let principal = &self.nodes[self.index_of(p.partner())];
+                let same_fork = principal
+                    .partner
+                    .as_ref()
+                    .is_some_and(|q| q.durable().fork == p.durable().fork);
+                if !same_fork {
+                    // An old principal after forced service, its log not yet rolled back: past
+                    // the fork LSN its log is another history, which the principal does not hold.
+                    return p.failover_lsn();
+                }
                 p.lsn_hardened().min(principal.log.lsn_hardened())
             }
         };

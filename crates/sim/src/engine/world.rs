@@ -371,14 +371,18 @@ pub struct World<'s> {
     pub mutant: Option<mirror_protocol::Mutant>,
     /// The timeline marks (`--trace`), when asked for.
     pub timeline: Option<Vec<super::trace::Mark>>,
+    /// The instance the clients' connections are with: the one that took the last commit.
+    last_commit_target: Option<usize>,
     /// When each instance last declared its connection to the principal lost (a failover's
     /// `detected_us`).
     pub principal_lost_at: Vec<Option<Nanos>>,
 }
 
 impl<'s> World<'s> {
-    /// Builds the world of `scenario` with `seed`, writing events to `record`.
-    pub fn new(scenario: &'s Scenario, seed: u64, record: Recorder) -> Self {
+    /// Builds the world of `scenario` with `seed` at t = 0, writing events to `record` and
+    /// keeping the timeline marks (`--trace`) when `timeline` is set: from the start, so that
+    /// the first principal's serving from t = 0 is on the timeline.
+    pub fn new(scenario: &'s Scenario, seed: u64, record: Recorder, timeline: bool) -> Self {
         let mut estate = Estate::new();
         let mut nodes = Vec::new();
         let tx_sizes = scenario.workload.as_ref().map_or(TxSizes::default(), |w| {
@@ -484,7 +488,8 @@ impl<'s> World<'s> {
             mutant: None,
             log_backup_end: 0,
             outputs_buffer: Vec::with_capacity(64),
-            timeline: None,
+            timeline: timeline.then(Vec::new),
+            last_commit_target: None,
             principal_lost_at: vec![None; n],
         };
         world.create_database();
@@ -1553,9 +1558,17 @@ impl<'s> World<'s> {
     // ---------------------------------------------------------------------------------------
     // Transactions.
 
-    /// Where a client's commit goes: the serving principal of the highest role sequence, else
-    /// an ONLINE database without a session.
+    /// Where a client's commit goes: the instance that took the last commit while it still
+    /// takes commits, else the principal of the highest role sequence that does, else an ONLINE
+    /// database without a session.
     fn commit_target(&self) -> Option<usize> {
+        // The clients' connections stay with the instance that took the last commit while it
+        // still takes commits: in a split brain after forced service, the old principal goes on
+        // acknowledging its clients' commits, which is the hazard (reference section 4). They
+        // move only when it stops, to the principal of the highest role sequence.
+        if let Some(n) = self.last_commit_target.filter(|&n| self.takes_commits(n)) {
+            return Some(n);
+        }
         let principal = self
             .nodes
             .iter()
@@ -1573,6 +1586,17 @@ impl<'s> World<'s> {
                     && node.serving
             })
         })
+    }
+
+    /// Whether instance `n` takes a new commit now: a running principal that accepts commits,
+    /// or a writable copy without a session that serves.
+    fn takes_commits(&self, n: usize) -> bool {
+        let node = &self.nodes[n];
+        node.running()
+            && match node.session() {
+                Some(p) => p.accepts_commits(),
+                None => matches!(node.log.body, Body::Writer(_)) && node.serving,
+            }
     }
 
     /// Starts the client workload now.
@@ -1632,6 +1656,9 @@ impl<'s> World<'s> {
                 self.hold_commit(n, tx, client);
                 return;
             }
+        }
+        if target.is_some() {
+            self.last_commit_target = target;
         }
         let Some(n) = target else {
             // Refused at once. The client's connection is to the running instance that holds
