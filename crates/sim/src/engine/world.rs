@@ -854,8 +854,10 @@ impl<'s> World<'s> {
         }
         if env.body == Message::Connect {
             if let Err(kind) = self.judge_connect(n, to) {
-                if kind == FailureKind::Hard {
-                    // A refused connection (reset, closed port) is noticed at once.
+                // A refused connection (reset, closed port) is noticed at once, unless a cut
+                // link keeps the attempt or the refusal from getting through: then it is
+                // as silent as a soft one (spec/scenario.md: a partition drops everything).
+                if kind == FailureKind::Hard && !self.link_cut(n, to) {
                     let now = self.clock_of(n);
                     if let Some(p) = self.nodes[n].partner.as_mut() {
                         p.handle_connection_lost(now, env.to, ErrorKind::Hard);
@@ -866,6 +868,12 @@ impl<'s> World<'s> {
             }
         }
         self.transmit(n, to, env, None, CONTROL_MESSAGE_BYTES);
+    }
+
+    /// Whether the link between `a` and `b` is partitioned either way (nothing makes a round
+    /// trip on it).
+    pub fn link_cut(&self, a: usize, b: usize) -> bool {
+        self.net.direction(a, b).partitioned || self.net.direction(b, a).partitioned
     }
 
     /// Whether the connection between `a` and `b` still passes the catalogs, judged from the
