@@ -4,7 +4,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sims");
+    // Read when the script runs, not baked in when it is compiled: a build script compiled in
+    // one checkout and reused from a shared target directory by another (same sources, so
+    // cargo keeps it) would otherwise list the first checkout's sims, or none.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("../../sims");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files: Vec<_> = std::fs::read_dir(&root)
         .map(|dir| {

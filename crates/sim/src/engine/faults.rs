@@ -214,6 +214,7 @@ impl World<'_> {
                 self.fault_event("heal", serde_json::json!({}));
                 self.net.heal(None);
                 self.release_held();
+                self.resets_after_heal();
                 for n in 0..self.nodes.len() {
                     self.heal_instance(n);
                 }
@@ -229,6 +230,7 @@ impl World<'_> {
                 self.fault_event("heal", serde_json::json!({"between": self.names(between)}));
                 self.net.heal(Some((between[0].0, between[1].0)));
                 self.release_held();
+                self.resets_after_heal();
             }
         }
     }
@@ -320,16 +322,37 @@ impl World<'_> {
         }
     }
 
-    /// Peers of a crashed process get a reset at once (its host still answers).
+    /// Peers of a crashed process get a reset at once (its host still answers), unless the
+    /// link from its host to them is cut (spec/scenario.md: a partition drops everything):
+    /// then they notice only by TIMEOUT, as a soft error (reference section 3), or by the reset
+    /// their next ping provokes once the link heals ([`World::resets_after_heal`]).
     fn hard_errors_from(&mut self, n: usize) {
         for i in 0..self.nodes.len() {
-            if i == n || !self.nodes[i].running() {
+            if i == n || !self.nodes[i].running() || self.net.direction(n, i).partitioned {
                 continue;
             }
             // Through the dispatcher, which holds it for a hung instance until it runs again,
             // after its ping ticks (found by an audit: a paused principal stopped serving on a
             // peer's crash).
             self.dispatch(Ev::ConnectionReset { node: i, peer: n });
+        }
+    }
+
+    /// After a heal: an instance still holding a connection to a crashed process whose reset
+    /// the cut link kept from it gets that reset now (its next ping reaches the host, which
+    /// answers with a reset), if the link is open both ways.
+    fn resets_after_heal(&mut self) {
+        let count = self.nodes.len();
+        for n in 0..count {
+            if self.nodes[n].process != Process::Crashed {
+                continue;
+            }
+            for i in 0..count {
+                if i == n || !self.nodes[i].running() || self.link_cut(i, n) {
+                    continue;
+                }
+                self.dispatch(Ev::ConnectionReset { node: i, peer: n });
+            }
         }
     }
 

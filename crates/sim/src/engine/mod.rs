@@ -11,6 +11,7 @@ pub(crate) mod net;
 pub(crate) mod pending;
 pub mod queue;
 pub mod record;
+pub(crate) mod retransmit;
 pub(crate) mod rng;
 pub mod run;
 pub(crate) mod steps;

@@ -68,6 +68,12 @@ pub fn run(
 
 impl World<'_> {
     fn finish_unavailability(&mut self) {
+        if let Some(since) = self
+            .workload_started
+            .and_then(|start| self.finish_mirror_stall(start))
+        {
+            self.unserved_since = Some(self.unserved_since.map_or(since, |s| s.min(since)));
+        }
         if let Some(since) = self.unserved_since.take() {
             self.unavailable_max = self.unavailable_max.max(self.now - since);
         }

@@ -17,6 +17,7 @@ use super::net::{Network, CONTROL_MESSAGE_BYTES};
 use super::pending::PendingTxs;
 use super::queue::EventQueue;
 use super::record::Recorder;
+use super::retransmit::{MirrorStall, Retransmission};
 use super::rng::{Stream, TxSizes};
 use super::steps::Steps;
 use crate::scenario::{Arrivals, Scenario};
@@ -102,6 +103,9 @@ pub enum Ev {
     StepStart { step: usize },
     /// A crashed peer's reset reaches an instance that was paused when the peer died.
     ConnectionReset { node: usize, peer: usize },
+    /// The sender retransmits lost message `packet` (its kernel does, even while the
+    /// instance is paused; `super::retransmit`).
+    Retransmit { packet: u64 },
     /// The statement under way completes (or fails).
     StatementDone {
         step: usize,
@@ -315,6 +319,14 @@ pub struct World<'s> {
     /// Per direction (`from * n + to`): the messages a partition holds, oldest first, with
     /// their size on the wire (`World::release_held`).
     pub held: Vec<VecDeque<(Box<Parcel>, u64)>>,
+    /// The connections stalled behind a lost message, in the order they stalled
+    /// (`super::retransmit`).
+    pub retransmissions: Vec<Retransmission>,
+    /// The number of the next message held up by a loss.
+    pub next_packet: u64,
+    /// The stall of the connection a SYNCHRONIZED FULL principal waits on for its mirror, judged
+    /// when it ends ([`World::follow_mirror_stall`]).
+    pub mirror_stall: Option<MirrorStall>,
     pub estate: Estate,
     pub history: History,
     pub record: Recorder,
@@ -451,6 +463,9 @@ impl<'s> World<'s> {
             nodes,
             net: Network::new(&scenario.network, n),
             held: (0..n * n).map(|_| VecDeque::new()).collect(),
+            retransmissions: Vec::new(),
+            next_packet: 0,
+            mirror_stall: None,
             estate,
             history: History::with_sizes(tx_sizes, &scenario.instances),
             record,
@@ -627,6 +642,7 @@ impl<'s> World<'s> {
             Ev::Submit { node, tx } => self.commit_on(node, tx),
             Ev::StepStart { step } => self.start_step(step),
             Ev::ConnectionReset { node, peer } => self.connection_reset(node, peer),
+            Ev::Retransmit { packet } => self.retransmit(packet),
             Ev::StatementDone {
                 step,
                 statement,
@@ -862,8 +878,10 @@ impl<'s> World<'s> {
         }
         if env.body == Message::Connect {
             if let Err(kind) = self.judge_connect(n, to) {
-                if kind == FailureKind::Hard {
-                    // A refused connection (reset, closed port) is noticed at once.
+                // A refused connection (reset, closed port) is noticed at once, unless a cut
+                // link keeps the attempt or the refusal from getting through: then it is
+                // as silent as a soft one (spec/scenario.md: a partition drops everything).
+                if kind == FailureKind::Hard && !self.link_cut(n, to) {
                     let now = self.clock_of(n);
                     if let Some(p) = self.nodes[n].partner.as_mut() {
                         p.handle_connection_lost(now, env.to, ErrorKind::Hard);
@@ -874,6 +892,12 @@ impl<'s> World<'s> {
             }
         }
         self.transmit(n, to, env, None, CONTROL_MESSAGE_BYTES);
+    }
+
+    /// Whether the link between `a` and `b` is partitioned either way (nothing makes a round
+    /// trip on it).
+    pub fn link_cut(&self, a: usize, b: usize) -> bool {
+        self.net.direction(a, b).partitioned || self.net.direction(b, a).partitioned
     }
 
     /// Whether the connection between `a` and `b` still passes the catalogs, judged from the
@@ -937,18 +961,18 @@ impl<'s> World<'s> {
     /// Puts a message on the wire, or holds it while the link is partitioned: a partition
     /// keeps the connections up (reference section 3: only a reset or a side declaring it lost
     /// ends a connection), so what is sent meanwhile arrives after the heal, in order, unless
-    /// its connection is given up first.
-    fn transmit_parcel(
+    /// its connection is given up first. A lost message holds up its connection until a
+    /// retransmission gets through (`super::retransmit`); the later ones wait behind it.
+    pub(super) fn transmit_parcel(
         &mut self,
         from: usize,
         to: usize,
         parcel: Box<Parcel>,
         bytes: u64,
     ) -> Option<Nanos> {
-        let conn = parcel.env.conn;
         let Some(transit) = self
             .net
-            .send(self.now, from, to, conn, bytes, &mut self.rng_net)
+            .attempt(self.now, from, to, bytes, &mut self.rng_net)
         else {
             let held = &mut self.held[from * self.nodes.len() + to];
             if held.len() == HELD_PER_DIRECTION_MAX {
@@ -957,7 +981,7 @@ impl<'s> World<'s> {
             held.push_back((parcel, bytes));
             return None;
         };
-        self.queue.push(transit.arrives, Ev::Deliver { to, parcel });
+        self.after_attempt(from, to, parcel, bytes, transit);
         Some(transit.departs)
     }
 
@@ -986,7 +1010,7 @@ impl<'s> World<'s> {
     }
 
     /// Whether instance `n` still holds the connection `env` was sent on (up, or being opened).
-    fn holds_connection(&self, n: usize, env: &Envelope) -> bool {
+    pub(super) fn holds_connection(&self, n: usize, env: &Envelope) -> bool {
         let node = &self.nodes[n];
         let links = match node.partner.as_ref() {
             Some(p) if p.is_running() => p.links(),
@@ -1030,19 +1054,24 @@ impl<'s> World<'s> {
             self.held[n * count + other].clear();
             self.held[other * count + n].clear();
         }
+        self.drop_retransmissions(n);
     }
 
     /// Puts the principal's log blocks on the wire while the send window has room.
-    fn pump(&mut self, n: usize) {
+    pub(super) fn pump(&mut self, n: usize) {
         let Some(template) = self.nodes[n].ship_envelope.clone() else {
             return;
         };
         let to = self.index_of(template.to);
         let window = SEND_WINDOW.min(self.net.transmit_time(n, to, SEND_WINDOW_BYTES));
         loop {
-            // A partitioned link takes no more log: it stays in the send queue (TCP's window
-            // is full), where the principal's figures show it.
-            if self.net.backlog(self.now, n, to) > window || self.net.direction(n, to).partitioned {
+            // A partitioned link, or a connection stalled behind a lost retransmission, takes
+            // no more log: it stays in the send queue (TCP's window is full), where the
+            // principal's figures show it.
+            if self.net.backlog(self.now, n, to) > window
+                || self.net.direction(n, to).partitioned
+                || self.stalled(n, to, template.conn)
+            {
                 break;
             }
             let Some(block) = self.nodes[n].log.next_block() else {
@@ -1521,21 +1550,19 @@ impl<'s> World<'s> {
     }
 
     /// Whether the link between principal `n` and mirror `m` brings an answer back within
-    /// TIMEOUT: not partitioned, not losing every packet (`loss` at rate 1 is a partition that
-    /// TCP keeps retrying), and a round trip, slow links included, shorter than TIMEOUT. A
+    /// TIMEOUT: not partitioned, and a round trip, slow links included, shorter than TIMEOUT. A
     /// slower one is a gray failure the principal waits on until it declares the mirror lost
-    /// (a slow link under TIMEOUT slows commits; it does not stop them).
+    /// (a slow link under TIMEOUT slows commits; it does not stop them). Loss is judged
+    /// differently: whether a lost message's retransmission brings the answer within TIMEOUT
+    /// depends on when the loss heals, so its stall is judged when it ends
+    /// ([`World::follow_mirror_stall`]).
     fn mirror_answers(&self, n: usize, m: usize, timeout: u64) -> bool {
         let (there, back) = (self.net.direction(n, m), self.net.direction(m, n));
         let round_trip = [there, back]
             .iter()
             .map(|d| d.params.one_way_ns.saturating_add(d.extra_latency))
             .fold(0u64, u64::saturating_add);
-        !there.partitioned
-            && !back.partitioned
-            && there.loss < 1.0
-            && back.loss < 1.0
-            && round_trip < timeout
+        !there.partitioned && !back.partitioned && round_trip < timeout
     }
 
     /// Follows the stretches with no instance able to acknowledge commits (after the workload
@@ -1544,6 +1571,10 @@ impl<'s> World<'s> {
         let Some(start) = self.workload_started else {
             return;
         };
+        if let Some(since) = self.follow_mirror_stall(start) {
+            // A stall that ended unanswered: nobody served from its start.
+            self.unserved_since = Some(self.unserved_since.map_or(since, |s| s.min(since)));
+        }
         let anyone = (0..self.nodes.len()).any(|n| self.able_to_acknowledge(n));
         match (anyone, self.unserved_since) {
             (false, None) => self.unserved_since = Some(self.now.max(start)),
