@@ -827,6 +827,18 @@ pub fn generation_at(segments: &[(u64, u64)], lsn: u64) -> Option<u64> {
     }
 }
 
+/// Where two logs' histories part: the first LSN past which their generations differ, or None
+/// when their segment lists are the same. A log whose list is a prefix of the other's goes on in
+/// its last generation, so they part where the other starts its next one (the caller bounds
+/// the answer by both logs' ends).
+pub fn histories_part_at(a: &[(u64, u64)], b: &[(u64, u64)]) -> Option<u64> {
+    if let Some((&(from_a, _), &(from_b, _))) = a.iter().zip(b).find(|(x, y)| x != y) {
+        return Some(from_a.min(from_b));
+    }
+    let (shorter, longer) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    longer.get(shorter.len()).map(|&(from, _)| from)
+}
+
 fn log_config() -> LogConfig {
     LogConfig {
         bytes_buffered_max: 256 * 1024 * 1024,
@@ -837,6 +849,18 @@ fn log_config() -> LogConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Two logs' histories part where their generations first differ: an old principal's log
+    // past a forced service's fork LSN is not the new principal's.
+    #[test]
+    fn histories_part_where_the_generations_differ() {
+        let old = [(0, 1), (5_000, 2)];
+        let new = [(0, 1), (3_000, 3)];
+        assert_eq!(histories_part_at(&old, &new), Some(3_000));
+        assert_eq!(histories_part_at(&old, &old[..1]), Some(5_000));
+        assert_eq!(histories_part_at(&old, &old), None);
+        assert_eq!(histories_part_at(&[(0, 1)], &[(0, 4)]), Some(0));
+    }
 
     fn sizes() -> TxSizes {
         TxSizes::new(7, 300, 800)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use mirror_protocol::{CommandId, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND};
 use mirror_setup::{views, Effect, FailureKind, Query, StatementContext, Work};
 
-use super::dblog::Body;
+use super::dblog::{histories_part_at, Body};
 use super::world::{Ev, Process, World};
 
 /// Error a client gets when it cannot connect to the instance at all (SQL Server's 53: "The
@@ -624,17 +624,14 @@ impl World<'_> {
         let both = match p.role() {
             Role::Principal => p.lsn_hardened().min(p.lsn_mirror_hardened()),
             Role::Mirror => {
+                let mirror = &self.nodes[self.index_of(p.durable().me)];
                 let principal = &self.nodes[self.index_of(p.partner())];
-                let same_fork = principal
-                    .partner
-                    .as_ref()
-                    .is_some_and(|q| q.durable().fork == p.durable().fork);
-                if !same_fork {
-                    // An old principal after forced service, its log not yet rolled back: past
-                    // the fork LSN its log is another history, which the principal does not hold.
-                    return p.failover_lsn();
-                }
-                p.lsn_hardened().min(principal.log.lsn_hardened())
+                // An old principal back after forced service, its log not yet rolled back, holds
+                // another history past the fork: only what both hold counts.
+                let parted = histories_part_at(mirror.log.segments(), principal.log.segments());
+                p.lsn_hardened()
+                    .min(principal.log.lsn_hardened())
+                    .min(parted.unwrap_or(u64::MAX))
             }
         };
         both.max(p.failover_lsn())
