@@ -232,11 +232,17 @@ impl World<'_> {
                     }
                 }
             }),
+            // With no session left (SET PARTNER OFF), the role sequence the session last reached.
             role_sequence: partners
                 .iter()
                 .map(|&n| self.role_sequence_of(n))
                 .max()
-                .unwrap_or(0),
+                .unwrap_or_else(|| {
+                    (0..self.nodes.len())
+                        .map(|n| self.last_role_sequence(n))
+                        .max()
+                        .unwrap_or(0)
+                }),
             failover_lsn: view.map(Partner::failover_lsn),
         };
         let holder = |n: Option<usize>| {

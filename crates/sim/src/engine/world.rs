@@ -1909,7 +1909,7 @@ impl<'s> World<'s> {
     }
 
     /// The role sequence node `n` holds, or last held before its session ended (0 without one).
-    fn last_role_sequence(&self, n: usize) -> u64 {
+    pub fn last_role_sequence(&self, n: usize) -> u64 {
         self.nodes[n]
             .partner
             .as_ref()
