@@ -82,6 +82,45 @@ fn every_good_scenario_validates() {
     assert!(checked >= 5, "only {checked} good scenarios found");
 }
 
+/// spec/scenario.md: "Required: `name`, `duration`, `[database]` and at least one
+/// `[[instance]]`; everything else has the default shown." `sim validate` prints those defaults,
+/// and what it prints validates again to the same scenario.
+#[test]
+fn validate_prints_the_defaults_of_the_keys_left_out_and_reads_them_back() {
+    let file = Path::new(SIMS).join("minimal-keys-take-the-spec-defaults.toml");
+    let output = sim(&["validate", file.to_str().expect("a UTF-8 path")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    for line in [
+        "\n[database]\nname = \"Sales\"\non = \"alpha\"\n",
+        "\nsize = \"20GiB\"\n",
+        "\nname = \"alpha\"\nhost = \"alpha.corp.example\"\nservice_account = 'CORP\\svc-alpha'\n",
+        "\nname = \"beta\"\nhost = \"beta.corp.example\"\nservice_account = 'CORP\\svc-beta'\n",
+        "\n[workload]\nstart = \"after_setup\"\nrate = 2000.0\n",
+    ] {
+        assert!(printed.contains(line), "{line:?} missing from:\n{printed}");
+    }
+    let again_file =
+        std::env::temp_dir().join(format!("mirrorsim-validated-{}.toml", std::process::id()));
+    fs::write(&again_file, &printed).expect("written");
+    let again = sim(&["validate", again_file.to_str().expect("a UTF-8 path")]);
+    fs::remove_file(&again_file).ok();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    // The first line names the file validated; the scenario after it is the same.
+    let body = |text: &str| text.split_once('\n').map(|(_, rest)| rest.to_string());
+    assert_eq!(
+        body(&String::from_utf8_lossy(&again.stdout)),
+        body(&printed),
+        "printed again differently"
+    );
+}
+
 #[test]
 fn every_bad_scenario_is_refused_with_exit_2_and_one_located_message() {
     let mut checked = 0;
@@ -173,6 +212,12 @@ fn the_bad_scenarios_say_what_to_change() {
         (
             "expect-bad-comparison.toml",
             ":108:17: expect.role_sequence: \"~~ 3\" is not a whole number;",
+        ),
+        (
+            "defaulted-host-taken.toml",
+            ":13:8: instance 2: host: not set, so it is \"beta.corp.example\" (the default for \
+             the name \"beta\": <name>.corp.example), which is already used on line 10; hosts \
+             must be unique",
         ),
         (
             "sql-control-character.toml",

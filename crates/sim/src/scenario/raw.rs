@@ -38,8 +38,10 @@ pub struct RawScenario {
 #[serde(deny_unknown_fields)]
 pub struct RawInstance {
     pub name: Spanned<String>,
-    pub host: Spanned<String>,
-    pub service_account: Spanned<String>,
+    /// Default `<name>.corp.example` (spec/scenario.md shows alpha at alpha.corp.example).
+    pub host: Option<Spanned<String>>,
+    /// Default `CORP\svc-<name>` (spec/scenario.md shows alpha running as CORP\svc-alpha).
+    pub service_account: Option<Spanned<String>>,
     pub edition: Option<Spanned<String>>,
     pub redo_threads: Option<Spanned<i64>>,
     pub cpus: Option<Spanned<i64>>,
@@ -48,10 +50,13 @@ pub struct RawInstance {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
-    pub name: Spanned<String>,
-    pub on: Spanned<String>,
+    /// Default "Sales", the name spec/scenario.md shows.
+    pub name: Option<Spanned<String>>,
+    /// Default: the first `[[instance]]` (every example of spec/scenario.md puts it there).
+    pub on: Option<Spanned<String>>,
     pub recovery_model: Option<Spanned<String>>,
-    pub size: RawValue,
+    /// Default "20GiB", the size spec/scenario.md shows.
+    pub size: Option<RawValue>,
     pub log_size: Option<RawValue>,
     pub log_backup_interval: Option<RawValue>,
 }
@@ -98,6 +103,7 @@ pub struct RawDisk {
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
     pub start: Option<Spanned<String>>,
+    /// With neither `rate` nor `clients`: an open loop at 2000/s, the rate spec/scenario.md shows.
     pub rate: Option<RawValue>,
     pub clients: Option<Spanned<i64>>,
     pub think: Option<RawValue>,

@@ -28,6 +28,34 @@ host = "beta.corp.example"
 service_account = "CORP\\svc-beta"
 "#;
 
+/// Only the keys spec/scenario.md requires: `name`, `duration`, `[database]` (here empty) and one
+/// `[[instance]]` with its name. Everything else takes the default the spec shows.
+const MINIMAL: &str = r#"name = "m"
+duration = "10s"
+
+[database]
+
+[[instance]]
+name = "alpha"
+"#;
+
+/// The required keys with `[database].on` set, two instances and a `[workload]` that sets
+/// neither `rate` nor `clients`.
+const MINIMAL_WITH_ON: &str = r#"name = "m"
+duration = "10s"
+
+[database]
+on = "beta"
+
+[[instance]]
+name = "alpha"
+
+[[instance]]
+name = "beta"
+
+[workload]
+"#;
+
 /// The public acceptance scenarios, copied into `sims/`.
 const ACCEPTANCE: &[(&str, &str)] = &[
     (
@@ -312,6 +340,84 @@ fn defaults_are_the_spec_s() {
     assert_eq!(scenario.expect, Expectations::default());
 }
 
+// spec/scenario.md: "Required: `name`, `duration`, `[database]` and at least one
+// `[[instance]]`; everything else has the default shown."
+#[test]
+fn a_scenario_with_only_the_required_keys_takes_the_spec_defaults() {
+    let scenario = parse_text(MINIMAL).unwrap();
+    let alpha = &scenario.instances[0];
+    assert_eq!(alpha.host, "alpha.corp.example");
+    assert_eq!(alpha.service_account, "CORP\\svc-alpha");
+    let database = &scenario.database;
+    assert_eq!(database.name, "Sales");
+    assert_eq!(database.on, InstanceId(0), "the first [[instance]]");
+    assert_eq!(database.size_bytes, 20 << 30);
+    assert_eq!(database.log_size_bytes, (20u64 << 30) * 4 / 10, "8GiB");
+    assert_eq!(
+        scenario.workload, None,
+        "no [workload]: no client transactions"
+    );
+
+    let scenario = parse_text(MINIMAL_WITH_ON).unwrap();
+    assert_eq!(scenario.database.on, InstanceId(1), "as written");
+    assert_eq!(scenario.instances[1].host, "beta.corp.example");
+    assert_eq!(scenario.instances[1].service_account, "CORP\\svc-beta");
+    let workload = scenario.workload.unwrap();
+    assert_eq!(
+        workload.arrivals,
+        Arrivals::OpenLoop {
+            transactions_per_second: 2000.0
+        },
+        "neither rate nor clients: the open loop at the rate the spec shows"
+    );
+    assert_eq!(workload.start, WorkloadStart::AfterSetup);
+}
+
+#[test]
+fn the_defaults_are_written_out_by_validate() {
+    for text in [MINIMAL, MINIMAL_WITH_ON] {
+        let resolved = to_toml(&parse_text(text).unwrap());
+        for line in [
+            "host = \"alpha.corp.example\"\n",
+            // A literal string: the backslash as it is, no escape.
+            "service_account = 'CORP\\svc-alpha'\n",
+            "\n[database]\nname = \"Sales\"\n",
+            "size = \"20GiB\"\n",
+            "log_size = \"8GiB\"\n",
+        ] {
+            assert!(
+                resolved.contains(line),
+                "{line:?} missing from:\n{resolved}"
+            );
+        }
+    }
+    let resolved = to_toml(&parse_text(MINIMAL).unwrap());
+    assert!(resolved.contains("\non = \"alpha\"\n"), "{resolved}");
+    let resolved = to_toml(&parse_text(MINIMAL_WITH_ON).unwrap());
+    assert!(resolved.contains("\non = \"beta\"\n"), "{resolved}");
+    assert!(
+        resolved.contains("host = \"beta.corp.example\"\n"),
+        "{resolved}"
+    );
+    assert!(resolved.contains("\nrate = 2000.0\n"), "{resolved}");
+}
+
+#[test]
+fn a_scenario_with_only_the_required_keys_runs() {
+    let scenario = parse_text(MINIMAL_WITH_ON).unwrap();
+    let options = crate::RunOptions {
+        seed: scenario.seed,
+        ..Default::default()
+    };
+    let report = crate::run_scenario(&scenario, &options).report;
+    assert!(
+        report.invariants.iter().all(|invariant| invariant.held),
+        "{:?}",
+        report.invariants
+    );
+    assert_eq!(report.verdict, crate::report::Verdict::Pass);
+}
+
 #[test]
 fn a_workload_without_log_bytes_uses_200_to_4000() {
     let scenario = parse_text(&with("[workload]\nrate = 2000\n")).unwrap();
@@ -460,10 +566,12 @@ fn every_key_resolves() {
 
 #[test]
 fn the_resolved_text_parses_back_to_the_same_scenario() {
-    let texts = ACCEPTANCE
-        .iter()
-        .map(|(_, text)| *text)
-        .chain([BASE, EVERYTHING]);
+    let texts = ACCEPTANCE.iter().map(|(_, text)| *text).chain([
+        BASE,
+        EVERYTHING,
+        MINIMAL,
+        MINIMAL_WITH_ON,
+    ]);
     for text in texts {
         let scenario = parse_text(text).unwrap();
         let resolved = to_toml(&scenario);
@@ -575,17 +683,82 @@ fn instance_errors() {
     assert_error(&threads, "0\n", &["redo_threads", "from 1"]);
     let none = replaced(BASE, "name = \"beta\"", "name = \"none\"");
     assert_error(&none, "\"none\"", &["choose another name"]);
-    let no_host = replaced(BASE, "host = \"beta.corp.example\"\n", "");
+    let empty_host = replaced(BASE, "host = \"beta.corp.example\"", "host = \" \"");
     assert_error(
-        &no_host,
-        "[[instance]]\nname = \"beta\"",
-        &["missing key `host`"],
+        &empty_host,
+        "\" \"",
+        &["instance 2: host", "must not be empty"],
+    );
+    let empty_account = replaced(BASE, "\"CORP\\\\svc-beta\"", "\"\"");
+    assert_error(
+        &empty_account,
+        "\"\"\n",
+        &["instance 2: service_account", "must not be empty"],
+    );
+    let no_name = replaced(BASE, "name = \"beta\"\n", "");
+    assert_error(
+        &no_name,
+        "[[instance]]\nhost = \"beta",
+        &["missing key `name`", "no default"],
     );
     let misspelt = with("servce_account = \"x\"\n");
     assert_error(
         &misspelt,
         "servce_account",
         &["did you mean `service_account`?"],
+    );
+}
+
+// A defaulted host is checked like a written one: unique, case aside. It has no value in the
+// file, so the error points at the name it is made from.
+#[test]
+fn a_defaulted_host_must_be_unique_too() {
+    let no_host = replaced(BASE, "host = \"beta.corp.example\"\n", "");
+    assert_eq!(
+        parse_text(&no_host).unwrap().instances[1].host,
+        "beta.corp.example"
+    );
+
+    let taken = replaced(&no_host, "\"alpha.corp.example\"", "\"Beta.corp.example\"");
+    let message = assert_error(
+        &taken,
+        "\"beta\"\n",
+        &[
+            "instance 2: host: not set, so it is \"beta.corp.example\"",
+            "the default for the name \"beta\"",
+            "already used on line 11",
+            "hosts must be unique",
+        ],
+    );
+    assert!(message.starts_with("sims/test.toml:15:8: "), "{message}");
+
+    // The other way round: a written host that an earlier instance has by default.
+    let no_alpha_host = replaced(BASE, "host = \"alpha.corp.example\"\n", "");
+    let taken = replaced(
+        &no_alpha_host,
+        "\"beta.corp.example\"",
+        "\"ALPHA.corp.example\"",
+    );
+    assert_error(
+        &taken,
+        "\"ALPHA.corp",
+        &[
+            "instance 2: host: \"ALPHA.corp.example\"",
+            "is already the host of instance \"alpha\" (line 10) by default",
+            "hosts must be unique",
+        ],
+    );
+
+    // Names differ by case, hosts do not: both defaulted, still a collision.
+    let both = with("\n[[instance]]\nname = \"ALPHA\"\n");
+    let no_alpha_host = replaced(&both, "host = \"alpha.corp.example\"\n", "");
+    assert_error(
+        &no_alpha_host,
+        "\"ALPHA\"",
+        &[
+            "instance 3: host: not set, so it is \"ALPHA.corp.example\"",
+            "is already the host of instance \"alpha\" (line 10) by default",
+        ],
     );
 }
 
@@ -718,9 +891,9 @@ fn workload_errors() {
     let cases: &[(&str, &str, &[&str])] = &[
         ("rate = 10\nclients = 2\n", "2\n", &["not both"]),
         (
-            "log_bytes = [1, 2]\n",
-            "[workload]",
-            &["needs `rate`", "or `clients`"],
+            "think = \"1ms\"\n",
+            "\"1ms\"",
+            &["closed loop", "rate = 2000 by default", "set `clients`"],
         ),
         ("rate = 0\n", "0\n", &["workload.rate", "greater than 0"]),
         ("rate = 20000000\n", "20000000", &["at most 10000000"]),
@@ -1084,7 +1257,7 @@ fn corpus() -> Vec<&'static str> {
     ACCEPTANCE
         .iter()
         .map(|(_, text)| *text)
-        .chain([BASE, EVERYTHING])
+        .chain([BASE, EVERYTHING, MINIMAL, MINIMAL_WITH_ON])
         .collect()
 }
 
@@ -1116,7 +1289,7 @@ proptest! {
 
     #[test]
     fn random_edits_never_panic(
-        file in 0..7usize,
+        file in 0..9usize,
         edits in proptest::collection::vec((any::<prop::sample::Index>(), 0..8usize, "[ -~\\n\"'\\[\\]{}=.µ]{0,6}"), 1..6),
     ) {
         let files = corpus();
@@ -1136,7 +1309,7 @@ proptest! {
     }
 
     #[test]
-    fn random_values_never_panic(file in 0..7usize, line in any::<prop::sample::Index>(), value in ".{0,24}") {
+    fn random_values_never_panic(file in 0..9usize, line in any::<prop::sample::Index>(), value in ".{0,24}") {
         let files = corpus();
         let text = files[file % files.len()];
         let positions = value_positions(text);

@@ -44,6 +44,16 @@ const LOG_BACKUP_INTERVAL_DEFAULT_NS: u64 = 15 * 60 * 1_000_000_000;
 /// The shortest log backup interval accepted: one second.
 const LOG_BACKUP_INTERVAL_MIN_NS: u64 = 1_000_000_000;
 const LOG_BYTES_DEFAULT: [u64; 2] = [200, 4000];
+/// The open-loop rate of a `[workload]` that sets neither `rate` nor `clients`.
+const RATE_DEFAULT: f64 = 2000.0;
+/// The database's name when `[database].name` is not set.
+const DATABASE_NAME_DEFAULT: &str = "Sales";
+/// The database's data size when `[database].size` is not set: 20GiB.
+const DATABASE_SIZE_DEFAULT_BYTES: u64 = 20 << 30;
+/// The domain of the default host: instance `alpha` is at `alpha.corp.example`.
+const HOST_DEFAULT_DOMAIN: &str = "corp.example";
+/// The prefix of the default service account: instance `alpha` runs as `CORP\svc-alpha`.
+const SERVICE_ACCOUNT_DEFAULT_PREFIX: &str = "CORP\\svc-";
 const CPUS_DEFAULT: u32 = 8;
 /// SQL Server error numbers are positive 32-bit integers.
 const SQL_ERROR_MAX: i64 = i32::MAX as i64;
@@ -104,7 +114,7 @@ pub(super) fn resolve(raw: &RawScenario, source: &str, file: &Path) -> Resolved<
     let workload = raw
         .workload
         .as_ref()
-        .map(|workload| resolver.workload(workload.get_ref(), workload.span()))
+        .map(|workload| resolver.workload(workload.get_ref()))
         .transpose()?;
     let steps = resolver.steps(&raw.step)?;
     let faults = resolver.faults(&raw.fault)?;
@@ -189,9 +199,8 @@ fn explain_toml_message(message: &str, source: &str, span: Option<Span>) -> Stri
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let missing = rest.split('`').next().unwrap_or(rest);
-        return format!(
-            "missing key `{missing}`; add it (spec/scenario.md lists the required keys)"
-        );
+        // Only keys without a default get here: a key with one is optional in `raw`.
+        return format!("missing key `{missing}`; add it: it has no default (spec/scenario.md)");
     }
     message
 }
@@ -456,6 +465,49 @@ fn written(value: &Value) -> String {
     value.to_string()
 }
 
+/// Where a host was declared: the line of its value, or of the instance's name when the host
+/// is the default made from that name.
+struct HostDeclared {
+    line: usize,
+    /// The instance's name when the host is not written but defaulted from it.
+    defaulted_from: Option<String>,
+}
+
+impl HostDeclared {
+    fn of(source: &str, raw: &RawInstance) -> Self {
+        match &raw.host {
+            Some(host) => HostDeclared {
+                line: Location::of_offset(source, host.span().start).line,
+                defaulted_from: None,
+            },
+            None => HostDeclared {
+                line: Location::of_offset(source, raw.name.span().start).line,
+                defaulted_from: Some(raw.name.get_ref().clone()),
+            },
+        }
+    }
+}
+
+/// Why `host` cannot be this instance's (`here`) when `first` already has it, saying which of
+/// the two is a default made from a name.
+fn host_taken(host: &str, here: &HostDeclared, first: &HostDeclared) -> String {
+    let this = match &here.defaulted_from {
+        Some(name) => format!(
+            "not set, so it is \"{host}\" (the default for the name \"{name}\": \
+             <name>.{HOST_DEFAULT_DOMAIN}), which"
+        ),
+        None => format!("\"{host}\""),
+    };
+    let there = match &first.defaulted_from {
+        Some(name) => format!(
+            "is already the host of instance \"{name}\" (line {}) by default",
+            first.line
+        ),
+        None => format!("is already used on line {}", first.line),
+    };
+    format!("{this} {there}; hosts must be unique: set `host` on one of them to another name")
+}
+
 struct Resolver<'a> {
     source: &'a str,
     file: &'a Path,
@@ -703,18 +755,16 @@ impl Resolver<'_> {
                 0..0,
                 Problem::Rule {
                     key: "instance".to_string(),
-                    message: "a scenario needs at least one [[instance]] with a name, a host \
-                              and a service_account"
-                        .to_string(),
+                    message: "a scenario needs at least one [[instance]] with a name".to_string(),
                 },
             ));
         }
-        let mut hosts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut hosts: BTreeMap<String, HostDeclared> = BTreeMap::new();
         let mut instances = Vec::with_capacity(raw.instance.len());
         for (index, raw_instance) in raw.instance.iter().enumerate() {
             let raw_instance = raw_instance.get_ref();
             let instance = self.one_instance(index + 1, raw_instance)?;
-            self.declare_host(&mut hosts, index + 1, raw_instance)?;
+            self.declare_host(&mut hosts, index + 1, raw_instance, &instance.host)?;
             self.declare_name(index, raw_instance)?;
             instances.push(instance);
         }
@@ -753,10 +803,19 @@ impl Resolver<'_> {
             }
             None => edition.redo_threads_default(cpus),
         };
+        // Defaults from the name, as spec/scenario.md shows them for alpha.
+        let host = match &raw.host {
+            Some(host) => self.not_empty(&key("host"), host)?,
+            None => format!("{name}.{HOST_DEFAULT_DOMAIN}"),
+        };
+        let service_account = match &raw.service_account {
+            Some(account) => self.not_empty(&key("service_account"), account)?,
+            None => format!("{SERVICE_ACCOUNT_DEFAULT_PREFIX}{name}"),
+        };
         Ok(Instance {
             name,
-            host: self.not_empty(&key("host"), &raw.host)?,
-            service_account: self.not_empty(&key("service_account"), &raw.service_account)?,
+            host,
+            service_account,
             edition,
             cpus,
             redo_threads,
@@ -781,28 +840,39 @@ impl Resolver<'_> {
         Ok(())
     }
 
+    /// Records the host of instance `number` (`host`, as resolved: written or defaulted from
+    /// the name), refusing one already used. A defaulted host has no value in the file, so
+    /// its error points at the name it comes from and says so.
     fn declare_host(
         &self,
-        hosts: &mut BTreeMap<String, usize>,
+        hosts: &mut BTreeMap<String, HostDeclared>,
         number: usize,
         raw: &RawInstance,
+        host: &str,
     ) -> Resolved<()> {
+        let key = format!("instance {number}: host");
+        let here = HostDeclared::of(self.source, raw);
         // Host names are DNS names: case does not make two hosts different.
-        let host = raw.host.get_ref().to_ascii_lowercase();
-        let line = Location::of_offset(self.source, raw.host.span().start).line;
-        if let Some(first_line) = hosts.get(&host) {
+        let Some(first) = hosts.get(&host.to_ascii_lowercase()) else {
+            hosts.insert(host.to_ascii_lowercase(), here);
+            return Ok(());
+        };
+        let span = raw
+            .host
+            .as_ref()
+            .map_or(raw.name.span(), |host| host.span());
+        if here.defaulted_from.is_none() && first.defaulted_from.is_none() {
             return Err(self.error(
-                raw.host.span(),
+                span,
                 Problem::Duplicate {
-                    key: format!("instance {number}: host"),
-                    name: raw.host.get_ref().clone(),
-                    first_line: *first_line,
+                    key,
+                    name: host.to_string(),
+                    first_line: first.line,
                     what: "hosts",
                 },
             ));
         }
-        hosts.insert(host, line);
-        Ok(())
+        Err(self.rule(span, &key, host_taken(host, &here, first)))
     }
 
     fn database(&self, raw: &RawDatabase) -> Resolved<Database> {
@@ -815,7 +885,12 @@ impl Resolver<'_> {
             )?,
             None => RecoveryModel::Full,
         };
-        let size_bytes = self.positive("database.size", &raw.size, &SIZE)?;
+        let size_bytes = self.optional(
+            "database.size",
+            raw.size.as_ref(),
+            DATABASE_SIZE_DEFAULT_BYTES,
+            |key, value| self.positive(key, value, &SIZE),
+        )?;
         // Default log size: 4 x size / 10, computed without overflow.
         let log_default = u64::try_from(u128::from(size_bytes) * 4 / 10)
             .unwrap_or(u64::MAX)
@@ -826,9 +901,18 @@ impl Resolver<'_> {
             log_default,
             |key, value| self.positive(key, value, &SIZE),
         )?;
+        let name = match &raw.name {
+            Some(name) => self.not_empty("database.name", name)?,
+            None => DATABASE_NAME_DEFAULT.to_string(),
+        };
+        // The first instance: instances are resolved before the database, and there is one.
+        let on = match &raw.on {
+            Some(on) => self.instance("database.on", on)?,
+            None => InstanceId(0),
+        };
         Ok(Database {
-            name: self.not_empty("database.name", &raw.name)?,
-            on: self.instance("database.on", &raw.on)?,
+            name,
+            on,
             recovery_model,
             size_bytes,
             log_size_bytes,
@@ -1009,7 +1093,7 @@ impl Resolver<'_> {
         })
     }
 
-    fn workload(&self, raw: &RawWorkload, table: Span) -> Resolved<Workload> {
+    fn workload(&self, raw: &RawWorkload) -> Resolved<Workload> {
         let start = match &raw.start {
             Some(start) => self.word(
                 "workload.start",
@@ -1019,7 +1103,7 @@ impl Resolver<'_> {
             )?,
             None => WorkloadStart::AfterSetup,
         };
-        let arrivals = self.arrivals(raw, table)?;
+        let arrivals = self.arrivals(raw)?;
         let [log_bytes_min, log_bytes_max] = match &raw.log_bytes {
             Some(value) => self.log_bytes(value)?,
             None => LOG_BYTES_DEFAULT,
@@ -1032,30 +1116,33 @@ impl Resolver<'_> {
         })
     }
 
-    fn arrivals(&self, raw: &RawWorkload, table: Span) -> Resolved<Arrivals> {
+    fn arrivals(&self, raw: &RawWorkload) -> Resolved<Arrivals> {
         match (&raw.rate, &raw.clients) {
             (Some(_), Some(clients)) => Err(self.rule(
                 clients.span(),
                 "workload.clients",
                 "use `rate` (open loop) or `clients` (closed loop), not both",
             )),
-            (None, None) => Err(self.rule(
-                table,
-                "workload",
-                "needs `rate` (open loop, e.g. rate = 1000) or `clients` (closed loop, \
-                 e.g. clients = 32)",
-            )),
-            (Some(rate), None) => {
+            (rate, None) => {
                 if let Some(think) = &raw.think {
+                    let remedy = if rate.is_some() {
+                        "remove it, or use `clients` instead of `rate`"
+                    } else {
+                        "without `clients` the workload is an open loop (rate = 2000 by \
+                         default); remove it, or set `clients`"
+                    };
                     return Err(self.rule(
                         think.span(),
                         "workload.think",
-                        "applies only to a closed loop (`clients`); remove it, or use \
-                         `clients` instead of `rate`",
+                        format!("applies only to a closed loop (`clients`); {remedy}"),
                     ));
                 }
+                let transactions_per_second = match rate {
+                    Some(rate) => self.rate(rate)?,
+                    None => RATE_DEFAULT,
+                };
                 Ok(Arrivals::OpenLoop {
-                    transactions_per_second: self.rate(rate)?,
+                    transactions_per_second,
                 })
             }
             (None, Some(clients)) => {
