@@ -195,7 +195,8 @@ impl Estate {
     /// and the witness cannot connect both ways (the witness's endpoint needs WITNESS or ALL);
     /// 1426 the mirror and the witness cannot connect, or the simulator says the three are not
     /// interconnected or the mirror has not caught up. Completes when the witness has recorded
-    /// the session.
+    /// the session. A witness already set is judged as any other: the protocol core replaces
+    /// it (its removal recorded first), or does nothing when the same witness is named again.
     pub(crate) fn set_witness(
         &mut self,
         on: &str,
