@@ -25,6 +25,18 @@ fn witness_off_overtaken() -> SqlError {
     )
 }
 
+/// Reference section 4: a principal with a witness set that has declared both its mirror and its
+/// witness connections lost has no quorum; a command that needs the other instances fails.
+fn no_quorum(what: &str) -> SqlError {
+    SqlError::new(
+        1431,
+        format!(
+            "{what} failed: neither the partner nor the witness server instance is available \
+             (this principal has lost both connections: no quorum, the database is offline)"
+        ),
+    )
+}
+
 fn principal_only(what: &str) -> SqlError {
     SqlError::new(
         1470,
@@ -155,6 +167,14 @@ impl Partner {
     }
 
     fn command_suspend(&mut self, id: CommandId, suspend: bool) -> Result<(), SqlError> {
+        if self.durable.role == Role::Principal {
+            let what = if suspend {
+                "SET PARTNER SUSPEND"
+            } else {
+                "SET PARTNER RESUME"
+            };
+            self.require_quorum_peer(what)?;
+        }
         match self.durable.role {
             Role::Mirror => {
                 let command = if suspend {
@@ -235,6 +255,7 @@ impl Partner {
         if self.durable.role != Role::Principal {
             return Err(principal_only("SET PARTNER SAFETY"));
         }
+        self.require_quorum_peer("SET PARTNER SAFETY")?;
         if self.durable.config.safety != safety {
             self.durable.config.safety = safety;
             self.durable.config.numbers.safety += 1;
@@ -256,6 +277,7 @@ impl Partner {
         if seconds > u64::from(TIMEOUT_MAX_SECONDS) {
             return Err(SqlError::new(1476, format!("TIMEOUT {seconds} is out of range: the partner timeout is at most {TIMEOUT_MAX_SECONDS} seconds")));
         }
+        self.require_quorum_peer("SET PARTNER TIMEOUT")?;
         // 0 to 4 become 5 (reference section 3); the cast is safe after the bound check.
         self.durable.config.timeout_seconds = (seconds as u32).max(TIMEOUT_MIN_SECONDS);
         // No sequence number changes: the witness's record and the mirror's notice stand, and
@@ -263,6 +285,20 @@ impl Partner {
         self.send_config();
         self.complete(id, Ok(()));
         Ok(())
+    }
+
+    /// 1431 on a principal with a witness set that has neither its mirror nor its witness
+    /// connection (reference section 4: no quorum, it has stopped serving). Without a witness,
+    /// quorum is not required and the command goes ahead (a DBA may change SAFETY while the
+    /// mirror is away). Judged on the connections alone, whatever a mutant does to serving.
+    fn require_quorum_peer(&self, what: &str) -> Result<(), SqlError> {
+        let Some(w) = self.durable.config.witness else {
+            return Ok(());
+        };
+        if self.links.is_up(self.durable.partner) || self.links.is_up(w) {
+            return Ok(());
+        }
+        Err(no_quorum(what))
     }
 
     fn command_witness_off(&mut self, id: CommandId) -> Result<(), SqlError> {
@@ -1635,6 +1671,50 @@ mod tests {
         assert_eq!(*p.durable(), before);
         lose(&mut p, W);
         assert_eq!(refused(&mut p, SessionCommand::SetWitness(W)), 1426);
+    }
+
+    // reference §4: a principal with a witness set that has declared both its mirror and its
+    // witness connections lost has no quorum; §7: 1431, neither the partner nor the witness is
+    // available. WITNESS OFF keeps its 1456, and a value out of range is still 1476.
+    #[test]
+    fn session_commands_on_a_principal_without_quorum_are_1431() {
+        let mut p = principal_with_witness();
+        lose(&mut p, M);
+        lose(&mut p, W);
+        assert!(!p.is_serving());
+        for command in [
+            SessionCommand::Safety(Safety::Off),
+            SessionCommand::Timeout(20),
+            SessionCommand::Suspend,
+            SessionCommand::Resume,
+        ] {
+            assert_eq!(refused(&mut p, command), 1431, "{command:?}");
+        }
+        assert_eq!(refused(&mut p, SessionCommand::Timeout(40_000)), 1476);
+        assert_eq!(refused(&mut p, SessionCommand::WitnessOff), 1456);
+        // On a mirror, 1470 comes first.
+        let mut m = mirror_with_witness(true);
+        lose(&mut m, P);
+        lose(&mut m, W);
+        assert_eq!(refused(&mut m, SessionCommand::Safety(Safety::Off)), 1470);
+    }
+
+    // reference §4: quorum is two instances; without a witness it is not required. Either
+    // connection left, or no witness at all, and the commands go ahead.
+    #[test]
+    fn session_commands_with_quorum_or_without_a_witness_are_not_1431() {
+        let mut p = principal_with_witness();
+        lose(&mut p, M);
+        accepted(&mut p, 30, SessionCommand::Safety(Safety::Off));
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        accepted(&mut p, 31, SessionCommand::Suspend);
+        let mut p = synchronized_principal();
+        lose(&mut p, M);
+        accepted(&mut p, 32, SessionCommand::Safety(Safety::Off));
+        accepted(&mut p, 33, SessionCommand::Timeout(20));
+        accepted(&mut p, 34, SessionCommand::Suspend);
+        accepted(&mut p, 35, SessionCommand::Resume);
     }
 
     // reference §7: 1426 when the mirror has not hardened the log that existed when SET WITNESS

@@ -388,8 +388,8 @@ impl Estate {
     }
 
     /// The session commands of reference §5: 5011 unknown database; 1416 the database is in no
-    /// session. Everything else (1470, 1477, 1422, 1447, 1455, 1406, 1456, 1476) is the protocol
-    /// core's to judge.
+    /// session. Everything else (1470, 1477, 1422, 1447, 1455, 1406, 1456, 1476, 1431) is the
+    /// protocol core's to judge.
     pub(crate) fn session_command(
         &mut self,
         on: &str,
