@@ -81,7 +81,8 @@ pub enum Action {
 
 /// The operator commands the model tries. WITNESS OFF and SET WITNESS change the witness
 /// sequence, which failovers are granted and accepted at (offered in the witness mode only;
-/// SET WITNESS once WITNESS OFF has removed the witness). TIMEOUT and PARTNER OFF are left
+/// SET WITNESS once WITNESS OFF has removed the witness: with one witness instance the model
+/// never replaces a witness, whose two halves are these two procedures in turn). TIMEOUT and PARTNER OFF are left
 /// out: the model has no clock, and a session that ends has nothing left to check.
 const COMMANDS: [SessionCommand; 8] = [
     SessionCommand::Failover,
@@ -421,6 +422,12 @@ impl SessionModel {
                     SessionCommand::WitnessOff | SessionCommand::SetWitness(_)
                 );
                 if witness_command && s.witness.is_none() {
+                    continue;
+                }
+                if command == SessionCommand::SetWitness(GAMMA) && p.config().witness == Some(GAMMA)
+                {
+                    // Naming the witness already set changes nothing (it completes at once):
+                    // offering it would only multiply states by the commands budget.
                     continue;
                 }
                 let mut trial = Partner::clone(p);

@@ -133,8 +133,8 @@ pub enum Effect {
         mirror: String,
     },
     /// Hand the command to the protocol core, which judges it (1470, 1477, 1422, 1447, 1455,
-    /// 1406, 1456, 1476) and carries it out; only if it accepts does the work run. After a role
-    /// switch, call [`Estate::record_role_switch`].
+    /// 1406, 1456, 1476, 1431) and carries it out; only if it accepts does the work run. After
+    /// a role switch, call [`Estate::record_role_switch`].
     SessionCommand {
         /// The database.
         database: String,

@@ -20,10 +20,10 @@
 //!    [`Work::Disk`] = bytes / disk throughput, [`Work::UntilMirrorHardens`],
 //!    [`Work::UntilWitnessRecords`] and [`Work::UntilRoleSwitch`] wait for the protocol core.
 //!    An error is reported after its `reported_after` (11 s for a soft 1418, else at once).
-//! 4. Apply each [`Effect`] to the protocol core: start a session, set its witness, end it, pass a
-//!    session command on (the core judges 1470, 1477, 1422, 1447, 1455, 1406, 1456), rebuild the
-//!    connections of an instance whose endpoint changed ([`Estate::judge_connection`]), or answer
-//!    a query with the [`views`] functions.
+//! 4. Apply each [`Effect`] to the protocol core: start a session, set (or replace) its witness,
+//!    end it, pass a session command on (the core judges 1470, 1477, 1422, 1447, 1455, 1406,
+//!    1456, 1476, 1431), rebuild the connections of an instance whose endpoint changed
+//!    ([`Estate::judge_connection`]), or answer a query with the [`views`] functions.
 //! 5. When the protocol core switches roles (failover, forced service), call
 //!    [`Estate::record_role_switch`].
 //!

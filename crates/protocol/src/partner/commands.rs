@@ -1,7 +1,7 @@
 //! The session commands on a partner (reference section 5): who may issue them, their errors in
 //! the order they are checked, and how they progress.
 
-use super::{Partner, PendingWitness, PendingWitnessOff};
+use super::{Partner, PendingWitness, PendingWitnessOff, Replacement};
 use crate::command::SessionCommand;
 use crate::error::SqlError;
 use crate::link::Link;
@@ -22,6 +22,18 @@ fn witness_off_overtaken() -> SqlError {
         1404,
         "WITNESS OFF failed: a role change made this instance the mirror before the witness \
          recorded it; reissue it on the new principal",
+    )
+}
+
+/// Reference section 4: a principal with a witness set that has declared both its mirror and its
+/// witness connections lost has no quorum; a command that needs the other instances fails.
+fn no_quorum(what: &str) -> SqlError {
+    SqlError::new(
+        1431,
+        format!(
+            "{what} failed: neither the partner nor the witness server instance is available \
+             (this principal has lost both connections: no quorum, the database is offline)"
+        ),
     )
 }
 
@@ -155,6 +167,14 @@ impl Partner {
     }
 
     fn command_suspend(&mut self, id: CommandId, suspend: bool) -> Result<(), SqlError> {
+        if self.durable.role == Role::Principal {
+            let what = if suspend {
+                "SET PARTNER SUSPEND"
+            } else {
+                "SET PARTNER RESUME"
+            };
+            self.require_quorum_peer(what)?;
+        }
         match self.durable.role {
             Role::Mirror => {
                 let command = if suspend {
@@ -186,8 +206,11 @@ impl Partner {
         match command {
             Forwarded::Suspend => self.apply_suspend(true),
             Forwarded::Resume => self.apply_suspend(false),
+            // One already under way (the operator's, or the first half of a replacement) keeps
+            // its command: asked anew, the operator's statement would never complete.
+            Forwarded::WitnessOff if self.witness_off.is_some() => {}
             Forwarded::WitnessOff => {
-                let _ = self.start_witness_off(None);
+                let _ = self.start_witness_off(None, None);
             }
         }
     }
@@ -232,6 +255,7 @@ impl Partner {
         if self.durable.role != Role::Principal {
             return Err(principal_only("SET PARTNER SAFETY"));
         }
+        self.require_quorum_peer("SET PARTNER SAFETY")?;
         if self.durable.config.safety != safety {
             self.durable.config.safety = safety;
             self.durable.config.numbers.safety += 1;
@@ -253,6 +277,7 @@ impl Partner {
         if seconds > u64::from(TIMEOUT_MAX_SECONDS) {
             return Err(SqlError::new(1476, format!("TIMEOUT {seconds} is out of range: the partner timeout is at most {TIMEOUT_MAX_SECONDS} seconds")));
         }
+        self.require_quorum_peer("SET PARTNER TIMEOUT")?;
         // 0 to 4 become 5 (reference section 3); the cast is safe after the bound check.
         self.durable.config.timeout_seconds = (seconds as u32).max(TIMEOUT_MIN_SECONDS);
         // No sequence number changes: the witness's record and the mirror's notice stand, and
@@ -260,6 +285,20 @@ impl Partner {
         self.send_config();
         self.complete(id, Ok(()));
         Ok(())
+    }
+
+    /// 1431 on a principal with a witness set that has neither its mirror nor its witness
+    /// connection (reference section 4: no quorum, it has stopped serving). Without a witness,
+    /// quorum is not required and the command goes ahead (a DBA may change SAFETY while the
+    /// mirror is away). Judged on the connections alone, whatever a mutant does to serving.
+    fn require_quorum_peer(&self, what: &str) -> Result<(), SqlError> {
+        let Some(w) = self.durable.config.witness else {
+            return Ok(());
+        };
+        if self.links.is_up(self.durable.partner) || self.links.is_up(w) {
+            return Ok(());
+        }
+        Err(no_quorum(what))
     }
 
     fn command_witness_off(&mut self, id: CommandId) -> Result<(), SqlError> {
@@ -272,14 +311,19 @@ impl Partner {
                 self.forward(Forwarded::WitnessOff)?;
                 self.complete(id, Ok(()));
             }
-            Role::Principal => self.start_witness_off(Some(id))?,
+            Role::Principal => self.start_witness_off(Some(id), None)?,
         }
         Ok(())
     }
 
     /// WITNESS OFF is applied only after the witness (or, when it cannot be reached, the mirror)
-    /// has durably recorded it; neither reachable: 1456 (reference section 4).
-    fn start_witness_off(&mut self, id: Option<CommandId>) -> Result<(), SqlError> {
+    /// has durably recorded it; neither reachable: 1456 (reference section 4). With a
+    /// `replacement`, this is the first half of a SET WITNESS that replaces the witness.
+    fn start_witness_off(
+        &mut self,
+        id: Option<CommandId>,
+        replacement: Option<Replacement>,
+    ) -> Result<(), SqlError> {
         let Some(w) = self.durable.config.witness else {
             return Ok(());
         };
@@ -287,7 +331,7 @@ impl Partner {
         let Some(recorder) = self.witness_off_recorder(w) else {
             return Err(witness_off_unreachable());
         };
-        self.send_witness_off(id, witness_sequence, recorder);
+        self.send_witness_off(id, witness_sequence, recorder, replacement);
         Ok(())
     }
 
@@ -318,6 +362,7 @@ impl Partner {
         id: Option<CommandId>,
         witness_sequence: u64,
         recorder: InstanceId,
+        replacement: Option<Replacement>,
     ) {
         let numbers = Numbers {
             witness: witness_sequence,
@@ -329,6 +374,7 @@ impl Partner {
             numbers,
             recorder,
             conn: self.links.link(recorder).and_then(Link::conn),
+            replacement,
         });
     }
 
@@ -348,7 +394,12 @@ impl Partner {
             return;
         };
         match self.witness_off_recorder(w) {
-            Some(recorder) => self.send_witness_off(pending.id, pending.numbers.witness, recorder),
+            Some(recorder) => self.send_witness_off(
+                pending.id,
+                pending.numbers.witness,
+                recorder,
+                pending.replacement,
+            ),
             None => {
                 self.witness_off = None;
                 if let Some(id) = pending.id {
@@ -358,8 +409,14 @@ impl Partner {
         }
     }
 
-    pub(super) fn on_witness_off_recorded(&mut self, witness_sequence: u64) {
-        let Some(PendingWitnessOff { id, numbers, .. }) = self.witness_off else {
+    pub(super) fn on_witness_off_recorded(&mut self, now: Nanos, witness_sequence: u64) {
+        let Some(PendingWitnessOff {
+            id,
+            numbers,
+            replacement,
+            ..
+        }) = self.witness_off
+        else {
             return;
         };
         if numbers.witness != witness_sequence {
@@ -377,8 +434,11 @@ impl Partner {
         self.witness_state = WitnessState::Unknown;
         self.exposure = super::Exposure::Unreported;
         self.broadcast_config();
-        if let Some(id) = id {
-            self.complete(id, Ok(()));
+        match (id, replacement) {
+            // The old witness is out; the same statement now sets the new one.
+            (Some(id), Some(r)) => self.ask_for_witness(now, id, r, true),
+            (Some(id), None) => self.complete(id, Ok(())),
+            (None, _) => {}
         }
     }
 
@@ -419,7 +479,11 @@ impl Partner {
     }
 
     /// SET WITNESS on the principal: 1470, 1429, 1426 (reference section 7; 1416 and 1418 are
-    /// judged from the catalogs and the network by the driver before this).
+    /// judged from the catalogs and the network by the driver before this). Naming the witness
+    /// already set changes nothing and completes at once. Naming another while one is set
+    /// replaces it: the WITNESS OFF procedure for the old one (reference section 4: recorded by
+    /// the old witness or, if it cannot be reached, the mirror; 1456 if neither), then the
+    /// SET WITNESS procedure for the new one, under this one command.
     fn command_set_witness(
         &mut self,
         now: Nanos,
@@ -437,25 +501,85 @@ impl Partner {
         }
         if !self.links.is_up(self.durable.partner)
             || self.set_witness.is_some()
-            || self.durable.config.witness.is_some()
+            || self.witness_off.is_some()
         {
             return Err(SqlError::new(1426, "SET WITNESS needs the principal, the mirror and the witness interconnected (and no other witness change under way)"));
+        }
+        if self.durable.config.witness == Some(witness) {
+            return self.confirm_witness(id, witness);
         }
         if self.durable.config.suspended && self.lsn_mirror_hardened < self.lsn_end {
             // Reference section 7: 1426 when the mirror has not hardened the log that existed
             // when the statement was issued; a SUSPENDED session sends it none.
             return Err(SqlError::new(1426, "the session is SUSPENDED: the mirror cannot harden the log that existed when SET WITNESS was issued (RESUME first)"));
         }
-        self.links.add_peer(witness, true);
+        let replacement = Replacement {
+            witness,
+            lsn_needed: self.lsn_end,
+        };
+        if self.durable.config.witness.is_some() {
+            // The old witness must have recorded its removal (or the mirror for it) before the
+            // new one is asked for: whoever recorded it takes no part in an automatic failover
+            // any more, so no two witnesses can vouch for the session at once.
+            return self.start_witness_off(Some(id), Some(replacement));
+        }
+        self.ask_for_witness(now, id, replacement, false);
+        Ok(())
+    }
+
+    /// SET WITNESS naming the witness already set: nothing to change (no new witness sequence)
+    /// once the three are interconnected, as the statement requires (1426 otherwise).
+    fn confirm_witness(&mut self, id: CommandId, witness: InstanceId) -> Result<(), SqlError> {
+        if !self.links.is_up(witness) {
+            return Err(SqlError::new(1426, "SET WITNESS needs the principal, the mirror and the witness interconnected: the principal is not connected to its witness"));
+        }
+        self.complete(id, Ok(()));
+        Ok(())
+    }
+
+    /// Connects to the new witness and waits for the mirror's hardening, then asks the witness
+    /// to record the session (`progress_set_witness`). `replacing`: the old witness has been
+    /// removed by this same statement.
+    fn ask_for_witness(
+        &mut self,
+        now: Nanos,
+        id: CommandId,
+        replacement: Replacement,
+        replacing: bool,
+    ) {
+        self.links.add_peer(replacement.witness, true);
         self.tick_now(); // connect to the witness now, not at the next ping
         self.set_witness = Some(PendingWitness {
             id,
-            witness,
-            lsn_needed: self.lsn_end,
+            witness: replacement.witness,
+            lsn_needed: replacement.lsn_needed,
             issued: now,
             joined_sent: false,
+            replacing,
         });
-        Ok(())
+    }
+
+    /// Ends the pending SET WITNESS with `error`: the new witness is dropped. A replacement has
+    /// removed the old witness already, so the session is left without a witness, as after
+    /// WITNESS OFF; the message says so.
+    pub(super) fn abandon_set_witness(&mut self, error: SqlError) {
+        let Some(pending) = self.set_witness.take() else {
+            return;
+        };
+        self.links.remove_peer(pending.witness);
+        let error = if pending.replacing {
+            SqlError::new(
+                error.number,
+                format!(
+                    "{}; the old witness was removed by this statement: the session now runs \
+                     without a witness, as after WITNESS OFF",
+                    error.message
+                ),
+            )
+        } else {
+            error
+        };
+        self.complete(pending.id, Err(error));
     }
 
     /// Whether a set-up statement issued at `issued` has waited as long as a silent failure
@@ -495,15 +619,13 @@ impl Partner {
     /// The SET WITNESS naming `witness` fails with 1418: the witness was lost (or refused the
     /// connection) before it recorded the session (reference section 7).
     pub(super) fn fail_set_witness(&mut self, witness: InstanceId, detail: &str) {
-        let Some(pending) = self.set_witness.filter(|p| p.witness == witness) else {
+        if self.set_witness.is_none_or(|p| p.witness != witness) {
             return;
-        };
-        self.set_witness = None;
-        self.links.remove_peer(witness);
+        }
         let message = format!(
             "the witness server network address cannot be reached or does not exist: {detail}"
         );
-        self.complete(pending.id, Err(SqlError::new(1418, message)));
+        self.abandon_set_witness(SqlError::new(1418, message));
     }
 
     /// A connection this instance was opening was refused (a reset: the process behind the
@@ -524,7 +646,6 @@ impl Partner {
             return;
         };
         if self.setup_deadline_passed(pending.issued, now) {
-            self.set_witness = None;
             // Which condition never held: the witness's connection and its answer (1418), or
             // the mirror hardening the log that existed when the statement was issued (1426).
             let error = if self.links.is_up(pending.witness) && !pending.joined_sent {
@@ -538,8 +659,7 @@ impl Partner {
                     "the witness server network address cannot be reached or does not exist",
                 )
             };
-            self.links.remove_peer(pending.witness);
-            self.complete(pending.id, Err(error));
+            self.abandon_set_witness(error);
         }
     }
 
@@ -1386,7 +1506,7 @@ mod tests {
     }
 
     // reference §7: 1426 unless principal, mirror and witness are interconnected, and while
-    // another witness change is under way or a witness is set.
+    // another witness change is under way.
     #[test]
     fn set_witness_without_the_mirror_or_with_a_witness_change_under_way_is_1426() {
         let mut p = synchronized_principal();
@@ -1401,10 +1521,200 @@ mod tests {
         );
 
         let mut p = principal_with_witness();
+        lose(&mut p, M);
+        assert_eq!(refused(&mut p, SessionCommand::SetWitness(D)), 1426);
+    }
+
+    /// A fourth instance, the witness that replaces W.
+    const D: InstanceId = InstanceId(4);
+
+    /// The connection `p` opens to `peer` at the ping tick `out` asked for at once.
+    fn connection_opened(
+        p: &mut Partner,
+        out: &[Output],
+        peer: InstanceId,
+    ) -> crate::message::ConnId {
+        assert!(out.contains(&Output::SetTimer {
+            timer: Timer::Ping,
+            after: 0
+        }));
+        p.handle_timer(SECOND, Timer::Ping);
+        p.take_outputs()
+            .iter()
+            .find_map(|o| match o {
+                Output::Send(e) if e.to == peer && e.body == Message::Connect => Some(e.conn),
+                _ => None,
+            })
+            .expect("a Connect to the peer")
+    }
+
+    /// P (with W at witness sequence 1) after SET WITNESS = D (command 20) whose WITNESS OFF half
+    /// `recorder` has recorded: W is gone, D is being connected to. Returns the outputs of the
+    /// record.
+    fn replacement_recorded_by(p: &mut Partner, recorder: InstanceId) -> Vec<Output> {
+        let out = accepted(p, 20, SessionCommand::SetWitness(D));
+        let off = Numbers {
+            witness: 2,
+            ..witness_config().numbers
+        };
         assert_eq!(
-            refused(&mut p, SessionCommand::SetWitness(InstanceId(4))),
-            1426
+            sent(&out),
+            vec![(recorder, Message::WitnessOff { numbers: off })]
         );
+        assert_eq!(completed(&out, 20), None);
+        assert_eq!(p.config().witness, Some(W), "W stays until it is recorded");
+        let out = from_peer(
+            p,
+            SECOND,
+            recorder,
+            Message::WitnessOffRecorded {
+                witness_sequence: 2,
+            },
+        );
+        assert_eq!(
+            completed(&out, 20),
+            None,
+            "the new witness has not recorded"
+        );
+        assert_eq!(p.config().witness, None);
+        assert_eq!(p.config().numbers.witness, 2);
+        assert!(p.links().link(W).is_none());
+        out
+    }
+
+    // reference §7: SET WITNESS's errors are 1470, 1416, 1429, 1418, 1426, and a witness already
+    // set is none of them; §4: WITNESS OFF is applied only once the witness has recorded it. A
+    // replacement is the WITNESS OFF procedure for the old witness, then the SET WITNESS
+    // procedure for the new one, completing when the new witness has recorded the session.
+    #[test]
+    fn set_witness_replaces_the_witness_once_the_old_one_has_recorded_its_removal() {
+        let mut p = principal_with_witness();
+        let out = replacement_recorded_by(&mut p, W);
+        let to_d = connection_opened(&mut p, &out, D);
+        let out = deliver(&mut p, SECOND, env(D, P, to_d, 0, P, Message::Accept));
+        let join = sent(&out).into_iter().find_map(|(to, m)| match m {
+            Message::Join { config, .. } if to == D => Some(config),
+            _ => None,
+        });
+        let join = join.expect("the Join goes to the new witness");
+        assert_eq!(join.witness, Some(D));
+        assert_eq!(join.numbers.witness, 3, "past the WITNESS OFF's sequence");
+        let out = from_peer(
+            &mut p,
+            SECOND,
+            D,
+            Message::Joined {
+                witness_sequence: 3,
+            },
+        );
+        assert_eq!(completed(&out, 20), Some(Ok(())));
+        assert_eq!(p.config().witness, Some(D));
+        assert_eq!(p.config().numbers.witness, 3);
+        assert_eq!(p.witness_state(), WitnessState::Connected);
+    }
+
+    // reference §4: WITNESS OFF is recorded by the mirror "if the witness cannot be reached": a
+    // dead witness is replaced the same way.
+    #[test]
+    fn set_witness_replacing_an_unreachable_witness_has_the_mirror_record_its_removal() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        let out = replacement_recorded_by(&mut p, M);
+        assert!(sent(&out).contains(&(M, Message::Config(p.config()))));
+    }
+
+    // reference §4: "if neither can be reached it fails with 1456": the old witness stays.
+    #[test]
+    fn set_witness_replacement_fails_with_1456_when_neither_witness_nor_mirror_records() {
+        let mut p = principal_with_witness();
+        accepted(&mut p, 20, SessionCommand::SetWitness(D));
+        lose(&mut p, M);
+        let out = lose(&mut p, W);
+        assert_eq!(completed(&out, 20), Some(Err(1456)));
+        assert_eq!(p.config().witness, Some(W), "nothing changed");
+        assert!(p.links().link(D).is_none());
+    }
+
+    // A replacement whose new witness fails (here it refuses the connection: 1418) leaves the
+    // session without a witness, as after WITNESS OFF, and says so.
+    #[test]
+    fn set_witness_replacement_whose_new_witness_fails_leaves_no_witness() {
+        let mut p = principal_with_witness();
+        let out = replacement_recorded_by(&mut p, W);
+        let to_d = connection_opened(&mut p, &out, D);
+        let out = deliver(&mut p, SECOND, env(D, P, to_d, 0, P, Message::Reset));
+        let error = out.iter().find_map(|o| match o {
+            Output::CommandCompleted { id: 20, result } => result.clone().err(),
+            _ => None,
+        });
+        let error = error.expect("the statement failed");
+        assert_eq!(error.number, 1418);
+        assert!(
+            error.message.contains("without a witness"),
+            "{}",
+            error.message
+        );
+        assert_eq!(p.config().witness, None);
+        assert!(p.links().link(D).is_none());
+        assert!(p.is_serving(), "no witness, no quorum needed");
+    }
+
+    // reference §7: naming the witness already set is none of SET WITNESS's errors; it changes
+    // nothing (no new witness sequence). Not interconnected, it is 1426 as any SET WITNESS.
+    #[test]
+    fn set_witness_naming_the_witness_already_set_completes_at_once_and_changes_nothing() {
+        let mut p = principal_with_witness();
+        let before = p.durable().clone();
+        let out = accepted(&mut p, 21, SessionCommand::SetWitness(W));
+        assert_eq!(completed(&out, 21), Some(Ok(())));
+        assert!(sent(&out).is_empty(), "{out:?}");
+        assert_eq!(*p.durable(), before);
+        lose(&mut p, W);
+        assert_eq!(refused(&mut p, SessionCommand::SetWitness(W)), 1426);
+    }
+
+    // reference §4: a principal with a witness set that has declared both its mirror and its
+    // witness connections lost has no quorum; §7: 1431, neither the partner nor the witness is
+    // available. WITNESS OFF keeps its 1456, and a value out of range is still 1476.
+    #[test]
+    fn session_commands_on_a_principal_without_quorum_are_1431() {
+        let mut p = principal_with_witness();
+        lose(&mut p, M);
+        lose(&mut p, W);
+        assert!(!p.is_serving());
+        for command in [
+            SessionCommand::Safety(Safety::Off),
+            SessionCommand::Timeout(20),
+            SessionCommand::Suspend,
+            SessionCommand::Resume,
+        ] {
+            assert_eq!(refused(&mut p, command), 1431, "{command:?}");
+        }
+        assert_eq!(refused(&mut p, SessionCommand::Timeout(40_000)), 1476);
+        assert_eq!(refused(&mut p, SessionCommand::WitnessOff), 1456);
+        // On a mirror, 1470 comes first.
+        let mut m = mirror_with_witness(true);
+        lose(&mut m, P);
+        lose(&mut m, W);
+        assert_eq!(refused(&mut m, SessionCommand::Safety(Safety::Off)), 1470);
+    }
+
+    // reference §4: quorum is two instances; without a witness it is not required. Either
+    // connection left, or no witness at all, and the commands go ahead.
+    #[test]
+    fn session_commands_with_quorum_or_without_a_witness_are_not_1431() {
+        let mut p = principal_with_witness();
+        lose(&mut p, M);
+        accepted(&mut p, 30, SessionCommand::Safety(Safety::Off));
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        accepted(&mut p, 31, SessionCommand::Suspend);
+        let mut p = synchronized_principal();
+        lose(&mut p, M);
+        accepted(&mut p, 32, SessionCommand::Safety(Safety::Off));
+        accepted(&mut p, 33, SessionCommand::Timeout(20));
+        accepted(&mut p, 34, SessionCommand::Suspend);
+        accepted(&mut p, 35, SessionCommand::Resume);
     }
 
     // reference §7: 1426 when the mirror has not hardened the log that existed when SET WITNESS

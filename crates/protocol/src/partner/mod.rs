@@ -147,8 +147,22 @@ struct PendingWitness {
     id: CommandId,
     witness: InstanceId,
     lsn_needed: Lsn,
+    /// When the witness was first asked for: the statement's issue, or for a replacement the
+    /// moment the old witness was removed (the deadline for a silent failure counts from here).
     issued: Nanos,
     joined_sent: bool,
+    /// The statement replaces a witness, which has been removed already: if this half fails,
+    /// the session is left without a witness, as after WITNESS OFF.
+    replacing: bool,
+}
+
+/// The new witness a SET WITNESS that replaces one will ask for once the old witness's removal
+/// has been recorded (the WITNESS OFF half of the statement).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Replacement {
+    witness: InstanceId,
+    /// The end of log when the statement was issued: the mirror must harden it (1426).
+    lsn_needed: Lsn,
 }
 
 /// WITNESS OFF on its way to whoever records it (reference section 4).
@@ -162,6 +176,9 @@ struct PendingWitnessOff {
     recorder: InstanceId,
     /// The connection it was sent on: if that one is lost, it is asked again.
     conn: Option<ConnId>,
+    /// Set when this is the first half of a SET WITNESS that replaces the witness: once it is
+    /// recorded, the new witness is asked for under the same command.
+    replacement: Option<Replacement>,
 }
 
 impl Partner {
@@ -867,15 +884,10 @@ impl Partner {
                         result: Err(error),
                     });
                 }
-                if let Some(p) = self.set_witness.take() {
-                    self.complete(
-                        p.id,
-                        Err(SqlError::new(
-                            1426,
-                            "the mirror connection was lost before the witness could be set",
-                        )),
-                    );
-                }
+                self.abandon_set_witness(SqlError::new(
+                    1426,
+                    "the mirror connection was lost before the witness could be set",
+                ));
                 self.fail_set_partner(
                     "the connection to the mirror was lost before it hardened the log that existed when SET PARTNER was issued",
                 );
@@ -909,7 +921,7 @@ impl Partner {
         if from == self.durable.partner {
             self.on_partner_body(now, body);
         } else if self.is_witness(from) {
-            self.on_witness_body(body);
+            self.on_witness_body(now, body);
         }
     }
 
@@ -917,7 +929,7 @@ impl Partner {
         if from == self.durable.partner {
             self.on_partner_body(now, body);
         } else if self.is_witness(from) {
-            self.on_witness_body(body);
+            self.on_witness_body(now, body);
         }
     }
 
@@ -1007,14 +1019,14 @@ impl Partner {
             }
             (Role::Principal, Message::Forward(command)) => self.on_forwarded(now, command),
             (Role::Principal, Message::WitnessOffRecorded { witness_sequence }) => {
-                self.on_witness_off_recorded(witness_sequence)
+                self.on_witness_off_recorded(now, witness_sequence)
             }
             (_, Message::PartnerOff) => self.end_session(),
             _ => {}
         }
     }
 
-    fn on_witness_body(&mut self, body: Message) {
+    fn on_witness_body(&mut self, now: Nanos, body: Message) {
         match body {
             Message::WitnessHello {
                 sees_principal,
@@ -1069,7 +1081,7 @@ impl Partner {
             }
             Message::Joined { witness_sequence } => self.on_joined(witness_sequence),
             Message::WitnessOffRecorded { witness_sequence } => {
-                self.on_witness_off_recorded(witness_sequence)
+                self.on_witness_off_recorded(now, witness_sequence)
             }
             _ => {}
         }

@@ -195,7 +195,8 @@ impl Estate {
     /// and the witness cannot connect both ways (the witness's endpoint needs WITNESS or ALL);
     /// 1426 the mirror and the witness cannot connect, or the simulator says the three are not
     /// interconnected or the mirror has not caught up. Completes when the witness has recorded
-    /// the session.
+    /// the session. A witness already set is judged as any other: the protocol core replaces
+    /// it (its removal recorded first), or does nothing when the same witness is named again.
     pub(crate) fn set_witness(
         &mut self,
         on: &str,
@@ -387,8 +388,8 @@ impl Estate {
     }
 
     /// The session commands of reference §5: 5011 unknown database; 1416 the database is in no
-    /// session. Everything else (1470, 1477, 1422, 1447, 1455, 1406, 1456, 1476) is the protocol
-    /// core's to judge.
+    /// session. Everything else (1470, 1477, 1422, 1447, 1455, 1406, 1456, 1476, 1431) is the
+    /// protocol core's to judge.
     pub(crate) fn session_command(
         &mut self,
         on: &str,

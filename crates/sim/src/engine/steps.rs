@@ -320,7 +320,7 @@ impl World<'_> {
             Effect::SetWitness { witness, .. } => {
                 let w = self.node_named(&witness);
                 let pid = self.nodes[w].pid;
-                self.witness_of_session = Some(w);
+                self.witnesses_named.insert(w);
                 self.session_command(i, k, n, SessionCommand::SetWitness(pid))
             }
             Effect::EndSession { principal, .. } => {

@@ -358,7 +358,10 @@ pub struct World<'s> {
     /// When the last fault that can cause a failover happened (for `unavailable_us`).
     pub last_failure: Option<Nanos>,
     pub notes: Vec<String>,
-    pub witness_of_session: Option<usize>,
+    /// Every instance named by a SET WITNESS in this run: while it holds no partner session,
+    /// connections to it are judged as to a witness (an old witness being replaced still is
+    /// one until its removal is recorded).
+    pub witnesses_named: std::collections::BTreeSet<usize>,
     pub session_removed: bool,
     /// Sessions started so far (SET PARTNER on the principal succeeded).
     pub sessions_started: u64,
@@ -493,7 +496,7 @@ impl<'s> World<'s> {
             synchronized_since_disturbance: false,
             last_failure: None,
             notes: Vec::new(),
-            witness_of_session: None,
+            witnesses_named: Default::default(),
             session_removed: false,
             sessions_started: 0,
             role_offset: 0,
@@ -900,12 +903,16 @@ impl<'s> World<'s> {
         self.net.direction(a, b).partitioned || self.net.direction(b, a).partitioned
     }
 
+    /// Whether `n` takes part as a witness: named by a SET WITNESS, holding no partner session.
+    fn is_named_witness(&self, n: usize) -> bool {
+        self.witnesses_named.contains(&n) && self.nodes[n].session().is_none()
+    }
+
     /// Whether the connection between `a` and `b` still passes the catalogs, judged from the
     /// side that opens it (partners open connections to the witness; between partners, the lower
     /// id).
     pub fn judge_connect_pair(&self, a: usize, b: usize) -> bool {
-        let is_witness =
-            |n: usize| self.witness_of_session == Some(n) && self.nodes[n].session().is_none();
+        let is_witness = |n: usize| self.is_named_witness(n);
         let (from, to) = if is_witness(a) {
             (b, a)
         } else if is_witness(b) || self.nodes[a].pid < self.nodes[b].pid {
@@ -923,7 +930,7 @@ impl<'s> World<'s> {
         if to_node.process == Process::Crashed {
             return Err(FailureKind::Hard);
         }
-        let to_part = if self.witness_of_session == Some(to) && to_node.session().is_none() {
+        let to_part = if self.is_named_witness(to) {
             SessionPart::Witness
         } else {
             SessionPart::Partner
