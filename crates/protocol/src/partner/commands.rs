@@ -1741,23 +1741,33 @@ mod tests {
         // M keeps answering; W never does. The command was issued at 1 s: it fails at the
         // first tick 11 s later (TIMEOUT plus one ping interval), as the catalogs' soft 1418
         // does.
-        for second in 2..=11 {
+        ticks_with_only_the_mirror_answering(&mut p, 2..=11, 2);
+        p.handle_timer(12 * SECOND, Timer::Ping);
+        assert_eq!(completed(&p.take_outputs(), 2), Some(Err(1418)));
+        assert!(p.links().link(W).is_none());
+        assert_eq!(p.config().witness, None);
+        assert!(p.is_connected(M));
+    }
+
+    /// Ping ticks at each of `seconds`, the mirror answering each and command `id` still
+    /// waiting after every one.
+    fn ticks_with_only_the_mirror_answering(
+        p: &mut Partner,
+        seconds: std::ops::RangeInclusive<u64>,
+        id: CommandId,
+    ) {
+        for second in seconds {
             p.handle_timer(second * SECOND, Timer::Ping);
             from_peer(
-                &mut p,
+                p,
                 second * SECOND,
                 M,
                 Message::Pong {
                     witness_sees_principal: None,
                 },
             );
-            assert_eq!(completed(&p.take_outputs(), 2), None, "at {second} s");
+            assert_eq!(completed(&p.take_outputs(), id), None, "at {second} s");
         }
-        p.handle_timer(12 * SECOND, Timer::Ping);
-        assert_eq!(completed(&p.take_outputs(), 2), Some(Err(1418)));
-        assert!(p.links().link(W).is_none());
-        assert_eq!(p.config().witness, None);
-        assert!(p.is_connected(M));
     }
 
     /// P with SET WITNESS (command 2) issued at 0: connected to W on (P, 1), the Join sent.
@@ -1793,18 +1803,7 @@ mod tests {
     #[test]
     fn set_witness_whose_witness_goes_silent_before_recording_fails_with_1418_by_timeout() {
         let mut p = principal_waiting_for_the_witness_to_record();
-        for second in 1..=10 {
-            p.handle_timer(second * SECOND, Timer::Ping);
-            from_peer(
-                &mut p,
-                second * SECOND,
-                M,
-                Message::Pong {
-                    witness_sees_principal: None,
-                },
-            );
-            assert_eq!(completed(&p.take_outputs(), 2), None, "at {second} s");
-        }
+        ticks_with_only_the_mirror_answering(&mut p, 1..=10, 2);
         p.handle_timer(11 * SECOND, Timer::Ping);
         assert_eq!(completed(&p.take_outputs(), 2), Some(Err(1418)));
         assert_eq!(p.config().witness, None);
@@ -1859,18 +1858,7 @@ mod tests {
     #[test]
     fn set_partner_with_the_mirror_connected_waits_past_the_timeout() {
         let mut p = connected_principal(100);
-        for second in 1..=30 {
-            p.handle_timer(second * SECOND, Timer::Ping);
-            from_peer(
-                &mut p,
-                second * SECOND,
-                M,
-                Message::Pong {
-                    witness_sees_principal: None,
-                },
-            );
-            assert_eq!(completed(&p.take_outputs(), 1), None, "at {second} s");
-        }
+        ticks_with_only_the_mirror_answering(&mut p, 1..=30, 1);
     }
 
     // reference §7: SET PARTNER OFF ends the session for good: a crash and restart of either
