@@ -1607,23 +1607,11 @@ impl<'s> World<'s> {
         if let Some(n) = self.last_commit_target.filter(|&n| self.takes_commits(n)) {
             return Some(n);
         }
-        let principal = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, node)| {
-                node.running() && node.session().is_some_and(Partner::accepts_commits)
-            })
-            .max_by_key(|(_, node)| node.session().map(Partner::role_sequence))
-            .map(|(i, _)| i);
-        principal.or_else(|| {
-            self.nodes.iter().position(|node| {
-                node.running()
-                    && node.session().is_none()
-                    && matches!(node.log.body, Body::Writer(_))
-                    && node.serving
-            })
-        })
+        let has_session = |n: usize| self.nodes[n].session().is_some();
+        (0..self.nodes.len())
+            .filter(|&n| has_session(n) && self.takes_commits(n))
+            .max_by_key(|&n| self.nodes[n].session().map(Partner::role_sequence))
+            .or_else(|| (0..self.nodes.len()).find(|&n| !has_session(n) && self.takes_commits(n)))
     }
 
     /// Whether instance `n` takes a new commit now: a running principal that accepts commits,
