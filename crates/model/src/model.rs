@@ -817,6 +817,8 @@ impl SessionModel {
             | Output::RoleChanged { .. }
             | Output::Event(_)
             | Output::CommandCompleted { .. }
+            // The model never ends a session (PARTNER OFF is not among its commands).
+            | Output::CommitWithoutMirroring { .. }
             | Output::SessionEnded => {}
         }
     }

@@ -115,6 +115,16 @@ pub enum Output {
         /// The error.
         error: SqlError,
     },
+    /// The session ended (SET PARTNER OFF) while the commit of `tx` waited for the mirror. The
+    /// database goes on without mirroring, so the commit completes on the local flush: a commit
+    /// record the principal hardens is never rolled back, and failing it would tell the client
+    /// that a durable commit did not happen.
+    CommitWithoutMirroring {
+        /// The transaction.
+        tx: TxId,
+        /// Its commit LSN.
+        lsn: Lsn,
+    },
     /// `mirroring_state` changed.
     StateChanged {
         /// Before.

@@ -171,3 +171,17 @@ fn an_old_principal_after_forced_service_shows_the_fork_as_failover_lsn() {
     assert_eq!(failover_lsn("alpha", 45_000_000), fork);
     assert!(failover_lsn("alpha", 60_000_000) >= fork);
 }
+
+// Reference §7: SET PARTNER OFF ends the session and the principal's database stays online.
+// Commits waiting for the distant mirror (40 ms round trip) at that moment are hardened on the
+// principal, so they complete; they failed with 955 "rolled back" (39 of them), telling clients
+// that durable commits had not happened.
+#[test]
+fn partner_off_completes_the_commits_that_waited_for_the_mirror() {
+    let report = report_of("partner-off-completes-the-commits-waiting-for-the-mirror.toml");
+    let tx = &report.transactions;
+    assert_eq!(tx.failed, 0, "nothing is rolled back");
+    assert_eq!(tx.in_flight, 0);
+    assert_eq!(tx.acknowledged, tx.submitted);
+    assert!(tx.submitted > 10_000, "the workload ran: {}", tx.submitted);
+}

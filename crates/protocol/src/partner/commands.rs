@@ -302,16 +302,18 @@ impl Partner {
     }
 
     fn command_witness_off(&mut self, id: CommandId) -> Result<(), SqlError> {
-        if self.durable.config.witness.is_none() {
-            self.complete(id, Ok(()));
-            return Ok(());
-        }
+        let known = self.durable.config.witness.is_some();
         match self.durable.role {
-            Role::Mirror => {
+            // A connected mirror forwards it even when it knows of no witness: the principal's
+            // SET WITNESS completes once the witness has recorded the session, a message before
+            // the mirror hears of it, so a WITNESS OFF issued on the mirror right after it
+            // succeeded here without effect and automatic failover stayed armed.
+            Role::Mirror if known || self.links.is_up(self.durable.partner) => {
                 self.forward(Forwarded::WitnessOff)?;
                 self.complete(id, Ok(()));
             }
-            Role::Principal => self.start_witness_off(Some(id), None)?,
+            Role::Principal if known => self.start_witness_off(Some(id), None)?,
+            Role::Mirror | Role::Principal => self.complete(id, Ok(())),
         }
         Ok(())
     }
@@ -473,7 +475,15 @@ impl Partner {
             self.end_after_take_over = true;
             return;
         }
-        self.fail_pending("the transaction was rolled back: database mirroring was removed");
+        if self.accepts_commits() {
+            // A serving principal goes on as a database without mirroring: what waited for the
+            // mirror completes on the local flush.
+            for (tx, lsn) in std::mem::take(&mut self.pending) {
+                self.out.push(Output::CommitWithoutMirroring { tx, lsn });
+            }
+        } else {
+            self.fail_pending("the transaction was rolled back: database mirroring was removed");
+        }
         self.ended = true;
         self.out.push(Output::SessionEnded);
     }
@@ -1283,6 +1293,25 @@ mod tests {
         from_peer(&mut p, 0, M, Message::Forward(Forwarded::Suspend));
         assert_eq!(p.state(), MirroringState::Suspended);
         assert_eq!(p.config().numbers.suspend, 1);
+    }
+
+    // reference §7: WITNESS OFF is "accepted on either partner". The principal's SET WITNESS
+    // completes once the witness has recorded the session, a message before the mirror hears of
+    // the witness: a WITNESS OFF issued on the mirror in between is forwarded all the same (it
+    // completed with no effect, and automatic failover stayed armed). A mirror that knows of no
+    // witness and cannot reach the principal has nothing to do.
+    #[test]
+    fn witness_off_on_a_mirror_that_has_not_heard_of_the_witness_is_forwarded() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        let out = accepted(&mut m, 6, SessionCommand::WitnessOff);
+        assert_eq!(sent(&out), vec![(P, Message::Forward(Forwarded::WitnessOff))]);
+        assert_eq!(completed(&out, 6), Some(Ok(())));
+
+        let mut m = synchronized_mirror(SessionConfig::new());
+        lose(&mut m, P);
+        let out = accepted(&mut m, 7, SessionCommand::WitnessOff);
+        assert!(sent(&out).is_empty(), "{out:?}");
+        assert_eq!(completed(&out, 7), Some(Ok(())));
     }
 
     // reference §4: a forwarded command that cannot reach the principal fails (1456), nothing

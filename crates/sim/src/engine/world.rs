@@ -768,6 +768,10 @@ impl<'s> World<'s> {
                 role_sequence,
             } => self.acknowledge(n, tx, lsn, role_sequence),
             Output::FailCommit { tx, error } => self.fail_tx(tx, error),
+            // Acknowledged by `SessionEnded`, which follows, once the database serves alone.
+            Output::CommitWithoutMirroring { tx, lsn } => {
+                self.nodes[n].standalone.push_back((tx, lsn));
+            }
             Output::StateChanged { new, .. } => self.on_state(n, new),
             Output::RoleChanged {
                 role,
@@ -799,6 +803,8 @@ impl<'s> World<'s> {
                 // copy is a database without mirroring now, and no rule keeps it offline
                 // (reference section 4: quorum is required only while a witness is set).
                 self.serve_standalone(n);
+                let hardened = self.nodes[n].log.lsn_hardened();
+                self.acknowledge_standalone(n, hardened);
             }
         }
     }
