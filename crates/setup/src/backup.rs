@@ -145,6 +145,22 @@ impl BackupFolder {
         }
     }
 
+    /// Takes back the backup set with this id: its statement stopped before it completed, and
+    /// an interrupted backup leaves no set to restore. A media file left empty goes too.
+    pub(crate) fn remove_set(&mut self, id: u64) -> Option<BackupSet> {
+        let (name, removed) = self.files.iter_mut().find_map(|(name, (_, file))| {
+            let BackupFile::Media(sets) = file else {
+                return None;
+            };
+            let at = sets.iter().position(|set| set.id == id)?;
+            Some((name.clone(), sets.remove(at)))
+        })?;
+        if matches!(self.files.get(&name), Some((_, BackupFile::Media(sets))) if sets.is_empty()) {
+            self.files.remove(&name);
+        }
+        Some(removed)
+    }
+
     /// The backup set with this id, to change.
     pub(crate) fn set_mut(&mut self, id: u64) -> Option<&mut BackupSet> {
         self.files

@@ -925,3 +925,50 @@ fn checks_run_in_the_order_of_the_reference() {
     rehearsal.run("gamma", "ALTER ENDPOINT Mirroring STATE = DISABLED");
     rehearsal.fails("alpha", &set_witness("gamma"), 1418);
 }
+
+// spec/scenario.md: a crash kills the SQL Server process. A backup whose instance stops before
+// it completes leaves no backup set, and the database's log backup chain and differential base
+// are as before it: a log backup interrupted that way is taken again by the next one, and a
+// full backup interrupted that way gives nothing to restore (3201) nor to take differentials
+// against (3035).
+#[test]
+fn an_interrupted_backup_leaves_no_backup_set() {
+    let mut rehearsal = Rehearsal::new();
+    rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'f.bak'");
+    rehearsal.write_log(1_000);
+    let undo = rehearsal.estate.backup_undo("alpha", "Sales");
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'lost.trn'");
+    rehearsal.estate.abandon_backup(undo);
+    rehearsal.write_log(1_000);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'next.trn'");
+    rehearsal.run(
+        "beta",
+        "RESTORE DATABASE Sales FROM DISK = 'f.bak' WITH NORECOVERY",
+    );
+    rehearsal.fails(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'lost.trn' WITH NORECOVERY",
+        3201,
+    );
+    // The next log backup starts where the interrupted one did: it applies.
+    rehearsal.run(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'next.trn' WITH NORECOVERY",
+    );
+
+    let mut rehearsal = Rehearsal::new();
+    let undo = rehearsal.estate.backup_undo("alpha", "Sales");
+    rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'f.bak'");
+    rehearsal.estate.abandon_backup(undo);
+    rehearsal.fails(
+        "beta",
+        "RESTORE DATABASE Sales FROM DISK = 'f.bak' WITH NORECOVERY",
+        3201,
+    );
+    rehearsal.fails(
+        "alpha",
+        "BACKUP DATABASE Sales TO DISK = 'd.bak' WITH DIFFERENTIAL",
+        3035,
+    );
+    rehearsal.fails("alpha", "BACKUP LOG Sales TO DISK = 'l.trn'", 4214);
+}

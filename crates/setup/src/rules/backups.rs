@@ -126,6 +126,46 @@ impl Estate {
         }
     }
 
+    /// What a `BACKUP DATABASE` or `BACKUP LOG` about to run on `on` may change, to take back
+    /// with [`Estate::abandon_backup`] if its instance stops before it completes. Taken before
+    /// the statement runs.
+    pub fn backup_undo(&self, on: &str, database: &str) -> BackupUndo {
+        let copy = self.instance(on).and_then(|c| c.database(database));
+        BackupUndo {
+            backup_id: self.backup_folder().next_backup_id(),
+            on: on.to_string(),
+            database: database.to_string(),
+            differential_base: copy.and_then(|c| c.differential_base),
+            log_chain_lsn: copy.and_then(|c| c.log_chain_lsn),
+        }
+    }
+
+    /// The instance a backup ran on stopped before the backup completed (SQL Server writes no
+    /// backup set then): its set goes, and the database's differential base and log backup
+    /// chain are as they were, unless something since has moved them on. A backup that wrote no
+    /// set (it failed) changes nothing.
+    pub fn abandon_backup(&mut self, undo: BackupUndo) {
+        let Some(set) = self.backup_folder_mut().remove_set(undo.backup_id) else {
+            return;
+        };
+        let Some(copy) = self
+            .catalog_mut(&undo.on)
+            .database_mut(&undo.database)
+        else {
+            return;
+        };
+        if copy.differential_base.map(|b| b.backup_id) == Some(set.id) {
+            copy.differential_base = undo.differential_base;
+        }
+        let chain_set_by_it = match set.kind {
+            BackupKind::Log => set.last_lsn,
+            BackupKind::Full | BackupKind::Differential => set.first_lsn,
+        };
+        if copy.log_chain_lsn == Some(chain_set_by_it) {
+            copy.log_chain_lsn = undo.log_chain_lsn;
+        }
+    }
+
     /// `BACKUP LOG db TO DISK = 'f'`: 911, 954, 927 as for BACKUP DATABASE; 4208 under SIMPLE;
     /// 4214 with no full backup since the chain began or broke; 3241 the file is a certificate.
     /// It holds the log since the previous log backup, up to the end of log.
@@ -401,4 +441,19 @@ fn differential_restore(
     restored.lsn_restored = set.last_lsn;
     restored.log_restored_since_base = false;
     Ok(restored)
+}
+
+/// What a backup statement changed, kept while it runs ([`Estate::backup_undo`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupUndo {
+    /// The id its backup set gets.
+    backup_id: u64,
+    /// The instance it runs on.
+    on: String,
+    /// The database.
+    database: String,
+    /// The database's differential base before it.
+    differential_base: Option<BackupBase>,
+    /// The database's log backup chain before it.
+    log_chain_lsn: Option<u64>,
 }

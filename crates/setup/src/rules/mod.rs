@@ -1,6 +1,6 @@
 //! The statements' rules, one module per area, each an `impl Estate` block: judge first, then
 //! change the catalogs, so that a failed statement changes nothing.
 
-mod backups;
+pub(crate) mod backups;
 mod security;
 mod session;

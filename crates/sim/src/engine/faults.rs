@@ -281,10 +281,20 @@ impl World<'_> {
             "power_off"
         };
         self.set_serving(n, false, role_sequence, reason);
+        self.interrupt_statement(n, how == Process::Crashed);
         let node = &mut self.nodes[n];
         node.process = how;
         node.paused = false;
-        node.deferred.clear();
+        // A step that waited for the hung instance starts now, and finds it stopped.
+        let waiting_steps: Vec<Ev> = node
+            .deferred
+            .drain(..)
+            .filter(|ev| matches!(ev, Ev::StepStart { .. }))
+            .collect();
+        for ev in waiting_steps {
+            self.queue.push(self.now, ev);
+        }
+        let node = &mut self.nodes[n];
         node.incarnation += 1;
         node.flush = Default::default();
         node.redo_scheduled = false;

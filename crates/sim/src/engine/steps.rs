@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use mirror_protocol::{CommandId, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND};
-use mirror_setup::{views, Effect, FailureKind, Query, StatementContext, Work};
+use mirror_setup::{views, BackupUndo, Effect, FailureKind, Query, StatementContext, Work};
 
 use super::dblog::{histories_part_at, Body};
 use super::world::{Ev, Process, World};
@@ -13,6 +13,14 @@ use super::world::{Ev, Process, World};
 /// Error a client gets when it cannot connect to the instance at all (SQL Server's 53: "The
 /// network path was not found").
 const ERROR_INSTANCE_UNREACHABLE: u32 = 53;
+
+/// Error a client gets when the process it talks to dies under its statement (its host resets
+/// the connection): SqlClient's 10054.
+const ERROR_CONNECTION_RESET: u32 = 10054;
+
+/// Error a client gets when the host it talks to goes silent under its statement: SqlClient's
+/// 121 (the semaphore timeout).
+const ERROR_CONNECTION_TIMED_OUT: u32 = 121;
 
 /// How one step went.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +49,11 @@ pub struct Steps {
     /// The full or differential backup a statement is writing: (step, statement) -> backup
     /// set id; it reaches the end of log as of its completion.
     pub database_backups: BTreeMap<(usize, usize), u64>,
+    /// The statement running: (step, statement). Steps run one at a time, so a completion for
+    /// any other is stale (its statement was interrupted).
+    current: Option<(usize, usize)>,
+    /// What a running backup statement changed, to take back if its instance stops first.
+    backups: BTreeMap<(usize, usize), BackupUndo>,
 }
 
 impl World<'_> {
@@ -65,6 +78,7 @@ impl World<'_> {
     }
 
     fn finish_step(&mut self, i: usize, error: Option<SqlError>) {
+        self.steps.current = None;
         // The step belongs to the instance it ran on (spec/cli.md: null is for faults only).
         let on = self.scenario.steps[i].on.0;
         self.emit(
@@ -122,6 +136,11 @@ impl World<'_> {
 
     /// Statement `k` of step `i` finished.
     pub fn statement_done(&mut self, i: usize, k: usize, result: Result<(), SqlError>) {
+        if self.steps.current != Some((i, k)) {
+            // Interrupted: its step has already failed.
+            return;
+        }
+        self.steps.backups.remove(&(i, k));
         if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
             if result.is_ok() {
                 let on = self.scenario.steps[i].on.0;
@@ -133,6 +152,37 @@ impl World<'_> {
             Ok(()) => self.run_statement(i, k + 1),
             Err(error) => self.finish_step(i, Some(error)),
         }
+    }
+
+    /// Node `n` stopped (crash or power off): a statement running on it fails now, since its
+    /// client's connection is gone, and the steps after it go on. A backup it was writing
+    /// leaves no backup set. (The protocol work it started, a session or a failover, goes on or
+    /// stops with the instance as the protocol decides.)
+    pub fn interrupt_statement(&mut self, n: usize, crashed: bool) {
+        let Some((i, k)) = self.steps.current else {
+            return;
+        };
+        if self.scenario.steps[i].on.0 != n || self.steps.states[i].start.is_none() {
+            return;
+        }
+        self.steps.waiting.retain(|_, &mut (step, statement, _)| (step, statement) != (i, k));
+        self.steps.database_backups.remove(&(i, k));
+        if let Some(undo) = self.steps.backups.remove(&(i, k)) {
+            self.estate.abandon_backup(undo);
+        }
+        let name = &self.nodes[n].name;
+        let error = if crashed {
+            SqlError::new(
+                ERROR_CONNECTION_RESET,
+                format!("A transport-level error has occurred when receiving results from the server. (provider: TCP Provider, error: 0 - An existing connection was forcibly closed by the remote host.) [{name}'s SQL Server process stopped]"),
+            )
+        } else {
+            SqlError::new(
+                ERROR_CONNECTION_TIMED_OUT,
+                format!("A transport-level error has occurred when receiving results from the server. (provider: TCP Provider, error: 0 - The semaphore timeout period has expired.) [{name}'s host lost power]"),
+            )
+        };
+        self.finish_step(i, Some(error));
     }
 
     fn node_named(&self, name: &str) -> usize {
@@ -148,6 +198,7 @@ impl World<'_> {
             self.finish_step(i, None);
             return;
         };
+        self.steps.current = Some((i, k));
         let n = step.on.0;
         if self.nodes[n].process != Process::Running {
             let error = SqlError::new(
@@ -169,8 +220,20 @@ impl World<'_> {
         }
         let context = self.statement_context(n);
         let name = self.nodes[n].name.clone();
+        let undo = match &statement {
+            mirror_setup::Statement::BackupDatabase { database, .. }
+            | mirror_setup::Statement::BackupLog { database, .. } => {
+                Some(self.estate.backup_undo(&name, database))
+            }
+            _ => None,
+        };
         let outcome = match self.estate.execute(&name, &statement, &context) {
-            Ok(outcome) => outcome,
+            Ok(outcome) => {
+                if let Some(undo) = undo {
+                    self.steps.backups.insert((i, k), undo);
+                }
+                outcome
+            }
             Err(e) => {
                 let (error, after) = match e {
                     mirror_setup::StatementError::Sql {
