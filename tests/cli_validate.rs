@@ -220,6 +220,16 @@ fn the_bad_scenarios_say_what_to_change() {
              must be unique",
         ),
         (
+            "log-bytes-too-large.toml",
+            ":38:13: workload.log_bytes: [\"1MiB\", \"300MiB\"] is out of range; it must be at \
+             most 128MiB of log per transaction",
+        ),
+        (
+            "flush-longer-than-any-run.toml",
+            ":33:9: disk.flush: \"18446744073000000000ns\" is out of range; it must be at most \
+             30 days (\"720h\"), the longest run",
+        ),
+        (
             "sql-control-character.toml",
             ":78:14: step 10: sql does not parse at column 7 of the statement text: unexpected \
              character `\\u{0}`",

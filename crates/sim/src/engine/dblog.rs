@@ -25,6 +25,14 @@ use super::rng::TxSizes;
 /// re-create (keeps memory flat however long the run).
 pub const RETAINED_BYTES_SOFT_MAX: u64 = 64 * 1024;
 
+/// The memory a copy's log may buffer (sealed blocks not yet flushed, or received and not yet
+/// hardened): the cap that keeps a run's memory bounded.
+pub const LOG_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The most log one transaction may generate (`workload.log_bytes`): half the log buffer, so
+/// that one always fits once the flushes have freed the rest.
+pub const TRANSACTION_LOG_BYTES_MAX: u64 = LOG_BUFFER_BYTES / 2;
+
 /// Log kept in the transaction index below the truncation point (or a mirror's redo point):
 /// an old principal that rejoins with a log a little shorter than the failover LSN is caught up
 /// from here.
@@ -572,6 +580,20 @@ impl DbLog {
         Ok(range.end.get())
     }
 
+    /// Whether the writer's buffer has room now for a transaction of `size` bytes of log. A
+    /// commit that finds none waits for the flushes to free some: the check comes first so that
+    /// a transaction is not left half written. Conservative: blocks are padded, and a chunk is
+    /// parked once it cannot take a largest block (a quarter of it may go unused), so the
+    /// buffer holds a third more than the log it retains.
+    pub fn has_room_for_tx(&self, size: u32) -> bool {
+        let Body::Writer(w) = &self.body else {
+            return true;
+        };
+        let needed = tx_log_len(size);
+        let held = (w.bytes_retained() + needed + needed / 16) * 4 / 3;
+        held + 4 * LogConfig::default().chunk_bytes as u64 <= w.bytes_buffered_max()
+    }
+
     /// The end of log ready to be flushed (sealed, or received).
     pub fn lsn_flushable(&self) -> u64 {
         match &self.body {
@@ -841,7 +863,7 @@ pub fn histories_part_at(a: &[(u64, u64)], b: &[(u64, u64)]) -> Option<u64> {
 
 fn log_config() -> LogConfig {
     LogConfig {
-        bytes_buffered_max: 256 * 1024 * 1024,
+        bytes_buffered_max: LOG_BUFFER_BYTES,
         ..LogConfig::default()
     }
 }

@@ -162,7 +162,7 @@ impl World<'_> {
         if !self.attempt(i, j) {
             let m = &mut self.retransmissions[i].queue[j];
             m.backoff = m.backoff.saturating_mul(2).min(RETRANSMIT_MAX);
-            let at = self.now + m.backoff;
+            let at = self.now.saturating_add(m.backoff);
             self.queue.push(at, Ev::Retransmit { packet });
             return;
         }

@@ -570,7 +570,9 @@ impl<'s> World<'s> {
 
     /// Schedules `ev` after `after`.
     pub fn after(&mut self, after: Nanos, ev: Ev) {
-        self.queue.push(self.now + after, ev);
+        // Saturating: a moment past any run's end simply never comes (a backup at a throughput
+        // of bytes per second, a link of bits per second).
+        self.queue.push(self.now.saturating_add(after), ev);
     }
 
     fn target_of(ev: &Ev) -> Option<usize> {
@@ -1820,6 +1822,16 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Whether node `n`'s log buffer takes a transaction of `size` bytes of log now, once
+    /// what is hardened has been released.
+    fn log_buffer_has_room(&mut self, n: usize, size: u32) -> bool {
+        if self.nodes[n].log.has_room_for_tx(size) {
+            return true;
+        }
+        self.release_memory(n);
+        self.nodes[n].log.has_room_for_tx(size)
+    }
+
     fn log_space_used(&self, n: usize) -> u64 {
         let node = &self.nodes[n];
         let truncation = self.log_backed_up_to(n).min(mirror_needs(node));
@@ -1858,6 +1870,14 @@ impl<'s> World<'s> {
                     ),
                 ),
             );
+            return;
+        }
+        if !self.log_buffer_has_room(n, size) {
+            // SQL Server's log writer makes a commit wait for log buffer space (9002 is about
+            // the log file, never the buffer): a burst of commits larger than the buffer, all
+            // submitted before the first flush, waits for the flushes.
+            let wait = self.scenario.disk.flush_ns.max(1_000);
+            self.after(wait, Ev::Submit { node: n, tx });
             return;
         }
         let before = self.nodes[n].log.lsn_end();

@@ -9,6 +9,8 @@ use std::{
 
 use toml::Value;
 
+use crate::engine::dblog::TRANSACTION_LOG_BYTES_MAX;
+
 use super::{
     error::{Problem, ScenarioError},
     model::{
@@ -576,8 +578,19 @@ impl Resolver<'_> {
         })
     }
 
+    /// A time: at most the longest run, so that no sum of times the simulator makes (a
+    /// latency added to a moment of the run) can overflow.
     fn duration(&self, key: &str, value: &RawValue) -> Resolved<u64> {
-        self.quantity(key, value, &DURATION)
+        let ns = self.quantity(key, value, &DURATION)?;
+        if ns > DURATION_MAX_NS {
+            return Err(self.out_of_range(
+                value.span(),
+                key,
+                written(value.get_ref()),
+                "at most 30 days (\"720h\"), the longest run",
+            ));
+        }
+        Ok(ns)
     }
 
     fn positive(&self, key: &str, value: &RawValue, kind: &QuantityKind) -> Resolved<u64> {
@@ -1230,6 +1243,16 @@ impl Resolver<'_> {
                 key,
                 written(value.get_ref()),
                 "[least, most] with 1 <= least <= most",
+            ));
+        }
+        if most > TRANSACTION_LOG_BYTES_MAX {
+            // A run holds a principal's unflushed log in memory, up to a bounded buffer.
+            return Err(self.out_of_range(
+                value.span(),
+                key,
+                written(value.get_ref()),
+                "at most 128MiB of log per transaction (the simulator buffers unflushed log in \
+                 a bounded memory of 256 MiB)",
             ));
         }
         Ok([least, most])
