@@ -121,7 +121,7 @@ fn run(arguments: &RunArgs) -> Exit {
         Ok(scenario) => scenario,
         Err(exit) => return exit,
     };
-    if let Err(message) = prepare_outputs(arguments) {
+    if let Err(message) = prepare_outputs(arguments, file) {
         print_err(&message);
         return Exit::BadInput;
     }
@@ -194,20 +194,43 @@ fn parse_mutant(name: Option<&str>) -> Result<Option<mirror_protocol::Mutant>, S
 }
 
 /// Creates the `--trace` and `--events` files before anything runs, so that an unwritable
-/// path is bad input (exit 2) rather than a lost run.
-fn prepare_outputs(arguments: &RunArgs) -> Result<(), String> {
+/// path is bad input (exit 2) rather than a lost run. Neither may be the scenario itself (it
+/// would be overwritten) nor the other one.
+fn prepare_outputs(arguments: &RunArgs, scenario: &Path) -> Result<(), String> {
     let outputs = [
         ("--trace", &arguments.trace),
         ("--events", &arguments.events),
     ];
+    if let (Some(trace), Some(events)) = (&arguments.trace, &arguments.events) {
+        if same_file(trace, events) {
+            return Err(format!(
+                "sim: --trace and --events name the same file, {}: give each its own",
+                events.display()
+            ));
+        }
+    }
     for (flag, path) in outputs {
         if let Some(path) = path {
+            if same_file(path, scenario) {
+                return Err(format!(
+                    "sim: {flag} {}: that is the scenario file, which it would overwrite",
+                    path.display()
+                ));
+            }
             fs::File::create(path).map_err(|error| {
                 format!("sim: {flag} {}: cannot write: {error}", path.display())
             })?;
         }
     }
     Ok(())
+}
+
+/// Whether two paths name one file (the same path, or the same file once resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// `sim validate`: the resolved scenario on stdout.

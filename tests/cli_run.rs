@@ -156,6 +156,33 @@ fn an_unwritable_events_file_is_bad_input_before_the_run() {
     assert!(Path::new(SCENARIO).exists());
 }
 
+// The brief: nothing a user gives us can corrupt a file of theirs. `--events` naming the
+// scenario replaced the scenario with the event stream (exit 0); `--trace` and `--events`
+// naming one file wrote both into it.
+#[test]
+fn an_output_naming_the_scenario_or_the_other_output_is_bad_input() {
+    // A copy: were the check to fail, the bundled scenario would be overwritten.
+    let before = std::fs::read(SCENARIO).expect("the scenario reads");
+    let copy = std::env::temp_dir().join(format!("mirrorsim-self-{}.toml", std::process::id()));
+    std::fs::write(&copy, &before).expect("the temporary directory is writable");
+    let copy = copy.to_str().expect("a UTF-8 path");
+    for flag in ["--events", "--trace"] {
+        let output = sim(&["run", copy, flag, copy]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("that is the scenario file"), "{stderr}");
+        assert_eq!(std::fs::read(copy).expect("it reads"), before);
+    }
+    let _ = std::fs::remove_file(copy);
+    let both = std::env::temp_dir().join(format!("mirrorsim-both-{}.out", std::process::id()));
+    let both = both.to_str().expect("a UTF-8 path");
+    let output = sim(&["run", SCENARIO, "--events", both, "--trace", both]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("name the same file"), "{stderr}");
+    let _ = std::fs::remove_file(both);
+}
+
 // spec/cli.md: `--trace` writes the timeline. The first principal serves from t = 0; its span
 // was missing (the event came before the timeline was switched on), leaving only an orphan
 // `not_serving` at the power loss.
