@@ -386,6 +386,13 @@ impl Estate {
             Statement::SelectDatabaseMirroringWitnesses => {
                 Ok(query(Query::DatabaseMirroringWitnesses))
             }
+            Statement::MonitorResults { database, .. }
+                if self.catalog(on).database(database).is_none() =>
+            {
+                // The procedure names a database this instance does not have: its rows would
+                // be another database's.
+                Err(crate::errors::sql::database_does_not_exist(database).into())
+            }
             Statement::MonitorResults { database, mode, .. } => Ok(query(Query::MonitorResults {
                 database: database.clone(),
                 mode: mode.unwrap_or(0),

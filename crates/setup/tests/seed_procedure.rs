@@ -329,6 +329,8 @@ fn session_commands_are_handed_to_the_protocol_core() {
             mode: 0
         })
     );
+    // A database the instance does not have gets 911, not another database's rows.
+    rehearsal.fails("beta", "EXEC msdb.dbo.sp_dbmmonitorresults Nope", 911);
 }
 
 // reference §5: after a failover the new principal backs up; the old one is a mirror (954) and
