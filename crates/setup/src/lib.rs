@@ -105,8 +105,8 @@ pub use estate::{
     Effect, Estate, Outcome, Query, RoleSwitch, StatementContext, Work, CATALOG_CHANGE,
 };
 pub use guid::derived_guid;
-pub use rules::backups::BackupUndo;
 pub use parse::{parse_batch, ParseError, Statement};
+pub use rules::backups::BackupUndo;
 pub use statement::{
     Algorithm, Authentication, Encryption, EncryptionMode, EndpointDefinition, EndpointRole,
     EndpointState, RecoveryModel, RestoreMode, Safety, ServerAddress, SessionCommand, SessionPart,

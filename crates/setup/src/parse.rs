@@ -804,7 +804,11 @@ impl Parser<'_> {
                 0 => SessionCommand::Safety(Safety::Full),
                 _ => SessionCommand::Safety(Safety::Off),
             },
-            _ => SessionCommand::Timeout(self.small_number("a number of seconds after TIMEOUT")?),
+            _ => {
+                // Past 32767 the statement fails with 1476 (reference section 3), however large.
+                let (seconds, _) = self.number("a number of seconds after TIMEOUT")?;
+                SessionCommand::Timeout(seconds)
+            }
         };
         Ok(Statement::Session { database, command })
     }
@@ -1182,6 +1186,15 @@ mod tests {
             Statement::Session {
                 database: "Sales".into(),
                 command: SessionCommand::Timeout(30)
+            }
+        );
+        // Any TIMEOUT past 32767 is the protocol's 1476 to give, not a syntax error: one past
+        // 32 bits was refused as unparseable while 2^31 got 1476.
+        assert_eq!(
+            one("ALTER DATABASE Sales SET PARTNER TIMEOUT 4294967296"),
+            Statement::Session {
+                database: "Sales".into(),
+                command: SessionCommand::Timeout(4_294_967_296)
             }
         );
         assert_eq!(

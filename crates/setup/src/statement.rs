@@ -288,7 +288,7 @@ pub enum SessionCommand {
     Safety(Safety),
     /// `SET PARTNER TIMEOUT n`, in seconds, as typed (the protocol core applies 0-4 -> 5 and
     /// the upper bound).
-    Timeout(u32),
+    Timeout(u64),
     /// `SET WITNESS OFF`.
     WitnessOff,
 }

@@ -557,14 +557,19 @@ fn optional_duration_check(
     expected: Comparison,
     actual_ns: Option<u64>,
 ) -> ExpectationCheck {
+    let held = actual_ns.is_some_and(|ns| expected.holds(ns));
+    // A failed check shows the exact figure: rounded, it could read the same as the bound it
+    // missed ("wanted \"10.71s\", got \"10.71s\"").
+    let describe = if held {
+        describe_duration
+    } else {
+        crate::scenario::units::format_duration
+    };
     ExpectationCheck {
         name: name.to_string(),
         expected: comparison_json(expected, Measure::Duration),
-        actual: actual_ns.map_or_else(
-            || json!("nothing measured"),
-            |ns| json!(describe_duration(ns)),
-        ),
-        held: actual_ns.is_some_and(|ns| expected.holds(ns)),
+        actual: actual_ns.map_or_else(|| json!("nothing measured"), |ns| json!(describe(ns))),
+        held,
     }
 }
 
@@ -807,6 +812,27 @@ fn figures_block(text: &mut String, report: &Report) {
 mod tests {
     use super::*;
     use crate::scenario::{self, InstanceId};
+
+    // A failed duration check shows the exact figure: 10,711,261 us against "< 10.71s" read
+    // "wanted \"< 10.71s\", got \"10.71s\"". A check that holds keeps the short form.
+    #[test]
+    fn a_failed_duration_check_shows_the_exact_figure() {
+        use crate::scenario::units::Comparison;
+        let failed = optional_duration_check(
+            "unavailable",
+            Comparison::Less(10_710_000_000),
+            Some(10_711_261_000),
+        );
+        assert!(!failed.held);
+        assert_eq!(failed.actual, json!("10711.261ms"));
+        let held = optional_duration_check(
+            "unavailable",
+            Comparison::Less(20_000_000_000),
+            Some(10_711_261_000),
+        );
+        assert!(held.held);
+        assert_eq!(held.actual, json!("10.71s"));
+    }
 
     const SCENARIO: &str = r#"name = "report-test"
 seed = 9

@@ -1304,7 +1304,10 @@ mod tests {
     fn witness_off_on_a_mirror_that_has_not_heard_of_the_witness_is_forwarded() {
         let mut m = synchronized_mirror(SessionConfig::new());
         let out = accepted(&mut m, 6, SessionCommand::WitnessOff);
-        assert_eq!(sent(&out), vec![(P, Message::Forward(Forwarded::WitnessOff))]);
+        assert_eq!(
+            sent(&out),
+            vec![(P, Message::Forward(Forwarded::WitnessOff))]
+        );
         assert_eq!(completed(&out, 6), Some(Ok(())));
 
         let mut m = synchronized_mirror(SessionConfig::new());

@@ -148,10 +148,7 @@ impl Estate {
         let Some(set) = self.backup_folder_mut().remove_set(undo.backup_id) else {
             return;
         };
-        let Some(copy) = self
-            .catalog_mut(&undo.on)
-            .database_mut(&undo.database)
-        else {
+        let Some(copy) = self.catalog_mut(&undo.on).database_mut(&undo.database) else {
             return;
         };
         if copy.differential_base.map(|b| b.backup_id) == Some(set.id) {

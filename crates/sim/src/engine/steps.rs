@@ -165,7 +165,9 @@ impl World<'_> {
         if self.scenario.steps[i].on.0 != n || self.steps.states[i].start.is_none() {
             return;
         }
-        self.steps.waiting.retain(|_, &mut (step, statement, _)| (step, statement) != (i, k));
+        self.steps
+            .waiting
+            .retain(|_, &mut (step, statement, _)| (step, statement) != (i, k));
         self.steps.database_backups.remove(&(i, k));
         if let Some(undo) = self.steps.backups.remove(&(i, k)) {
             self.estate.abandon_backup(undo);
@@ -750,7 +752,7 @@ fn protocol_command(command: mirror_setup::SessionCommand) -> SessionCommand {
         S::Safety(mirror_setup::Safety::Off) => {
             SessionCommand::Safety(mirror_protocol::Safety::Off)
         }
-        S::Timeout(n) => SessionCommand::Timeout(u64::from(n)),
+        S::Timeout(n) => SessionCommand::Timeout(n),
         S::WitnessOff => SessionCommand::WitnessOff,
     }
 }
