@@ -253,8 +253,9 @@ impl World<'_> {
         (final_state, holder(principal), holder(mirror), state)
     }
 
-    /// `recovers`: once every fault has been healed long enough, some instance serves, and with
-    /// SAFETY FULL the session has been SYNCHRONIZED since the last heal.
+    /// `recovers`: once every fault has been healed (and the last operator command accepted)
+    /// long enough, some instance serves, and with SAFETY FULL the session has been
+    /// SYNCHRONIZED since.
     fn judge_recovery(&mut self, state: SessionState) {
         let session = (0..self.nodes.len()).find_map(|n| self.session_of(n).map(|p| p.config()));
         let Some(config) = session else { return };
@@ -274,14 +275,14 @@ impl World<'_> {
             self.history.violate(
                 "recovers",
                 format!(
-                    "every fault was healed {} s before the end, yet no instance serves",
+                    "the last fault or operator command was {} s before the end, yet no instance serves",
                     quiet / SECOND
                 ),
             );
         } else if config.safety == mirror_protocol::Safety::Full
             && !(self.synchronized_since_disturbance || synchronized_now)
         {
-            self.history.violate("recovers", format!("every fault was healed {} s before the end, yet the session has not been SYNCHRONIZED since", quiet / SECOND));
+            self.history.violate("recovers", format!("the last fault or operator command was {} s before the end, yet the session has not been SYNCHRONIZED since", quiet / SECOND));
         }
     }
 

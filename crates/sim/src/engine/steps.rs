@@ -434,8 +434,15 @@ impl World<'_> {
         let result = partner.handle_command(clock, id, command);
         if result.is_err() {
             self.steps.waiting.remove(&id);
-        } else if command == SessionCommand::Failover {
-            self.steps.failover_issued_at = Some(now);
+        } else {
+            if command == SessionCommand::Failover {
+                self.steps.failover_issued_at = Some(now);
+            }
+            // An accepted command disturbs the session as a fault does: `recovers` gives it the
+            // same time to settle (a FAILOVER 5 s before the end, its redo still running, is
+            // no failure to recover).
+            self.last_disturbance = now;
+            self.synchronized_since_disturbance = false;
         }
         self.drain(n);
         result.map(|()| true)
