@@ -2,7 +2,7 @@
 //! samples, all on the same clock.
 
 use mirror_protocol::{
-    ErrorKind, Nanos, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND,
+    ErrorKind, InstanceId, Nanos, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND,
 };
 
 use super::world::{reset_window, Ev, PageRepair, Process, World, MONITOR_INTERVAL};
@@ -391,7 +391,20 @@ impl World<'_> {
         let now = self.clock_of(n);
         self.nodes[n].process = Process::Running;
         let hardened = self.nodes[n].log.lsn_hardened();
-        if self.is_writer(n) {
+        if let Some((partner, me, change)) = self.unfinished_take_over(n) {
+            // Reference section 5: the role change was recorded before this mirror drained its
+            // redo and crashed; recovery brings it up as the principal it had become, so the
+            // role change completes now (its copy was never made writable, and every commit
+            // failed with 9002 while the report showed no failover).
+            self.on_failover(
+                n,
+                change.kind,
+                partner,
+                me,
+                change.role_sequence,
+                change.failover_lsn,
+            );
+        } else if self.is_writer(n) {
             // Recovery: the copy writes on from its hardened end, as a new generation.
             let role_sequence = self.nodes[n].session().map_or(0, Partner::role_sequence);
             let generation = self.new_generation(n, role_sequence);
@@ -410,6 +423,23 @@ impl World<'_> {
         }
         self.serve_standalone(n);
         self.drain(n);
+    }
+
+    /// The role change node `n` recorded as the new principal but did not finish (it stopped
+    /// during its take-over): (old principal, new principal, the change).
+    fn unfinished_take_over(
+        &self,
+        n: usize,
+    ) -> Option<(InstanceId, InstanceId, mirror_protocol::RoleChange)> {
+        if self.is_writer(n) {
+            return None;
+        }
+        let p = self.nodes[n].partner.as_ref()?;
+        if p.is_ended() || p.role() != Role::Principal {
+            return None;
+        }
+        let change = *p.durable().role_history.last()?;
+        (change.principal == p.me()).then_some((p.partner(), p.me(), change))
     }
 
     /// The instance continues after a pause: first the ping ticks that fell due (declaring lost

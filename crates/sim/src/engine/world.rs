@@ -1439,7 +1439,7 @@ impl<'s> World<'s> {
         }
     }
 
-    fn on_failover(
+    pub(super) fn on_failover(
         &mut self,
         n: usize,
         kind: FailoverKind,
