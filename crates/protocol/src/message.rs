@@ -170,6 +170,13 @@ pub enum Message {
     },
     /// Mirror to principal: a command issued on the mirror that the principal applies.
     Forward(Forwarded),
+    /// Principal to mirror: the forwarded command was applied (`applied`), or could not be
+    /// (WITNESS OFF with neither the witness nor the mirror able to record it). The statement on
+    /// the mirror completes with this answer.
+    ForwardDone {
+        /// Whether the principal applied it.
+        applied: bool,
+    },
     /// Principal to witness (or, when the witness is unreachable, to the mirror): record that the
     /// witness is removed at this witness sequence.
     WitnessOff {

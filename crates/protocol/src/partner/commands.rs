@@ -182,7 +182,8 @@ impl Partner {
                 } else {
                     Forwarded::Resume
                 };
-                self.forward(command)?;
+                // Completes with the principal's answer.
+                return self.forward(id, command);
             }
             Role::Principal => self.apply_suspend(suspend),
         }
@@ -191,28 +192,70 @@ impl Partner {
     }
 
     /// A mirror forwards SUSPEND, RESUME and WITNESS OFF to the principal (reference section 4).
-    fn forward(&mut self, command: Forwarded) -> Result<(), SqlError> {
+    /// The statement completes when the principal answers: a command sent into a connection
+    /// that is silently gone (a partition not yet noticed, a principal that crashed as it
+    /// arrived) succeeded here with no effect, leaving automatic failover armed after a WITNESS
+    /// OFF. If the connection is declared lost first, it fails with 1456.
+    fn forward(&mut self, id: CommandId, command: Forwarded) -> Result<(), SqlError> {
         if !self.links.is_up(self.durable.partner) {
             return Err(SqlError::new(
                 1456,
                 "the command could not reach the principal; nothing changed",
             ));
         }
+        if self.forwarded.is_some() {
+            return Err(SqlError::new(
+                1456,
+                "another command issued on this mirror is still waiting for the principal; nothing changed",
+            ));
+        }
         self.send(self.durable.partner, Message::Forward(command));
+        self.forwarded = Some(id);
         Ok(())
     }
 
+    /// The principal's answer to the command this mirror forwarded.
+    pub(super) fn on_forward_done(&mut self, applied: bool) {
+        let Some(id) = self.forwarded.take() else {
+            return;
+        };
+        let result = if applied {
+            Ok(())
+        } else {
+            Err(SqlError::new(
+                1456,
+                "the principal could not reach the witness or this mirror to record the command; nothing changed",
+            ))
+        };
+        self.complete(id, result);
+    }
+
+    /// The forwarded command gets no answer: 1456 (reference section 7: the command could not
+    /// reach the remote instance). The principal may have applied it; the message says so.
+    pub(super) fn fail_forwarded(&mut self, why: &str) {
+        if let Some(id) = self.forwarded.take() {
+            let message =
+                format!("{why}; it may not have been applied (check sys.database_mirroring)");
+            self.complete(id, Err(SqlError::new(1456, message)));
+        }
+    }
+
     pub(super) fn on_forwarded(&mut self, _now: Nanos, command: Forwarded) {
-        match command {
-            Forwarded::Suspend => self.apply_suspend(true),
-            Forwarded::Resume => self.apply_suspend(false),
+        let applied = match command {
+            Forwarded::Suspend => {
+                self.apply_suspend(true);
+                true
+            }
+            Forwarded::Resume => {
+                self.apply_suspend(false);
+                true
+            }
             // One already under way (the operator's, or the first half of a replacement) keeps
             // its command: asked anew, the operator's statement would never complete.
-            Forwarded::WitnessOff if self.witness_off.is_some() => {}
-            Forwarded::WitnessOff => {
-                let _ = self.start_witness_off(None, None);
-            }
-        }
+            Forwarded::WitnessOff if self.witness_off.is_some() => true,
+            Forwarded::WitnessOff => self.start_witness_off(None, None).is_ok(),
+        };
+        self.send(self.durable.partner, Message::ForwardDone { applied });
     }
 
     /// SUSPEND or RESUME on the principal: bump the suspend sequence; RESUME returns to
@@ -309,8 +352,7 @@ impl Partner {
             // the mirror hears of it, so a WITNESS OFF issued on the mirror right after it
             // succeeded here without effect and automatic failover stayed armed.
             Role::Mirror if known || self.links.is_up(self.durable.partner) => {
-                self.forward(Forwarded::WitnessOff)?;
-                self.complete(id, Ok(()));
+                self.forward(id, Forwarded::WitnessOff)?;
             }
             Role::Principal if known => self.start_witness_off(Some(id), None)?,
             Role::Mirror | Role::Principal => self.complete(id, Ok(())),
@@ -1285,14 +1327,39 @@ mod tests {
         let before = m.durable().clone();
         let out = accepted(&mut m, 6, SessionCommand::Suspend);
         assert_eq!(sent(&out), vec![(P, Message::Forward(Forwarded::Suspend))]);
-        assert_eq!(completed(&out, 6), Some(Ok(())));
+        assert_eq!(
+            completed(&out, 6),
+            None,
+            "it waits for the principal's answer"
+        );
         assert_eq!(m.durable(), &before);
         assert_eq!(m.state(), MirroringState::Synchronized);
 
         let mut p = synchronized_principal();
-        from_peer(&mut p, 0, M, Message::Forward(Forwarded::Suspend));
+        let out = from_peer(&mut p, 0, M, Message::Forward(Forwarded::Suspend));
         assert_eq!(p.state(), MirroringState::Suspended);
         assert_eq!(p.config().numbers.suspend, 1);
+        assert!(sent(&out).contains(&(M, Message::ForwardDone { applied: true })));
+
+        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
+        assert_eq!(completed(&out, 6), Some(Ok(())));
+    }
+
+    // reference §4 and §7 (1456: the command could not reach the remote instance): a command
+    // forwarded into a connection that is silently gone completed at once with no effect (a
+    // WITNESS OFF left automatic failover armed). It now waits for the principal's answer and
+    // fails with 1456 when the connection is declared lost first; a second one meanwhile is
+    // refused.
+    #[test]
+    fn a_forwarded_command_fails_with_1456_if_the_principal_never_answers() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        accepted(&mut m, 6, SessionCommand::Resume);
+        assert_eq!(refused(&mut m, SessionCommand::Suspend), 1456);
+        let out = lose(&mut m, P);
+        match completed(&out, 6) {
+            Some(Err(number)) => assert_eq!(number, 1456),
+            other => panic!("1456 expected: {other:?}"),
+        }
     }
 
     // reference §7: WITNESS OFF is "accepted on either partner". The principal's SET WITNESS
@@ -1308,6 +1375,7 @@ mod tests {
             sent(&out),
             vec![(P, Message::Forward(Forwarded::WitnessOff))]
         );
+        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
         assert_eq!(completed(&out, 6), Some(Ok(())));
 
         let mut m = synchronized_mirror(SessionConfig::new());

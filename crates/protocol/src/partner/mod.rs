@@ -108,6 +108,9 @@ pub struct Partner {
     set_partner: Option<PendingPartner>,
     set_witness: Option<PendingWitness>,
     witness_off: Option<PendingWitnessOff>,
+    /// Mirror: the command forwarded to the principal, waiting for its answer
+    /// ([`Message::ForwardDone`]).
+    forwarded: Option<CommandId>,
     /// SUSPEND (true) or RESUME (false) that arrived while this instance was taking over as
     /// principal: applied once it serves (see `apply_suspend`).
     suspend_after_take_over: Option<bool>,
@@ -272,6 +275,7 @@ impl Partner {
             set_partner: None,
             set_witness: None,
             witness_off: None,
+            forwarded: None,
             suspend_after_take_over: None,
             end_after_take_over: false,
             forcing: None,
@@ -892,9 +896,13 @@ impl Partner {
                     "the connection to the mirror was lost before it hardened the log that existed when SET PARTNER was issued",
                 );
             }
-            Role::Mirror => self
-                .out
-                .push(Output::Event(StateChangeEvent::ConnectionWithPrincipalLost)),
+            Role::Mirror => {
+                self.out
+                    .push(Output::Event(StateChangeEvent::ConnectionWithPrincipalLost));
+                self.fail_forwarded(
+                    "the connection to the principal was lost before it confirmed the command",
+                );
+            }
         }
         if self.state != MirroringState::Suspended {
             self.set_state(MirroringState::Disconnected);
@@ -1018,6 +1026,7 @@ impl Partner {
                 self.lsn_mirror_hardened = self.lsn_mirror_hardened.max(lsn.min(self.lsn_end));
             }
             (Role::Principal, Message::Forward(command)) => self.on_forwarded(now, command),
+            (Role::Mirror, Message::ForwardDone { applied }) => self.on_forward_done(applied),
             (Role::Principal, Message::WitnessOffRecorded { witness_sequence }) => {
                 self.on_witness_off_recorded(now, witness_sequence)
             }
@@ -1562,6 +1571,9 @@ impl Partner {
         self.switch_lsn = None;
         self.exposure = Exposure::Unreported;
         self.taking_over = Some((change.kind, false));
+        self.fail_forwarded(
+            "this instance became the principal before the old one confirmed the command",
+        );
         self.out.push(Output::RoleChanged {
             role: Role::Principal,
             role_sequence: change.role_sequence,
@@ -1720,6 +1732,10 @@ impl Partner {
                 "a recorded role change is newer than the role sequence"
             );
         }
+        assert!(
+            self.forwarded.is_none() || self.durable.role == Role::Mirror,
+            "only a mirror forwards commands"
+        );
         if self.serving {
             assert_eq!(
                 self.durable.role,

@@ -438,11 +438,11 @@ impl World<'_> {
             if command == SessionCommand::Failover {
                 self.steps.failover_issued_at = Some(now);
             }
-            // An accepted command disturbs the session as a fault does: `recovers` gives it the
-            // same time to settle (a FAILOVER 5 s before the end, its redo still running, is
-            // no failure to recover).
+            // An accepted command gets the time to settle a fault gets before `recovers` asks
+            // that some instance serve (a FAILOVER 5 s before the end, its redo still running,
+            // is no failure to recover). It breaks nothing, so the session need not have been
+            // SYNCHRONIZED again since.
             self.last_disturbance = now;
-            self.synchronized_since_disturbance = false;
         }
         self.drain(n);
         result.map(|()| true)
