@@ -461,10 +461,18 @@ impl World<'_> {
     /// Log writes fail: 9002 on a principal (its commits fail); a mirror suspends the session.
     fn disk_full(&mut self, n: usize) {
         self.nodes[n].disk_full = true;
-        let is_mirror = self.nodes[n]
-            .session()
-            .is_some_and(|p| p.role() == Role::Mirror);
-        if is_mirror {
+        self.mirror_write_failed(n);
+    }
+
+    /// A mirror that cannot write its log suspends the session (spec/scenario.md, `disk_full`),
+    /// unless it is suspended already or has asked already (a SUSPEND forwarded and not yet
+    /// answered is refused, and asked again at the next log it cannot write).
+    pub fn mirror_write_failed(&mut self, n: usize) {
+        let asks = self.nodes[n].disk_full
+            && self.nodes[n]
+                .session()
+                .is_some_and(|p| p.role() == Role::Mirror && !p.config().suspended);
+        if asks {
             self.internal_command(n, SessionCommand::Suspend);
         }
     }

@@ -122,6 +122,8 @@ pub enum Ev {
     LogBackup,
     /// A damaged page on a mirror has been fetched from the principal.
     PageRepaired { node: usize },
+    /// A mirror whose log disk is full was asked to harden log: it suspends the session.
+    MirrorWriteFailed { node: usize },
 }
 
 /// Automatic page repair on a mirror (reference section 6: a damaged page suspends the session
@@ -657,6 +659,7 @@ impl<'s> World<'s> {
             Ev::Monitor => self.sample_monitor(),
             Ev::LogBackup => self.log_backup_job(),
             Ev::PageRepaired { node } => self.page_repaired(node),
+            Ev::MirrorWriteFailed { node } => self.mirror_write_failed(node),
         }
     }
 
@@ -1203,7 +1206,19 @@ impl<'s> World<'s> {
         let jitter = self.rng_disk.exponential(mean_jitter);
         let base = self.scenario.disk.flush_ns;
         let node = &mut self.nodes[n];
-        if node.flush.requested <= node.log.lsn_hardened() || node.disk_full {
+        if node.flush.requested <= node.log.lsn_hardened() {
+            return;
+        }
+        if node.disk_full {
+            // spec/scenario.md: log writes fail; a mirror suspends the session. Not only when
+            // the disk fills: also when log arrives later (a session resumed, or reconnected
+            // after the disk filled while the partners were apart), else the principal waits
+            // for ever for a harden that cannot come. Handled as its own event, outside the
+            // handler that asked for the flush.
+            let suspended = node.session().is_none_or(|p| p.config().suspended);
+            if !suspended && node.session().is_some_and(|p| p.role() == Role::Mirror) {
+                self.queue.push(self.now, Ev::MirrorWriteFailed { node: n });
+            }
             return;
         }
         let to = node.log.begin_flush(node.flush.requested);
