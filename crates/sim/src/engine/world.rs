@@ -1579,10 +1579,12 @@ impl<'s> World<'s> {
         mirror.running() && !mirror.paused && self.mirror_answers(n, m, p.config().timeout())
     }
 
-    /// Whether the link between principal `n` and mirror `m` brings an answer back within
-    /// TIMEOUT: not partitioned, and a round trip, slow links included, shorter than TIMEOUT. A
-    /// slower one is a gray failure the principal waits on until it declares the mirror lost
-    /// (a slow link under TIMEOUT slows commits; it does not stop them). Loss is judged
+    /// Whether the mirror `m` of principal `n` hardens a commit and answers within TIMEOUT: the
+    /// link is not partitioned, and a round trip, slow links included, plus the mirror's log
+    /// flush, slow disk included, is shorter than TIMEOUT. A slower one is a gray failure the
+    /// principal waits on, until it declares the mirror lost if the pings go unanswered too, or
+    /// for as long as it lasts if they do not (a mirror whose flush takes 30 s: every commit
+    /// waits 30 s). Under TIMEOUT it slows commits; it does not stop them. Loss is judged
     /// differently: whether a lost message's retransmission brings the answer within TIMEOUT
     /// depends on when the loss heals, so its stall is judged when it ends
     /// ([`World::follow_mirror_stall`]).
@@ -1592,7 +1594,10 @@ impl<'s> World<'s> {
             .iter()
             .map(|d| d.params.one_way_ns.saturating_add(d.extra_latency))
             .fold(0u64, u64::saturating_add);
-        !there.partitioned && !back.partitioned && round_trip < timeout
+        let flush = self.nodes[m]
+            .flush_override
+            .unwrap_or(self.scenario.disk.flush_ns);
+        !there.partitioned && !back.partitioned && round_trip.saturating_add(flush) < timeout
     }
 
     /// Follows the stretches with no instance able to acknowledge commits (after the workload
