@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use mirror_protocol::{CommandId, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND};
+use mirror_protocol::{
+    CommandId, Partner, Role, SessionCommand, SqlError, MILLISECOND, PING_INTERVAL, SECOND,
+};
 use mirror_setup::{views, BackupUndo, Effect, FailureKind, Query, StatementContext, Work};
 
 use super::dblog::{histories_part_at, Body};
@@ -54,6 +56,9 @@ pub struct Steps {
     current: Option<(usize, usize)>,
     /// What a running backup statement changed, to take back if its instance stops first.
     backups: BTreeMap<(usize, usize), BackupUndo>,
+    /// A statement failing softly, tried again until this moment: (step, statement, when the
+    /// DBA sees the error).
+    soft_deadline: Option<(usize, usize, u64)>,
 }
 
 impl World<'_> {
@@ -79,6 +84,7 @@ impl World<'_> {
 
     fn finish_step(&mut self, i: usize, error: Option<SqlError>) {
         self.steps.current = None;
+        self.steps.soft_deadline = None;
         // The step belongs to the instance it ran on (spec/cli.md: null is for faults only).
         let on = self.scenario.steps[i].on.0;
         self.emit(
@@ -151,6 +157,48 @@ impl World<'_> {
         match result {
             Ok(()) => self.run_statement(i, k + 1),
             Err(error) => self.finish_step(i, Some(error)),
+        }
+    }
+
+    /// Statement `k` of step `i` failed with `error`, which the DBA sees `after` from now. A
+    /// soft failure (a connection attempt dropped silently: noticed only after TIMEOUT plus a
+    /// ping) is tried again at every ping interval until then, as the connection attempts
+    /// are: a pause, partition or power loss that heals meanwhile lets it connect (reference
+    /// section 3). It failed with 1418 ten seconds after a half-second partition had healed.
+    fn fail_statement_after(&mut self, i: usize, k: usize, error: SqlError, after: u64) {
+        let deadline = match self.steps.soft_deadline {
+            // A hard error on a retry (the peer crashed meanwhile) shows at once.
+            _ if after == 0 => self.now,
+            Some((step, statement, deadline)) if (step, statement) == (i, k) => deadline,
+            _ => self.now.saturating_add(after),
+        };
+        let retry = self.now.saturating_add(PING_INTERVAL);
+        if after > 0 && retry < deadline {
+            self.steps.soft_deadline = Some((i, k, deadline));
+            self.queue.push(
+                retry,
+                Ev::StatementRetry {
+                    step: i,
+                    statement: k,
+                },
+            );
+            return;
+        }
+        self.steps.soft_deadline = None;
+        self.queue.push(
+            deadline.max(self.now),
+            Ev::StatementDone {
+                step: i,
+                statement: k,
+                result: Err(Box::new(error)),
+            },
+        );
+    }
+
+    /// A statement that failed softly is tried again, unless it was interrupted meanwhile.
+    pub fn retry_statement(&mut self, i: usize, k: usize) {
+        if self.steps.current == Some((i, k)) {
+            self.run_statement(i, k);
         }
     }
 
@@ -231,6 +279,7 @@ impl World<'_> {
         };
         let outcome = match self.estate.execute(&name, &statement, &context) {
             Ok(outcome) => {
+                self.steps.soft_deadline = None;
                 if let Some(undo) = undo {
                     self.steps.backups.insert((i, k), undo);
                 }
@@ -248,14 +297,7 @@ impl World<'_> {
                     ),
                 };
                 let after = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
-                self.after(
-                    after,
-                    Ev::StatementDone {
-                        step: i,
-                        statement: k,
-                        result: Err(Box::new(error)),
-                    },
-                );
+                self.fail_statement_after(i, k, error, after);
                 return;
             }
         };

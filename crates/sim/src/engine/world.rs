@@ -124,6 +124,8 @@ pub enum Ev {
     PageRepaired { node: usize },
     /// A mirror whose log disk is full was asked to harden log: it suspends the session.
     MirrorWriteFailed { node: usize },
+    /// A statement that failed softly is tried again (its connection attempt is retried).
+    StatementRetry { step: usize, statement: usize },
 }
 
 /// Automatic page repair on a mirror (reference section 6: a damaged page suspends the session
@@ -660,6 +662,7 @@ impl<'s> World<'s> {
             Ev::LogBackup => self.log_backup_job(),
             Ev::PageRepaired { node } => self.page_repaired(node),
             Ev::MirrorWriteFailed { node } => self.mirror_write_failed(node),
+            Ev::StatementRetry { step, statement } => self.retry_statement(step, statement),
         }
     }
 
