@@ -279,6 +279,16 @@ impl Partner {
                 )),
             );
         }
+        if suspend {
+            // SET PARTNER completes once the mirror has hardened the log that existed when it
+            // was issued (reference section 7), which a SUSPENDED session never does: it waited
+            // for ever, holding up every later step (a mirror whose disk filled during its
+            // catch-up). The session stays, SUSPENDED.
+            if let Some(pending) = self.set_partner.take() {
+                let message = "the session was suspended (by the mirror, or by SUSPEND) before the mirror hardened the log that existed when SET PARTNER was issued; the session stays SUSPENDED: RESUME once the cause is fixed";
+                self.complete(pending.id, Err(SqlError::new(1418, message)));
+            }
+        }
         self.durable.config.suspended = suspend;
         self.durable.config.numbers.suspend += 1;
         self.switch_lsn = None;
