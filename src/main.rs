@@ -13,7 +13,7 @@ mod sweep;
 use std::{
     fs,
     io::{self, Write},
-    path::Path,
+    path::{Path, PathBuf},
     process::ExitCode,
     time::Instant,
 };
@@ -225,12 +225,22 @@ fn prepare_outputs(arguments: &RunArgs, scenario: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether two paths name one file (the same path, or the same file once resolved).
+/// Whether two paths name one file once resolved (a file that does not exist yet is resolved
+/// through its folder: `x` and `./x` are one file).
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (fs::canonicalize(a), fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
+    fn resolved(path: &Path) -> PathBuf {
+        fs::canonicalize(path).unwrap_or_else(|_| {
+            let folder = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            match (fs::canonicalize(folder), path.file_name()) {
+                (Ok(folder), Some(name)) => folder.join(name),
+                _ => path.to_path_buf(),
+            }
+        })
     }
+    resolved(a) == resolved(b)
 }
 
 /// `sim validate`: the resolved scenario on stdout.

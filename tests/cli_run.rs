@@ -176,7 +176,15 @@ fn an_output_naming_the_scenario_or_the_other_output_is_bad_input() {
     let _ = std::fs::remove_file(copy);
     let both = std::env::temp_dir().join(format!("mirrorsim-both-{}.out", std::process::id()));
     let both = both.to_str().expect("a UTF-8 path");
-    let output = sim(&["run", SCENARIO, "--events", both, "--trace", both]);
+    let dotted = format!(
+        "{}/./{}",
+        std::env::temp_dir().display(),
+        std::path::Path::new(both)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a name")
+    );
+    let output = sim(&["run", SCENARIO, "--events", both, "--trace", &dotted]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("name the same file"), "{stderr}");

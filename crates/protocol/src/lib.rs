@@ -22,7 +22,7 @@ pub use error::SqlError;
 pub use link::{Link, LinkState, Links};
 pub use message::{ConnId, Envelope, FailoverDenial, Forwarded, Hello, Message};
 pub use mutant::{Mutant, Mutants};
-pub use output::{CommandId, Output, StopReason, Timer};
+pub use output::{CommandId, Output, StopReason, Timer, INTERNAL_COMMAND};
 pub use partner::{Exposure, Partner, PartnerDurable};
 pub use types::*;
 pub use witness::{Witness, WitnessRecord};

@@ -20,6 +20,10 @@ pub enum Timer {
 /// A command the driver numbers, so that its completion can be matched.
 pub type CommandId = u64;
 
+/// The id of a command an instance issues itself (a mirror that cannot write its log suspends
+/// the session; a page repair suspends and resumes it); the operator's are numbered from 1.
+pub const INTERNAL_COMMAND: CommandId = 0;
+
 /// Why a principal stopped serving.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StopReason {

@@ -14,7 +14,6 @@ fn a_burst_larger_than_the_log_buffer_waits_for_the_flushes() {
     let tx = &report.transactions;
     assert_eq!(tx.failed, 0, "no 9002: the log file is far from full");
     assert!(tx.acknowledged > 10_000, "the workload ran: {tx:?}");
-    assert_eq!(tx.acknowledged + tx.in_flight, tx.submitted);
 }
 
 // Reference section 5: a mirror that crashed during its take-over (role change recorded, redo

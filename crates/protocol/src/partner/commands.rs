@@ -7,6 +7,7 @@ use crate::error::SqlError;
 use crate::link::Link;
 use crate::message::{Forwarded, Message};
 use crate::mutant::Mutant;
+use crate::output::INTERNAL_COMMAND;
 use crate::output::{CommandId, Output};
 use crate::types::*;
 
@@ -203,6 +204,14 @@ impl Partner {
                 "the command could not reach the principal; nothing changed",
             ));
         }
+        if id == INTERNAL_COMMAND {
+            // The instance's own (a mirror that cannot write its log, a page repair): sent
+            // whatever the operator has under way, and answered in turn (FIFO), so the answers
+            // it gets first are counted off before the operator's.
+            self.send(self.durable.partner, Message::Forward(command));
+            self.internal_forwards = self.internal_forwards.saturating_add(1);
+            return Ok(());
+        }
         if self.forwarded.is_some() {
             return Err(SqlError::new(
                 1456,
@@ -210,13 +219,26 @@ impl Partner {
             ));
         }
         self.send(self.durable.partner, Message::Forward(command));
-        self.forwarded = Some(id);
+        self.forwarded = Some((id, self.internal_forwards));
         Ok(())
     }
 
-    /// The principal's answer to the command this mirror forwarded.
+    /// The principal's answer to the next command this mirror forwarded.
     pub(super) fn on_forward_done(&mut self, applied: bool) {
-        let Some(id) = self.forwarded.take() else {
+        let answers_ours = match &mut self.forwarded {
+            Some((_, 0)) => true,
+            Some((_, ahead)) => {
+                *ahead -= 1;
+                false
+            }
+            None => false,
+        };
+        if !answers_ours {
+            // An answer to one of the instance's own commands.
+            self.internal_forwards = self.internal_forwards.saturating_sub(1);
+            return;
+        }
+        let Some((id, _)) = self.forwarded.take() else {
             return;
         };
         let result = if applied {
@@ -233,7 +255,8 @@ impl Partner {
     /// The forwarded command gets no answer: 1456 (reference section 7: the command could not
     /// reach the remote instance). The principal may have applied it; the message says so.
     pub(super) fn fail_forwarded(&mut self, why: &str) {
-        if let Some(id) = self.forwarded.take() {
+        self.internal_forwards = 0;
+        if let Some((id, _)) = self.forwarded.take() {
             let message =
                 format!("{why}; it may not have been applied (check sys.database_mirroring)");
             self.complete(id, Err(SqlError::new(1456, message)));
@@ -250,12 +273,45 @@ impl Partner {
                 self.apply_suspend(false);
                 true
             }
-            // One already under way (the operator's, or the first half of a replacement) keeps
-            // its command: asked anew, the operator's statement would never complete.
-            Forwarded::WitnessOff if self.witness_off.is_some() => true,
-            Forwarded::WitnessOff => self.start_witness_off(None, None).is_ok(),
+            Forwarded::WitnessOff => return self.witness_off_for_mirror(),
         };
         self.send(self.durable.partner, Message::ForwardDone { applied });
+    }
+
+    /// WITNESS OFF forwarded by the mirror: answered once it is recorded (reference section 4:
+    /// applied only then), or at once when there is nothing to do or it cannot be done.
+    fn witness_off_for_mirror(&mut self) {
+        let answer_now = match &mut self.witness_off {
+            // The first half of a witness replacement: turning the witness off is not what it
+            // ends with, so the mirror's WITNESS OFF is not done.
+            Some(pending) if pending.replacement.is_some() => Some(false),
+            // One under way (the operator's): the mirror's is answered with it. Asked anew, the
+            // operator's statement would never complete.
+            Some(pending) => {
+                pending.for_mirror = true;
+                None
+            }
+            None if self.durable.config.witness.is_none() => Some(true),
+            None => match self.start_witness_off(None, None) {
+                Ok(()) => {
+                    if let Some(pending) = &mut self.witness_off {
+                        pending.for_mirror = true;
+                    }
+                    None
+                }
+                Err(_) => Some(false),
+            },
+        };
+        if let Some(applied) = answer_now {
+            self.send(self.durable.partner, Message::ForwardDone { applied });
+        }
+    }
+
+    /// Answers the mirror whose WITNESS OFF `pending` carried, if it did.
+    fn answer_witness_off_for_mirror(&mut self, pending: &PendingWitnessOff, applied: bool) {
+        if pending.for_mirror && self.links.is_up(self.durable.partner) {
+            self.send(self.durable.partner, Message::ForwardDone { applied });
+        }
     }
 
     /// SUSPEND or RESUME on the principal: bump the suspend sequence; RESUME returns to
@@ -385,7 +441,7 @@ impl Partner {
         let Some(recorder) = self.witness_off_recorder(w) else {
             return Err(witness_off_unreachable());
         };
-        self.send_witness_off(id, witness_sequence, recorder, replacement);
+        self.send_witness_off(id, witness_sequence, recorder, replacement, false);
         Ok(())
     }
 
@@ -398,6 +454,7 @@ impl Partner {
             if let Some(id) = pending.id {
                 self.complete(id, Err(witness_off_overtaken()));
             }
+            self.answer_witness_off_for_mirror(&pending, false);
         }
     }
 
@@ -417,6 +474,7 @@ impl Partner {
         witness_sequence: u64,
         recorder: InstanceId,
         replacement: Option<Replacement>,
+        for_mirror: bool,
     ) {
         let numbers = Numbers {
             witness: witness_sequence,
@@ -425,6 +483,7 @@ impl Partner {
         self.send(recorder, Message::WitnessOff { numbers });
         self.witness_off = Some(PendingWitnessOff {
             id,
+            for_mirror,
             numbers,
             recorder,
             conn: self.links.link(recorder).and_then(Link::conn),
@@ -453,26 +512,28 @@ impl Partner {
                 pending.numbers.witness,
                 recorder,
                 pending.replacement,
+                pending.for_mirror,
             ),
             None => {
                 self.witness_off = None;
                 if let Some(id) = pending.id {
                     self.complete(id, Err(witness_off_unreachable()));
                 }
+                self.answer_witness_off_for_mirror(&pending, false);
             }
         }
     }
 
     pub(super) fn on_witness_off_recorded(&mut self, now: Nanos, witness_sequence: u64) {
-        let Some(PendingWitnessOff {
+        let Some(pending) = self.witness_off else {
+            return;
+        };
+        let PendingWitnessOff {
             id,
             numbers,
             replacement,
             ..
-        }) = self.witness_off
-        else {
-            return;
-        };
+        } = pending;
         if numbers.witness != witness_sequence {
             return;
         }
@@ -488,6 +549,8 @@ impl Partner {
         self.witness_state = WitnessState::Unknown;
         self.exposure = super::Exposure::Unreported;
         self.broadcast_config();
+        // After the configuration: the mirror knows the witness is gone when its statement ends.
+        self.answer_witness_off_for_mirror(&pending, true);
         match (id, replacement) {
             // The old witness is out; the same statement now sets the new one.
             (Some(id), Some(r)) => self.ask_for_witness(now, id, r, true),
@@ -527,9 +590,10 @@ impl Partner {
             self.end_after_take_over = true;
             return;
         }
-        if self.accepts_commits() {
-            // A serving principal goes on as a database without mirroring: what waited for the
-            // mirror completes on the local flush.
+        self.fail_forwarded("the session ended before the principal confirmed the command");
+        if self.durable.role == Role::Principal && self.running {
+            // The principal goes on as a database without mirroring: what waited for the mirror
+            // (or for a failover that PARTNER OFF ends) completes on the local flush.
             for (tx, lsn) in std::mem::take(&mut self.pending) {
                 self.out.push(Output::CommitWithoutMirroring { tx, lsn });
             }
@@ -1351,6 +1415,55 @@ mod tests {
         assert_eq!(p.config().numbers.suspend, 1);
         assert!(sent(&out).contains(&(M, Message::ForwardDone { applied: true })));
 
+        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
+        assert_eq!(completed(&out, 6), Some(Ok(())));
+    }
+
+    // reference §4: WITNESS OFF "is applied by the principal only after the witness ... has
+    // durably recorded it". One forwarded by the mirror is answered then, not when the principal
+    // sends it on: answered at once, a principal that lost power before the witness recorded it
+    // left the mirror's statement succeeded and automatic failover armed.
+    #[test]
+    fn a_forwarded_witness_off_is_answered_once_recorded() {
+        let mut p = principal_with_witness();
+        let out = from_peer(&mut p, 0, M, Message::Forward(Forwarded::WitnessOff));
+        let sequence = sent(&out)
+            .into_iter()
+            .find_map(|(to, m)| match m {
+                Message::WitnessOff { numbers } if to == W => Some(numbers.witness),
+                _ => None,
+            })
+            .expect("asked of the witness");
+        assert!(!sent(&out)
+            .iter()
+            .any(|(_, m)| matches!(m, Message::ForwardDone { .. })));
+        let out = from_peer(
+            &mut p,
+            0,
+            W,
+            Message::WitnessOffRecorded {
+                witness_sequence: sequence,
+            },
+        );
+        assert!(sent(&out).contains(&(M, Message::ForwardDone { applied: true })));
+        assert_eq!(p.config().witness, None);
+    }
+
+    // The instance's own forwarded command (a mirror whose disk is full suspends the session)
+    // neither blocks the operator's nor is taken for its answer: answers come in order.
+    #[test]
+    fn an_internal_forward_is_answered_before_the_operators() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        m.handle_command(0, INTERNAL_COMMAND, SessionCommand::Suspend)
+            .expect("sent");
+        m.take_outputs();
+        accepted(&mut m, 6, SessionCommand::Resume);
+        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
+        assert_eq!(
+            completed(&out, 6),
+            None,
+            "that answer is the internal command's"
+        );
         let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
         assert_eq!(completed(&out, 6), Some(Ok(())));
     }

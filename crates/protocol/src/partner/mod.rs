@@ -108,9 +108,12 @@ pub struct Partner {
     set_partner: Option<PendingPartner>,
     set_witness: Option<PendingWitness>,
     witness_off: Option<PendingWitnessOff>,
-    /// Mirror: the command forwarded to the principal, waiting for its answer
-    /// ([`Message::ForwardDone`]).
-    forwarded: Option<CommandId>,
+    /// Mirror: the operator's command forwarded to the principal, waiting for its answer
+    /// ([`Message::ForwardDone`]), with how many answers to the instance's own forwarded
+    /// commands come before it.
+    forwarded: Option<(CommandId, u8)>,
+    /// Mirror: the instance's own forwarded commands not yet answered.
+    internal_forwards: u8,
     /// SUSPEND (true) or RESUME (false) that arrived while this instance was taking over as
     /// principal: applied once it serves (see `apply_suspend`).
     suspend_after_take_over: Option<bool>,
@@ -171,8 +174,11 @@ struct Replacement {
 /// WITNESS OFF on its way to whoever records it (reference section 4).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct PendingWitnessOff {
-    /// The operator's command (`None`: forwarded by the mirror, which has answered already).
+    /// The operator's command (`None`: forwarded by the mirror, or the principal's own).
     id: Option<CommandId>,
+    /// Forwarded by the mirror, whose statement waits for the answer ([`Message::ForwardDone`])
+    /// once it is recorded, or cannot be.
+    for_mirror: bool,
     /// The numbers with the witness sequence bumped.
     numbers: Numbers,
     /// The witness, or the mirror when the witness could not be reached.
@@ -276,6 +282,7 @@ impl Partner {
             set_witness: None,
             witness_off: None,
             forwarded: None,
+            internal_forwards: 0,
             suspend_after_take_over: None,
             end_after_take_over: false,
             forcing: None,
@@ -1733,7 +1740,8 @@ impl Partner {
             );
         }
         assert!(
-            self.forwarded.is_none() || self.durable.role == Role::Mirror,
+            (self.forwarded.is_none() && self.internal_forwards == 0)
+                || self.durable.role == Role::Mirror,
             "only a mirror forwards commands"
         );
         if self.serving {

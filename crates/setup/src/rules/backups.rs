@@ -154,12 +154,16 @@ impl Estate {
         if copy.differential_base.map(|b| b.backup_id) == Some(set.id) {
             copy.differential_base = undo.differential_base;
         }
-        let chain_set_by_it = match set.kind {
-            BackupKind::Log => set.last_lsn,
-            BackupKind::Full | BackupKind::Differential => set.first_lsn,
-        };
-        if copy.log_chain_lsn == Some(chain_set_by_it) {
-            copy.log_chain_lsn = undo.log_chain_lsn;
+        match set.kind {
+            // A chain this full backup began is no chain without it, whatever log backups (the
+            // job's) were taken from it meanwhile: the next one gets 4214.
+            BackupKind::Full if undo.log_chain_lsn.is_none() => copy.log_chain_lsn = None,
+            BackupKind::Full | BackupKind::Differential => {}
+            BackupKind::Log if copy.log_chain_lsn == Some(set.last_lsn) => {
+                copy.log_chain_lsn = undo.log_chain_lsn;
+            }
+            // A later log backup (the job's) went on from it: its sets stand.
+            BackupKind::Log => {}
         }
     }
 

@@ -310,13 +310,14 @@ impl World<'_> {
         node.log.crash();
         node.standalone.clear();
         node.held_commits.clear();
+        let buffer_waiters = std::mem::take(&mut node.buffer_waiters);
         let waiting: Vec<u64> = self
             .pending
             .iter()
             .filter(|(_, t)| t.node == n)
             .map(|(tx, _)| tx)
             .collect();
-        for tx in waiting {
+        for tx in waiting.into_iter().chain(buffer_waiters) {
             self.fail_tx(
                 tx,
                 SqlError::new(
@@ -551,7 +552,7 @@ impl World<'_> {
             .as_mut()
             .filter(|p| !p.is_ended() && p.is_running())
         {
-            let _ = p.handle_command(now, 0, command);
+            let _ = p.handle_command(now, mirror_protocol::INTERNAL_COMMAND, command);
         }
         self.drain(n);
     }

@@ -482,9 +482,16 @@ impl World<'_> {
             }
             // An accepted command gets the time to settle a fault gets before `recovers` asks
             // that some instance serve (a FAILOVER 5 s before the end, its redo still running,
-            // is no failure to recover). It breaks nothing, so the session need not have been
-            // SYNCHRONIZED again since.
+            // is no failure to recover). Those that take the session out of SYNCHRONIZED ask
+            // for it again; a SAFETY or TIMEOUT change does not (a session whose log outruns
+            // its link after SAFETY FULL is the bundled example of one that never catches up).
             self.last_disturbance = now;
+            if matches!(
+                command,
+                SessionCommand::Failover | SessionCommand::ForceService | SessionCommand::Resume
+            ) {
+                self.synchronized_since_disturbance = false;
+            }
         }
         self.drain(n);
         result.map(|()| true)

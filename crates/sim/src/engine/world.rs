@@ -199,6 +199,8 @@ pub struct Node {
     /// Commits that arrived while this principal was PENDING_FAILOVER: they wait (reference
     /// section 4's commit table) and are committed or failed when that state ends.
     pub held_commits: VecDeque<u64>,
+    /// Commits waiting for log buffer space, oldest first (see `World::admit_buffer_waiters`).
+    pub buffer_waiters: VecDeque<u64>,
     pub serving: bool,
     /// The role sequence this instance began serving at (its `not_serving` event names it).
     pub serving_role_sequence: u64,
@@ -442,6 +444,7 @@ impl<'s> World<'s> {
                 generation: 0,
                 standalone: VecDeque::new(),
                 held_commits: VecDeque::new(),
+                buffer_waiters: VecDeque::new(),
                 serving: false,
                 serving_role_sequence: 0,
                 page_repair: PageRepair::None,
@@ -588,6 +591,7 @@ impl<'s> World<'s> {
             | Ev::Redo { node, .. }
             | Ev::RedoDrained { node, .. }
             | Ev::Submit { node, .. }
+            | Ev::MirrorWriteFailed { node }
             | Ev::ConnectionReset { node, .. } => Some(*node),
             _ => None,
         }
@@ -1287,6 +1291,7 @@ impl<'s> World<'s> {
         }
         // Commits made before a session existed (or after it ended) complete on the local flush.
         self.acknowledge_standalone(n, lsn);
+        self.admit_buffer_waiters(n);
         self.drain(n);
         self.schedule_redo(n);
         // Releasing is cheap but not free: do it once per RELEASE_EVERY_BYTES, not per flush.
@@ -1845,6 +1850,34 @@ impl<'s> World<'s> {
         }
     }
 
+    /// `tx` waits for log buffer space on node `n`, behind those already waiting; beyond the
+    /// bound it is refused at once.
+    fn wait_for_buffer(&mut self, n: usize, tx: u64) {
+        if self.nodes[n].buffer_waiters.len() >= HELD_COMMITS_MAX {
+            self.fail_tx(
+                tx,
+                SqlError::new(
+                    ERROR_DATABASE_UNAVAILABLE,
+                    "too many commits are waiting for log buffer space",
+                ),
+            );
+            return;
+        }
+        self.nodes[n].buffer_waiters.push_back(tx);
+    }
+
+    /// A flush freed log buffer space on node `n`: the commits waiting for it go on, oldest
+    /// first, while they fit.
+    fn admit_buffer_waiters(&mut self, n: usize) {
+        while let Some(&tx) = self.nodes[n].buffer_waiters.front() {
+            if self.pending.contains(tx) && !self.log_buffer_has_room(n, self.tx_sizes.of(tx)) {
+                return;
+            }
+            self.nodes[n].buffer_waiters.pop_front();
+            self.commit_on_in_turn(n, tx, true);
+        }
+    }
+
     /// Whether node `n`'s log buffer takes a transaction of `size` bytes of log now, once
     /// what is hardened has been released.
     fn log_buffer_has_room(&mut self, n: usize, size: u32) -> bool {
@@ -1862,6 +1895,12 @@ impl<'s> World<'s> {
     }
 
     fn commit_on(&mut self, n: usize, tx: u64) {
+        self.commit_on_in_turn(n, tx, false);
+    }
+
+    /// Commits `tx` on node `n`; `its_turn` when it comes from the front of the commits waiting
+    /// for log buffer space (the others queue behind those).
+    fn commit_on_in_turn(&mut self, n: usize, tx: u64, its_turn: bool) {
         if !self.pending.contains(tx) {
             return;
         }
@@ -1895,12 +1934,13 @@ impl<'s> World<'s> {
             );
             return;
         }
-        if !self.log_buffer_has_room(n, size) {
+        let queue_ahead = !its_turn && !self.nodes[n].buffer_waiters.is_empty();
+        if queue_ahead || !self.log_buffer_has_room(n, size) {
             // SQL Server's log writer makes a commit wait for log buffer space (9002 is about
             // the log file, never the buffer): a burst of commits larger than the buffer, all
-            // submitted before the first flush, waits for the flushes.
-            let wait = self.scenario.disk.flush_ns.max(1_000);
-            self.after(wait, Ev::Submit { node: n, tx });
+            // submitted before the first flush, waits, in order, for the flushes to free some
+            // (`admit_buffer_waiters`).
+            self.wait_for_buffer(n, tx);
             return;
         }
         let before = self.nodes[n].log.lsn_end();
