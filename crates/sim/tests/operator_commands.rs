@@ -185,3 +185,22 @@ fn partner_off_completes_the_commits_that_waited_for_the_mirror() {
     assert_eq!(tx.acknowledged, tx.submitted);
     assert!(tx.submitted > 10_000, "the workload ran: {}", tx.submitted);
 }
+
+// spec/scenario.md: a paused instance "hangs (no pings, no work)". A BACKUP DATABASE under way
+// when alpha hung at 2 s completed at 4.1 s while alpha was still hung; it completes once
+// alpha resumes at 30 s.
+#[test]
+fn a_backup_on_a_hung_instance_completes_after_it_resumes() {
+    let report = report_of("a-backup-on-a-hung-instance-completes-after-it-resumes.toml");
+    let backup = report
+        .steps
+        .iter()
+        .find(|s| s.sql.starts_with("BACKUP DATABASE"))
+        .expect("the full backup step");
+    assert_eq!(backup.error, None);
+    assert!(
+        backup.end_us.is_some_and(|end| end >= 30_000_000),
+        "{:?}",
+        backup.end_us
+    );
+}

@@ -146,6 +146,18 @@ impl World<'_> {
             // Interrupted: its step has already failed.
             return;
         }
+        let n = self.scenario.steps[i].on.0;
+        if self.nodes[n].running() && self.nodes[n].paused {
+            // A hung instance does no work (spec/scenario.md, `pause`): a backup or restore
+            // under way when it hung completes once it resumes, not during the pause.
+            let ev = Ev::StatementDone {
+                step: i,
+                statement: k,
+                result: result.map_err(Box::new),
+            };
+            self.nodes[n].deferred.push_back(ev);
+            return;
+        }
         self.steps.backups.remove(&(i, k));
         if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
             if result.is_ok() {
