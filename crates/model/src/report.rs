@@ -219,8 +219,8 @@ pub fn message(body: &Message) -> String {
                 mirror_protocol::Forwarded::WitnessOff => "WITNESS OFF",
             }
         ),
-        Message::ForwardDone { applied: true } => "forwarded command applied".into(),
-        Message::ForwardDone { applied: false } => "forwarded command not applied".into(),
+        Message::ForwardDone { applied: true, .. } => "forwarded command applied".into(),
+        Message::ForwardDone { applied: false, .. } => "forwarded command not applied".into(),
         Message::WitnessOff { numbers } => {
             format!("SET WITNESS OFF (at {})", numbers_text(*numbers))
         }

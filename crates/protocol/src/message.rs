@@ -174,6 +174,9 @@ pub enum Message {
     /// (WITNESS OFF with neither the witness nor the mirror able to record it). The statement on
     /// the mirror completes with this answer.
     ForwardDone {
+        /// The command answered (a WITNESS OFF is answered when recorded, so after a SUSPEND
+        /// forwarded later may be).
+        command: Forwarded,
         /// Whether the principal applied it.
         applied: bool,
     },

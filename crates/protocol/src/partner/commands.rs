@@ -219,16 +219,19 @@ impl Partner {
             ));
         }
         self.send(self.durable.partner, Message::Forward(command));
-        self.forwarded = Some((id, self.internal_forwards));
+        self.forwarded = Some((id, command, self.internal_forwards));
         Ok(())
     }
 
-    /// The principal's answer to the next command this mirror forwarded.
-    pub(super) fn on_forward_done(&mut self, applied: bool) {
+    /// The principal's answer to a command this mirror forwarded. Answers come in the order
+    /// the commands were sent, except a WITNESS OFF's, which comes once it is recorded; the
+    /// instance's own are only ever SUSPEND or RESUME, so one of another kind is not the
+    /// operator's.
+    pub(super) fn on_forward_done(&mut self, answered: Forwarded, applied: bool) {
         let answers_ours = match &mut self.forwarded {
-            Some((_, 0)) => true,
-            Some((_, ahead)) => {
-                *ahead -= 1;
+            Some((_, ours, ahead)) if *ahead == 0 && *ours == answered => true,
+            Some((_, _, ahead)) => {
+                *ahead = ahead.saturating_sub(1);
                 false
             }
             None => false,
@@ -238,7 +241,7 @@ impl Partner {
             self.internal_forwards = self.internal_forwards.saturating_sub(1);
             return;
         }
-        let Some((id, _)) = self.forwarded.take() else {
+        let Some((id, _, _)) = self.forwarded.take() else {
             return;
         };
         let result = if applied {
@@ -256,7 +259,7 @@ impl Partner {
     /// reach the remote instance). The principal may have applied it; the message says so.
     pub(super) fn fail_forwarded(&mut self, why: &str) {
         self.internal_forwards = 0;
-        if let Some((id, _)) = self.forwarded.take() {
+        if let Some((id, _, _)) = self.forwarded.take() {
             let message =
                 format!("{why}; it may not have been applied (check sys.database_mirroring)");
             self.complete(id, Err(SqlError::new(1456, message)));
@@ -275,7 +278,10 @@ impl Partner {
             }
             Forwarded::WitnessOff => return self.witness_off_for_mirror(),
         };
-        self.send(self.durable.partner, Message::ForwardDone { applied });
+        self.send(
+            self.durable.partner,
+            Message::ForwardDone { command, applied },
+        );
     }
 
     /// WITNESS OFF forwarded by the mirror: answered once it is recorded (reference section 4:
@@ -303,15 +309,23 @@ impl Partner {
             },
         };
         if let Some(applied) = answer_now {
-            self.send(self.durable.partner, Message::ForwardDone { applied });
+            self.answer_mirror_witness_off(applied);
         }
     }
 
     /// Answers the mirror whose WITNESS OFF `pending` carried, if it did.
     fn answer_witness_off_for_mirror(&mut self, pending: &PendingWitnessOff, applied: bool) {
         if pending.for_mirror && self.links.is_up(self.durable.partner) {
-            self.send(self.durable.partner, Message::ForwardDone { applied });
+            self.answer_mirror_witness_off(applied);
         }
+    }
+
+    fn answer_mirror_witness_off(&mut self, applied: bool) {
+        let answer = Message::ForwardDone {
+            command: Forwarded::WitnessOff,
+            applied,
+        };
+        self.send(self.durable.partner, answer);
     }
 
     /// SUSPEND or RESUME on the principal: bump the suspend sequence; RESUME returns to
@@ -1413,9 +1427,23 @@ mod tests {
         let out = from_peer(&mut p, 0, M, Message::Forward(Forwarded::Suspend));
         assert_eq!(p.state(), MirroringState::Suspended);
         assert_eq!(p.config().numbers.suspend, 1);
-        assert!(sent(&out).contains(&(M, Message::ForwardDone { applied: true })));
+        assert!(sent(&out).contains(&(
+            M,
+            Message::ForwardDone {
+                command: Forwarded::Suspend,
+                applied: true
+            }
+        )));
 
-        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
+        let out = from_peer(
+            &mut m,
+            0,
+            P,
+            Message::ForwardDone {
+                command: Forwarded::Suspend,
+                applied: true,
+            },
+        );
         assert_eq!(completed(&out, 6), Some(Ok(())));
     }
 
@@ -1445,7 +1473,13 @@ mod tests {
                 witness_sequence: sequence,
             },
         );
-        assert!(sent(&out).contains(&(M, Message::ForwardDone { applied: true })));
+        assert!(sent(&out).contains(&(
+            M,
+            Message::ForwardDone {
+                command: Forwarded::WitnessOff,
+                applied: true
+            }
+        )));
         assert_eq!(p.config().witness, None);
     }
 
@@ -1458,13 +1492,52 @@ mod tests {
             .expect("sent");
         m.take_outputs();
         accepted(&mut m, 6, SessionCommand::Resume);
-        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
+        let out = from_peer(
+            &mut m,
+            0,
+            P,
+            Message::ForwardDone {
+                command: Forwarded::Suspend,
+                applied: true,
+            },
+        );
         assert_eq!(
             completed(&out, 6),
             None,
             "that answer is the internal command's"
         );
-        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
+        let out = from_peer(
+            &mut m,
+            0,
+            P,
+            Message::ForwardDone {
+                command: Forwarded::Resume,
+                applied: true,
+            },
+        );
+        assert_eq!(completed(&out, 6), Some(Ok(())));
+    }
+
+    // A WITNESS OFF is answered once recorded, so a SUSPEND the mirror sends of its own after
+    // it (a full disk) may be answered first: that answer is not the operator's.
+    #[test]
+    fn an_internal_suspend_answered_before_a_pending_witness_off_is_not_taken_for_it() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        accepted(&mut m, 6, SessionCommand::WitnessOff);
+        m.handle_command(0, INTERNAL_COMMAND, SessionCommand::Suspend)
+            .expect("sent");
+        m.take_outputs();
+        let suspended = Message::ForwardDone {
+            command: Forwarded::Suspend,
+            applied: true,
+        };
+        let out = from_peer(&mut m, 0, P, suspended);
+        assert_eq!(completed(&out, 6), None);
+        let recorded = Message::ForwardDone {
+            command: Forwarded::WitnessOff,
+            applied: true,
+        };
+        let out = from_peer(&mut m, 0, P, recorded);
         assert_eq!(completed(&out, 6), Some(Ok(())));
     }
 
@@ -1498,7 +1571,15 @@ mod tests {
             sent(&out),
             vec![(P, Message::Forward(Forwarded::WitnessOff))]
         );
-        let out = from_peer(&mut m, 0, P, Message::ForwardDone { applied: true });
+        let out = from_peer(
+            &mut m,
+            0,
+            P,
+            Message::ForwardDone {
+                command: Forwarded::WitnessOff,
+                applied: true,
+            },
+        );
         assert_eq!(completed(&out, 6), Some(Ok(())));
 
         let mut m = synchronized_mirror(SessionConfig::new());

@@ -14,7 +14,7 @@ use crate::command::{SessionCommand, ERROR_DATABASE_UNAVAILABLE};
 
 use crate::error::SqlError;
 use crate::link::{LinkState, Links, Received};
-use crate::message::{ConnId, Envelope, FailoverDenial, Hello, Message};
+use crate::message::{ConnId, Envelope, FailoverDenial, Forwarded, Hello, Message};
 use crate::mutant::{Mutant, Mutants};
 use crate::output::{CommandId, Output, StopReason, Timer};
 use crate::types::*;
@@ -111,7 +111,7 @@ pub struct Partner {
     /// Mirror: the operator's command forwarded to the principal, waiting for its answer
     /// ([`Message::ForwardDone`]), with how many answers to the instance's own forwarded
     /// commands come before it.
-    forwarded: Option<(CommandId, u8)>,
+    forwarded: Option<(CommandId, Forwarded, u8)>,
     /// Mirror: the instance's own forwarded commands not yet answered.
     internal_forwards: u8,
     /// SUSPEND (true) or RESUME (false) that arrived while this instance was taking over as
@@ -1033,7 +1033,9 @@ impl Partner {
                 self.lsn_mirror_hardened = self.lsn_mirror_hardened.max(lsn.min(self.lsn_end));
             }
             (Role::Principal, Message::Forward(command)) => self.on_forwarded(now, command),
-            (Role::Mirror, Message::ForwardDone { applied }) => self.on_forward_done(applied),
+            (Role::Mirror, Message::ForwardDone { command, applied }) => {
+                self.on_forward_done(command, applied)
+            }
             (Role::Principal, Message::WitnessOffRecorded { witness_sequence }) => {
                 self.on_witness_off_recorded(now, witness_sequence)
             }
