@@ -188,8 +188,29 @@ impl Partner {
             }
             Role::Principal => self.apply_suspend(suspend),
         }
-        self.complete(id, Ok(()));
+        self.complete_unless_held(id);
         Ok(())
+    }
+
+    /// Completes the operator's command now, or, when this instance is taking over, once the
+    /// take-over lets it be applied (`apply_commands_held_by_take_over`): completed at once, a
+    /// command held by a take-over that a crash then cut short reported success with no effect.
+    fn complete_unless_held(&mut self, id: CommandId) {
+        if self.taking_over.is_none() {
+            self.complete(id, Ok(()));
+            return;
+        }
+        if let Some(earlier) = self.held_command.replace(id) {
+            // Steps run one at a time, so there is no earlier one; should there be, it is done.
+            self.complete(earlier, Ok(()));
+        }
+    }
+
+    /// The commands held by a take-over have been applied (or, `Err`, dropped with it).
+    pub(super) fn complete_held_command(&mut self, result: Result<(), SqlError>) {
+        if let Some(id) = self.held_command.take() {
+            self.complete(id, result);
+        }
     }
 
     /// A mirror forwards SUSPEND, RESUME and WITNESS OFF to the principal (reference section 4).
@@ -586,13 +607,26 @@ impl Partner {
     }
 
     fn command_partner_off(&mut self, id: CommandId) -> Result<(), SqlError> {
+        if self.taking_over.is_some() {
+            // Held with the role change, peers included: told at once, the witness dropped the
+            // session this instance was about to serve, and a crash before it served left the
+            // database unserved.
+            self.end_after_take_over = Some(true);
+            self.complete_unless_held(id);
+            return Ok(());
+        }
+        self.send_partner_off();
+        self.complete(id, Ok(()));
+        self.end_session();
+        Ok(())
+    }
+
+    /// Tells the partner and the witness that the session is over.
+    pub(super) fn send_partner_off(&mut self) {
         self.send(self.durable.partner, Message::PartnerOff);
         if let Some(w) = self.durable.config.witness {
             self.send(w, Message::PartnerOff);
         }
-        self.complete(id, Ok(()));
-        self.end_session();
-        Ok(())
     }
 
     /// The session is over here. A principal's database stays online (the driver serves it as a
@@ -601,7 +635,7 @@ impl Partner {
         if self.taking_over.is_some() {
             // The role change is recorded: finish it (drain redo, serve), then end the session,
             // so that the database comes online here instead of nowhere.
-            self.end_after_take_over = true;
+            self.end_after_take_over.get_or_insert(false);
             return;
         }
         self.fail_forwarded("the session ended before the principal confirmed the command");

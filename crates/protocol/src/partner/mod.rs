@@ -119,7 +119,11 @@ pub struct Partner {
     suspend_after_take_over: Option<bool>,
     /// SET PARTNER OFF arrived while this instance was taking over as principal: the session
     /// ends once it serves, so that the database comes online here (see `end_session`).
-    end_after_take_over: bool,
+    /// `Some(true)`: issued here, so the peers are told then too.
+    end_after_take_over: Option<bool>,
+    /// The operator's SUSPEND, RESUME or SET PARTNER OFF held by the take-over: its statement
+    /// completes when the command is applied.
+    held_command: Option<CommandId>,
     // Mirror.
     /// FORCE_SERVICE_ALLOW_DATA_LOSS waiting for the witness's grant.
     forcing: Option<CommandId>,
@@ -284,7 +288,8 @@ impl Partner {
             forwarded: None,
             internal_forwards: 0,
             suspend_after_take_over: None,
-            end_after_take_over: false,
+            end_after_take_over: None,
+            held_command: None,
             forcing: None,
             handshaken: false,
             told_synchronized: None,
@@ -556,9 +561,21 @@ impl Partner {
             self.apply_suspend(suspend);
             self.settle(now);
         }
-        if std::mem::take(&mut self.end_after_take_over) {
-            self.end_session();
+        self.end_held_session();
+        self.complete_held_command(Ok(()));
+    }
+
+    /// Ends the session if SET PARTNER OFF was held by the take-over, telling the peers when it
+    /// was the operator's here (`Some(true)`) rather than a peer's message.
+    fn end_held_session(&mut self) -> bool {
+        let Some(tell_peers) = self.end_after_take_over.take() else {
+            return false;
+        };
+        if tell_peers {
+            self.send_partner_off();
         }
+        self.end_session();
+        true
     }
 
     /// The driver noticed a broken connection (a hard error at once; in the model checker, a
@@ -1540,9 +1557,13 @@ impl Partner {
         if self.links.is_up(self.durable.partner) {
             self.send_hello();
         }
-        if std::mem::take(&mut self.end_after_take_over) {
-            self.end_session();
+        if self.end_held_session() {
+            self.complete_held_command(Ok(()));
         }
+        self.complete_held_command(Err(SqlError::new(
+            1456,
+            "the take-over this instance had begun did not finish, and the SUSPEND or RESUME held for it was dropped: the new principal decides",
+        )));
     }
 
     /// This mirror takes over as principal after `change` was durably recorded (by the witness
