@@ -330,18 +330,19 @@ impl Partner {
             },
         };
         if let Some(applied) = answer_now {
-            self.answer_mirror_witness_off(applied);
+            self.send_witness_off_answer(applied);
         }
     }
 
     /// Answers the mirror whose WITNESS OFF `pending` carried, if it did.
     fn answer_witness_off_for_mirror(&mut self, pending: &PendingWitnessOff, applied: bool) {
         if pending.for_mirror && self.links.is_up(self.durable.partner) {
-            self.answer_mirror_witness_off(applied);
+            self.send_witness_off_answer(applied);
         }
     }
 
-    fn answer_mirror_witness_off(&mut self, applied: bool) {
+    /// The answer to a WITNESS OFF the mirror forwarded.
+    fn send_witness_off_answer(&mut self, applied: bool) {
         let answer = Message::ForwardDone {
             command: Forwarded::WitnessOff,
             applied,

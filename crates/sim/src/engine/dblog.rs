@@ -591,7 +591,7 @@ impl DbLog {
         };
         let needed = tx_log_len(size);
         let held = (w.bytes_retained() + needed + needed / 16) * 4 / 3;
-        held + 4 * LogConfig::default().chunk_bytes as u64 <= w.bytes_buffered_max()
+        held + 4 * log_config().chunk_bytes as u64 <= w.bytes_buffered_max()
     }
 
     /// The end of log ready to be flushed (sealed, or received).

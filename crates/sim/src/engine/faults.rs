@@ -466,14 +466,10 @@ impl World<'_> {
     }
 
     /// A mirror that cannot write its log suspends the session (spec/scenario.md, `disk_full`),
-    /// unless it is suspended already or has asked already (a SUSPEND forwarded and not yet
-    /// answered is refused, and asked again at the next log it cannot write).
+    /// unless it is suspended already. Asked again at each log it cannot write until the
+    /// principal's SUSPEND reaches it (its own forwarded SUSPEND may be lost with a connection).
     pub fn mirror_write_failed(&mut self, n: usize) {
-        let asks = self.nodes[n].disk_full
-            && self.nodes[n]
-                .session()
-                .is_some_and(|p| p.role() == Role::Mirror && !p.config().suspended);
-        if asks {
+        if self.nodes[n].mirror_cannot_write() {
             self.internal_command(n, SessionCommand::Suspend);
         }
     }

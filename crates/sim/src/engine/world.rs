@@ -285,6 +285,15 @@ impl Node {
         self.partner.as_ref().filter(|p| !p.is_ended())
     }
 
+    /// A mirror of a session not yet suspended whose log disk is full: it must suspend the
+    /// session (spec/scenario.md, `disk_full`).
+    pub fn mirror_cannot_write(&self) -> bool {
+        self.disk_full
+            && self
+                .session()
+                .is_some_and(|p| p.role() == Role::Mirror && !p.config().suspended)
+    }
+
     fn timer_index(timer: Timer) -> usize {
         match timer {
             Timer::Ping => 0,
@@ -1222,8 +1231,7 @@ impl<'s> World<'s> {
             // after the disk filled while the partners were apart), else the principal waits
             // for ever for a harden that cannot come. Handled as its own event, outside the
             // handler that asked for the flush.
-            let suspended = node.session().is_none_or(|p| p.config().suspended);
-            if !suspended && node.session().is_some_and(|p| p.role() == Role::Mirror) {
+            if node.mirror_cannot_write() {
                 self.queue.push(self.now, Ev::MirrorWriteFailed { node: n });
             }
             return;
@@ -1786,17 +1794,24 @@ impl<'s> World<'s> {
     /// written yet) until that state ends; beyond the bound it is refused at once.
     fn hold_commit(&mut self, n: usize, tx: u64, client: Option<u32>) {
         self.await_commit(n, tx, client);
-        if self.nodes[n].held_commits.len() >= HELD_COMMITS_MAX {
-            self.fail_tx(
-                tx,
-                SqlError::new(
-                    ERROR_DATABASE_UNAVAILABLE,
-                    "too many commits are waiting for the failover",
-                ),
-            );
+        self.queue_commit(n, tx, |node| &mut node.held_commits, "the failover");
+    }
+
+    /// `tx` joins one of node `n`'s queues of waiting commits (`queue`), or, when it holds
+    /// [`HELD_COMMITS_MAX`] already, is refused at once: what it waits for is named.
+    fn queue_commit(
+        &mut self,
+        n: usize,
+        tx: u64,
+        queue: fn(&mut Node) -> &mut VecDeque<u64>,
+        waiting_for: &str,
+    ) {
+        if queue(&mut self.nodes[n]).len() >= HELD_COMMITS_MAX {
+            let message = format!("too many commits are waiting for {waiting_for}");
+            self.fail_tx(tx, SqlError::new(ERROR_DATABASE_UNAVAILABLE, message));
             return;
         }
-        self.nodes[n].held_commits.push_back(tx);
+        queue(&mut self.nodes[n]).push_back(tx);
     }
 
     /// The held commits of instance `n` once it is no longer PENDING_FAILOVER: committed if it
@@ -1848,22 +1863,6 @@ impl<'s> World<'s> {
             Some(copy) => copy.log_chain_lsn.unwrap_or(u64::MAX),
             None => self.log_backup_end,
         }
-    }
-
-    /// `tx` waits for log buffer space on node `n`, behind those already waiting; beyond the
-    /// bound it is refused at once.
-    fn wait_for_buffer(&mut self, n: usize, tx: u64) {
-        if self.nodes[n].buffer_waiters.len() >= HELD_COMMITS_MAX {
-            self.fail_tx(
-                tx,
-                SqlError::new(
-                    ERROR_DATABASE_UNAVAILABLE,
-                    "too many commits are waiting for log buffer space",
-                ),
-            );
-            return;
-        }
-        self.nodes[n].buffer_waiters.push_back(tx);
     }
 
     /// A flush freed log buffer space on node `n`: the commits waiting for it go on, oldest
@@ -1940,7 +1939,7 @@ impl<'s> World<'s> {
             // the log file, never the buffer): a burst of commits larger than the buffer, all
             // submitted before the first flush, waits, in order, for the flushes to free some
             // (`admit_buffer_waiters`).
-            self.wait_for_buffer(n, tx);
+            self.queue_commit(n, tx, |node| &mut node.buffer_waiters, "log buffer space");
             return;
         }
         let before = self.nodes[n].log.lsn_end();
