@@ -54,6 +54,9 @@ pub struct BackupSet {
     pub last_lsn: u64,
     /// Differential: the full backup it is based on.
     pub base: Option<crate::catalog::BackupBase>,
+    /// Log: the log backup before it in its chain. Full and differential: the last log backup
+    /// whose log it holds (taken before it completed). A copy restored from it holds that log.
+    pub log_backup_before: Option<u64>,
     /// The recovery model the database had (a restored copy takes it).
     pub recovery_model: RecoveryModel,
     /// Its size: what writing and restoring it costs in disk time.

@@ -244,6 +244,12 @@ pub struct Database {
     pub log_chain_lsn: Option<u64>,
     /// ONLINE: the full backup differentials are taken against.
     pub differential_base: Option<BackupBase>,
+    /// The last log backup (its set's id) whose log this copy holds: ONLINE, the last one
+    /// taken in its chain; RESTORING, the last one its restores cover. Every log backup holds
+    /// some log on a real server, so a chain is judged by its sets as well as by LSNs: a log
+    /// backup with nothing written since the previous one is still one the mirror must
+    /// restore (1412, 4305).
+    pub last_log_backup: Option<u64>,
     /// Its mirroring configuration, if any.
     pub mirroring: Option<Mirroring>,
 }

@@ -235,6 +235,10 @@ pub(crate) mod sql {
         SqlError::new(4305, format!("The log in this backup set begins at LSN {first_lsn}, which is too recent to apply to the database. An earlier log backup that includes LSN {needed_lsn} can be restored."))
     }
 
+    pub fn log_backup_skipped(first_lsn: u64, previous: u64) -> SqlError {
+        SqlError::new(4305, format!("The log in this backup set begins at LSN {first_lsn}, which is too recent to apply to the database. The log backup taken before it (backup set {previous}) has not been restored: restore it first."))
+    }
+
     pub fn log_too_early(last_lsn: u64, needed_lsn: u64) -> SqlError {
         SqlError::new(4326, format!("The log in this backup set terminates at LSN {last_lsn}, which is too early to apply to the database. A more recent log backup that includes LSN {needed_lsn} can be restored."))
     }

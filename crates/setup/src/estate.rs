@@ -123,7 +123,8 @@ pub enum Effect {
         witness_address: ServerAddress,
     },
     /// End the session in the protocol core (`SET PARTNER OFF`); the catalog already shows the
-    /// principal ONLINE and the mirror RESTORING, both out of the session.
+    /// issuing instance's copy out of the session. The partner's leaves it when its instance
+    /// hears of it: call [`Estate::session_ended`] then.
     EndSession {
         /// The database.
         database: String,
@@ -284,6 +285,7 @@ impl Estate {
                 restored_base: None,
                 log_restored_since_base: false,
                 log_chain_lsn: None,
+                last_log_backup: None,
                 differential_base: None,
                 mirroring: None,
             },
@@ -422,18 +424,23 @@ impl Estate {
             .and_then(Database::session)
             .ok_or_else(no_session)?;
         let partner = membership.partner.clone();
+        let guid = membership.mirroring_guid.clone();
+        let own_copy = catalog.database(database).expect("found above");
+        // The partner may have left the session already (PARTNER OFF it heard while this
+        // instance was cut off): then only this copy changes.
         let partner_copy = self
             .instance(&partner)
             .and_then(|catalog| catalog.database(database))
-            .filter(|copy| copy.session().is_some())
-            .ok_or_else(no_session)?;
+            .filter(|copy| copy.session().is_some_and(|s| s.mirroring_guid == guid));
         // The log backup chain lives in the log, so it moves with the principal's role; take it
         // from whichever copy is the principal now (the call may repeat a switch already made).
-        let current_principal = match membership.role {
-            MirroringRole::Principal => catalog.database(database).expect("found above"),
-            MirroringRole::Mirror => partner_copy,
+        let current_principal = match (membership.role, partner_copy) {
+            (MirroringRole::Mirror, Some(partner_copy)) => partner_copy,
+            _ => own_copy,
         };
+        let partner_in_session = partner_copy.is_some();
         let differential_base = current_principal.differential_base;
+        let last_log_backup = current_principal.last_log_backup;
         let family_guid = current_principal.fork.family_guid.clone();
         let mut fork = current_principal.fork.clone();
         // Log past the switch point may be discarded, so the next log backup starts there at
@@ -452,7 +459,12 @@ impl Estate {
         new.fork = fork.clone();
         new.log_chain_lsn = log_chain_lsn;
         new.differential_base = differential_base;
+        new.last_log_backup = last_log_backup;
         set_role(new, MirroringRole::Principal);
+        if !partner_in_session {
+            self.assert_invariants();
+            return Ok(());
+        }
         let old = self
             .catalog_mut(&partner)
             .database_mut(database)
@@ -469,6 +481,10 @@ impl Estate {
         self.instances
             .get(instance)
             .expect("execute checked that the instance exists")
+    }
+
+    pub(crate) fn catalog_mut_if_exists(&mut self, instance: &str) -> Option<&mut InstanceCatalog> {
+        self.instances.get_mut(instance)
     }
 
     pub(crate) fn catalog_mut(&mut self, instance: &str) -> &mut InstanceCatalog {
@@ -524,25 +540,29 @@ impl Estate {
         ])
     }
 
-    fn assert_invariants(&self) {
+    pub(crate) fn assert_invariants(&self) {
         for catalog in self.instances.values() {
             for database in catalog.databases.values() {
                 database.assert_invariants();
-                if let Some(session) = database.session() {
-                    let partner = self
-                        .instances
-                        .get(&session.partner)
-                        .and_then(|partner| partner.database(&database.name))
-                        .and_then(Database::session);
-                    assert!(
-                        partner.is_some_and(|partner| partner.partner == catalog.name
-                            && partner.role != session.role
-                            && partner.mirroring_guid == session.mirroring_guid),
-                        "{} on {}: the partner's copy must be in the same session in the other role",
-                        database.name,
-                        catalog.name
-                    );
-                }
+                let Some(session) = database.session() else {
+                    continue;
+                };
+                // The partner's copy is in the same session in the other role, or has left it
+                // (a PARTNER OFF this instance has not heard of).
+                let partner = self
+                    .instances
+                    .get(&session.partner)
+                    .and_then(|partner| partner.database(&database.name))
+                    .and_then(Database::session)
+                    .filter(|partner| partner.mirroring_guid == session.mirroring_guid);
+                assert!(
+                    partner
+                        .is_none_or(|partner| partner.partner == catalog.name
+                            && partner.role != session.role),
+                    "{} on {}: the partner's copy must be in the same session in the other role",
+                    database.name,
+                    catalog.name
+                );
             }
         }
     }

@@ -384,6 +384,14 @@ fn partner_off_then_mirroring_again_needs_the_log_backups_taken_since() {
     let mut rehearsal = session_running();
     rehearsal.context.mirror_hardened_lsn = rehearsal.context.end_of_log_lsn;
     let off = rehearsal.run("beta", "ALTER DATABASE Sales SET PARTNER OFF");
+    // Only beta's copy has left the session: alpha's leaves it when alpha hears of it.
+    assert!(rehearsal
+        .estate
+        .instance("alpha")
+        .and_then(|c| c.database("Sales"))
+        .is_some_and(|d| d.session().is_some()));
+    let hardened = rehearsal.context.end_of_log_lsn;
+    rehearsal.estate.session_ended("alpha", "Sales", hardened);
     assert_eq!(off.work, Work::Catalog);
     assert_eq!(
         off.effect,
@@ -424,6 +432,8 @@ fn recovering_the_old_mirror_starts_a_new_fork() {
     let mut rehearsal = session_running();
     rehearsal.context.mirror_hardened_lsn = rehearsal.context.end_of_log_lsn;
     rehearsal.run("alpha", "ALTER DATABASE Sales SET PARTNER OFF");
+    let hardened = rehearsal.context.mirror_hardened_lsn;
+    rehearsal.estate.session_ended("beta", "Sales", hardened);
     let fork_before = rehearsal
         .estate
         .instance("beta")

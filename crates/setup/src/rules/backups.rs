@@ -35,6 +35,7 @@ impl Estate {
         copy.recovery_model = model;
         if model == RecoveryModel::Simple {
             copy.log_chain_lsn = None;
+            copy.last_log_backup = None;
         }
         Ok(Outcome::catalog())
     }
@@ -116,13 +117,20 @@ impl Estate {
         let end = end_of_log_lsn.max(set.last_lsn);
         set.last_lsn = end;
         let (on, database) = (set.taken_on.clone(), set.database.clone());
-        let base = self
-            .catalog_mut(&on)
-            .database_mut(&database)
-            .and_then(|copy| copy.differential_base.as_mut())
-            .filter(|base| base.backup_id == backup_id);
-        if let Some(base) = base {
+        let Some(copy) = self.catalog_mut(&on).database_mut(&database) else {
+            return;
+        };
+        let last_log_backup = copy.last_log_backup;
+        if let Some(base) = copy
+            .differential_base
+            .as_mut()
+            .filter(|base| base.backup_id == backup_id)
+        {
             base.lsn = end;
+        }
+        // The log backups a job took while it ran: their log is in it too.
+        if let Some(set) = self.backup_folder_mut().set_mut(backup_id) {
+            set.log_backup_before = last_log_backup;
         }
     }
 
@@ -137,6 +145,7 @@ impl Estate {
             database: database.to_string(),
             differential_base: copy.and_then(|c| c.differential_base),
             log_chain_lsn: copy.and_then(|c| c.log_chain_lsn),
+            last_log_backup: copy.and_then(|c| c.last_log_backup),
         }
     }
 
@@ -161,6 +170,9 @@ impl Estate {
             BackupKind::Full | BackupKind::Differential => {}
             BackupKind::Log if copy.log_chain_lsn == Some(set.last_lsn) => {
                 copy.log_chain_lsn = undo.log_chain_lsn;
+                if copy.last_log_backup == Some(set.id) {
+                    copy.last_log_backup = undo.last_log_backup;
+                }
             }
             // A later log backup (the job's) went on from it: its sets stand.
             BackupKind::Log => {}
@@ -191,12 +203,14 @@ impl Estate {
             "{database} on {on}: the end of log {end} is behind the last log backup {chain}"
         );
         let set = self.backup_set(on, copy, BackupKind::Log, chain, end, None, end - chain);
-        let bytes = set.bytes;
+        let (bytes, id) = (set.bytes, set.id);
         self.backup_folder_mut().append(file, set);
-        self.catalog_mut(on)
+        let copy = self
+            .catalog_mut(on)
             .database_mut(database)
-            .expect("found above")
-            .log_chain_lsn = Some(end);
+            .expect("found above");
+        copy.log_chain_lsn = Some(end);
+        copy.last_log_backup = Some(id);
         Ok(Outcome {
             work: Work::Disk { bytes },
             effect: Effect::None,
@@ -244,6 +258,7 @@ impl Estate {
             first_lsn,
             last_lsn,
             base,
+            log_backup_before: copy.last_log_backup,
             recovery_model: copy.recovery_model,
             bytes,
         }
@@ -330,6 +345,7 @@ impl Estate {
             log_restored_since_base: false,
             log_chain_lsn: None,
             differential_base: None,
+            last_log_backup: set.log_backup_before,
             mirroring: None,
         })
     }
@@ -370,13 +386,27 @@ impl Estate {
         // the first after a full or differential backup (taken as that backup completed, with
         // no log written in between); otherwise it is one already restored.
         let empty = set.first_lsn == set.last_lsn;
-        let at_point_again = set.last_lsn == point && !empty && copy.log_restored_since_base;
+        let already_covered = copy.last_log_backup >= Some(set.id);
+        let at_point_again =
+            set.last_lsn == point && !empty && copy.log_restored_since_base && already_covered;
         if set.last_lsn < point || at_point_again {
+            return Err(sql::log_too_early(set.last_lsn, point).into());
+        }
+        // A log backup in between is missing, though it added no LSN (nothing was written
+        // between the two): on a real server every log backup holds log.
+        if let Some(previous) = set
+            .log_backup_before
+            .filter(|&p| Some(p) > copy.last_log_backup)
+        {
+            return Err(sql::log_backup_skipped(set.first_lsn, previous).into());
+        }
+        if empty && already_covered {
             return Err(sql::log_too_early(set.last_lsn, point).into());
         }
         let mut restored = copy.clone();
         restored.lsn_restored = set.last_lsn;
         restored.log_restored_since_base = true;
+        restored.last_log_backup = Some(set.id);
         self.finish_restore(on, restored, mode);
         Ok(Outcome {
             work: Work::Disk { bytes: set.bytes },
@@ -441,6 +471,7 @@ fn differential_restore(
     let mut restored = copy.clone();
     restored.lsn_restored = set.last_lsn;
     restored.log_restored_since_base = false;
+    restored.last_log_backup = restored.last_log_backup.max(set.log_backup_before);
     Ok(restored)
 }
 
@@ -457,4 +488,6 @@ pub struct BackupUndo {
     differential_base: Option<BackupBase>,
     /// The database's log backup chain before it.
     log_chain_lsn: Option<u64>,
+    /// The database's last log backup before it.
+    last_log_backup: Option<u64>,
 }

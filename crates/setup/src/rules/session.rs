@@ -322,9 +322,12 @@ impl Estate {
     }
 
     /// `SET PARTNER OFF` (either partner): 5011 unknown database; 1416 not configured. Ends the
-    /// session: the mirror stays RESTORING at the log it had hardened, and a new session needs
-    /// every log backup taken since restored on it first. On a copy only prepared to be a
-    /// mirror, it forgets the principal's address.
+    /// session on this instance: a principal's copy stays ONLINE, a mirror's stays RESTORING at
+    /// the log it had hardened, and a new session needs every log backup taken since restored on
+    /// it first. The partner's copy leaves the session only when its instance hears of it
+    /// ([`Estate::session_ended`]): one cut off or down keeps its session, as its own
+    /// sys.database_mirroring shows, until PARTNER OFF is run there too. On a copy only
+    /// prepared to be a mirror, it forgets the principal's address.
     pub(crate) fn partner_off(
         &mut self,
         on: &str,
@@ -356,27 +359,7 @@ impl Estate {
             MirroringRole::Principal => (on.to_string(), session.partner.clone()),
             MirroringRole::Mirror => (session.partner.clone(), on.to_string()),
         };
-        let fork = self
-            .catalog(&principal)
-            .database(database)
-            .expect("sessions are symmetric")
-            .fork
-            .clone();
-        self.catalog_mut(&principal)
-            .database_mut(database)
-            .expect("sessions are symmetric")
-            .mirroring = None;
-        let mirror_copy = self
-            .catalog_mut(&mirror)
-            .database_mut(database)
-            .expect("sessions are symmetric");
-        assert!(
-            context.mirror_hardened_lsn >= mirror_copy.lsn_restored,
-            "{database} on {mirror}: StatementContext::mirror_hardened_lsn ({}) must be the mirror's hardened end of log, at least the {} it was restored to",
-            context.mirror_hardened_lsn,
-            mirror_copy.lsn_restored
-        );
-        end_mirror_membership(mirror_copy, fork, context.mirror_hardened_lsn);
+        self.session_ended(on, database, context.mirror_hardened_lsn);
         Ok(Outcome {
             work: Work::Catalog,
             effect: Effect::EndSession {
@@ -385,6 +368,40 @@ impl Estate {
                 mirror,
             },
         })
+    }
+
+    /// The session of `database` ended on `instance` (its own PARTNER OFF, or it heard of its
+    /// partner's): its copy leaves the session. A mirror's copy stays RESTORING at `hardened`,
+    /// the log it had hardened. Nothing changes when the copy is in no session (already told).
+    pub fn session_ended(&mut self, instance: &str, database: &str, hardened: u64) {
+        let covered = self
+            .backup_folder()
+            .next_backup_id()
+            .checked_sub(1)
+            .filter(|&id| id > 0);
+        let Some(copy) = self
+            .catalog_mut_if_exists(instance)
+            .and_then(|catalog| catalog.database_mut(database))
+        else {
+            return;
+        };
+        match copy.session().map(|s| s.role) {
+            None => return,
+            Some(MirroringRole::Principal) => copy.mirroring = None,
+            Some(MirroringRole::Mirror) => {
+                assert!(
+                    hardened >= copy.lsn_restored,
+                    "{database} on {instance}: the mirror's hardened end of log ({hardened}) must be at least the {} it was restored to",
+                    copy.lsn_restored
+                );
+                let fork = copy.fork.clone();
+                end_mirror_membership(copy, fork, hardened);
+                // It holds the log of every log backup taken so far (mirroring sent it); those
+                // taken from now on must be restored on it to mirror again.
+                copy.last_log_backup = covered;
+            }
+        }
+        self.assert_invariants();
     }
 
     /// The session commands of reference §5: 5011 unknown database; 1416 the database is in no
@@ -491,6 +508,10 @@ fn judge_log_reaches_mirror(
             Some(chain) if chain > remote.lsn_restored => Some(format!(
                 "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}: restore every log backup taken since WITH NORECOVERY.",
                 mirror.name, remote.lsn_restored, principal.name
+            )),
+            Some(_) if copy.last_log_backup > remote.last_log_backup => Some(format!(
+                "A log backup was taken on {} after the last one restored on {}: restore every log backup taken since WITH NORECOVERY.",
+                principal.name, mirror.name
             )),
             Some(_) => None,
         }

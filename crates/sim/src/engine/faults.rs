@@ -2,7 +2,8 @@
 //! samples, all on the same clock.
 
 use mirror_protocol::{
-    ErrorKind, InstanceId, Nanos, Partner, Role, SessionCommand, SqlError, MILLISECOND, SECOND,
+    ErrorKind, InstanceId, MirroringState, Nanos, Partner, Role, SessionCommand, SqlError,
+    MILLISECOND, SECOND,
 };
 
 use super::world::{reset_window, Ev, PageRepair, Process, World, MONITOR_INTERVAL};
@@ -63,7 +64,15 @@ impl World<'_> {
         self.apply_fault(fault);
         if matches!(fault.kind, FaultKind::CorruptPage { .. }) || self.fault_state() != before {
             self.last_disturbance = self.now;
-            self.synchronized_since_disturbance = false;
+            // SYNCHRONIZED at the heal itself counts (a cut between the mirror and the witness
+            // never takes the partners out of it).
+            self.synchronized_since_disturbance = self.nodes.iter().any(|node| {
+                node.running()
+                    && !node.paused
+                    && node
+                        .session()
+                        .is_some_and(|p| p.state() == MirroringState::Synchronized)
+            });
         }
     }
 
@@ -124,6 +133,7 @@ impl World<'_> {
                 );
                 self.last_failure = Some(self.now);
                 self.nodes[target.0].paused = true;
+                self.record_serving(target.0, "paused");
             }
             FaultKind::Resume { target } => {
                 self.fault_event(
@@ -457,6 +467,8 @@ impl World<'_> {
         for ev in ticks.into_iter().chain(rest) {
             self.queue.push(self.now, ev);
         }
+        // After what queued up: it may have learnt of a newer role meanwhile.
+        self.queue.push(self.now, Ev::Resumed { node: n });
     }
 
     /// Log writes fail: 9002 on a principal (its commits fail); a mirror suspends the session.
@@ -561,9 +573,9 @@ impl World<'_> {
         if let Some(interval) = self.scenario.database.log_backup_interval_ns {
             self.after(interval, Ev::LogBackup);
         }
-        let Some(n) = (0..self.nodes.len())
-            .find(|&n| self.nodes[n].running() && self.is_writer(n) && self.nodes[n].serving)
-        else {
+        let Some(n) = (0..self.nodes.len()).find(|&n| {
+            self.nodes[n].running() && self.is_writer(n) && self.nodes[n].serving_recorded
+        }) else {
             return;
         };
         let db = &self.scenario.database.name;

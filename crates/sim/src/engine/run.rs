@@ -94,7 +94,7 @@ impl World<'_> {
     /// `acknowledged_durable`.
     fn last_principal(&self) -> Option<usize> {
         let serving = (0..self.nodes.len())
-            .filter(|&n| self.nodes[n].serving)
+            .filter(|&n| self.nodes[n].serving_recorded)
             .max_by_key(|&n| self.role_sequence_of(n));
         let Some(serving) = serving else {
             // The role sequence each served at, not the one its session holds now: an old
@@ -122,11 +122,10 @@ impl World<'_> {
         }
     }
 
-    /// Whether instance `n` serves at the end. A paused instance that another replaced at a
-    /// higher role sequence only thinks it does: hung, it acknowledges nothing, and it steps
-    /// down as soon as it runs again.
+    /// Whether instance `n` serves at the end. A paused instance only thinks it does: hung, it
+    /// acknowledges nothing (spec/scenario.md, `pause`).
     fn serves_at_end(&self, n: usize) -> bool {
-        self.nodes[n].serving && !self.hung_and_replaced(n)
+        self.nodes[n].serving_recorded
     }
 
     /// Whether instance `n` is paused (hung) and another has served since at a higher role
@@ -198,9 +197,9 @@ impl World<'_> {
             let m = self.index_of(self.session_of(p)?.partner());
             (m != p && self.session_of(m).is_some() && !self.serves_at_end(m)).then_some(m)
         });
-        // The state as a running partner reports it (a stopped instance's view is frozen);
-        // the principal's view first, as `sys.database_mirroring` on it would show.
-        let running = |n: &usize| self.nodes[*n].running() && !self.hung_and_replaced(*n);
+        // The state as a running partner reports it (a stopped or hung instance's view is
+        // frozen); the principal's view first, as `sys.database_mirroring` on it would show.
+        let running = |n: &usize| self.nodes[*n].running() && !self.nodes[*n].paused;
         let view = last_principal
             .filter(running)
             .or(mirror.filter(running))
@@ -266,7 +265,7 @@ impl World<'_> {
         if quiet < 2 * config.timeout() + 5 * SECOND {
             return;
         }
-        let serving = self.nodes.iter().any(|n| n.serving);
+        let serving = self.nodes.iter().any(|n| n.serving_recorded);
         let synchronized_now = (0..self.nodes.len()).any(|n| {
             self.session_of(n)
                 .is_some_and(|p| p.state() == mirror_protocol::MirroringState::Synchronized)

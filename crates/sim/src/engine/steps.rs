@@ -442,14 +442,9 @@ impl World<'_> {
                 self.witnesses_named.insert(w);
                 self.session_command(i, k, n, SessionCommand::SetWitness(pid))
             }
-            Effect::EndSession { principal, .. } => {
-                let on = if self.nodes[n].session().is_some() {
-                    n
-                } else {
-                    self.node_named(&principal)
-                };
+            Effect::EndSession { .. } => {
                 self.session_removed = true;
-                self.session_command(i, k, on, SessionCommand::PartnerOff)
+                self.session_command(i, k, n, SessionCommand::PartnerOff)
             }
             Effect::SessionCommand { command, .. } => {
                 let command = protocol_command(command);
@@ -494,16 +489,10 @@ impl World<'_> {
             }
             // An accepted command gets the time to settle a fault gets before `recovers` asks
             // that some instance serve (a FAILOVER 5 s before the end, its redo still running,
-            // is no failure to recover). Those that take the session out of SYNCHRONIZED ask
-            // for it again; a SAFETY or TIMEOUT change does not (a session whose log outruns
-            // its link after SAFETY FULL is the bundled example of one that never catches up).
+            // is no failure to recover). It asks for no new SYNCHRONIZED: the spec asks for one
+            // since the last heal, and a command is no fault (a RESUME still catching up at the
+            // end, in a run without faults, is a session that recovered).
             self.last_disturbance = now;
-            if matches!(
-                command,
-                SessionCommand::Failover | SessionCommand::ForceService | SessionCommand::Resume
-            ) {
-                self.synchronized_since_disturbance = false;
-            }
         }
         self.drain(n);
         result.map(|()| true)

@@ -101,6 +101,9 @@ pub enum Ev {
     Submit { node: usize, tx: u64 },
     /// An operator step starts.
     StepStart { step: usize },
+    /// A paused instance has handled what queued up while it hung: it serves again if its
+    /// protocol still says so.
+    Resumed { node: usize },
     /// A crashed peer's reset reaches an instance that was paused when the peer died.
     ConnectionReset { node: usize, peer: usize },
     /// The sender retransmits lost message `packet` (its kernel does, even while the
@@ -201,7 +204,11 @@ pub struct Node {
     pub held_commits: VecDeque<u64>,
     /// Commits waiting for log buffer space, oldest first (see `World::admit_buffer_waiters`).
     pub buffer_waiters: VecDeque<u64>,
+    /// The protocol says this instance serves (its last `Serve` or `StopServing`).
     pub serving: bool,
+    /// What the history records: it serves and is not hung (a paused instance acknowledges
+    /// nothing, whatever its protocol thinks; spec/scenario.md, `pause`).
+    pub serving_recorded: bool,
     /// The role sequence this instance began serving at (its `not_serving` event names it).
     pub serving_role_sequence: u64,
     /// Automatic page repair of a damaged page on this mirror (reference section 6).
@@ -455,6 +462,7 @@ impl<'s> World<'s> {
                 held_commits: VecDeque::new(),
                 buffer_waiters: VecDeque::new(),
                 serving: false,
+                serving_recorded: false,
                 serving_role_sequence: 0,
                 page_repair: PageRepair::None,
                 flush_times: VecDeque::new(),
@@ -675,6 +683,7 @@ impl<'s> World<'s> {
             Ev::LogBackup => self.log_backup_job(),
             Ev::PageRepaired { node } => self.page_repaired(node),
             Ev::MirrorWriteFailed { node } => self.mirror_write_failed(node),
+            Ev::Resumed { node } => self.record_serving(node, "restart"),
             Ev::StatementRetry { step, statement } => self.retry_statement(step, statement),
         }
     }
@@ -820,6 +829,12 @@ impl<'s> World<'s> {
             Output::CommandCompleted { id, result } => self.command_completed(id, result),
             Output::SessionEnded => {
                 self.emit(n, "session_ended", serde_json::json!({}));
+                // Its own PARTNER OFF, or one it heard of: its copy leaves the session now, not
+                // when the other partner's statement ran (it may have been cut off then).
+                let db = self.scenario.database.name.clone();
+                let hardened = self.nodes[n].log.lsn_hardened();
+                self.estate
+                    .session_ended(&self.nodes[n].name, &db, hardened);
                 // Removing mirroring is how a DBA brings back a principal that lost quorum: its
                 // copy is a database without mirroring now, and no rule keeps it offline
                 // (reference section 4: quorum is required only while a witness is set).
@@ -1519,13 +1534,19 @@ impl<'s> World<'s> {
     }
 
     fn on_serve(&mut self, n: usize, via: ServeVia, role_sequence: u64) {
+        // The stretch with nobody serving that this ends, if the workload runs: it began with
+        // the failure, whatever caused it (a fault, a lossy or slow link, an endpoint stopped).
+        let unserved_since = self.unserved_since;
         self.set_serving(n, true, role_sequence, serving_via(via));
         // The unavailability of the latest role change ends when its new principal serves.
         if let Some(f) = self.failovers.last_mut() {
             if f.to == n && f.unavailable == 0 {
                 let failure = match f.kind {
                     FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(f.at),
-                    _ => self.last_failure.unwrap_or(f.at).min(f.at),
+                    _ => unserved_since
+                        .or(self.last_failure)
+                        .unwrap_or(f.at)
+                        .min(f.at),
                 };
                 f.unavailable = self.now.saturating_sub(failure);
             }
@@ -1540,7 +1561,23 @@ impl<'s> World<'s> {
         self.nodes[n].serving = serving;
         if serving {
             self.nodes[n].serving_role_sequence = role_sequence;
-            let history_role = self.history_role(role_sequence);
+        }
+        self.record_serving(n, why);
+    }
+
+    /// Brings the history in line with whether instance `n` serves now: its protocol says so and
+    /// it is not hung. A pause stops it (`not_serving`, reason `paused`); once it runs again and
+    /// has handled what queued up meanwhile, it serves again if its protocol still says so.
+    pub fn record_serving(&mut self, n: usize, why: &str) {
+        let node = &self.nodes[n];
+        let serving = node.serving && !node.paused;
+        if node.serving_recorded == serving {
+            return;
+        }
+        self.nodes[n].serving_recorded = serving;
+        let served_at = self.nodes[n].serving_role_sequence;
+        if serving {
+            let history_role = self.history_role(served_at);
             let node = &self.nodes[n];
             let start = ServeStart {
                 node: n,
@@ -1554,17 +1591,12 @@ impl<'s> World<'s> {
             self.emit(
                 n,
                 "serving",
-                serde_json::json!({"role_sequence": role_sequence, "end_lsn": end_lsn, "via": why}),
+                serde_json::json!({"role_sequence": served_at, "end_lsn": end_lsn, "via": why}),
             );
         } else {
             self.history.stop_serving(n, self.now);
             // The role sequence it served at: a role change stops it while it already knows the
             // new one, and a reader pairs `not_serving` with its `serving`.
-            let served_at = self.nodes[n].serving_role_sequence;
-            debug_assert!(
-                served_at <= role_sequence,
-                "a role sequence never goes back"
-            );
             self.emit(
                 n,
                 "not_serving",
@@ -1644,18 +1676,27 @@ impl<'s> World<'s> {
     /// takes commits, else the principal of the highest role sequence that does, else an ONLINE
     /// database without a session.
     fn commit_target(&self) -> Option<usize> {
+        // A hung instance answers no one: its clients' commits wait in its queue, unless
+        // another instance takes commits (a failover happened meanwhile), where a client's
+        // next connection goes.
+        let running = |n: usize| self.takes_commits(n) && !self.nodes[n].paused;
+        self.commit_target_among(running)
+            .or_else(|| self.commit_target_among(|n| self.takes_commits(n)))
+    }
+
+    fn commit_target_among(&self, takes_commits: impl Fn(usize) -> bool) -> Option<usize> {
         // The clients' connections stay with the instance that took the last commit while it
         // still takes commits: in a split brain after forced service, the old principal goes on
         // acknowledging its clients' commits, which is the hazard (reference section 4). They
         // move only when it stops, to the principal of the highest role sequence.
-        if let Some(n) = self.last_commit_target.filter(|&n| self.takes_commits(n)) {
+        if let Some(n) = self.last_commit_target.filter(|&n| takes_commits(n)) {
             return Some(n);
         }
         let has_session = |n: usize| self.nodes[n].session().is_some();
         (0..self.nodes.len())
-            .filter(|&n| has_session(n) && self.takes_commits(n))
+            .filter(|&n| has_session(n) && takes_commits(n))
             .max_by_key(|&n| self.nodes[n].session().map(Partner::role_sequence))
-            .or_else(|| (0..self.nodes.len()).find(|&n| !has_session(n) && self.takes_commits(n)))
+            .or_else(|| (0..self.nodes.len()).find(|&n| !has_session(n) && takes_commits(n)))
     }
 
     /// Whether instance `n` takes a new commit now: a running principal that accepts commits,
