@@ -204,3 +204,19 @@ fn a_backup_on_a_hung_instance_completes_after_it_resumes() {
         backup.end_us
     );
 }
+
+// cli.md: `unavailable_us` runs from the failure to the moment the new principal serves,
+// whatever the failure: here every packet to and from the principal is lost from 20 s. It read
+// 502 us, the failure being taken only from crashes, power-offs, pauses and partitions.
+#[test]
+fn a_failover_after_total_packet_loss_counts_its_unavailability_from_the_loss() {
+    let report = report_of("automatic-failover-after-the-principal-loses-every-packet.toml");
+    let [failover] = report.failovers.as_slice() else {
+        panic!("one failover: {:?}", report.failovers.len());
+    };
+    assert!(
+        (10_000_000..12_000_000).contains(&failover.unavailable_us),
+        "unavailable {} us",
+        failover.unavailable_us
+    );
+}

@@ -461,10 +461,37 @@ impl World<'_> {
         }
         self.nodes[n].paused = false;
         let deferred: Vec<Ev> = self.nodes[n].deferred.drain(..).collect();
+        let mut due = std::mem::take(&mut self.nodes[n].deferred_ticks_due);
         let (ticks, rest): (Vec<Ev>, Vec<Ev>) = deferred
             .into_iter()
             .partition(|e| matches!(e, Ev::Timer { .. }));
-        for ev in ticks.into_iter().chain(rest) {
+        assert_eq!(ticks.len(), due.len(), "one due time per deferred tick");
+        // Every tick that fell due, each as of its own moment, in time order: the reply age is
+        // judged there, not at the resume (a pause just shorter than TIMEOUT declared its peers
+        // lost at the resume). A tick re-armed from one that fell due may fall due too.
+        let mut replay: Vec<(Nanos, Ev)> = ticks
+            .into_iter()
+            .map(|tick| (due.pop_front().expect("counted above"), tick))
+            .collect();
+        while !replay.is_empty() {
+            let first = (0..replay.len())
+                .min_by_key(|&i| replay[i].0)
+                .expect("not empty");
+            let (at, tick) = replay.swap_remove(first);
+            let Ev::Timer {
+                node,
+                timer,
+                generation,
+            } = tick
+            else {
+                continue;
+            };
+            self.replay_due = Some(at);
+            self.fire_timer_due(node, timer, generation, at);
+            self.replay_due = None;
+            replay.append(&mut self.replayed_ticks);
+        }
+        for ev in rest {
             self.queue.push(self.now, ev);
         }
         // After what queued up: it may have learnt of a newer role meanwhile.
@@ -553,7 +580,15 @@ impl World<'_> {
         self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
     }
 
-    fn internal_command(&mut self, n: usize, command: SessionCommand) {
+    pub(super) fn internal_command(&mut self, n: usize, command: SessionCommand) {
+        if self.nodes[n].paused {
+            // A hung instance does no work (spec/scenario.md, `pause`): it suspends for a full
+            // disk or a damaged page once it runs again.
+            self.nodes[n]
+                .deferred
+                .push_back(Ev::InternalCommand { node: n, command });
+            return;
+        }
         let now = self.clock_of(n);
         if let Some(p) = self.nodes[n]
             .partner

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use hdrhistogram::Histogram;
 use mirror_protocol::{
     Envelope, ErrorKind, FailoverKind, InstanceId, LinkState, Message, MirroringState, Nanos,
-    Numbers, Output, Partner, Role, RoleView, ServeVia, SqlError, Timer, Witness,
+    Numbers, Output, Partner, Role, RoleView, ServeVia, SessionCommand, SqlError, Timer, Witness,
     ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
 };
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
@@ -104,6 +104,12 @@ pub enum Ev {
     /// A paused instance has handled what queued up while it hung: it serves again if its
     /// protocol still says so.
     Resumed { node: usize },
+    /// A command an instance issues of its own (a mirror that cannot write, or that found a
+    /// damaged page, suspends the session), held while it hangs.
+    InternalCommand {
+        node: usize,
+        command: SessionCommand,
+    },
     /// A crashed peer's reset reaches an instance that was paused when the peer died.
     ConnectionReset { node: usize, peer: usize },
     /// The sender retransmits lost message `packet` (its kernel does, even while the
@@ -187,6 +193,9 @@ pub struct Node {
     pub flush: Flush,
     pub timer_generation: [u64; 2],
     pub deferred: VecDeque<Ev>,
+    /// When each ping tick in `deferred` fell due (true time), in the same order: an instance
+    /// that resumes handles each as of its own moment (reference section 4).
+    pub deferred_ticks_due: VecDeque<Nanos>,
     /// How fast this instance's clock runs against true time, in parts per million (a
     /// `clock_skew` fault); change it with [`Node::set_drift`].
     pub drift_ppm: i64,
@@ -334,6 +343,11 @@ pub struct World<'s> {
     pub scenario: &'s Scenario,
     pub seed: u64,
     pub now: Nanos,
+    /// While an instance that resumes replays the ticks that fell due during its pause: the
+    /// moment of the tick being handled, from which it re-arms its timers; ticks that fall due
+    /// again before now go to `replayed_ticks` (true time, event).
+    pub replay_due: Option<Nanos>,
+    pub replayed_ticks: Vec<(Nanos, Ev)>,
     pub queue: EventQueue<Ev>,
     pub events: u64,
     pub nodes: Vec<Node>,
@@ -452,6 +466,7 @@ impl<'s> World<'s> {
                 flush: Flush::default(),
                 timer_generation: [0; 2],
                 deferred: VecDeque::new(),
+                deferred_ticks_due: VecDeque::new(),
                 drift_ppm: 0,
                 clock_segments: vec![(0, 0, 0)],
                 flush_override: None,
@@ -522,6 +537,8 @@ impl<'s> World<'s> {
             notes: Vec::new(),
             witnesses_named: Default::default(),
             session_removed: false,
+            replay_due: None,
+            replayed_ticks: Vec::new(),
             sessions_started: 0,
             role_offset: 0,
             role_high: 0,
@@ -640,6 +657,9 @@ impl<'s> World<'s> {
                 return;
             }
             if self.nodes[n].paused {
+                if matches!(ev, Ev::Timer { .. }) {
+                    self.nodes[n].deferred_ticks_due.push_back(self.now);
+                }
                 self.nodes[n].deferred.push_back(ev);
                 return;
             }
@@ -684,6 +704,7 @@ impl<'s> World<'s> {
             Ev::PageRepaired { node } => self.page_repaired(node),
             Ev::MirrorWriteFailed { node } => self.mirror_write_failed(node),
             Ev::Resumed { node } => self.record_serving(node, "restart"),
+            Ev::InternalCommand { node, command } => self.internal_command(node, command),
             Ev::StatementRetry { step, statement } => self.retry_statement(step, statement),
         }
     }
@@ -718,16 +739,25 @@ impl<'s> World<'s> {
         let shape = self.nodes[n]
             .session()
             .map(|p| (p.state(), p.config().safety, p.config().witness.is_some()));
-        if let Some((state, safety, witness_set)) = shape {
-            if self.nodes[n].shape != Some((state, safety, witness_set)) {
-                self.nodes[n].shape = Some((state, safety, witness_set));
-                let safety = if safety == mirror_protocol::Safety::Full {
-                    "full"
-                } else {
-                    "off"
-                };
-                self.emit(n, "state", serde_json::json!({"state": state.name().to_lowercase(), "safety": safety, "witness_set": witness_set}));
+        let safety_name = |safety| {
+            if safety == mirror_protocol::Safety::Full {
+                "full"
+            } else {
+                "off"
             }
+        };
+        match (shape, self.nodes[n].shape) {
+            (Some(now), before) if before != Some(now) => {
+                self.nodes[n].shape = Some(now);
+                let (state, safety, witness_set) = now;
+                self.emit(n, "state", serde_json::json!({"state": state.name().to_lowercase(), "safety": safety_name(safety), "witness_set": witness_set}));
+            }
+            // The session ended here (SET PARTNER OFF): its state is `none`, as the report's.
+            (None, Some((_, safety, _))) => {
+                self.nodes[n].shape = None;
+                self.emit(n, "state", serde_json::json!({"state": "none", "safety": safety_name(safety), "witness_set": false}));
+            }
+            _ => {}
         }
         let witness_role = self.nodes[n]
             .witness
@@ -852,21 +882,31 @@ impl<'s> World<'s> {
         let generation = node.timer_generation[i];
         // Clock drift changes when this instance's timers fire, never simulated truth.
         let scaled = node.true_duration(after);
-        self.after(
-            scaled,
-            Ev::Timer {
-                node: n,
-                timer,
-                generation,
-            },
-        );
+        let ev = Ev::Timer {
+            node: n,
+            timer,
+            generation,
+        };
+        match self.replay_due {
+            Some(due) if due.saturating_add(scaled) <= self.now => {
+                self.replayed_ticks.push((due + scaled, ev));
+            }
+            Some(due) => self.queue.push(due.saturating_add(scaled), ev),
+            None => self.after(scaled, ev),
+        }
     }
 
     fn fire_timer(&mut self, n: usize, timer: Timer, generation: u64) {
+        self.fire_timer_due(n, timer, generation, self.now);
+    }
+
+    /// Fires a timer as of `due` (true time): now, or for a tick that fell due while the
+    /// instance hung, the moment it fell due.
+    pub(super) fn fire_timer_due(&mut self, n: usize, timer: Timer, generation: u64, due: Nanos) {
         if self.nodes[n].timer_generation[Node::timer_index(timer)] != generation {
             return;
         }
-        let now = self.clock_of(n);
+        let now = self.nodes[n].clock(due);
         let node = &mut self.nodes[n];
         match node.partner.as_mut().filter(|p| !p.is_ended()) {
             Some(p) => p.handle_timer(now, timer),
