@@ -665,8 +665,14 @@ impl Partner {
         id: CommandId,
         witness: InstanceId,
     ) -> Result<(), SqlError> {
-        if self.durable.role != Role::Principal || self.taking_over.is_some() {
+        if self.durable.role != Role::Principal {
             return Err(principal_only("SET WITNESS"));
+        }
+        if self.taking_over.is_some() {
+            // It is the principal (sys.database_mirroring says so), still finishing its role
+            // change: the three are not yet interconnected in their new roles. It said 1470,
+            // "only on the principal", to the DBA who had just failed over to it.
+            return Err(SqlError::new(1426, "SET WITNESS needs the principal, the mirror and the witness interconnected: this principal is still finishing its role change (try again once it serves)"));
         }
         if witness == self.durable.me || witness == self.durable.partner {
             return Err(SqlError::new(
@@ -807,6 +813,9 @@ impl Partner {
     /// port died, or the port is closed): a hard error, noticed at once (reference section 3).
     /// A SET PARTNER or SET WITNESS waiting for that peer fails now, not at its deadline.
     pub(super) fn on_connection_refused(&mut self, peer: InstanceId) {
+        if peer == self.durable.partner {
+            self.awaiting_partner_since = None; // its process is down: serve exposed
+        }
         if self.durable.role == Role::Principal && peer == self.durable.partner {
             self.fail_set_partner("the mirror refused the connection (reset)");
         }
@@ -1370,6 +1379,10 @@ mod tests {
                 kind: FailoverKind::Forced
             })
         );
+        // Still finishing its take-over, it is the principal: SET WITNESS now is 1426 (the
+        // three are not interconnected in their new roles), never 1470.
+        assert!(m.taking_over.is_some());
+        assert_eq!(refused(&mut m, SessionCommand::SetWitness(W)), 1426);
     }
 
     // reference §3: TIMEOUT "at most 32767 (error 1476 above)"; a refused TIMEOUT changes nothing.

@@ -96,6 +96,12 @@ pub struct Partner {
     /// How the next `Serve` came about: `Restart` from a (re)start until the first one, then
     /// `Resume`, except right after a take-over (its kind).
     next_via: ServeVia,
+    /// A principal without a witness that restarted at this moment: it takes no commit until it
+    /// has heard from its mirror (who may have forced service meanwhile: reference section 5,
+    /// the old principal learns of it when it reconnects) or has found it unreachable (a
+    /// refused connection at once, silence for TIMEOUT). Serving at once made a split brain of
+    /// every restart after a forced service, for the time of a round trip.
+    awaiting_partner_since: Option<Nanos>,
     // Principal.
     mirror_ready: bool,
     lsn_shipped: Lsn,
@@ -274,6 +280,7 @@ impl Partner {
             offline: false,
             taking_over: None,
             next_via: ServeVia::Restart,
+            awaiting_partner_since: None,
             mirror_ready: false,
             lsn_shipped: lsn_hardened,
             lsn_sent: lsn_hardened,
@@ -457,6 +464,7 @@ impl Partner {
             && self.taking_over.is_none()
             && self.state != MirroringState::PendingFailover
             && self.has_quorum()
+            && self.awaiting_partner_since.is_none()
     }
 
     /// Switches a deliberate bug on (only in builds with the `mutants` feature).
@@ -536,6 +544,12 @@ impl Partner {
                     .tick(now, timeout, self.role_view(), &mut self.out)
                 {
                     self.on_link_lost(peer);
+                }
+                if self
+                    .awaiting_partner_since
+                    .is_some_and(|since| now.saturating_sub(since) > timeout)
+                {
+                    self.awaiting_partner_since = None; // the mirror is silent: serve exposed
                 }
                 self.start_ticking();
                 self.failover_requested = false; // a request unanswered for a second is retried
@@ -734,6 +748,9 @@ impl Partner {
         } else {
             MirroringState::Disconnected
         };
+        if self.durable.role == Role::Principal && self.witness().is_none() {
+            self.awaiting_partner_since = Some(now);
+        }
         self.tick_now();
         self.settle(now);
     }
@@ -889,6 +906,7 @@ impl Partner {
     }
 
     fn on_partner_lost(&mut self) {
+        self.awaiting_partner_since = None;
         self.handshaken = false;
         self.mirror_ready = false;
         self.switch_lsn = None;
@@ -1264,6 +1282,7 @@ impl Partner {
     // The principal's side of the handshake and of log shipping.
 
     fn on_ready(&mut self, lsn_end: Lsn, lsn_hardened: Lsn) {
+        self.awaiting_partner_since = None;
         self.mirror_ready = true;
         self.durable.incarnation_synced = true;
         self.lsn_shipped = lsn_end.min(self.lsn_end);
@@ -1307,6 +1326,20 @@ impl Partner {
                 MirroringState::Suspended
                     | MirroringState::Disconnected
                     | MirroringState::Synchronizing
+            )
+    }
+
+    /// The mirror is connected and receiving log: a commit it hardens may be acknowledged
+    /// without the witness's confirmation of the exposure, which is needed only for commits the
+    /// mirror does not have (reference section 4, the commit rule). An exposed principal whose
+    /// witness is away (partner-to-partner quorum) still serves so, at the mirror's pace.
+    fn mirror_takes_log(&self) -> bool {
+        self.mirror_ready
+            && !self.durable.config.suspended
+            && self.links.is_up(self.durable.partner)
+            && matches!(
+                self.state,
+                MirroringState::Synchronizing | MirroringState::Synchronized
             )
     }
 
@@ -1447,7 +1480,7 @@ impl Partner {
     fn update_serving(&mut self) {
         let serving = self.durable.role == Role::Principal
             && self.can_acknowledge()
-            && (self.exposure_confirmed() || !self.needs_exposure());
+            && (self.exposure_confirmed() || !self.needs_exposure() || self.mirror_takes_log());
         if serving == self.serving {
             return;
         }
@@ -1517,6 +1550,7 @@ impl Partner {
             "service cannot be forced: a newer role sequence was learnt before the witness answered",
         );
         self.fail_witness_off();
+        self.awaiting_partner_since = None;
         let was_principal = self.durable.role == Role::Principal;
         if was_principal {
             // Log not yet hardened is lost with the role, as in a crash.
@@ -2339,6 +2373,56 @@ mod tests {
         assert!(!out.iter().any(|o| matches!(o, Output::StopServing { .. })));
         commit(&mut p, 1, 100);
         assert_eq!(acked(&flushed(&mut p, 100)), vec![1]);
+        p.invariants();
+    }
+
+    // reference §5: after a forced service, "when the old P reconnects it learns of n+1". A
+    // principal without a witness that restarts takes no commit before its mirror answered or
+    // stayed silent for TIMEOUT: serving at once, it overlapped the principal that forced
+    // service for a round trip, a split brain on every such restart.
+    #[test]
+    fn a_restarted_principal_without_witness_waits_for_its_mirror_or_timeout() {
+        let mut p = synchronized_principal();
+        p.crash();
+        p.restart(SECOND, 0);
+        p.take_outputs();
+        assert!(!p.accepts_commits(), "its mirror has not answered yet");
+        assert!(!p.is_serving());
+        let timeout = p.config().timeout();
+        p.handle_timer(SECOND + timeout, Timer::Ping);
+        assert!(!p.accepts_commits(), "TIMEOUT has not passed");
+        p.handle_timer(SECOND + timeout + 1, Timer::Ping);
+        assert!(
+            p.accepts_commits(),
+            "the mirror is silent: it serves exposed"
+        );
+        assert!(p.is_serving());
+        p.invariants();
+    }
+
+    // reference §4, the commit rule: with a witness set, the witness's confirmation is needed
+    // only "for a commit the mirror has not hardened". SAFETY OFF issued while the witness is
+    // away (partner-to-partner quorum) left the principal acknowledging nothing, though its
+    // mirror hardened every commit.
+    #[test]
+    fn an_exposed_principal_without_its_witness_acknowledges_what_the_mirror_hardened() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        p.handle_command(0, 5, SessionCommand::Safety(Safety::Off))
+            .expect("SAFETY OFF accepted");
+        p.take_outputs();
+        assert!(!p.exposure_confirmed(), "no witness to confirm it");
+        assert!(p.is_serving(), "the mirror takes the log");
+        commit(&mut p, 1, 100);
+        assert!(
+            acked(&flushed(&mut p, 100)).is_empty(),
+            "not on its own flush"
+        );
+        let out = from_peer(&mut p, 0, M, Message::Hardened { lsn: 100 });
+        assert_eq!(acked(&out), vec![1]);
+        // Without the mirror as well, no quorum: it stops.
+        lose(&mut p, M);
+        assert!(!p.is_serving());
         p.invariants();
     }
 

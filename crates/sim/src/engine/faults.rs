@@ -194,8 +194,7 @@ impl World<'_> {
             }
             FaultKind::ClockSkew { target, drift_ppm } => {
                 self.fault_event("clock_skew", serde_json::json!({"target": self.nodes[target.0].name, "drift_ppm": drift_ppm}));
-                let now = self.now;
-                self.nodes[target.0].set_drift(now, drift_ppm);
+                self.set_drift(target.0, drift_ppm);
             }
             FaultKind::Heal { scope } => self.heal(scope),
         }
@@ -246,9 +245,9 @@ impl World<'_> {
     }
 
     fn heal_instance(&mut self, n: usize) {
+        self.set_drift(n, 0);
         let node = &mut self.nodes[n];
         node.flush_override = None;
-        node.set_drift(self.now, 0);
         node.disk_full = false;
         if node.paused {
             self.resume_instance(n);

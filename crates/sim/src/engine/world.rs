@@ -192,6 +192,9 @@ pub struct Node {
     pub log: DbLog,
     pub flush: Flush,
     pub timer_generation: [u64; 2],
+    /// The local time at which the pending ping tick falls due (`None` once it fired): a
+    /// change of clock drift moves it in true time (`World::set_drift`).
+    pub ping_due_local: Option<Nanos>,
     pub deferred: VecDeque<Ev>,
     /// When each ping tick in `deferred` fell due (true time), in the same order: an instance
     /// that resumes handles each as of its own moment (reference section 4).
@@ -465,6 +468,7 @@ impl<'s> World<'s> {
                 log: DbLog::none(seed, tx_sizes),
                 flush: Flush::default(),
                 timer_generation: [0; 2],
+                ping_due_local: None,
                 deferred: VecDeque::new(),
                 deferred_ticks_due: VecDeque::new(),
                 drift_ppm: 0,
@@ -876,12 +880,20 @@ impl<'s> World<'s> {
     }
 
     fn set_timer(&mut self, n: usize, timer: Timer, after: Nanos) {
+        let base = self.replay_due.unwrap_or(self.now);
         let node = &mut self.nodes[n];
         let i = Node::timer_index(timer);
         node.timer_generation[i] += 1;
         let generation = node.timer_generation[i];
-        // Clock drift changes when this instance's timers fire, never simulated truth.
-        let scaled = node.true_duration(after);
+        // Clock drift changes when this instance's pings fall due, never simulated truth; the
+        // take-over's fixed cost is work, not a clock reading (reference section 5: 500 ms).
+        let scaled = match timer {
+            Timer::Ping => {
+                node.ping_due_local = Some(node.clock(base).saturating_add(after));
+                node.true_duration(after)
+            }
+            Timer::TakeOver => after,
+        };
         let ev = Ev::Timer {
             node: n,
             timer,
@@ -896,6 +908,34 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Instance `n`'s clock runs at `drift_ppm` from now on. Its pending ping tick falls due at
+    /// the same local time, so at another true time: a skew healed while a tick was pending
+    /// used to keep the skewed rate for it (at -99%, a principal stopped pinging for minutes).
+    pub fn set_drift(&mut self, n: usize, drift_ppm: i64) {
+        let now = self.now;
+        let node = &mut self.nodes[n];
+        if node.drift_ppm == drift_ppm {
+            return;
+        }
+        node.set_drift(now, drift_ppm);
+        let Some(due) = node.ping_due_local else {
+            return;
+        };
+        let left = due.saturating_sub(node.clock(now));
+        let i = Node::timer_index(Timer::Ping);
+        node.timer_generation[i] += 1;
+        let generation = node.timer_generation[i];
+        let after = node.true_duration(left);
+        self.after(
+            after,
+            Ev::Timer {
+                node: n,
+                timer: Timer::Ping,
+                generation,
+            },
+        );
+    }
+
     fn fire_timer(&mut self, n: usize, timer: Timer, generation: u64) {
         self.fire_timer_due(n, timer, generation, self.now);
     }
@@ -905,6 +945,9 @@ impl<'s> World<'s> {
     pub(super) fn fire_timer_due(&mut self, n: usize, timer: Timer, generation: u64, due: Nanos) {
         if self.nodes[n].timer_generation[Node::timer_index(timer)] != generation {
             return;
+        }
+        if timer == Timer::Ping {
+            self.nodes[n].ping_due_local = None;
         }
         let now = self.nodes[n].clock(due);
         let node = &mut self.nodes[n];
@@ -1510,6 +1553,16 @@ impl<'s> World<'s> {
             "role",
             serde_json::json!({"role": name, "role_sequence": role_sequence}),
         );
+        if role == Role::Principal && self.nodes[n].page_repair != PageRepair::None {
+            // Reference section 6: a mirror's damaged page suspends the session until the page
+            // comes from the principal. It is the principal now: no one can send it the page,
+            // and its own session must not be suspended for it.
+            self.nodes[n].page_repair = PageRepair::None;
+            self.notes.push(format!(
+                "{}: a damaged page could not be repaired: it became the principal before the page came",
+                self.nodes[n].name
+            ));
+        }
         if role == Role::Mirror {
             let fork = self.nodes[n].log.fork();
             self.nodes[n].log.start_mirroring(None, fork);
