@@ -300,6 +300,8 @@ pub struct ShippedBlock {
     pub entries: BlockTxs,
     /// The generation that wrote it.
     pub generation: u64,
+    /// Re-created from log no longer in memory: on a real server, read back from the log file.
+    pub from_disk: bool,
 }
 
 /// Appends one transaction's records: begin, its payload in modify records, commit. The same
@@ -678,7 +680,8 @@ impl DbLog {
         let Body::Writer(w) = &mut self.body else {
             return None;
         };
-        let block = if self.ship_next >= w.lsn_retained_from().get() {
+        let from_disk = self.ship_next < w.lsn_retained_from().get();
+        let block = if !from_disk {
             if w.lsn_sent().get() != self.ship_next {
                 w.resend_from(Lsn::new(self.ship_next)).ok()?;
             }
@@ -696,6 +699,7 @@ impl DbLog {
             range,
             entries,
             generation,
+            from_disk,
         })
     }
 

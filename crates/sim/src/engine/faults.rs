@@ -246,8 +246,10 @@ impl World<'_> {
 
     fn heal_instance(&mut self, n: usize) {
         self.set_drift(n, 0);
+        if self.nodes[n].flush_override.take().is_some() {
+            self.speed_up_flush(n);
+        }
         let node = &mut self.nodes[n];
-        node.flush_override = None;
         node.disk_full = false;
         if node.paused {
             self.resume_instance(n);

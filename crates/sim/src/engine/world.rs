@@ -82,6 +82,7 @@ pub enum Ev {
         lsn: u64,
         epoch: Option<u32>,
         incarnation: u64,
+        id: u64,
     },
     /// A log block's last byte left the principal.
     Departed {
@@ -104,6 +105,8 @@ pub enum Ev {
     /// A paused instance has handled what queued up while it hung: it serves again if its
     /// protocol still says so.
     Resumed { node: usize },
+    /// A catching-up principal's disk has read the next log to send.
+    Pump { node: usize },
     /// A command an instance issues of its own (a mirror that cannot write, or that found a
     /// damaged page, suspends the session), held while it hangs.
     InternalCommand {
@@ -167,6 +170,11 @@ pub struct Flush {
     pub busy: bool,
     pub requested: u64,
     pub epoch: Option<u32>,
+    /// The flush under way: its number (a `Flushed` event of another is stale), the LSN it
+    /// hardens to and when it started.
+    pub id: u64,
+    pub to: u64,
+    pub started: Nanos,
 }
 
 /// Monitor counters over the current 15 s window.
@@ -191,6 +199,11 @@ pub struct Node {
     pub witness: Witness,
     pub log: DbLog,
     pub flush: Flush,
+    /// When this principal's disk is done reading the log it sends a catching-up mirror
+    /// (`[disk] throughput`, spec/scenario.md: "backups, restores, catch-up"), and whether an
+    /// `Ev::Pump` is already due then.
+    pub catch_up_read_until: Nanos,
+    pub pump_scheduled: bool,
     pub timer_generation: [u64; 2],
     /// The local time at which the pending ping tick falls due (`None` once it fired): a
     /// change of clock drift moves it in true time (`World::set_drift`).
@@ -467,6 +480,8 @@ impl<'s> World<'s> {
                 witness: Witness::new(pid),
                 log: DbLog::none(seed, tx_sizes),
                 flush: Flush::default(),
+                catch_up_read_until: 0,
+                pump_scheduled: false,
                 timer_generation: [0; 2],
                 ping_due_local: None,
                 deferred: VecDeque::new(),
@@ -630,6 +645,7 @@ impl<'s> World<'s> {
             | Ev::RedoDrained { node, .. }
             | Ev::Submit { node, .. }
             | Ev::MirrorWriteFailed { node }
+            | Ev::Pump { node }
             | Ev::ConnectionReset { node, .. } => Some(*node),
             _ => None,
         }
@@ -683,7 +699,12 @@ impl<'s> World<'s> {
                 lsn,
                 epoch,
                 incarnation,
-            } => self.flushed(node, lsn, epoch, incarnation),
+                id,
+            } => {
+                if self.nodes[node].flush.id == id {
+                    self.flushed(node, lsn, epoch, incarnation);
+                }
+            }
             Ev::Departed {
                 node,
                 lsn,
@@ -708,6 +729,12 @@ impl<'s> World<'s> {
             Ev::PageRepaired { node } => self.page_repaired(node),
             Ev::MirrorWriteFailed { node } => self.mirror_write_failed(node),
             Ev::Resumed { node } => self.record_serving(node, "restart"),
+            Ev::Pump { node } => {
+                self.nodes[node].pump_scheduled = false;
+                if self.nodes[node].running() {
+                    self.pump(node);
+                }
+            }
             Ev::InternalCommand { node, command } => self.internal_command(node, command),
             Ev::StatementRetry { step, statement } => self.retry_statement(step, statement),
         }
@@ -1206,9 +1233,24 @@ impl<'s> World<'s> {
             {
                 break;
             }
+            // Catching up, log no longer in memory comes off the disk at its sequential
+            // throughput (the next block may be such log: wait for the disk either way).
+            if self.nodes[n].catch_up_read_until > self.now {
+                if !self.nodes[n].pump_scheduled {
+                    self.nodes[n].pump_scheduled = true;
+                    let at = self.nodes[n].catch_up_read_until;
+                    self.queue.push(at, Ev::Pump { node: n });
+                }
+                break;
+            }
             let Some(block) = self.nodes[n].log.next_block() else {
                 break;
             };
+            if block.from_disk {
+                let throughput = self.scenario.disk.throughput_bytes_per_second.max(1);
+                let read = (block.bytes.len() as u64).saturating_mul(SECOND) / throughput;
+                self.nodes[n].catch_up_read_until = self.now.saturating_add(read);
+            }
             let (lsn_from, lsn_to) = block.range;
             let env = Envelope {
                 body: Message::Log { lsn_from, lsn_to },
@@ -1339,14 +1381,38 @@ impl<'s> World<'s> {
             return;
         }
         node.flush.busy = true;
+        node.flush.id += 1;
+        node.flush.to = to;
+        node.flush.started = self.now;
         let latency = node.flush_override.unwrap_or(base) + jitter;
         let ev = Ev::Flushed {
             node: n,
             lsn: to,
             epoch: node.flush.epoch,
             incarnation: node.incarnation,
+            id: node.flush.id,
         };
         self.after(latency, ev);
+    }
+
+    /// A slow disk recovered: the flush it was slowing completes as a normal one would have,
+    /// from when it started (at once if that is past), not when the slow one would have.
+    pub(super) fn speed_up_flush(&mut self, n: usize) {
+        let base = self.scenario.disk.flush_ns;
+        let node = &mut self.nodes[n];
+        if !node.flush.busy {
+            return;
+        }
+        node.flush.id += 1;
+        let ev = Ev::Flushed {
+            node: n,
+            lsn: node.flush.to,
+            epoch: node.flush.epoch,
+            incarnation: node.incarnation,
+            id: node.flush.id,
+        };
+        let at = self.now.max(node.flush.started.saturating_add(base));
+        self.queue.push(at, ev);
     }
 
     fn flushed(&mut self, n: usize, lsn: u64, epoch: Option<u32>, incarnation: u64) {
