@@ -755,6 +755,10 @@ impl<'s> World<'s> {
                 self.outputs_buffer = outputs;
                 break;
             }
+            // The state the handler left first, then what it released: a reader of the stream
+            // sees the state commits were acknowledged in (a lost mirror's DISCONNECTED before
+            // the exposed acknowledgements, not after them).
+            self.note_state(n);
             for output in outputs.drain(..) {
                 self.apply(n, output);
             }
@@ -767,6 +771,26 @@ impl<'s> World<'s> {
     /// Emits `state` when the instance's mirroring state, safety or witness setting changed, and
     /// `role` when an instance becomes a session's witness (spec/cli.md event stream).
     fn note_shape(&mut self, n: usize) {
+        self.note_state(n);
+        let witness_role = self.nodes[n]
+            .witness
+            .record()
+            .filter(|r| !r.removed)
+            .map(|r| r.numbers.role);
+        if witness_role.is_some() && self.nodes[n].witness_role.is_none() {
+            self.emit(
+                n,
+                "role",
+                serde_json::json!({"role": "witness", "role_sequence": witness_role}),
+            );
+        }
+        self.nodes[n].witness_role = witness_role;
+        self.release_held_commits(n);
+        self.track_unavailability();
+    }
+
+    /// Emits `state` when the instance's mirroring state, safety or witness setting changed.
+    fn note_state(&mut self, n: usize) {
         let shape = self.nodes[n]
             .session()
             .map(|p| (p.state(), p.config().safety, p.config().witness.is_some()));
@@ -790,21 +814,6 @@ impl<'s> World<'s> {
             }
             _ => {}
         }
-        let witness_role = self.nodes[n]
-            .witness
-            .record()
-            .filter(|r| !r.removed)
-            .map(|r| r.numbers.role);
-        if witness_role.is_some() && self.nodes[n].witness_role.is_none() {
-            self.emit(
-                n,
-                "role",
-                serde_json::json!({"role": "witness", "role_sequence": witness_role}),
-            );
-        }
-        self.nodes[n].witness_role = witness_role;
-        self.release_held_commits(n);
-        self.track_unavailability();
     }
 
     fn apply(&mut self, n: usize, output: Output) {
