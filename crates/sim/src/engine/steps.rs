@@ -667,7 +667,9 @@ impl World<'_> {
                 partner_instance: self.nodes[other].name.clone(),
                 witness,
                 failover_lsn: self.failover_lsn_known(p),
-                connection_timeout_seconds: p.config().timeout_seconds,
+                // The TIMEOUT in force: 10 s while SAFETY is OFF (reference section 3).
+                connection_timeout_seconds: u32::try_from(p.config().timeout() / SECOND)
+                    .unwrap_or(u32::MAX),
                 redo_queue_limit_mb: None,
                 end_of_log_lsn: p.lsn_end(),
                 replication_lsn: p.lsn_hardened(),
