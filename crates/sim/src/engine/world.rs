@@ -1950,7 +1950,10 @@ impl<'s> World<'s> {
                             .session()
                             .is_some_and(|p| p.role() == Role::Principal)
                 })
-                .max_by_key(|&n| self.nodes[n].session().map(Partner::role_sequence));
+                .max_by_key(|&n| self.nodes[n].session().map(Partner::role_sequence))
+                // With none, the client tried the instance it last committed on (down, cut off):
+                // spec/cli.md gives every event but a fault's an instance.
+                .or(self.last_commit_target);
             self.pending.insert(
                 tx,
                 PendingTx {
