@@ -25,9 +25,11 @@ fn high_performance_holds() {
     );
     assert!(held && found);
     // 68,366 until a principal without a witness that restarts waited for its mirror's answer
-    // (or a declared loss) before it serves again.
+    // (or a declared loss) before it serves again; 60,309 while only the mirror's end of a
+    // catch-up handshake counted as its answer (its Hello counts: a SUSPENDED mirror sends no
+    // other).
     assert_eq!(
-        unique, 60_309,
+        unique, 64_257,
         "high performance: the explored space changed"
     );
 }
@@ -41,8 +43,9 @@ fn high_safety_holds() {
             .suspicions(1),
     );
     assert!(held && found);
-    // 75,632 until a restarted principal without a witness waited for its mirror's answer.
-    assert_eq!(unique, 66_685, "high safety: the explored space changed");
+    // 75,632 until a restarted principal without a witness waited for its mirror's answer;
+    // 66,685 while only the end of a catch-up handshake counted as that answer.
+    assert_eq!(unique, 71_167, "high safety: the explored space changed");
 }
 
 #[test]

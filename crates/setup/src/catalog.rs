@@ -250,6 +250,9 @@ pub struct Database {
     /// backup with nothing written since the previous one is still one the mirror must
     /// restore (1412, 4305).
     pub last_log_backup: Option<u64>,
+    /// A mirror whose principal left the session first: the last log backup (its set's id, 0
+    /// for none) taken while the session ran, which its copy covers once it hears of the end.
+    pub session_end_covers: Option<u64>,
     /// Its mirroring configuration, if any.
     pub mirroring: Option<Mirroring>,
 }

@@ -286,6 +286,7 @@ impl Estate {
                 log_restored_since_base: false,
                 log_chain_lsn: None,
                 last_log_backup: None,
+                session_end_covers: None,
                 differential_base: None,
                 mirroring: None,
             },

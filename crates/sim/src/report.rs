@@ -279,6 +279,9 @@ pub struct SplitBrainReport {
     pub end_us: u64,
     /// The instances that served at the same time.
     pub instances: Vec<String>,
+    /// What made it: `forced_service`, or `partner_off` (SET PARTNER OFF on an instance whose
+    /// partner never heard of it and took over).
+    pub cause: String,
 }
 
 /// `queues`: high-water marks.
@@ -772,9 +775,13 @@ fn figures_block(text: &mut String, report: &Report) {
     }
     for split in &report.split_brain {
         // Reference section 4: a split brain caused by forced service is reported, not hidden.
+        let cause = match split.cause.as_str() {
+            "partner_off" => "caused by SET PARTNER OFF that its partner never heard of",
+            _ => "caused by forced service",
+        };
         let _ = writeln!(
             text,
-            "split brain from {} to {}: {} served at once (caused by forced service)",
+            "split brain from {} to {}: {} served at once ({cause})",
             us(split.start_us),
             us(split.end_us),
             split.instances.join(" and ")

@@ -668,17 +668,17 @@ impl Partner {
         if self.durable.role != Role::Principal {
             return Err(principal_only("SET WITNESS"));
         }
-        if self.taking_over.is_some() {
-            // It is the principal (sys.database_mirroring says so), still finishing its role
-            // change: the three are not yet interconnected in their new roles. It said 1470,
-            // "only on the principal", to the DBA who had just failed over to it.
-            return Err(SqlError::new(1426, "SET WITNESS needs the principal, the mirror and the witness interconnected: this principal is still finishing its role change (try again once it serves)"));
-        }
         if witness == self.durable.me || witness == self.durable.partner {
             return Err(SqlError::new(
                 1429,
                 "the witness must be a server instance distinct from both partners",
             ));
+        }
+        if self.taking_over.is_some() {
+            // It is the principal (sys.database_mirroring says so), still finishing its role
+            // change: the three are not yet interconnected in their new roles. It said 1470,
+            // "only on the principal", to the DBA who had just failed over to it.
+            return Err(SqlError::new(1426, "SET WITNESS needs the principal, the mirror and the witness interconnected: this principal is still finishing its role change (try again once it serves)"));
         }
         if !self.links.is_up(self.durable.partner)
             || self.set_witness.is_some()

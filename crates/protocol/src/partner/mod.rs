@@ -467,6 +467,14 @@ impl Partner {
             && self.awaiting_partner_since.is_none()
     }
 
+    /// Numbers this instance's next connections from `counter` on, where an earlier session on
+    /// this instance left off: connection numbers are durable per instance (a peer that kept
+    /// the old session's connection state, a witness that never heard of its end, refuses a
+    /// connection numbered below the one it lost as a stale, delayed request).
+    pub fn continue_connection_numbers(&mut self, counter: u32) {
+        self.links.counter = self.links.counter.max(counter);
+    }
+
     /// Switches a deliberate bug on (only in builds with the `mutants` feature).
     pub fn set_mutant(&mut self, mutant: Option<Mutant>) {
         self.mutants.set(mutant);
@@ -969,6 +977,11 @@ impl Partner {
             return; // a newer role we cannot take yet; the details come with a Hello
         }
         if from == self.durable.partner {
+            if matches!(body, Message::Hello(_)) {
+                // The mirror answered at this role sequence (a newer one was adopted above):
+                // a restarted principal may serve (suspended or not).
+                self.awaiting_partner_since = None;
+            }
             self.on_partner_body(now, body);
         } else if self.is_witness(from) {
             self.on_witness_body(now, body);
@@ -1282,7 +1295,6 @@ impl Partner {
     // The principal's side of the handshake and of log shipping.
 
     fn on_ready(&mut self, lsn_end: Lsn, lsn_hardened: Lsn) {
-        self.awaiting_partner_since = None;
         self.mirror_ready = true;
         self.durable.incarnation_synced = true;
         self.lsn_shipped = lsn_end.min(self.lsn_end);
@@ -1327,6 +1339,18 @@ impl Partner {
                     | MirroringState::Disconnected
                     | MirroringState::Synchronizing
             )
+    }
+
+    /// Whether every commit this principal acknowledges now waits for its mirror's hardening:
+    /// SYNCHRONIZED under SAFETY FULL, or exposed without the witness's confirmation while its
+    /// mirror takes the log ([`Self::mirror_takes_log`]). The driver judges from it whether a
+    /// slow or silent mirror stops the principal's service.
+    pub fn acknowledges_only_mirror_hardened(&self) -> bool {
+        let synchronized_full = self.state == MirroringState::Synchronized
+            && self.durable.config.safety == Safety::Full;
+        self.durable.role == Role::Principal
+            && (synchronized_full
+                || (self.needs_exposure() && !self.exposure_confirmed() && self.mirror_takes_log()))
     }
 
     /// The mirror is connected and receiving log: a commit it hardens may be acknowledged

@@ -346,6 +346,7 @@ impl Estate {
             log_chain_lsn: None,
             differential_base: None,
             last_log_backup: set.log_backup_before,
+            session_end_covers: None,
             mirroring: None,
         })
     }

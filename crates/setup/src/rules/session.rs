@@ -374,7 +374,7 @@ impl Estate {
     /// partner's): its copy leaves the session. A mirror's copy stays RESTORING at `hardened`,
     /// the log it had hardened. Nothing changes when the copy is in no session (already told).
     pub fn session_ended(&mut self, instance: &str, database: &str, hardened: u64) {
-        let covered = self
+        let latest = self
             .backup_folder()
             .next_backup_id()
             .checked_sub(1)
@@ -385,10 +385,28 @@ impl Estate {
         else {
             return;
         };
-        match copy.session().map(|s| s.role) {
-            None => return,
-            Some(MirroringRole::Principal) => copy.mirroring = None,
-            Some(MirroringRole::Mirror) => {
+        let Some(session) = copy.session().cloned() else {
+            return;
+        };
+        match session.role {
+            MirroringRole::Principal => {
+                copy.mirroring = None;
+                // The mirror, if it has not heard yet, holds at most the log backups taken so
+                // far: those this principal takes from now on are not its (it hears late when
+                // it was down or cut off).
+                let covers = copy.last_log_backup.unwrap_or(0);
+                let mirror = self
+                    .catalog_mut_if_exists(&session.partner)
+                    .and_then(|catalog| catalog.database_mut(database))
+                    .filter(|m| {
+                        m.session()
+                            .is_some_and(|s| s.mirroring_guid == session.mirroring_guid)
+                    });
+                if let Some(mirror) = mirror {
+                    mirror.session_end_covers = Some(covers);
+                }
+            }
+            MirroringRole::Mirror => {
                 assert!(
                     hardened >= copy.lsn_restored,
                     "{database} on {instance}: the mirror's hardened end of log ({hardened}) must be at least the {} it was restored to",
@@ -396,9 +414,13 @@ impl Estate {
                 );
                 let fork = copy.fork.clone();
                 end_mirror_membership(copy, fork, hardened);
-                // It holds the log of every log backup taken so far (mirroring sent it); those
-                // taken from now on must be restored on it to mirror again.
-                copy.last_log_backup = covered;
+                // It holds the log of every log backup taken while the session ran (mirroring
+                // sent it); those taken since must be restored on it to mirror again.
+                let covers = match copy.session_end_covers.take() {
+                    Some(id) => Some(id).filter(|&id| id > 0),
+                    None => latest,
+                };
+                copy.last_log_backup = covers;
             }
         }
         self.assert_invariants();

@@ -296,10 +296,16 @@ impl World<'_> {
         let node = &mut self.nodes[n];
         node.process = how;
         node.paused = false;
+        // A catch-up read under way stops with the process (its `Ev::Pump` is dropped).
+        node.pump_scheduled = false;
+        node.catch_up_read_until = 0;
         // A step that waited for the hung instance starts now, and finds it stopped.
+        node.deferred_control.clear();
+        node.deferred_submits = 0;
         let waiting_steps: Vec<Ev> = node
             .deferred
             .drain(..)
+            .map(|(_, ev)| ev)
             .filter(|ev| matches!(ev, Ev::StepStart { .. }))
             .collect();
         for ev in waiting_steps {
@@ -461,19 +467,15 @@ impl World<'_> {
             return;
         }
         self.nodes[n].paused = false;
-        let deferred: Vec<Ev> = self.nodes[n].deferred.drain(..).collect();
-        let mut due = std::mem::take(&mut self.nodes[n].deferred_ticks_due);
-        let (ticks, rest): (Vec<Ev>, Vec<Ev>) = deferred
-            .into_iter()
-            .partition(|e| matches!(e, Ev::Timer { .. }));
-        assert_eq!(ticks.len(), due.len(), "one due time per deferred tick");
+        let deferred: Vec<(Nanos, Ev)> = self.nodes[n].deferred.drain(..).collect();
+        self.nodes[n].deferred_control.clear();
+        self.nodes[n].deferred_submits = 0;
         // Every tick that fell due, each as of its own moment, in time order: the reply age is
         // judged there, not at the resume (a pause just shorter than TIMEOUT declared its peers
         // lost at the resume). A tick re-armed from one that fell due may fall due too.
-        let mut replay: Vec<(Nanos, Ev)> = ticks
+        let (mut replay, rest): (Vec<_>, Vec<_>) = deferred
             .into_iter()
-            .map(|tick| (due.pop_front().expect("counted above"), tick))
-            .collect();
+            .partition(|(_, e)| matches!(e, Ev::Timer { .. }));
         while !replay.is_empty() {
             let first = (0..replay.len())
                 .min_by_key(|&i| replay[i].0)
@@ -492,7 +494,7 @@ impl World<'_> {
             self.replay_due = None;
             replay.append(&mut self.replayed_ticks);
         }
-        for ev in rest {
+        for (_, ev) in rest {
             self.queue.push(self.now, ev);
         }
         // After what queued up: it may have learnt of a newer role meanwhile.
@@ -585,9 +587,10 @@ impl World<'_> {
         if self.nodes[n].paused {
             // A hung instance does no work (spec/scenario.md, `pause`): it suspends for a full
             // disk or a damaged page once it runs again.
+            let now = self.now;
             self.nodes[n]
                 .deferred
-                .push_back(Ev::InternalCommand { node: n, command });
+                .push_back((now, Ev::InternalCommand { node: n, command }));
             return;
         }
         let now = self.clock_of(n);

@@ -63,7 +63,7 @@ struct Ledger {
 /// A forced service: (new role sequence, fork LSN, the forcing mirror's log generations then).
 pub type ForcedService = (u64, u64, Vec<(u64, u64)>);
 
-/// A stretch during which a forced-service principal and an older one both served.
+/// A stretch during which two instances served the database at once, by an operator's doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SplitBrain {
     /// When it began.
@@ -72,6 +72,45 @@ pub struct SplitBrain {
     pub end: Option<Nanos>,
     /// The two instances.
     pub nodes: [usize; 2],
+    /// What made it.
+    pub cause: SplitCause,
+}
+
+/// What made a split brain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitCause {
+    /// Forced service while an older principal still served (reference section 4).
+    ForcedService,
+    /// SET PARTNER OFF on an instance whose partner never heard of it and took over: the
+    /// instance serves as a database without mirroring, outside the session.
+    PartnerOff,
+}
+
+impl SplitCause {
+    /// Its name in the report (`split_brain[].cause`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ForcedService => "forced_service",
+            Self::PartnerOff => "partner_off",
+        }
+    }
+}
+
+/// A stretch an instance spent outside any session: from the moment it ended its session (SET
+/// PARTNER OFF, its own or one it heard of) until it starts another. The commits it
+/// acknowledges there are not the session's: a partner that never heard of the end may take
+/// over without them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outside {
+    /// The instance.
+    pub node: usize,
+    /// When it left, and when it joined a session again (`None`: still outside).
+    pub since: Nanos,
+    pub until: Option<Nanos>,
+    /// The commits it acknowledged meanwhile, per log generation: (generation, lowest commit
+    /// LSN, highest). Acknowledgements go in LSN order, and all those made in the session came
+    /// before, so the range holds exactly the commits acknowledged outside.
+    pub acked: Vec<(u64, u64, u64)>,
 }
 
 /// What the history knows, and what broke.
@@ -92,6 +131,8 @@ pub struct History {
     broken: BTreeMap<&'static str, (Vec<String>, u64)>,
     /// Split brains seen.
     pub split_brains: Vec<SplitBrain>,
+    /// Stretches instances spent outside any session, one per SET PARTNER OFF at most.
+    pub outside: Vec<Outside>,
     /// Lost acknowledged commits (computed at the end).
     pub lost: u64,
     /// Their LSN ranges, per generation: (first, last).
@@ -151,9 +192,47 @@ impl History {
             .collect()
     }
 
+    /// Instance `node` ended its session at `at`.
+    pub fn left_session(&mut self, node: usize, at: Nanos) {
+        if self.outside_at(node, at) {
+            return;
+        }
+        self.outside.push(Outside {
+            node,
+            since: at,
+            until: None,
+            acked: Vec::new(),
+        });
+    }
+
+    /// Instance `node` starts a session again at `at`.
+    pub fn joined_session(&mut self, node: usize, at: Nanos) {
+        for o in &mut self.outside {
+            if o.node == node && o.until.is_none() {
+                o.until = Some(at);
+            }
+        }
+    }
+
+    /// Whether `node` was outside any session at `at`.
+    fn outside_at(&self, node: usize, at: Nanos) -> bool {
+        self.outside
+            .iter()
+            .any(|o| o.node == node && o.since <= at && o.until.is_none_or(|until| at < until))
+    }
+
+    /// Whether the commit ending at `lsn` in `generation` was acknowledged outside a session.
+    fn acknowledged_outside(&self, generation: u64, lsn: u64) -> bool {
+        self.outside.iter().any(|o| {
+            o.acked
+                .iter()
+                .any(|&(g, lo, hi)| g == generation && (lo..=hi).contains(&lsn))
+        })
+    }
+
     /// A node starts serving: no two instances serve at the same role sequence
-    /// (`single_principal`); an overlap with an older principal after forced service is a split
-    /// brain.
+    /// (`single_principal`); an overlap with an older principal after forced service, or with
+    /// an instance serving outside the session, is a split brain.
     pub fn serve(&mut self, start: ServeStart) {
         type Forced = [ForcedService];
         let forced_above = |low: u64, high: u64, forced: &Forced| {
@@ -166,6 +245,15 @@ impl History {
             .collect();
         for (other, seq) in serving {
             if other == start.node {
+                continue;
+            }
+            if self.outside_at(other, start.at) || self.outside_at(start.node, start.at) {
+                self.split_brains.push(SplitBrain {
+                    start: start.at,
+                    end: None,
+                    nodes: [other, start.node],
+                    cause: SplitCause::PartnerOff,
+                });
                 continue;
             }
             if seq == start.role_sequence {
@@ -183,6 +271,7 @@ impl History {
                         start: start.at,
                         end: None,
                         nodes: [other, start.node],
+                        cause: SplitCause::ForcedService,
                     });
                 }
             }
@@ -242,6 +331,21 @@ impl History {
                 let (n, lo, hi) = ledger.summarised.unwrap_or((0, first, last));
                 ledger.summarised = Some((n + count, lo.min(first), hi.max(last)));
             }
+        }
+        if let Some(outside) = self
+            .outside
+            .iter_mut()
+            .find(|o| o.node == node && o.since <= at && o.until.is_none_or(|until| at < until))
+        {
+            // A database without mirroring: not the session's (a split brain, if any).
+            match outside.acked.iter_mut().find(|(g, _, _)| *g == generation) {
+                Some((_, lo, hi)) => {
+                    *lo = (*lo).min(lsn);
+                    *hi = (*hi).max(lsn);
+                }
+                None => outside.acked.push((generation, lsn, lsn)),
+            }
+            return;
         }
         let forced = &self.forced;
         let mut problem = None;
@@ -340,6 +444,9 @@ impl History {
                         *lost_by_forced.entry(seq).or_insert(0) += 1;
                         lost_here.push(l);
                     }
+                    // Written outside the session, after SET PARTNER OFF: lost to the session
+                    // that went on without it.
+                    None if self.acknowledged_outside(generation, l) => lost_here.push(l),
                     None => unexcused.push(l),
                 }
             }
@@ -449,6 +556,43 @@ mod tests {
             .verdicts()
             .iter()
             .any(|(n, held, _)| *n == "acknowledged_durable" && !held));
+    }
+
+    // reference section 7: SET PARTNER OFF ends the session on the instance that runs it. A
+    // mirror that never heard of it takes over (with its witness) while the old principal goes
+    // on as a database without mirroring: two serve at once, by the operator's doing. That is
+    // a split brain caused by PARTNER OFF, and what the old principal acknowledged after it
+    // left is lost to the session; before it left, the same gap is a broken invariant.
+    #[test]
+    fn commits_acknowledged_outside_the_session_are_a_split_brain_not_a_violation() {
+        let mut h = History::default();
+        h.generation(1, 0, 0);
+        h.serve(start(0, 0, 0, vec![(0, 1)], 0));
+        h.acknowledged(10, 0, 1, 0, 100, 1); // in the session, and on the mirror
+        h.left_session(0, 20);
+        h.acknowledged(25, 0, 2, 0, 200, 1); // a database without mirroring
+        h.serve(start(1, 1, 30, vec![(0, 1)], 150)); // the mirror takes over without it
+        h.acknowledged(35, 0, 3, 0, 300, 1);
+        assert_eq!(h.split_brains.len(), 1);
+        assert_eq!(h.split_brains[0].cause, SplitCause::PartnerOff);
+        h.judge_durability(&[(0, 1)], 150);
+        assert_eq!(h.lost, 2);
+        assert!(h.verdicts().iter().all(|(_, held, _)| *held));
+        // Had it not left the session, the same history breaks both invariants.
+        let mut h2 = History::default();
+        h2.generation(1, 0, 0);
+        h2.serve(start(0, 0, 0, vec![(0, 1)], 0));
+        h2.acknowledged(10, 0, 1, 0, 100, 1);
+        h2.serve(start(1, 1, 30, vec![(0, 1)], 150));
+        h2.acknowledged(35, 0, 3, 0, 300, 1);
+        h2.judge_durability(&[(0, 1)], 150);
+        let broken: Vec<_> = h2
+            .verdicts()
+            .into_iter()
+            .filter(|(_, held, _)| !held)
+            .map(|(n, _, _)| n)
+            .collect();
+        assert_eq!(broken, vec!["single_principal", "acknowledged_durable"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 
-use mirror_protocol::{ConnId, LinkState, MirroringState, Nanos, Safety};
+use mirror_protocol::{ConnId, LinkState, Nanos};
 
 use super::net::{Transit, RETRANSMIT_FIRST, RETRANSMIT_MAX};
 use super::world::{Ev, Parcel, World};
@@ -223,15 +223,15 @@ impl World<'_> {
         self.retransmissions.retain(|r| r.from != n && r.to != n);
     }
 
-    /// The connection a SYNCHRONIZED FULL principal `n` waits on for its mirror (up), with the
-    /// mirror's index and the session's TIMEOUT.
+    /// The connection a principal `n` that acknowledges only what its mirror hardened waits on
+    /// (up), with the mirror's index and the session's TIMEOUT.
     fn mirror_connection(&self, n: usize) -> Option<(usize, ConnId, Nanos)> {
         let node = &self.nodes[n];
         if !node.serving || !node.running() {
             return None;
         }
         let p = node.session()?;
-        if p.config().safety != Safety::Full || p.state() != MirroringState::Synchronized {
+        if !p.acknowledges_only_mirror_hardened() {
             return None;
         }
         match p.links().link(p.partner())?.state {

@@ -254,7 +254,7 @@ impl World<'_> {
 
     /// `recovers`: once every fault has been healed (and the last operator command accepted)
     /// long enough, some instance serves, and with SAFETY FULL the session has been
-    /// SYNCHRONIZED since the last fault.
+    /// SYNCHRONIZED since the last heal.
     fn judge_recovery(&mut self, state: SessionState) {
         let session = (0..self.nodes.len()).find_map(|n| self.session_of(n).map(|p| p.config()));
         let Some(config) = session else { return };
@@ -281,7 +281,7 @@ impl World<'_> {
         } else if config.safety == mirror_protocol::Safety::Full
             && !(self.synchronized_since_disturbance || synchronized_now)
         {
-            self.history.violate("recovers", format!("the last fault or operator command was {} s before the end, yet the session has not been SYNCHRONIZED since the last fault", quiet / SECOND));
+            self.history.violate("recovers", format!("the last fault or operator command was {} s before the end, yet the session has not been SYNCHRONIZED since the last heal", quiet / SECOND));
         }
     }
 
@@ -388,6 +388,7 @@ impl World<'_> {
                     .iter()
                     .map(|&n| self.nodes[n].name.clone())
                     .collect(),
+                cause: sb.cause.name().to_string(),
             })
             .collect();
         Report {

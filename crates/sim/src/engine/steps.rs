@@ -155,7 +155,7 @@ impl World<'_> {
                 statement: k,
                 result: result.map_err(Box::new),
             };
-            self.nodes[n].deferred.push_back(ev);
+            self.nodes[n].deferred.push_back((self.now, ev));
             return;
         }
         self.steps.backups.remove(&(i, k));
@@ -507,6 +507,8 @@ impl World<'_> {
             self.role_offset = self.role_high + 1;
         }
         self.sessions_started += 1;
+        self.history.joined_session(p, self.now);
+        self.history.joined_session(m, self.now);
         let db = self.scenario.database.name.clone();
         let restored = self
             .estate
@@ -523,6 +525,9 @@ impl World<'_> {
             .log
             .restored_from(&principal_segments, restored);
         let (ppid, mpid) = (self.nodes[p].pid, self.nodes[m].pid);
+        let counter_of =
+            |node: &super::world::Node| node.partner.as_ref().map_or(0, |q| q.links().counter);
+        let (p_counter, m_counter) = (counter_of(&self.nodes[p]), counter_of(&self.nodes[m]));
         self.nodes[m].partner = Some(Partner::new_mirror(
             mpid,
             ppid,
@@ -544,9 +549,11 @@ impl World<'_> {
             clock,
         );
         principal.set_mutant(self.mutant);
+        principal.continue_connection_numbers(p_counter);
         self.nodes[p].partner = Some(principal);
         if let Some(mp) = self.nodes[m].partner.as_mut() {
             mp.set_mutant(self.mutant);
+            mp.continue_connection_numbers(m_counter);
         }
         self.session_removed = false;
         self.emit(

@@ -171,9 +171,10 @@ pub struct Flush {
     pub requested: u64,
     pub epoch: Option<u32>,
     /// The flush under way: its number (a `Flushed` event of another is stale), the LSN it
-    /// hardens to and when it started.
+    /// hardens to, the log epoch it was asked at, and when it started.
     pub id: u64,
     pub to: u64,
+    pub to_epoch: Option<u32>,
     pub started: Nanos,
 }
 
@@ -208,10 +209,15 @@ pub struct Node {
     /// The local time at which the pending ping tick falls due (`None` once it fired): a
     /// change of clock drift moves it in true time (`World::set_drift`).
     pub ping_due_local: Option<Nanos>,
-    pub deferred: VecDeque<Ev>,
-    /// When each ping tick in `deferred` fell due (true time), in the same order: an instance
-    /// that resumes handles each as of its own moment (reference section 4).
-    pub deferred_ticks_due: VecDeque<Nanos>,
+    /// What reached this instance while it hung, with the true time it came (a ping tick is
+    /// handled as of then when it resumes: reference section 4).
+    pub deferred: VecDeque<(Nanos, Ev)>,
+    /// Bounds on `deferred`, so that a long pause costs no memory per second: the senders
+    /// whose connection request, or ping, already waits (one of each per sender: a later one
+    /// adds nothing the sender will not send again once answered), and the clients' commits
+    /// queued (beyond `HELD_COMMITS_MAX` they fail, as a client's command timeout would).
+    pub deferred_control: std::collections::BTreeSet<(InstanceId, bool)>,
+    pub deferred_submits: usize,
     /// How fast this instance's clock runs against true time, in parts per million (a
     /// `clock_skew` fault); change it with [`Node::set_drift`].
     pub drift_ppm: i64,
@@ -485,7 +491,8 @@ impl<'s> World<'s> {
                 timer_generation: [0; 2],
                 ping_due_local: None,
                 deferred: VecDeque::new(),
-                deferred_ticks_due: VecDeque::new(),
+                deferred_control: std::collections::BTreeSet::new(),
+                deferred_submits: 0,
                 drift_ppm: 0,
                 clock_segments: vec![(0, 0, 0)],
                 flush_override: None,
@@ -651,12 +658,39 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Holds `ev` for hung instance `n` until it resumes (bounded: see `Node::deferred_control`).
+    pub(super) fn defer(&mut self, n: usize, ev: Ev) {
+        match &ev {
+            Ev::Submit { tx, .. } => {
+                if self.nodes[n].deferred_submits >= HELD_COMMITS_MAX {
+                    let error = SqlError::new(
+                        ERROR_DATABASE_UNAVAILABLE,
+                        "too many commits are waiting for a hung instance",
+                    );
+                    self.fail_tx(*tx, error);
+                    return;
+                }
+                self.nodes[n].deferred_submits += 1;
+            }
+            Ev::Deliver { parcel, .. }
+                if matches!(parcel.env.body, Message::Connect | Message::Ping) =>
+            {
+                let key = (parcel.env.from, parcel.env.body == Message::Ping);
+                if !self.nodes[n].deferred_control.insert(key) {
+                    return; // the same request already waits: a repeat adds nothing
+                }
+            }
+            _ => {}
+        }
+        self.nodes[n].deferred.push_back((self.now, ev));
+    }
+
     pub fn dispatch(&mut self, ev: Ev) {
         if let Ev::StepStart { step } = ev {
             // A statement sent to a hung instance waits for it, as the DBA's session would.
             let n = self.scenario.steps[step].on.0;
             if self.nodes[n].running() && self.nodes[n].paused {
-                self.nodes[n].deferred.push_back(ev);
+                self.nodes[n].deferred.push_back((self.now, ev));
                 return;
             }
         }
@@ -677,10 +711,7 @@ impl<'s> World<'s> {
                 return;
             }
             if self.nodes[n].paused {
-                if matches!(ev, Ev::Timer { .. }) {
-                    self.nodes[n].deferred_ticks_due.push_back(self.now);
-                }
-                self.nodes[n].deferred.push_back(ev);
+                self.defer(n, ev);
                 return;
             }
         }
@@ -755,11 +786,16 @@ impl<'s> World<'s> {
                 self.outputs_buffer = outputs;
                 break;
             }
-            // The state the handler left first, then what it released: a reader of the stream
-            // sees the state commits were acknowledged in (a lost mirror's DISCONNECTED before
-            // the exposed acknowledgements, not after them).
-            self.note_state(n);
+            // The state the handler left comes before the acknowledgements it released: a
+            // reader of the stream sees the state commits were acknowledged in (a lost mirror's
+            // DISCONNECTED before the exposed acknowledgements, not after them), and still
+            // sees roles and serving change first.
+            let mut state_noted = false;
             for output in outputs.drain(..) {
+                if !state_noted && matches!(output, Output::Acknowledge { .. }) {
+                    self.note_state(n);
+                    state_noted = true;
+                }
                 self.apply(n, output);
             }
             // Keep the buffer's capacity: no allocation per handler in the steady state.
@@ -905,6 +941,9 @@ impl<'s> World<'s> {
                 let hardened = self.nodes[n].log.lsn_hardened();
                 self.estate
                     .session_ended(&self.nodes[n].name, &db, hardened);
+                // What it acknowledges from now on is outside the session (its partner may
+                // never hear of the end, and take over without it).
+                self.history.left_session(n, self.now);
                 // Removing mirroring is how a DBA brings back a principal that lost quorum: its
                 // copy is a database without mirroring now, and no rule keeps it offline
                 // (reference section 4: quorum is required only while a witness is set).
@@ -915,12 +954,22 @@ impl<'s> World<'s> {
         }
     }
 
-    fn set_timer(&mut self, n: usize, timer: Timer, after: Nanos) {
-        let base = self.replay_due.unwrap_or(self.now);
+    /// A fresh event for node `n`'s `timer`: an earlier one scheduled becomes stale.
+    fn timer_event(&mut self, n: usize, timer: Timer) -> Ev {
         let node = &mut self.nodes[n];
         let i = Node::timer_index(timer);
         node.timer_generation[i] += 1;
-        let generation = node.timer_generation[i];
+        Ev::Timer {
+            node: n,
+            timer,
+            generation: node.timer_generation[i],
+        }
+    }
+
+    fn set_timer(&mut self, n: usize, timer: Timer, after: Nanos) {
+        let base = self.replay_due.unwrap_or(self.now);
+        let ev = self.timer_event(n, timer);
+        let node = &mut self.nodes[n];
         // Clock drift changes when this instance's pings fall due, never simulated truth; the
         // take-over's fixed cost is work, not a clock reading (reference section 5: 500 ms).
         let scaled = match timer {
@@ -929,11 +978,6 @@ impl<'s> World<'s> {
                 node.true_duration(after)
             }
             Timer::TakeOver => after,
-        };
-        let ev = Ev::Timer {
-            node: n,
-            timer,
-            generation,
         };
         match self.replay_due {
             Some(due) if due.saturating_add(scaled) <= self.now => {
@@ -958,18 +1002,9 @@ impl<'s> World<'s> {
             return;
         };
         let left = due.saturating_sub(node.clock(now));
-        let i = Node::timer_index(Timer::Ping);
-        node.timer_generation[i] += 1;
-        let generation = node.timer_generation[i];
         let after = node.true_duration(left);
-        self.after(
-            after,
-            Ev::Timer {
-                node: n,
-                timer: Timer::Ping,
-                generation,
-            },
-        );
+        let ev = self.timer_event(n, Timer::Ping);
+        self.after(after, ev);
     }
 
     fn fire_timer(&mut self, n: usize, timer: Timer, generation: u64) {
@@ -1390,37 +1425,39 @@ impl<'s> World<'s> {
             return;
         }
         node.flush.busy = true;
-        node.flush.id += 1;
         node.flush.to = to;
+        node.flush.to_epoch = node.flush.epoch;
         node.flush.started = self.now;
         let latency = node.flush_override.unwrap_or(base) + jitter;
-        let ev = Ev::Flushed {
+        let ev = self.flushed_event(n);
+        self.after(latency, ev);
+    }
+
+    /// The completion of node `n`'s flush under way, numbered afresh: an earlier completion
+    /// scheduled for it becomes stale.
+    fn flushed_event(&mut self, n: usize) -> Ev {
+        let node = &mut self.nodes[n];
+        node.flush.id += 1;
+        Ev::Flushed {
             node: n,
-            lsn: to,
-            epoch: node.flush.epoch,
+            lsn: node.flush.to,
+            epoch: node.flush.to_epoch,
             incarnation: node.incarnation,
             id: node.flush.id,
-        };
-        self.after(latency, ev);
+        }
     }
 
     /// A slow disk recovered: the flush it was slowing completes as a normal one would have,
     /// from when it started (at once if that is past), not when the slow one would have.
     pub(super) fn speed_up_flush(&mut self, n: usize) {
         let base = self.scenario.disk.flush_ns;
-        let node = &mut self.nodes[n];
-        if !node.flush.busy {
+        if !self.nodes[n].flush.busy {
             return;
         }
-        node.flush.id += 1;
-        let ev = Ev::Flushed {
-            node: n,
-            lsn: node.flush.to,
-            epoch: node.flush.epoch,
-            incarnation: node.incarnation,
-            id: node.flush.id,
-        };
-        let at = self.now.max(node.flush.started.saturating_add(base));
+        let at = self
+            .now
+            .max(self.nodes[n].flush.started.saturating_add(base));
+        let ev = self.flushed_event(n);
         self.queue.push(at, ev);
     }
 
@@ -1785,9 +1822,7 @@ impl<'s> World<'s> {
             return false;
         }
         let Some(p) = node.session() else { return true };
-        let waits_for_mirror = p.config().safety == mirror_protocol::Safety::Full
-            && p.state() == MirroringState::Synchronized;
-        if !waits_for_mirror {
+        if !p.acknowledges_only_mirror_hardened() {
             return true;
         }
         let m = self.index_of(p.partner());
@@ -1974,7 +2009,7 @@ impl<'s> World<'s> {
         };
         self.await_commit(n, tx, client);
         if self.nodes[n].paused {
-            self.nodes[n].deferred.push_back(Ev::Submit { node: n, tx });
+            self.defer(n, Ev::Submit { node: n, tx });
             return;
         }
         self.commit_on(n, tx);
@@ -1998,7 +2033,8 @@ impl<'s> World<'s> {
     fn pending_failover_principal(&self) -> Option<usize> {
         (0..self.nodes.len()).find(|&n| {
             let node = &self.nodes[n];
-            node.running() && !node.paused && node.session().is_some_and(holds_commits_for_failover)
+            // A hung one too: its clients wait on it, as they would for its take-over.
+            node.running() && node.session().is_some_and(holds_commits_for_failover)
         })
     }
 
