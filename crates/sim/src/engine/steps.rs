@@ -608,7 +608,11 @@ impl World<'_> {
 
     fn answer_query(&mut self, i: usize, n: usize, query: Query) {
         let set = match query {
-            Query::DatabaseMirroring => views::database_mirroring_rows(&[self.mirroring_view(n)]),
+            Query::DatabaseMirroring => {
+                // One row per database the instance has: none on one without a copy.
+                let rows: Vec<_> = self.mirroring_view(n).into_iter().collect();
+                views::database_mirroring_rows(&rows)
+            }
             Query::DatabaseMirroringWitnesses => {
                 // After WITNESS OFF the instance is no longer this session's witness: its row
                 // goes, as it does when the session ends.
@@ -647,7 +651,12 @@ impl World<'_> {
         });
     }
 
-    fn mirroring_view(&self, n: usize) -> views::DatabaseMirroringView {
+    fn mirroring_view(&self, n: usize) -> Option<views::DatabaseMirroringView> {
+        let database_id = self
+            .estate
+            .instance(&self.nodes[n].name)
+            .and_then(|c| c.database(&self.scenario.database.name))?
+            .database_id;
         let session = self.nodes[n].session().map(|p| {
             let other = self.index_of(p.partner());
             let witness = p.config().witness.map(|w| {
@@ -682,10 +691,10 @@ impl World<'_> {
                 replication_lsn: p.lsn_hardened(),
             }
         });
-        views::DatabaseMirroringView {
-            database_id: 5,
+        Some(views::DatabaseMirroringView {
+            database_id,
             session,
-        }
+        })
     }
 
     fn witness_view(&self, r: &mirror_protocol::WitnessRecord) -> views::WitnessRecordView {
