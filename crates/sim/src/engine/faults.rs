@@ -313,7 +313,11 @@ impl World<'_> {
         }
         let node = &mut self.nodes[n];
         node.incarnation += 1;
+        // The flush under way dies with the process: its completion, numbered below the next
+        // flush's, is stale.
+        let id = node.flush.id + 1;
         node.flush = Default::default();
+        node.flush.id = id;
         node.redo_scheduled = false;
         node.ship_envelope = None;
         if let Some(p) = node.partner.as_mut() {
