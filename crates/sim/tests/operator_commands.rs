@@ -220,3 +220,27 @@ fn a_failover_after_total_packet_loss_counts_its_unavailability_from_the_loss() 
         failover.unavailable_us
     );
 }
+
+// spec/cli.md: `serving`/`not_serving` say when an instance can acknowledge commits; a
+// RESTORING copy cannot. The old principal re-seeded with RESTORE ... WITH NORECOVERY never
+// stopped serving in the report: the split brain ran on until the failback, 31 s too long,
+// and its failback wrote no `serving`.
+#[test]
+fn a_copy_restored_over_stops_serving_and_ends_its_split_brain() {
+    let report = report_of("disaster-recovery-drill-reseed-the-old-principal-then-fail-back.toml");
+    let [split] = report.split_brain.as_slice() else {
+        panic!("one split brain: {:?}", report.split_brain);
+    };
+    assert_eq!(split.cause, "partner_off");
+    let restore = report
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.sql.starts_with("RESTORE DATABASE"))
+        .expect("the drill re-seeds the old principal");
+    assert_eq!(
+        Some(split.end_us),
+        restore.start_us,
+        "it ends with the restore"
+    );
+}

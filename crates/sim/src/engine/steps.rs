@@ -317,6 +317,7 @@ impl World<'_> {
             self.log_backup_end = context.end_of_log_lsn;
             self.release_memory(n);
         }
+        self.stop_serving_a_restored_copy(n);
         match self.apply_effect(i, k, n, outcome.effect) {
             Err(error) => self.queue.push(
                 self.now,
@@ -603,6 +604,21 @@ impl World<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// A database without mirroring that serves, restored over (RESTORE ... WITH NORECOVERY):
+    /// a RESTORING copy acknowledges nothing, so it stops serving (a split brain it was part
+    /// of ends there).
+    fn stop_serving_a_restored_copy(&mut self, n: usize) {
+        let restoring = self
+            .estate
+            .instance(&self.nodes[n].name)
+            .and_then(|c| c.database(&self.scenario.database.name))
+            .is_some_and(|d| d.state == mirror_setup::DatabaseState::Restoring);
+        if restoring && self.nodes[n].serving && self.nodes[n].session().is_none() {
+            let role_sequence = self.last_role_sequence(n);
+            self.set_serving(n, false, role_sequence, "restore");
         }
     }
 
