@@ -429,16 +429,34 @@ impl World<'_> {
                 Ok(false)
             }
             Effect::StartSession {
-                principal, mirror, ..
+                principal,
+                mirror,
+                principal_address,
+                mirror_address,
+                ..
             } => {
                 let (p, m) = (self.node_named(&principal), self.node_named(&mirror));
+                // The partners reach each other at the addresses the session was set up with,
+                // wherever their endpoints listen later.
+                self.session_ports.insert((p, m), mirror_address.port);
+                self.session_ports.insert((m, p), principal_address.port);
                 let id = self.command_id();
                 self.start_session(p, m, id);
                 self.steps.waiting.insert(id, (i, k, self.now));
                 Ok(true)
             }
-            Effect::SetWitness { witness, .. } => {
+            Effect::SetWitness {
+                witness,
+                witness_address,
+                ..
+            } => {
                 let w = self.node_named(&witness);
+                for partner in 0..self.nodes.len() {
+                    if partner != w {
+                        self.session_ports
+                            .insert((partner, w), witness_address.port);
+                    }
+                }
                 let pid = self.nodes[w].pid;
                 self.witnesses_named.insert(w);
                 self.session_command(i, k, n, SessionCommand::SetWitness(pid))
@@ -677,7 +695,7 @@ impl World<'_> {
             let other = self.index_of(p.partner());
             let witness = p.config().witness.map(|w| {
                 let wi = self.index_of(w);
-                (self.address_of(wi), witness_state(p.witness_state()))
+                (self.address_of(n, wi), witness_state(p.witness_state()))
             });
             views::MirroringSessionView {
                 mirroring_guid: mirror_setup::derived_guid(&[
@@ -695,7 +713,7 @@ impl World<'_> {
                     mirror_protocol::Safety::Off => views::SafetyLevel::Off,
                 },
                 safety_sequence: p.config().numbers.safety,
-                partner_address: self.address_of(other),
+                partner_address: self.address_of(n, other),
                 partner_instance: self.nodes[other].name.clone(),
                 witness,
                 failover_lsn: self.failover_lsn_known(p),
@@ -814,12 +832,19 @@ impl World<'_> {
             .map_or(0, |&(at, _)| at)
     }
 
-    fn address_of(&self, n: usize) -> mirror_setup::ServerAddress {
+    /// The address instance `from`'s session names instance `n` by: the one it was set up with
+    /// (SET PARTNER, SET WITNESS), else where `n`'s endpoint listens.
+    fn address_of(&self, from: usize, n: usize) -> mirror_setup::ServerAddress {
         let port = self
-            .estate
-            .instance(&self.nodes[n].name)
-            .and_then(|c| c.endpoint_address())
-            .map_or(7022, |a| a.port);
+            .session_ports
+            .get(&(from, n))
+            .copied()
+            .unwrap_or_else(|| {
+                self.estate
+                    .instance(&self.nodes[n].name)
+                    .and_then(|c| c.endpoint_address())
+                    .map_or(7022, |a| a.port)
+            });
         mirror_setup::ServerAddress::new(self.nodes[n].host.clone(), port)
     }
 

@@ -369,6 +369,9 @@ pub struct World<'s> {
     /// moment of the tick being handled, from which it re-arms its timers; ticks that fall due
     /// again before now go to `replayed_ticks` (true time, event).
     pub replay_due: Option<Nanos>,
+    /// The port each instance's session names another by: (from, to) -> port, set by SET
+    /// PARTNER and SET WITNESS.
+    pub session_ports: std::collections::BTreeMap<(usize, usize), u16>,
     pub replayed_ticks: Vec<(Nanos, Ev)>,
     pub queue: EventQueue<Ev>,
     pub events: u64,
@@ -564,6 +567,7 @@ impl<'s> World<'s> {
             witnesses_named: Default::default(),
             session_removed: false,
             replay_due: None,
+            session_ports: std::collections::BTreeMap::new(),
             replayed_ticks: Vec::new(),
             sessions_started: 0,
             role_offset: 0,
@@ -1131,14 +1135,20 @@ impl<'s> World<'s> {
             SessionPart::Partner
         };
         let from_part = SessionPart::Partner;
-        let Some(address) = self
-            .estate
-            .instance(&to_node.name)
-            .and_then(|c| c.endpoint_address())
-        else {
-            return Err(FailureKind::Hard);
+        // The address the session names it by (a moved endpoint is not followed: nothing
+        // listens there any more), else where its endpoint listens.
+        let port = match self.session_ports.get(&(from, to)) {
+            Some(&port) => port,
+            None => match self
+                .estate
+                .instance(&to_node.name)
+                .and_then(|c| c.endpoint_address())
+            {
+                Some(address) => address.port,
+                None => return Err(FailureKind::Hard),
+            },
         };
-        let address = ServerAddress::new(to_node.host.clone(), address.port);
+        let address = ServerAddress::new(to_node.host.clone(), port);
         self.estate
             .judge_connection(&self.nodes[from].name, from_part, &address, to_part)
             .map(|_| ())
