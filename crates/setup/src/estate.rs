@@ -404,14 +404,18 @@ impl Estate {
     }
 
     /// Records a role switch the protocol core carried out: `new_principal`'s copy becomes the
-    /// ONLINE principal and its partner's copy the RESTORING mirror. Call it on every role
-    /// switch, so that later statements (backups, SET WITNESS, PARTNER OFF) see the right roles.
-    /// Recording a failover that is already recorded changes nothing.
+    /// ONLINE principal, and its partner's copy the RESTORING mirror if `old_knows` (its
+    /// instance has taken the mirror's role already); otherwise when it does
+    /// ([`Estate::record_became_mirror`]): an old principal cut off or down still holds its
+    /// role, and its statements are judged so. Call it on every role switch, so that later
+    /// statements (backups, SET WITNESS, PARTNER OFF) see the right roles. Recording a
+    /// failover that is already recorded changes nothing.
     pub fn record_role_switch(
         &mut self,
         database: &str,
         new_principal: &str,
         switch: RoleSwitch,
+        old_knows: bool,
     ) -> Result<(), SetupError> {
         let no_session = || SetupError::NoSession {
             instance: new_principal.into(),
@@ -462,20 +466,48 @@ impl Estate {
         new.differential_base = differential_base;
         new.last_log_backup = last_log_backup;
         set_role(new, MirroringRole::Principal);
-        if !partner_in_session {
-            self.assert_invariants();
-            return Ok(());
+        if partner_in_session && old_knows {
+            let old = self
+                .catalog_mut(&partner)
+                .database_mut(database)
+                .expect("checked above");
+            demote(old, fork);
         }
-        let old = self
-            .catalog_mut(&partner)
-            .database_mut(database)
-            .expect("checked above");
-        old.state = DatabaseState::Restoring;
-        old.fork = fork;
-        old.log_chain_lsn = None;
-        set_role(old, MirroringRole::Mirror);
         self.assert_invariants();
         Ok(())
+    }
+
+    /// `instance` has taken the mirror's role: its copy becomes the RESTORING mirror on its
+    /// partner's fork, if the partner's copy is the principal already (else
+    /// [`Estate::record_role_switch`] does it when the partner takes over).
+    pub fn record_became_mirror(&mut self, database: &str, instance: &str) {
+        let Some(session) = self
+            .instance(instance)
+            .and_then(|c| c.database(database))
+            .and_then(Database::session)
+            .filter(|s| s.role == MirroringRole::Principal)
+            .cloned()
+        else {
+            return;
+        };
+        let Some(fork) = self
+            .instance(&session.partner)
+            .and_then(|c| c.database(database))
+            .filter(|copy| {
+                copy.session().is_some_and(|s| {
+                    s.mirroring_guid == session.mirroring_guid && s.role == MirroringRole::Principal
+                })
+            })
+            .map(|copy| copy.fork.clone())
+        else {
+            return;
+        };
+        let copy = self
+            .catalog_mut(instance)
+            .database_mut(database)
+            .expect("found above");
+        demote(copy, fork);
+        self.assert_invariants();
     }
 
     pub(crate) fn catalog(&self, instance: &str) -> &InstanceCatalog {
@@ -549,7 +581,9 @@ impl Estate {
                     continue;
                 };
                 // The partner's copy is in the same session in the other role, or has left it
-                // (a PARTNER OFF this instance has not heard of).
+                // (a PARTNER OFF this instance has not heard of); both may be principals for a
+                // while (an old principal that has not heard of the role switch yet), never
+                // both mirrors.
                 let partner = self
                     .instances
                     .get(&session.partner)
@@ -557,9 +591,9 @@ impl Estate {
                     .and_then(Database::session)
                     .filter(|partner| partner.mirroring_guid == session.mirroring_guid);
                 assert!(
-                    partner
-                        .is_none_or(|partner| partner.partner == catalog.name
-                            && partner.role != session.role),
+                    partner.is_none_or(|partner| partner.partner == catalog.name
+                        && (partner.role != session.role
+                            || session.role == MirroringRole::Principal)),
                     "{} on {}: the partner's copy must be in the same session in the other role",
                     database.name,
                     catalog.name
@@ -567,6 +601,15 @@ impl Estate {
             }
         }
     }
+}
+
+/// An old principal's copy once it is the mirror: RESTORING on the new principal's fork, with no
+/// log backup chain of its own.
+fn demote(copy: &mut Database, fork: crate::catalog::RecoveryFork) {
+    copy.state = DatabaseState::Restoring;
+    copy.fork = fork;
+    copy.log_chain_lsn = None;
+    set_role(copy, MirroringRole::Mirror);
 }
 
 fn set_role(database: &mut Database, role: MirroringRole) {

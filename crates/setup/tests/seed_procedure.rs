@@ -346,12 +346,12 @@ fn role_switch_moves_the_principal_and_its_log_chain() {
     };
     rehearsal
         .estate
-        .record_role_switch("Sales", "beta", failover)
+        .record_role_switch("Sales", "beta", failover, true)
         .expect("a session");
     let recorded = rehearsal.estate.clone();
     rehearsal
         .estate
-        .record_role_switch("Sales", "beta", failover)
+        .record_role_switch("Sales", "beta", failover, true)
         .expect("a session");
     assert_eq!(
         rehearsal.estate, recorded,
@@ -373,7 +373,7 @@ fn role_switch_moves_the_principal_and_its_log_chain() {
     );
     assert!(rehearsal
         .estate
-        .record_role_switch("Sales", "gamma", failover)
+        .record_role_switch("Sales", "gamma", failover, true)
         .is_err());
 }
 
@@ -486,7 +486,12 @@ fn forced_service_starts_a_new_fork_and_log_chain_at_the_fork_lsn() {
     let fork_lsn = rehearsal.context.end_of_log_lsn - 3_000; // the mirror was behind (SAFETY OFF)
     rehearsal
         .estate
-        .record_role_switch("Sales", "beta", RoleSwitch::ForcedService { fork_lsn })
+        .record_role_switch(
+            "Sales",
+            "beta",
+            RoleSwitch::ForcedService { fork_lsn },
+            true,
+        )
         .expect("a session");
     let beta = rehearsal
         .estate

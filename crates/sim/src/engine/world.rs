@@ -1659,6 +1659,11 @@ impl<'s> World<'s> {
     }
 
     fn on_role(&mut self, n: usize, role: Role, role_sequence: u64) {
+        if role == Role::Mirror {
+            let db = self.scenario.database.name.clone();
+            let name = self.nodes[n].name.clone();
+            self.estate.record_became_mirror(&db, &name);
+        }
         // Flush times are in LSN order within one role: a new role may rewrite the log.
         self.nodes[n].flush_times.clear();
         let name = match role {
@@ -1737,7 +1742,15 @@ impl<'s> World<'s> {
             },
             _ => mirror_setup::RoleSwitch::Failover { failover_lsn },
         };
-        if let Err(e) = self.estate.record_role_switch(&db, &name, switch) {
+        // The old principal's copy becomes the mirror's now only if its instance knows: one cut
+        // off or down still holds its role, and its statements are judged so.
+        let old_knows = !self.nodes[from_i]
+            .session()
+            .is_some_and(|p| p.role() == Role::Principal);
+        if let Err(e) = self
+            .estate
+            .record_role_switch(&db, &name, switch, old_knows)
+        {
             self.notes
                 .push(format!("the catalog could not record the role switch: {e}"));
         }
