@@ -1744,9 +1744,9 @@ impl<'s> World<'s> {
         };
         // The old principal's copy becomes the mirror's now only if its instance knows: one cut
         // off or down still holds its role, and its statements are judged so.
-        let old_knows = !self.nodes[from_i]
+        let old_knows = self.nodes[from_i]
             .session()
-            .is_some_and(|p| p.role() == Role::Principal);
+            .is_none_or(|p| p.role() != Role::Principal);
         if let Err(e) = self
             .estate
             .record_role_switch(&db, &name, switch, old_knows)
