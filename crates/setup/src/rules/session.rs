@@ -370,6 +370,21 @@ impl Estate {
         })
     }
 
+    /// The principal's SET PARTNER failed after the session had begun: the mirror's copy leaves
+    /// it and waits again to be contacted from `principal` (as SET PARTNER on it had left it).
+    pub fn prepared_again(&mut self, instance: &str, database: &str, principal: ServerAddress) {
+        let Some(copy) = self
+            .catalog_mut_if_exists(instance)
+            .and_then(|catalog| catalog.database_mut(database))
+            .filter(|copy| copy.state == DatabaseState::Restoring)
+        else {
+            return;
+        };
+        copy.mirroring = Some(Mirroring::Prepared { principal });
+        copy.session_end_covers = None;
+        self.assert_invariants();
+    }
+
     /// The session of `database` ended on `instance` (its own PARTNER OFF, or it heard of its
     /// partner's): its copy leaves the session. A mirror's copy stays RESTORING at `hardened`,
     /// the log it had hardened. Nothing changes when the copy is in no session (already told).

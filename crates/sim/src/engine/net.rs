@@ -168,12 +168,11 @@ impl Network {
 
     /// How long `bytes` take to go out on the link from `from` to `to` (its bandwidth).
     pub fn transmit_time(&self, from: usize, to: usize, bytes: u64) -> Nanos {
-        bytes.saturating_mul(8).saturating_mul(SECOND)
-            / self
-                .direction(from, to)
-                .params
-                .bandwidth_bits_per_second
-                .max(1)
+        super::duration_of(
+            bytes.saturating_mul(8),
+            self.direction(from, to).params.bandwidth_bits_per_second,
+        )
+        .max(1)
     }
 
     /// Bytes queued but not yet out on the link from `from` to `to`, at `now`, in nanoseconds of
@@ -230,7 +229,7 @@ impl Direction {
 
 /// How long `bytes` take to go out on a link of these parameters (its bandwidth).
 fn transmit_time(params: &LinkParameters, bytes: u64) -> Nanos {
-    bytes.saturating_mul(8).saturating_mul(SECOND) / params.bandwidth_bits_per_second.max(1)
+    super::duration_of(bytes.saturating_mul(8), params.bandwidth_bits_per_second)
 }
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ pub struct Steps {
     /// A statement failing softly, tried again until this moment: (step, statement, when the
     /// DBA sees the error).
     soft_deadline: Option<(usize, usize, u64)>,
+    /// The SET PARTNER on a principal that waits for its session to start: (command, principal,
+    /// mirror, the principal's address the mirror was prepared with).
+    session_start: Option<(CommandId, usize, usize, mirror_setup::ServerAddress)>,
 }
 
 impl World<'_> {
@@ -127,6 +130,23 @@ impl World<'_> {
 
     /// A statement's protocol command finished.
     pub fn command_completed(&mut self, id: CommandId, result: Result<(), SqlError>) {
+        if let Some((_, p, m, address)) =
+            self.steps.session_start.take_if(|(start, ..)| *start == id)
+        {
+            if result.is_err() {
+                // Reference section 7: the statement changes nothing. The session it began is
+                // taken down (after this handler): the principal goes on without mirroring, the
+                // mirror waits again for the address it was prepared with.
+                self.queue.push(
+                    self.now,
+                    Ev::SessionStartFailed {
+                        principal: p,
+                        mirror: m,
+                        address: Box::new(address),
+                    },
+                );
+            }
+        }
         if let Some((step, statement, issued)) = self.steps.waiting.remove(&id) {
             // A session command takes at least the time of a catalog change (reference §7).
             self.queue.push(
@@ -318,6 +338,21 @@ impl World<'_> {
             self.release_memory(n);
         }
         self.stop_serving_a_restored_copy(n);
+        let recovers = matches!(
+            statement,
+            mirror_setup::Statement::RecoverDatabase { .. }
+                | mirror_setup::Statement::RestoreDatabase {
+                    mode: mirror_setup::RestoreMode::Recovery,
+                    ..
+                }
+                | mirror_setup::Statement::RestoreLog {
+                    mode: mirror_setup::RestoreMode::Recovery,
+                    ..
+                }
+        );
+        if recovers {
+            self.bring_a_recovered_copy_online(n);
+        }
         match self.apply_effect(i, k, n, outcome.effect) {
             Err(error) => self.queue.push(
                 self.now,
@@ -332,8 +367,7 @@ impl World<'_> {
                 let after = match outcome.work {
                     Work::Catalog => MILLISECOND,
                     Work::Disk { bytes } => {
-                        bytes.saturating_mul(SECOND)
-                            / self.scenario.disk.throughput_bytes_per_second.max(1)
+                        super::duration_of(bytes, self.scenario.disk.throughput_bytes_per_second)
                     }
                     Work::Immediate => 0,
                     _ => MILLISECOND,
@@ -443,6 +477,7 @@ impl World<'_> {
                 let id = self.command_id();
                 self.start_session(p, m, id);
                 self.steps.waiting.insert(id, (i, k, self.now));
+                self.steps.session_start = Some((id, p, m, principal_address));
                 Ok(true)
             }
             Effect::SetWitness {
@@ -623,6 +658,49 @@ impl World<'_> {
                 }
             }
         }
+    }
+
+    /// The SET PARTNER that began a session between principal `p` and mirror `m` failed: the
+    /// session goes, as if the statement had never run.
+    pub fn session_start_failed(
+        &mut self,
+        p: usize,
+        m: usize,
+        address: mirror_setup::ServerAddress,
+    ) {
+        self.internal_command(p, SessionCommand::PartnerOff);
+        // The mirror's side never took a commit: it simply goes, and its copy waits again.
+        self.nodes[m].partner = None;
+        let db = self.scenario.database.name.clone();
+        let name = self.nodes[m].name.clone();
+        self.estate.prepared_again(&name, &db, address);
+        self.session_removed = true;
+    }
+
+    /// An old mirror out of its session recovered (RESTORE ... WITH RECOVERY): its copy is an
+    /// ONLINE database without mirroring now, writable from its hardened end, and it serves
+    /// (reference section 7: recovering it starts a new fork; the disaster-recovery path when
+    /// service is not forced). Only a copy that was in a session: one restored WITH RECOVERY
+    /// by mistake during a setup is a database no client uses.
+    fn bring_a_recovered_copy_online(&mut self, n: usize) {
+        let online = self
+            .estate
+            .instance(&self.nodes[n].name)
+            .and_then(|c| c.database(&self.scenario.database.name))
+            .is_some_and(|d| d.state == mirror_setup::DatabaseState::Online);
+        if !online
+            || self.is_writer(n)
+            || self.nodes[n].session().is_some()
+            || !self.history.left_a_session(n)
+        {
+            return;
+        }
+        let role_sequence = self.last_role_sequence(n);
+        let generation = self.new_generation(n, role_sequence);
+        let fork = self.nodes[n].log.fork();
+        self.nodes[n].log.start_writing(fork, generation);
+        self.nodes[n].generation = generation;
+        self.serve_standalone(n);
     }
 
     /// A database without mirroring that serves, restored over (RESTORE ... WITH NORECOVERY):

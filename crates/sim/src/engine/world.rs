@@ -107,6 +107,12 @@ pub enum Ev {
     Resumed { node: usize },
     /// A catching-up principal's disk has read the next log to send.
     Pump { node: usize },
+    /// The SET PARTNER that began a session failed (1418 after it started): take it down.
+    SessionStartFailed {
+        principal: usize,
+        mirror: usize,
+        address: Box<mirror_setup::ServerAddress>,
+    },
     /// A command an instance issues of its own (a mirror that cannot write, or that found a
     /// damaged page, suspends the session), held while it hangs.
     InternalCommand {
@@ -763,6 +769,11 @@ impl<'s> World<'s> {
             Ev::PageRepaired { node } => self.page_repaired(node),
             Ev::MirrorWriteFailed { node } => self.mirror_write_failed(node),
             Ev::Resumed { node } => self.record_serving(node, "restart"),
+            Ev::SessionStartFailed {
+                principal,
+                mirror,
+                address,
+            } => self.session_start_failed(principal, mirror, *address),
             Ev::Pump { node } => {
                 self.nodes[node].pump_scheduled = false;
                 if self.nodes[node].running() {
@@ -1301,7 +1312,7 @@ impl<'s> World<'s> {
             };
             if block.from_disk {
                 let throughput = self.scenario.disk.throughput_bytes_per_second.max(1);
-                let read = (block.bytes.len() as u64).saturating_mul(SECOND) / throughput;
+                let read = super::duration_of(block.bytes.len() as u64, throughput);
                 self.nodes[n].catch_up_read_until = self.now.saturating_add(read);
             }
             let (lsn_from, lsn_to) = block.range;
@@ -1623,7 +1634,7 @@ impl<'s> World<'s> {
     fn drain_redo(&mut self, n: usize) {
         let rate = self.redo_rate(n).max(1);
         let queue = self.nodes[n].log.redo_queue_bytes();
-        let time = queue.saturating_mul(SECOND) / rate;
+        let time = super::duration_of(queue, rate);
         let incarnation = self.nodes[n].incarnation;
         self.after(
             time,

@@ -104,10 +104,11 @@ impl Edition {
     }
 
     /// Redo threads by default (reference section 6): one, except Enterprise with 5 or more
-    /// CPUs, which gets one per 4 CPUs.
+    /// CPUs, which gets one per 4 CPUs, counting a part of 4 as a thread: read as floor, 5 to
+    /// 7 CPUs would get the one thread of fewer than 5, and the threshold would mean nothing.
     pub fn redo_threads_default(self, cpus: u32) -> u32 {
         if self == Edition::Enterprise && cpus >= 5 {
-            cpus / 4
+            cpus.div_ceil(4)
         } else {
             1
         }

@@ -435,6 +435,19 @@ fn a_workload_without_log_bytes_uses_200_to_4000() {
     );
 }
 
+// reference section 6: "one (Standard edition; or fewer than 5 CPUs); Enterprise with 5+ CPUs:
+// one per 4 CPUs". With 5 to 7 CPUs, floor gave the one thread of fewer than 5.
+#[test]
+fn enterprise_with_five_cpus_or_more_gets_one_redo_thread_per_four_started() {
+    let threads = |edition: Edition, cpus| edition.redo_threads_default(cpus);
+    assert_eq!(threads(Edition::Enterprise, 4), 1);
+    assert_eq!(threads(Edition::Enterprise, 5), 2);
+    assert_eq!(threads(Edition::Enterprise, 8), 2);
+    assert_eq!(threads(Edition::Enterprise, 9), 3);
+    assert_eq!(threads(Edition::Enterprise, 16), 4);
+    assert_eq!(threads(Edition::Standard, 16), 1);
+}
+
 #[test]
 fn every_key_resolves() {
     let scenario = parse_text(EVERYTHING).unwrap();
