@@ -477,9 +477,11 @@ impl Estate {
         Ok(())
     }
 
-    /// `instance` has taken the mirror's role: its copy becomes the RESTORING mirror on its
-    /// partner's fork, if the partner's copy is the principal already (else
-    /// [`Estate::record_role_switch`] does it when the partner takes over).
+    /// `instance` has taken the mirror's role: its copy becomes the RESTORING mirror, on its
+    /// partner's fork if the partner's copy is the principal already (else its own; the
+    /// partner's take-over, recorded by [`Estate::record_role_switch`], moves it to the new
+    /// fork). A partner that crashed before finishing its take-over is still the mirror in its
+    /// own catalog: both copies are mirrors until it restarts and completes it.
     pub fn record_became_mirror(&mut self, database: &str, instance: &str) {
         let Some(session) = self
             .instance(instance)
@@ -490,7 +492,12 @@ impl Estate {
         else {
             return;
         };
-        let Some(fork) = self
+        let own_fork = self
+            .instance(instance)
+            .and_then(|c| c.database(database))
+            .map(|copy| copy.fork.clone())
+            .expect("found above");
+        let fork = self
             .instance(&session.partner)
             .and_then(|c| c.database(database))
             .filter(|copy| {
@@ -498,10 +505,7 @@ impl Estate {
                     s.mirroring_guid == session.mirroring_guid && s.role == MirroringRole::Principal
                 })
             })
-            .map(|copy| copy.fork.clone())
-        else {
-            return;
-        };
+            .map_or(own_fork, |copy| copy.fork.clone());
         let copy = self
             .catalog_mut(instance)
             .database_mut(database)
@@ -580,10 +584,11 @@ impl Estate {
                 let Some(session) = database.session() else {
                     continue;
                 };
-                // The partner's copy is in the same session in the other role, or has left it
-                // (a PARTNER OFF this instance has not heard of); both may be principals for a
-                // while (an old principal that has not heard of the role switch yet), never
-                // both mirrors.
+                // The partner's copy is in the same session, or has left it (a PARTNER OFF this
+                // instance has not heard of). Their roles are each instance's own: both may be
+                // principals for a while (an old principal that has not heard of the role
+                // switch yet), or both mirrors (a new principal that crashed during its
+                // take-over).
                 let partner = self
                     .instances
                     .get(&session.partner)
@@ -591,10 +596,8 @@ impl Estate {
                     .and_then(Database::session)
                     .filter(|partner| partner.mirroring_guid == session.mirroring_guid);
                 assert!(
-                    partner.is_none_or(|partner| partner.partner == catalog.name
-                        && (partner.role != session.role
-                            || session.role == MirroringRole::Principal)),
-                    "{} on {}: the partner's copy must be in the same session in the other role",
+                    partner.is_none_or(|partner| partner.partner == catalog.name),
+                    "{} on {}: the partner's copy must be in the same session with this instance",
                     database.name,
                     catalog.name
                 );

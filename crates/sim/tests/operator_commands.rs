@@ -244,3 +244,20 @@ fn a_copy_restored_over_stops_serving_and_ends_its_split_brain() {
         "it ends with the restore"
     );
 }
+
+// reference section 2: the mirror is the copy in the RESTORING state. An old principal that has
+// learnt of the new role sequence is the mirror in its own catalog, even if its partner crashed
+// before recording its take-over: backups on it fail with 954. They succeeded, the catalog
+// waiting for the crashed new principal.
+#[test]
+fn an_old_principal_that_became_the_mirror_takes_no_backup() {
+    let report = report_of("an-old-principal-that-learns-it-is-the-mirror-is-judged-as-one.toml");
+    let errors: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| s.sql.starts_with("BACKUP"))
+        .filter(|s| s.on == "alpha" && s.start_us >= Some(40_000_000))
+        .map(|s| s.error)
+        .collect();
+    assert_eq!(errors, vec![Some(954), Some(954)]);
+}

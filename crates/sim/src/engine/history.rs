@@ -214,11 +214,6 @@ impl History {
         }
     }
 
-    /// Whether `node` has ever left a session.
-    pub fn left_a_session(&self, node: usize) -> bool {
-        self.outside.iter().any(|o| o.node == node)
-    }
-
     /// Whether `node` was outside any session at `at`.
     fn outside_at(&self, node: usize, at: Nanos) -> bool {
         self.outside

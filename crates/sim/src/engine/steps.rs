@@ -62,6 +62,8 @@ pub struct Steps {
     /// The SET PARTNER on a principal that waits for its session to start: (command, principal,
     /// mirror, the principal's address the mirror was prepared with).
     session_start: Option<(CommandId, usize, usize, mirror_setup::ServerAddress)>,
+    /// The SET WITNESS under way: (command, witness, the port it names the witness at).
+    witness_address: Option<(CommandId, usize, u16)>,
 }
 
 impl World<'_> {
@@ -130,6 +132,17 @@ impl World<'_> {
 
     /// A statement's protocol command finished.
     pub fn command_completed(&mut self, id: CommandId, result: Result<(), SqlError>) {
+        if let Some((_, w, port)) = self
+            .steps
+            .witness_address
+            .take_if(|(command, ..)| *command == id)
+        {
+            if result.is_ok() {
+                for partner in (0..self.nodes.len()).filter(|&p| p != w) {
+                    self.session_ports.insert((partner, w), port);
+                }
+            }
+        }
         if let Some((_, p, m, address)) =
             self.steps.session_start.take_if(|(start, ..)| *start == id)
         {
@@ -337,21 +350,18 @@ impl World<'_> {
             self.log_backup_end = context.end_of_log_lsn;
             self.release_memory(n);
         }
-        self.stop_serving_a_restored_copy(n);
-        let recovers = matches!(
+        let restores_over = matches!(
             statement,
-            mirror_setup::Statement::RecoverDatabase { .. }
-                | mirror_setup::Statement::RestoreDatabase {
-                    mode: mirror_setup::RestoreMode::Recovery,
-                    ..
-                }
-                | mirror_setup::Statement::RestoreLog {
-                    mode: mirror_setup::RestoreMode::Recovery,
-                    ..
-                }
+            mirror_setup::Statement::RestoreDatabase {
+                mode: mirror_setup::RestoreMode::NoRecovery,
+                ..
+            } | mirror_setup::Statement::RestoreLog {
+                mode: mirror_setup::RestoreMode::NoRecovery,
+                ..
+            }
         );
-        if recovers {
-            self.bring_a_recovered_copy_online(n);
+        if restores_over {
+            self.stop_serving_a_restored_copy(n);
         }
         match self.apply_effect(i, k, n, outcome.effect) {
             Err(error) => self.queue.push(
@@ -486,12 +496,11 @@ impl World<'_> {
                 ..
             } => {
                 let w = self.node_named(&witness);
-                for partner in 0..self.nodes.len() {
-                    if partner != w {
-                        self.session_ports
-                            .insert((partner, w), witness_address.port);
-                    }
-                }
+                // The session names the witness by this address once the statement succeeds
+                // (a failed one changes nothing); while it runs, a new witness is reached where
+                // its endpoint listens, as the catalogs judged it. Its command is the next.
+                let command = self.steps.next_command + 1;
+                self.steps.witness_address = Some((command, w, witness_address.port));
                 let pid = self.nodes[w].pid;
                 self.witnesses_named.insert(w);
                 self.session_command(i, k, n, SessionCommand::SetWitness(pid))
@@ -671,36 +680,13 @@ impl World<'_> {
         self.internal_command(p, SessionCommand::PartnerOff);
         // The mirror's side never took a commit: it simply goes, and its copy waits again.
         self.nodes[m].partner = None;
+        self.emit(m, "session_ended", serde_json::json!({}));
+        self.history.left_session(m, self.now);
+        self.note_state(m);
         let db = self.scenario.database.name.clone();
         let name = self.nodes[m].name.clone();
         self.estate.prepared_again(&name, &db, address);
         self.session_removed = true;
-    }
-
-    /// An old mirror out of its session recovered (RESTORE ... WITH RECOVERY): its copy is an
-    /// ONLINE database without mirroring now, writable from its hardened end, and it serves
-    /// (reference section 7: recovering it starts a new fork; the disaster-recovery path when
-    /// service is not forced). Only a copy that was in a session: one restored WITH RECOVERY
-    /// by mistake during a setup is a database no client uses.
-    fn bring_a_recovered_copy_online(&mut self, n: usize) {
-        let online = self
-            .estate
-            .instance(&self.nodes[n].name)
-            .and_then(|c| c.database(&self.scenario.database.name))
-            .is_some_and(|d| d.state == mirror_setup::DatabaseState::Online);
-        if !online
-            || self.is_writer(n)
-            || self.nodes[n].session().is_some()
-            || !self.history.left_a_session(n)
-        {
-            return;
-        }
-        let role_sequence = self.last_role_sequence(n);
-        let generation = self.new_generation(n, role_sequence);
-        let fork = self.nodes[n].log.fork();
-        self.nodes[n].log.start_writing(fork, generation);
-        self.nodes[n].generation = generation;
-        self.serve_standalone(n);
     }
 
     /// A database without mirroring that serves, restored over (RESTORE ... WITH NORECOVERY):

@@ -840,7 +840,7 @@ impl<'s> World<'s> {
     }
 
     /// Emits `state` when the instance's mirroring state, safety or witness setting changed.
-    fn note_state(&mut self, n: usize) {
+    pub(super) fn note_state(&mut self, n: usize) {
         let shape = self.nodes[n]
             .session()
             .map(|p| (p.state(), p.config().safety, p.config().witness.is_some()));
