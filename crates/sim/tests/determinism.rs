@@ -123,3 +123,41 @@ fn steps_and_failed_transactions_name_their_instance() {
         );
     }
 }
+
+/// spec/cli.md: `serving` is written when an instance "starts being able to acknowledge
+/// commits", `not_serving` when it stops. No bundled scenario's stream shows an acknowledgement
+/// from an instance between the two (a principal resuming from a pause acknowledged before its
+/// `serving`).
+#[test]
+fn no_bundled_scenario_acknowledges_while_its_stream_says_not_serving() {
+    let sims = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sims");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&sims)
+        .expect("the bundled scenarios")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "{} scenarios", files.len());
+    for file in files {
+        let bytes = events_of(&file, None);
+        let mut serving = std::collections::BTreeMap::new();
+        for line in String::from_utf8(bytes).expect("UTF-8").lines() {
+            let event: serde_json::Value = serde_json::from_str(line).expect("one JSON object");
+            let instance = event["instance"].as_str().unwrap_or_default().to_string();
+            match event["event"].as_str() {
+                Some("serving") => {
+                    serving.insert(instance, true);
+                }
+                Some("not_serving") => {
+                    serving.insert(instance, false);
+                }
+                Some("acknowledged") => assert!(
+                    serving.get(&instance).copied().unwrap_or(false),
+                    "{}: {instance} acknowledged while not serving: {line}",
+                    file.display()
+                ),
+                _ => {}
+            }
+        }
+    }
+}

@@ -2294,6 +2294,12 @@ impl<'s> World<'s> {
         let Some(pending) = self.pending.remove(tx) else {
             return;
         };
+        // An instance that resumes acknowledges what its queued flushes completed before the
+        // resume is fully handled: it serves from then (spec/cli.md: `serving` comes before
+        // what it acknowledges).
+        if !self.nodes[n].serving_recorded {
+            self.record_serving(n, "restart");
+        }
         self.acknowledged += 1;
         let latency = self.now.saturating_sub(pending.intended);
         let _ = self.latency_us.record((latency / 1000).max(1));
