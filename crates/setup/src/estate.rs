@@ -483,20 +483,14 @@ impl Estate {
     /// fork). A partner that crashed before finishing its take-over is still the mirror in its
     /// own catalog: both copies are mirrors until it restarts and completes it.
     pub fn record_became_mirror(&mut self, database: &str, instance: &str) {
-        let Some(session) = self
+        let Some((session, own_fork)) = self
             .instance(instance)
             .and_then(|c| c.database(database))
-            .and_then(Database::session)
-            .filter(|s| s.role == MirroringRole::Principal)
-            .cloned()
+            .and_then(|copy| Some((copy.session()?.clone(), copy.fork.clone())))
+            .filter(|(s, _)| s.role == MirroringRole::Principal)
         else {
             return;
         };
-        let own_fork = self
-            .instance(instance)
-            .and_then(|c| c.database(database))
-            .map(|copy| copy.fork.clone())
-            .expect("found above");
         let fork = self
             .instance(&session.partner)
             .and_then(|c| c.database(database))

@@ -1346,11 +1346,14 @@ impl Partner {
     /// mirror takes the log ([`Self::mirror_takes_log`]). The driver judges from it whether a
     /// slow or silent mirror stops the principal's service.
     pub fn acknowledges_only_mirror_hardened(&self) -> bool {
-        let synchronized_full = self.state == MirroringState::Synchronized
-            && self.durable.config.safety == Safety::Full;
         self.durable.role == Role::Principal
-            && (synchronized_full
+            && (self.synchronized_full()
                 || (self.needs_exposure() && !self.exposure_confirmed() && self.mirror_takes_log()))
+    }
+
+    /// SYNCHRONIZED under SAFETY FULL: every commit waits for the mirror (the commit rule).
+    fn synchronized_full(&self) -> bool {
+        self.state == MirroringState::Synchronized && self.durable.config.safety == Safety::Full
     }
 
     /// The mirror is connected and receiving log: a commit it hardens may be acknowledged
@@ -1397,22 +1400,21 @@ impl Partner {
         // The bug: a SYNCHRONIZED FULL principal takes itself for exposed-free and acknowledges
         // after its own flush. It asks no witness, as a correct synchronous principal asks none,
         // so that the bug also acts in the mode with a witness.
-        let synchronized_full = self.state == MirroringState::Synchronized
-            && self.durable.config.safety == Safety::Full;
-        let exposed_limit = if synchronized_full && self.mutants.is(Mutant::AckBeforeMirrorHarden) {
-            Lsn::MAX
-        } else if !self.exposure_confirmed() {
-            0
-        } else {
-            match (self.state, self.durable.config.safety) {
-                (MirroringState::PendingFailover, _) => 0,
-                (MirroringState::Synchronized, Safety::Full) => 0,
-                (MirroringState::Synchronizing, Safety::Full) => {
-                    self.switch_lsn.unwrap_or(Lsn::MAX)
+        let exposed_limit =
+            if self.synchronized_full() && self.mutants.is(Mutant::AckBeforeMirrorHarden) {
+                Lsn::MAX
+            } else if !self.exposure_confirmed() {
+                0
+            } else {
+                match (self.state, self.durable.config.safety) {
+                    (MirroringState::PendingFailover, _) => 0,
+                    (MirroringState::Synchronized, Safety::Full) => 0,
+                    (MirroringState::Synchronizing, Safety::Full) => {
+                        self.switch_lsn.unwrap_or(Lsn::MAX)
+                    }
+                    _ => Lsn::MAX,
                 }
-                _ => Lsn::MAX,
-            }
-        };
+            };
         self.lsn_hardened
             .min(self.lsn_mirror_hardened.max(exposed_limit))
     }

@@ -113,6 +113,13 @@ pub struct Outside {
     pub acked: Vec<(u64, u64, u64)>,
 }
 
+impl Outside {
+    /// Whether it is `node`'s stretch outside, and `at` within it.
+    fn covers(&self, node: usize, at: Nanos) -> bool {
+        self.node == node && self.since <= at && self.until.is_none_or(|until| at < until)
+    }
+}
+
 /// What the history knows, and what broke.
 #[derive(Default)]
 pub struct History {
@@ -216,9 +223,7 @@ impl History {
 
     /// Whether `node` was outside any session at `at`.
     fn outside_at(&self, node: usize, at: Nanos) -> bool {
-        self.outside
-            .iter()
-            .any(|o| o.node == node && o.since <= at && o.until.is_none_or(|until| at < until))
+        self.outside.iter().any(|o| o.covers(node, at))
     }
 
     /// Whether the commit ending at `lsn` in `generation` was acknowledged outside a session.
@@ -332,11 +337,7 @@ impl History {
                 ledger.summarised = Some((n + count, lo.min(first), hi.max(last)));
             }
         }
-        if let Some(outside) = self
-            .outside
-            .iter_mut()
-            .find(|o| o.node == node && o.since <= at && o.until.is_none_or(|until| at < until))
-        {
+        if let Some(outside) = self.outside.iter_mut().find(|o| o.covers(node, at)) {
             // A database without mirroring: not the session's (a split brain, if any).
             match outside.acked.iter_mut().find(|(g, _, _)| *g == generation) {
                 Some((_, lo, hi)) => {
