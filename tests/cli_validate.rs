@@ -167,6 +167,10 @@ fn the_bad_scenarios_say_what_to_change() {
             ":5:1: unknown key `durration`; did you mean `duration`?",
         ),
         (
+            "disk-as-positional-array.toml",
+            ":5:8: disk: expected one table of named keys (`[disk]`",
+        ),
+        (
             "fault-unknown-instance.toml",
             ":77:10: fault 1 (crash): target: no instance is named \"delta\"",
         ),

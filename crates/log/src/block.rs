@@ -172,6 +172,24 @@ impl Block {
         Some(seal_block(&mut buffer, self.lsn_first, count, self.fork))
     }
 
+    /// A new block holding only the records from `lsn` on (a record boundary strictly inside
+    /// the block), or `None` if `lsn` is not one: for shipping to a mirror that rolled back into
+    /// the middle of this block ([`MirrorLog::roll_back_to`](crate::MirrorLog::roll_back_to)
+    /// keeps the records below `lsn`). Copies the records, once per such role change.
+    pub fn suffix_from(&self, lsn: Lsn) -> Option<Block> {
+        let offset = self.record_offset(lsn)?;
+        if offset == 0 || offset == self.records_len as usize {
+            return None;
+        }
+        let count = self.records().filter(|view| view.lsn() >= lsn).count();
+        let kept = &self.records_area()[offset..];
+        let mut buffer = BytesMut::with_capacity(block_len_for(kept.len()));
+        buffer.put_bytes(0, BLOCK_HEADER_BYTES);
+        buffer.put_slice(kept);
+        let count = u32::try_from(count).expect("a block holds fewer than 2^32 records");
+        Some(seal_block(&mut buffer, lsn, count, self.fork))
+    }
+
     /// The records area: the bytes after the header, up to the end of the last record.
     #[inline]
     fn records_area(&self) -> &[u8] {
@@ -485,5 +503,26 @@ mod tests {
         assert_eq!(prefix.fork(), block.fork());
         let verified = Block::verify(prefix.as_bytes().clone()).expect("intact");
         assert!(verified.records().eq(block.records().take(2)));
+    }
+
+    // A prefix and a suffix cut at one record boundary give back the block's records, so a
+    // mirror rolled back into a block can be shipped the rest of it.
+    #[test]
+    fn suffix_keeps_the_records_from_the_cut() {
+        let block = sample();
+        let suffix = block.suffix_from(Lsn::new(1027)).expect("record boundary");
+        assert_eq!(
+            suffix.lsn_range(),
+            LsnRange::new(Lsn::new(1027), block.lsn_end())
+        );
+        assert_eq!(suffix.record_count(), block.record_count() - 2);
+        let verified = Block::verify(suffix.as_bytes().clone()).expect("intact");
+        assert!(verified.records().eq(block.records().skip(2)));
+        assert!(
+            block.suffix_from(Lsn::new(1010)).is_none(),
+            "not a boundary"
+        );
+        assert!(block.suffix_from(block.lsn_first()).is_none(), "not inside");
+        assert!(block.suffix_from(block.lsn_end()).is_none(), "not inside");
     }
 }

@@ -282,7 +282,7 @@ impl Witness {
         }
         if view.role_sequence > record.numbers.role {
             self.adopt(view, &body);
-            self.ask_principal_to_report(from);
+            self.ask_principal_to_report(from, &body);
         }
         let record = self.record.expect("adoption keeps the record");
         let from_principal = from == record.principal;
@@ -341,8 +341,14 @@ impl Witness {
     /// sent when their connection came up, if that carried the older role sequence (a principal
     /// ignores lower ones): a witness that was down during a manual failover learnt of it from
     /// the new mirror and stayed UNKNOWN, with no automatic failover possible any more.
-    fn ask_principal_to_report(&mut self, from: InstanceId) {
-        let Some(record) = self.record.filter(|r| r.principal != from) else {
+    ///
+    /// The principal itself is asked too unless what it sent is its report: its first message
+    /// to a witness that comes back may be a ping or a hello at the new numbers, and it ignored
+    /// the witness's greeting at the old ones. Found with network jitter: when the principal's
+    /// message reached the witness before the mirror's, the record stayed UNKNOWN.
+    fn ask_principal_to_report(&mut self, from: InstanceId, body: &Message) {
+        let reported = matches!(body, Message::Status { .. });
+        let Some(record) = self.record.filter(|r| r.principal != from || !reported) else {
             return;
         };
         self.send_hello(record.principal, &record);

@@ -242,6 +242,16 @@ impl Partner {
         partner
     }
 
+    /// What the principal of a new session knows of its mirror before their first handshake:
+    /// its copy was restored up to `lsn` (reference section 7). The send queue counts from
+    /// there, not from the start of the log (the restores carried the rest).
+    pub fn note_mirror_restored_to(&mut self, lsn: Lsn) {
+        if self.durable.role == Role::Principal && !self.mirror_ready {
+            self.lsn_mirror_hardened = lsn.min(self.lsn_hardened);
+        }
+        self.invariants();
+    }
+
     fn blank(
         me: InstanceId,
         partner: InstanceId,
@@ -410,6 +420,11 @@ impl Partner {
     /// draining, the fixed cost running): it neither serves nor takes commits yet.
     pub fn is_taking_over(&self) -> bool {
         self.taking_over.is_some()
+    }
+
+    /// How the role change this instance is taking over by came about, while it takes over.
+    pub fn take_over_kind(&self) -> Option<FailoverKind> {
+        self.taking_over.map(|(kind, _)| kind)
     }
 
     /// Whether the mirror has asked the witness for an automatic failover and awaits the answer
@@ -665,6 +680,13 @@ impl Partner {
         self.settle(now);
     }
 
+    /// Whether as many commits wait for the mirror as this principal keeps: the next is
+    /// refused (error 955). A driver asks before it writes the commit's log, so that a refused
+    /// commit leaves no record behind.
+    pub fn commit_queue_full(&self) -> bool {
+        self.pending.len() >= PENDING_COMMITS_MAX
+    }
+
     /// A client commits `tx`, whose commit record ends at `lsn` (already appended by the driver).
     /// The commit is acknowledged later by [`Output::Acknowledge`] or fails by
     /// [`Output::FailCommit`]; it is refused at once when this instance cannot take commits.
@@ -675,7 +697,7 @@ impl Partner {
                 "the database is not available: this instance is not a serving principal",
             ));
         }
-        if self.pending.len() >= PENDING_COMMITS_MAX {
+        if self.commit_queue_full() {
             return Err(SqlError::new(
                 ERROR_DATABASE_UNAVAILABLE,
                 "too many commits are waiting for the mirror",
@@ -835,6 +857,21 @@ impl Partner {
             self.out.push(Output::Event(event));
         }
         self.synchronized_event = event.filter(|_| new == MirroringState::Synchronized);
+        if old == MirroringState::Synchronized
+            && matches!(
+                new,
+                MirroringState::Suspended | MirroringState::Synchronizing
+            )
+            && self.serving
+            && self.durable.config.safety == Safety::Full
+            && self.witness().is_none()
+        {
+            // Reference section 4: SUSPENDED and SYNCHRONIZING leave the principal exposed.
+            // Without a witness nothing confirms it, so the event comes as the exposure starts
+            // (a lost mirror's comes from `on_partner_lost`; with a witness, at confirmation).
+            self.out
+                .push(Output::Event(StateChangeEvent::PrincipalRunningExposed));
+        }
     }
 
     fn state_event(&self, new: MirroringState) -> Option<StateChangeEvent> {

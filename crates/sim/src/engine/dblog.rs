@@ -364,6 +364,10 @@ pub struct DbLog {
     pub ship_limit: u64,
     /// Redo accounted at the redo rate (the redo queue figure); the bytes may be parsed ahead.
     pub lsn_redone: u64,
+    /// A shipping start this log cannot cut a block at (inside a record): the mirror rolled
+    /// back to a failover LSN that is not a record boundary of this log. Nothing is shipped
+    /// from there; asked again only when shipping restarts.
+    pub cannot_ship_from: Option<u64>,
 }
 
 impl DbLog {
@@ -380,6 +384,7 @@ impl DbLog {
             recreate: None,
             ship_limit: 0,
             lsn_redone: 0,
+            cannot_ship_from: None,
         }
     }
 
@@ -660,6 +665,7 @@ impl DbLog {
 
     /// Starts shipping at `from` up to `to` (the protocol's first `Log` message on a connection).
     pub fn ship(&mut self, from: u64, to: u64) {
+        self.cannot_ship_from = None;
         self.ship_next = from;
         self.ship_last = None;
         self.recreate = None;
@@ -674,14 +680,21 @@ impl DbLog {
     /// The next block for the mirror, if any is due: from the writer's retained log, or
     /// re-created from the index when its bytes were dropped.
     pub fn next_block(&mut self) -> Option<ShippedBlock> {
-        if self.ship_next >= self.ship_limit {
+        if self.ship_next >= self.ship_limit || self.cannot_ship_from == Some(self.ship_next) {
             return None;
         }
         let Body::Writer(w) = &mut self.body else {
             return None;
         };
         let from_disk = self.ship_next < w.lsn_retained_from().get();
-        let block = if !from_disk {
+        // A mirror may have rolled back into the middle of a block: an old principal that
+        // learnt late of a role change whose failover LSN was fixed on log the new principal
+        // has since replaced (its grant lost with a crash, the session went on at the old role
+        // sequence). Its rest is re-created from the index and cut there.
+        let inside_a_block = !from_disk
+            && self.ship_next < w.lsn_sealed().get()
+            && !w.is_block_boundary(Lsn::new(self.ship_next));
+        let block = if !from_disk && !inside_a_block {
             if w.lsn_sent().get() != self.ship_next {
                 w.resend_from(Lsn::new(self.ship_next)).ok()?;
             }
@@ -735,11 +748,15 @@ impl DbLog {
                 if block.lsn_end().get() <= ship_next {
                     continue; // the start of a transaction the mirror has
                 }
-                assert_eq!(
-                    block.lsn_first().get(),
-                    ship_next,
-                    "re-created log keeps the blocks it was shipped in"
-                );
+                if block.lsn_first().get() < ship_next {
+                    // The mirror rolled back into this block (see `next_block`): the rest of it,
+                    // or nothing if the cut is not between two of its records.
+                    let suffix = block.suffix_from(Lsn::new(ship_next));
+                    if suffix.is_none() {
+                        self.cannot_ship_from = Some(ship_next);
+                    }
+                    return suffix;
+                }
                 return Some(block);
             }
             let entry = match r.next {

@@ -229,7 +229,7 @@ impl Direction {
 
 /// How long `bytes` take to go out on a link of these parameters (its bandwidth).
 fn transmit_time(params: &LinkParameters, bytes: u64) -> Nanos {
-    super::duration_of(bytes.saturating_mul(8), params.bandwidth_bits_per_second)
+    super::duration_of(bytes.saturating_mul(8), params.bandwidth_bits_per_second).max(1)
 }
 
 #[cfg(test)]

@@ -613,6 +613,7 @@ impl World<'_> {
         );
         principal.set_mutant(self.mutant);
         principal.continue_connection_numbers(p_counter);
+        principal.note_mirror_restored_to(restored);
         self.nodes[p].partner = Some(principal);
         if let Some(mp) = self.nodes[m].partner.as_mut() {
             mp.set_mutant(self.mutant);

@@ -35,6 +35,10 @@ const RELEASE_EVERY_BYTES: u64 = 64 * 1024;
 const REDO_TICK: Nanos = 10 * MILLISECOND;
 /// A client that got an error waits this long before its next transaction (closed loop).
 const CLIENT_RETRY: Nanos = 100 * MILLISECOND;
+/// The shortest time from one closed-loop client's commit to its next: simulated time must
+/// advance even when a scenario makes commits take no time (`flush = "0s"` on a link with no
+/// latency).
+const CLIENT_CYCLE_MIN: Nanos = 1_000;
 /// Monitor samples are taken this often (`sp_dbmmonitorresults`).
 pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
 /// Messages a partitioned direction holds at most. The connections across a partition are
@@ -410,6 +414,8 @@ pub struct World<'s> {
     pub acknowledged: u64,
     pub failed: u64,
     pub latency_us: Histogram<u64>,
+    /// The longest commit latency in microseconds, exact (the histogram rounds).
+    pub latency_max_us: u64,
     pub workload_started: Option<Nanos>,
     pub failovers: Vec<FailoverRecord>,
     pub monitor: Vec<crate::report::MonitorSample>,
@@ -458,6 +464,9 @@ pub struct World<'s> {
     /// When each instance last declared its connection to the principal lost (a failover's
     /// `detected_us`).
     pub principal_lost_at: Vec<Option<Nanos>>,
+    /// When each instance last took the principal role (the role change recorded: a
+    /// failover's `at_us`, before its redo and fixed cost).
+    pub principal_role_at: Vec<Option<Nanos>>,
 }
 
 impl<'s> World<'s> {
@@ -558,6 +567,7 @@ impl<'s> World<'s> {
             acknowledged: 0,
             failed: 0,
             latency_us: Histogram::new(3).expect("3 significant figures is valid"),
+            latency_max_us: 0,
             workload_started: None,
             failovers: Vec::new(),
             monitor: Vec::new(),
@@ -586,6 +596,7 @@ impl<'s> World<'s> {
             timeline: timeline.then(Vec::new),
             last_commit_target: None,
             principal_lost_at: vec![None; n],
+            principal_role_at: vec![None; n],
         };
         world.create_database();
         world
@@ -810,6 +821,11 @@ impl<'s> World<'s> {
                     self.note_state(n);
                     state_noted = true;
                 }
+                if let Output::StateChanged { new, .. } = output {
+                    if !state_noted {
+                        self.note_passing_state(n, new);
+                    }
+                }
                 self.apply(n, output);
             }
             // Keep the buffer's capacity: no allocation per handler in the steady state.
@@ -839,18 +855,28 @@ impl<'s> World<'s> {
         self.track_unavailability();
     }
 
+    /// Emits `state` for a state the handler entered and left again (a principal whose mirror
+    /// has nothing to catch up is SYNCHRONIZING and SYNCHRONIZED in one handler): reference
+    /// section 2 has both partners pass through SYNCHRONIZING, and a reader of the stream should
+    /// see it. The state the handler leaves is written by [`World::note_state`].
+    fn note_passing_state(&mut self, n: usize, passing: MirroringState) {
+        let Some(p) = self.nodes[n].session() else {
+            return;
+        };
+        let (now, safety, witness_set) =
+            (p.state(), p.config().safety, p.config().witness.is_some());
+        if now == passing || self.nodes[n].shape.is_some_and(|(s, _, _)| s == passing) {
+            return;
+        }
+        self.nodes[n].shape = Some((passing, safety, witness_set));
+        self.emit(n, "state", serde_json::json!({"state": passing.name().to_lowercase(), "safety": safety_name(safety), "witness_set": witness_set}));
+    }
+
     /// Emits `state` when the instance's mirroring state, safety or witness setting changed.
     pub(super) fn note_state(&mut self, n: usize) {
         let shape = self.nodes[n]
             .session()
             .map(|p| (p.state(), p.config().safety, p.config().witness.is_some()));
-        let safety_name = |safety| {
-            if safety == mirror_protocol::Safety::Full {
-                "full"
-            } else {
-                "off"
-            }
-        };
         match (shape, self.nodes[n].shape) {
             (Some(now), before) if before != Some(now) => {
                 self.nodes[n].shape = Some(now);
@@ -1308,6 +1334,7 @@ impl<'s> World<'s> {
                 break;
             }
             let Some(block) = self.nodes[n].log.next_block() else {
+                self.note_unshippable(n, to);
                 break;
             };
             if block.from_disk {
@@ -1515,6 +1542,12 @@ impl<'s> World<'s> {
             }
         }
         let fork = node.log.fork();
+        if matches!(node.log.body, Body::Mirror(_)) {
+            // The redo queue grows as the mirror hardens: its peak is here, not at a redo tick
+            // (a take-over drains it at once, with no tick in between).
+            let redo = node.log.redo_queue_bytes();
+            self.redo_queue_max = self.redo_queue_max.max(redo);
+        }
         if self.record.enabled() {
             self.emit(n, "hardened", serde_json::json!({"lsn": lsn, "fork": fork}));
         }
@@ -1670,6 +1703,9 @@ impl<'s> World<'s> {
     }
 
     fn on_role(&mut self, n: usize, role: Role, role_sequence: u64) {
+        if role == Role::Principal {
+            self.principal_role_at[n] = Some(self.now);
+        }
         if role == Role::Mirror {
             let db = self.scenario.database.name.clone();
             let name = self.nodes[n].name.clone();
@@ -1730,20 +1766,8 @@ impl<'s> World<'s> {
         self.nodes[n].generation = generation;
         let from_i = self.index_of(from);
         let to_i = self.index_of(to);
-        let detected = match kind {
-            FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(self.now),
-            _ => self.principal_lost_at[to_i].unwrap_or(self.now),
-        };
-        let history_role = self.history_role(role_sequence);
-        self.failovers.push(FailoverRecord {
-            kind,
-            at: self.now,
-            from: from_i,
-            to: to_i,
-            detected,
-            unavailable: 0,
-            role_sequence: history_role,
-        });
+        let record = self.failover_record(kind, from_i, to_i, role_sequence);
+        self.failovers.push(record);
         self.emit(n, "failover", serde_json::json!({"kind": kind.name(), "from": self.nodes[from_i].name, "to": self.nodes[to_i].name, "role_sequence": role_sequence, "failover_lsn": failover_lsn}));
         let db = self.scenario.database.name.clone();
         let name = self.nodes[n].name.clone();
@@ -1767,23 +1791,77 @@ impl<'s> World<'s> {
         }
     }
 
+    /// The report's record of a role change to `to` at `role_sequence` (its unavailability is
+    /// filled in when the new principal serves). It happened when `to` took the role, before
+    /// its redo and fixed cost (spec/cli.md's example: `at_us` is `detected_us`, the service
+    /// comes later).
+    pub(super) fn failover_record(
+        &mut self,
+        kind: FailoverKind,
+        from: usize,
+        to: usize,
+        role_sequence: u64,
+    ) -> FailoverRecord {
+        let detected = match kind {
+            FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(self.now),
+            _ => self.principal_lost_at[to].unwrap_or(self.now),
+        };
+        FailoverRecord {
+            kind,
+            at: self.principal_role_at[to].unwrap_or(self.now).max(detected),
+            from,
+            to,
+            detected,
+            unavailable: 0,
+            role_sequence: self.history_role(role_sequence),
+        }
+    }
+
+    /// Says once per shipping start that the mirror `to` cannot be caught up from it (see
+    /// `DbLog::cannot_ship_from`): it stays SYNCHRONIZING, and its principal runs exposed.
+    fn note_unshippable(&mut self, n: usize, to: usize) {
+        let Some(lsn) = self.nodes[n].log.cannot_ship_from else {
+            return;
+        };
+        let note = format!(
+            "{} cannot be caught up: it rolled back to lsn {lsn}, a failover LSN fixed before {}'s log there was replaced, and that is inside a log record of {}",
+            self.nodes[to].name, self.nodes[n].name, self.nodes[n].name
+        );
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    /// Where the unavailability of role change `f` began (spec/cli.md: "from the failure (the
+    /// fault, or the command for a manual failover)"): the stretch with nobody serving that
+    /// `unserved_since` began, else the last failure, and never after the change itself.
+    pub(super) fn failure_behind(
+        &self,
+        f: &FailoverRecord,
+        unserved_since: Option<Nanos>,
+    ) -> Nanos {
+        match f.kind {
+            FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(f.at),
+            _ => unserved_since
+                .or(self.last_failure)
+                .unwrap_or(f.at)
+                .min(f.at),
+        }
+    }
+
     fn on_serve(&mut self, n: usize, via: ServeVia, role_sequence: u64) {
         // The stretch with nobody serving that this ends, if the workload runs: it began with
         // the failure, whatever caused it (a fault, a lossy or slow link, an endpoint stopped).
         let unserved_since = self.unserved_since;
         self.set_serving(n, true, role_sequence, serving_via(via));
         // The unavailability of the latest role change ends when its new principal serves.
-        if let Some(f) = self.failovers.last_mut() {
-            if f.to == n && f.unavailable == 0 {
-                let failure = match f.kind {
-                    FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(f.at),
-                    _ => unserved_since
-                        .or(self.last_failure)
-                        .unwrap_or(f.at)
-                        .min(f.at),
-                };
-                f.unavailable = self.now.saturating_sub(failure);
-            }
+        let failure = self
+            .failovers
+            .last()
+            .filter(|f| f.to == n && f.unavailable == 0)
+            .map(|f| self.failure_behind(f, unserved_since));
+        if let (Some(f), Some(failure)) = (self.failovers.last_mut(), failure) {
+            f.unavailable = self.now.saturating_sub(failure);
         }
     }
 
@@ -1856,7 +1934,16 @@ impl<'s> World<'s> {
         }
         let m = self.index_of(p.partner());
         let mirror = &self.nodes[m];
-        mirror.running() && !mirror.paused && self.mirror_answers(n, m, p.config().timeout())
+        // The mirror hardens this principal's log only while it is its mirror and holds the
+        // connection: one that has declared the principal lost (and may be taking over), or
+        // that restarted and has not reconnected yet, answers no commit however good the link.
+        let holds_session = mirror.session().is_some_and(|q| {
+            q.role() == Role::Mirror && q.partner() == p.me() && q.is_connected(p.me())
+        });
+        mirror.running()
+            && !mirror.paused
+            && holds_session
+            && self.mirror_answers(n, m, p.config().timeout())
     }
 
     /// Whether the mirror `m` of principal `n` hardens a commit and answers within TIMEOUT: the
@@ -2210,6 +2297,20 @@ impl<'s> World<'s> {
             );
             return;
         }
+        if self.nodes[n]
+            .session()
+            .is_some_and(Partner::commit_queue_full)
+        {
+            // Refused before its log is written: a failed commit leaves no commit record.
+            self.fail_tx(
+                tx,
+                SqlError::new(
+                    ERROR_DATABASE_UNAVAILABLE,
+                    "too many commits are waiting for the mirror",
+                ),
+            );
+            return;
+        }
         let queue_ahead = !its_turn && !self.nodes[n].buffer_waiters.is_empty();
         if queue_ahead || !self.log_buffer_has_room(n, size) {
             // SQL Server's log writer makes a commit wait for log buffer space (9002 is about
@@ -2302,7 +2403,7 @@ impl<'s> World<'s> {
         }
         self.acknowledged += 1;
         let latency = self.now.saturating_sub(pending.intended);
-        let _ = self.latency_us.record((latency / 1000).max(1));
+        self.record_latency_us((latency / 1000).max(1));
         let generation = self.nodes[n]
             .log
             .generation_at(lsn)
@@ -2327,9 +2428,20 @@ impl<'s> World<'s> {
             self.emit(n, "acknowledged", fields);
         }
         if let Some(client) = pending.client {
-            let think = self.think();
-            self.after(think, Ev::Client { client });
+            // At least a microsecond per commit and client: with a zero-time flush and link a
+            // client would otherwise commit again at the same instant for ever.
+            let next = self
+                .now
+                .saturating_add(self.think())
+                .max(pending.intended.saturating_add(CLIENT_CYCLE_MIN));
+            self.after(next - self.now, Ev::Client { client });
         }
+    }
+
+    /// Adds one commit's latency, in microseconds, to the figures.
+    pub(super) fn record_latency_us(&mut self, latency_us: u64) {
+        let _ = self.latency_us.record(latency_us);
+        self.latency_max_us = self.latency_max_us.max(latency_us);
     }
 
     fn think(&self) -> Nanos {
@@ -2620,6 +2732,15 @@ pub fn serving_via(via: ServeVia) -> &'static str {
     match via {
         ServeVia::Resume => ServeVia::Restart.name(),
         other => other.name(),
+    }
+}
+
+/// The name of a SAFETY setting in the event stream.
+fn safety_name(safety: mirror_protocol::Safety) -> &'static str {
+    if safety == mirror_protocol::Safety::Full {
+        "full"
+    } else {
+        "off"
     }
 }
 

@@ -53,6 +53,9 @@ pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Checks and resolves a scenario whose text is `source`; `file` only names it in errors.
 pub fn parse(source: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    if let Some((span, key, entry)) = raw::misplaced_table(source) {
+        return Err(validate::not_a_table(source, file, span, &key, entry));
+    }
     let raw: raw::RawScenario =
         toml::from_str(source).map_err(|error| validate::toml_error(&error, source, file))?;
     validate::resolve(&raw, source, file)

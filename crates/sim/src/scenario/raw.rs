@@ -154,3 +154,70 @@ pub struct RawStepError {
     pub step: Spanned<i64>,
     pub error: Spanned<i64>,
 }
+
+/// The keys whose values are tables (`[key]` or `key = { ... }`), and those whose values are
+/// arrays of tables (`[[key]]`), by where they sit. The reader would also take a table written
+/// as an array of its values in field order, which the spec does not allow and which would
+/// silently give each value to whichever key sits at its position.
+const TABLES: [(&[&str], &str); 5] = [
+    (&[], "database"),
+    (&[], "network"),
+    (&[], "disk"),
+    (&[], "workload"),
+    (&[], "expect"),
+];
+const TABLE_FIELDS: [(&[&str], &str); 1] = [(&["expect"], "failovers")];
+const ARRAYS_OF_TABLES: [(&[&str], &str); 5] = [
+    (&[], "instance"),
+    (&[], "step"),
+    (&[], "fault"),
+    (&["network"], "link"),
+    (&["expect"], "step_errors"),
+];
+
+/// Where a table of the format is written as an array: the span of the value, the key's
+/// dotted name, and whether it is an entry of an array of tables. `None` when every table is one, or when the text is not TOML at all (the
+/// typed reader reports that).
+pub fn misplaced_table(source: &str) -> Option<(std::ops::Range<usize>, String, bool)> {
+    use toml::de::{DeTable, DeValue};
+    let document = DeTable::parse(source).ok()?;
+    let table_at = |path: &[&str]| -> Option<&DeTable<'_>> {
+        let mut table = document.get_ref();
+        for key in path {
+            match table.get(*key).map(|v| v.get_ref()) {
+                Some(DeValue::Table(t)) => table = t,
+                _ => return None,
+            }
+        }
+        Some(table)
+    };
+    let dotted = |path: &[&str], key: &str| {
+        path.iter()
+            .copied()
+            .chain(std::iter::once(key))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    for (path, key) in TABLES.iter().chain(TABLE_FIELDS.iter()) {
+        let value = table_at(path).and_then(|t| t.get(*key));
+        if let Some(value) = value.filter(|v| !matches!(v.get_ref(), DeValue::Table(_))) {
+            if matches!(value.get_ref(), DeValue::Array(_)) {
+                return Some((value.span(), dotted(path, key), false));
+            }
+        }
+    }
+    for (path, key) in ARRAYS_OF_TABLES {
+        let Some(value) = table_at(path).and_then(|t| t.get(key)) else {
+            continue;
+        };
+        if let DeValue::Array(items) = value.get_ref() {
+            if let Some(item) = items
+                .iter()
+                .find(|item| matches!(item.get_ref(), DeValue::Array(_)))
+            {
+                return Some((item.span(), dotted(path, key), true));
+            }
+        }
+    }
+    None
+}

@@ -655,6 +655,42 @@ fn top_level_errors() {
     assert_error(&with("nonsense = = 1\n"), "= 1", &[]);
 }
 
+// spec/scenario.md: "Every value is checked before the run starts"; the protocol numbers
+// instances with one byte, so a 256th [[instance]] is refused at its header, not at run time
+// (it passed validation and then panicked).
+#[test]
+fn at_most_255_instances() {
+    let more = |n: usize| {
+        let extra: String = (3..=n)
+            .map(|i| format!("\n[[instance]]\nname = \"i{i}\"\n"))
+            .collect();
+        with(&extra)
+    };
+    assert!(parse_text(&more(255)).is_ok());
+    let text = more(256);
+    let message = assert_error(&text, "[[instance]]\nname = \"i256\"", &["at most 255"]);
+    assert!(message.contains("instance"), "{message}");
+}
+
+// spec/scenario.md: the tables are written with their keys. The reader would take an array of
+// the values in field order, giving each to whichever key sits at its position.
+#[test]
+fn a_table_written_as_an_array_of_values_is_refused() {
+    let base = EVERYTHING;
+    let text = replaced(
+        base,
+        "failovers = { automatic = \">= 1\", forced = 0 }",
+        "failovers = [1, 0, 0]",
+    );
+    assert_error(&text, "[1, 0, 0]", &["expect.failovers", "not an array"]);
+    let text = replaced(
+        base,
+        "step_errors = [{ step = 1, error = 1418 }]",
+        "step_errors = [[1, 1418]]",
+    );
+    assert_error(&text, "[1, 1418]]", &["expect.step_errors", "each entry"]);
+}
+
 #[test]
 fn instance_errors() {
     let no_instances = &BASE[..BASE.find("[[instance]]").unwrap()];

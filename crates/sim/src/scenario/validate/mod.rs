@@ -33,6 +33,9 @@ use super::{
 mod expect;
 mod faults;
 
+/// The most instances a scenario may name: the protocol numbers them with one byte.
+const INSTANCES_MAX: usize = 255;
+
 type Resolved<T> = Result<T, ScenarioError>;
 type Span = Range<usize>;
 
@@ -152,6 +155,31 @@ pub(super) fn toml_error(error: &toml::de::Error, source: &str, file: &Path) -> 
         at,
         problem: Box::new(Problem::Toml {
             message: explain_toml_message(error.message(), source, span),
+        }),
+    }
+}
+
+/// A table of the format written as an array of values (see `raw::misplaced_table`).
+pub(super) fn not_a_table(
+    source: &str,
+    file: &Path,
+    span: Span,
+    key: &str,
+    entry: bool,
+) -> ScenarioError {
+    let message = if entry {
+        "each entry is a table of named keys (`{ key = value, ... }`), not an array of values"
+            .to_string()
+    } else {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        format!("expected one table of named keys (`[{key}]` or `{last} = {{ key = value, ... }}`), not an array")
+    };
+    ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        at: Location::of_offset(source, span.start),
+        problem: Box::new(Problem::Rule {
+            key: key.to_string(),
+            message,
         }),
     }
 }
@@ -770,6 +798,14 @@ impl Resolver<'_> {
                     key: "instance".to_string(),
                     message: "a scenario needs at least one [[instance]] with a name".to_string(),
                 },
+            ));
+        }
+        // Instances are numbered by a byte on the wire (and a session needs three).
+        if let Some(extra) = raw.instance.get(INSTANCES_MAX) {
+            return Err(self.rule(
+                extra.span(),
+                "instance",
+                format!("a scenario has at most {INSTANCES_MAX} [[instance]] tables"),
             ));
         }
         let mut hosts: BTreeMap<String, HostDeclared> = BTreeMap::new();
