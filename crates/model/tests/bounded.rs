@@ -61,8 +61,10 @@ fn high_safety_with_witness_holds() {
     // a confirmed exposure outlived the loss of the witness and the mirror's return (the
     // witness's record says UNSYNCHRONIZED until the principal reports SYNCHRONIZED), and a
     // witness that adopts a newer role from the mirror asks the principal to report.
+    // 676,369 until a mirror remembered the failover LSNs it offered the witness, and where its
+    // log was replaced since (a grant learnt late lowers its failover LSN there).
     assert_eq!(
-        unique, 676_369,
+        unique, 719_034,
         "high safety with witness: the explored space changed"
     );
 }

@@ -124,6 +124,7 @@ impl Partner {
             // The witness decides, atomically, as it does an automatic failover: what it last told
             // the mirror may be out of date (issue 6, the rule this changes in reference
             // section 5). The command completes on its answer.
+            self.offer_failover_lsn();
             let body = Message::ForceServiceRequest {
                 numbers: self.durable.config.numbers,
                 lsn_hardened: self.lsn_hardened,
@@ -151,6 +152,7 @@ impl Partner {
     /// (or, after a restart, when the witness tells it the grant it recorded).
     pub(super) fn take_forced_service(&mut self, change: RoleChange) {
         debug_assert_eq!(change.kind, FailoverKind::Forced);
+        let change = self.failover_lsn_still_held(change);
         let fork_lsn = change.failover_lsn;
         self.discard_past(fork_lsn);
         self.durable.fork = change.fork;
@@ -1201,7 +1203,15 @@ mod tests {
         );
         assert_eq!(completed(&out, 8), Some(Err(1406)));
         assert_eq!(m.role(), Role::Mirror);
-        assert_eq!(m.durable(), &before);
+        // Nothing changed but the record of the failover LSN offered (kept in case a grant of
+        // it is learnt later: see `PartnerDurable::failover_offers`).
+        let mut after = m.durable().clone();
+        assert_eq!(
+            after.failover_offers.len(),
+            before.failover_offers.len() + 1
+        );
+        after.failover_offers.clone_from(&before.failover_offers);
+        assert_eq!(after, before);
         assert_eq!(
             refused(&mut m, SessionCommand::ForceService),
             1406,
@@ -1220,7 +1230,9 @@ mod tests {
         let out = lose(&mut m, W);
         assert_eq!(completed(&out, 9), Some(Err(1406)));
         assert_eq!(m.role(), Role::Mirror);
-        assert_eq!(m.durable(), &before);
+        let mut after = m.durable().clone();
+        after.failover_offers.clone_from(&before.failover_offers);
+        assert_eq!(after, before);
     }
 
     // A forced service still waiting for the witness when a failover settles the roles first

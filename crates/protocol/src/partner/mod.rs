@@ -56,7 +56,18 @@ pub struct PartnerDurable {
     /// If not, the log written since the incarnation began may differ from what the mirror
     /// holds, and it is discarded should this instance rejoin as the mirror.
     pub incarnation_synced: bool,
+    /// A mirror: the hardened ends it offered the witness as failover LSNs (its failover and
+    /// forced-service requests, the latest [`FAILOVER_OFFERS_MAX`]), each with the lowest LSN
+    /// past which it discarded its log since (rejoining a principal that restarted), until it
+    /// takes over or learns of another role change. The witness may have granted an offer
+    /// whose grant never arrived (lost with a crash); learnt later, its failover LSN is lowered
+    /// to where the log was replaced, since past there the log is no longer what it was fixed
+    /// on (found by `sim`: the old principal was cut back inside a log record).
+    pub failover_offers: Vec<(Lsn, Option<Lsn>)>,
 }
+
+/// How many failover offers a mirror remembers ([`PartnerDurable::failover_offers`]).
+pub const FAILOVER_OFFERS_MAX: usize = 4;
 
 /// The principal's report of its exposure to the witness (reference section 4, "Running
 /// exposed").
@@ -276,6 +287,7 @@ impl Partner {
                 incarnation: (0, lsn_hardened),
                 synced_incarnation: None,
                 incarnation_synced: true,
+                failover_offers: Vec::new(),
             },
             links,
             running: true,
@@ -1259,6 +1271,11 @@ impl Partner {
         if self.lsn_end <= lsn {
             return;
         }
+        for (offered, replaced) in &mut self.durable.failover_offers {
+            if lsn < *offered {
+                *replaced = Some(replaced.map_or(lsn, |r| r.min(lsn)));
+            }
+        }
         self.lsn_end = lsn;
         self.lsn_hardened = self.lsn_hardened.min(lsn);
         self.epoch = self.epoch.wrapping_add(1);
@@ -1608,6 +1625,8 @@ impl Partner {
     /// This instance becomes the mirror at `role_sequence` (it learned of a newer role, or it
     /// finished a manual failover as the old principal).
     fn become_mirror(&mut self, role_sequence: u64) {
+        // Another role change came: no offer made before it can be granted any more.
+        self.durable.failover_offers.clear();
         // The witness ignores a request made at an older role sequence: answer it here.
         self.refuse_forcing(
             "service cannot be forced: a newer role sequence was learnt before the witness answered",
@@ -1666,9 +1685,53 @@ impl Partner {
     /// This mirror takes over as principal after `change` was durably recorded (by the witness
     /// for an automatic failover, by the old principal for a manual one, here for forced
     /// service): record it, drain redo, pay the fixed cost, then serve (reference section 5).
+    /// Records that this mirror offers its hardened end as a failover LSN (see
+    /// [`PartnerDurable::offered_failover_lsn`]).
+    pub(super) fn offer_failover_lsn(&mut self) {
+        let offers = &mut self.durable.failover_offers;
+        if offers
+            .last()
+            .is_some_and(|&(lsn, _)| lsn == self.lsn_hardened)
+        {
+            return;
+        }
+        offers.retain(|&(lsn, _)| lsn != self.lsn_hardened);
+        offers.push((self.lsn_hardened, None));
+        let excess = offers.len().saturating_sub(FAILOVER_OFFERS_MAX);
+        offers.drain(..excess);
+    }
+
+    /// The role change this mirror takes over by, its failover LSN lowered to where its log
+    /// was replaced since it offered it ([`PartnerDurable::failover_offers`]): the old
+    /// principal discards past it and is sent the log from there. The history records it so.
+    pub(super) fn failover_lsn_still_held(&mut self, mut change: RoleChange) -> RoleChange {
+        let replaced = self
+            .durable
+            .failover_offers
+            .iter()
+            .find(|&&(offered, _)| offered == change.failover_lsn)
+            .and_then(|&(_, replaced)| replaced);
+        if let Some(replaced) = replaced {
+            if replaced < change.failover_lsn {
+                change.failover_lsn = replaced;
+                if let Some(c) = self
+                    .durable
+                    .role_history
+                    .iter_mut()
+                    .find(|c| c.role_sequence == change.role_sequence)
+                {
+                    c.failover_lsn = replaced;
+                }
+            }
+        }
+        self.durable.failover_offers.clear();
+        change
+    }
+
     fn take_over(&mut self, change: RoleChange) {
         assert_eq!(self.durable.role, Role::Mirror, "only a mirror takes over");
         assert_eq!(change.principal, self.durable.me);
+        let change = self.failover_lsn_still_held(change);
         if change.kind != FailoverKind::Forced {
             // An automatic or manual failover came first: there is nothing left to force, and
             // the witness will ignore the request made at the older role sequence.
@@ -1827,6 +1890,7 @@ impl Partner {
                 || self.mutants.is(Mutant::FailoverWhileSynchronizing));
         if eligible {
             self.failover_requested = true;
+            self.offer_failover_lsn();
             let body = Message::FailoverRequest {
                 numbers: config.numbers,
                 told_synchronized: config.numbers,
@@ -3075,6 +3139,34 @@ mod tests {
         };
         let grant = Message::FailoverGranted { change: c, numbers };
         (c, deliver(m, SECOND, env(W, M, conn(M, 0), 1, M, grant)))
+    }
+
+    // reference §5: the failover LSN is the mirror's hardened end as it reported it. A grant
+    // learnt after the mirror discarded its log below that point (it crashed before the grant
+    // arrived, then rejoined a principal that had restarted) names log the mirror no longer
+    // holds: the take-over lowers it to where the log was replaced, so that the old principal
+    // discards past a point both logs share (found by `sim`: it was cut inside a log record).
+    #[test]
+    fn a_grant_learnt_after_the_log_was_replaced_lowers_its_failover_lsn() {
+        let mut m = mirror_awaiting_grant();
+        assert_eq!(m.durable.failover_offers, vec![(0, None)]);
+        // As if it had offered 1000, then rejoined a principal that restarted at 600.
+        m.durable.failover_offers = vec![(1000, None)];
+        m.lsn_end = 1200;
+        m.discard_past(600);
+        assert_eq!(m.durable.failover_offers, vec![(1000, Some(600))]);
+        m.discard_past(800); // nothing past 600 is left to discard
+        assert_eq!(m.durable.failover_offers, vec![(1000, Some(600))]);
+        let c = change(1, M, 1000, FailoverKind::Automatic);
+        let held = m.failover_lsn_still_held(c);
+        assert_eq!(held.failover_lsn, 600);
+        assert!(m.durable.failover_offers.is_empty());
+
+        // A grant of an offer whose log was kept keeps its failover LSN.
+        let mut m = mirror_awaiting_grant();
+        m.durable.failover_offers = vec![(1000, Some(600)), (1500, None)];
+        let held = m.failover_lsn_still_held(change(1, M, 1500, FailoverKind::Automatic));
+        assert_eq!(held.failover_lsn, 1500);
     }
 
     // reference §4: whoever recorded WITNESS OFF "takes no part in an automatic failover of

@@ -644,6 +644,7 @@ fn top_level_errors() {
     for (duration, words) in [
         ("\"0s\"", &["greater than 0s"][..]),
         ("\"31d\"", &["at most 30 days"]),
+        ("\"99999999999h\"", &["at most 30d"]),
         ("\"10 parsecs\"", &["unknown unit \"parsecs\""]),
         ("\"-5s\"", &["negative"]),
         ("true", &["expected a duration"]),
@@ -1008,6 +1009,18 @@ fn step_errors_in_steps() {
         "[[step]]",
         &["missing key `sql`"],
     );
+}
+
+// Words in the format are read without regard to case (`edition`, `recovery_model`, `state`):
+// a fault's `kind` too (it refused "Crash").
+#[test]
+fn a_fault_kind_is_read_without_regard_to_case() {
+    let text = with("[[fault]]\nat = \"1s\"\nkind = \" Crash\"\ntarget = \"alpha\"\n");
+    let scenario = parse_text(&text).expect("valid");
+    assert!(matches!(
+        scenario.faults.last().map(|f| &f.kind),
+        Some(FaultKind::Crash { .. })
+    ));
 }
 
 #[test]

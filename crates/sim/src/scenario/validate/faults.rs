@@ -13,7 +13,9 @@ impl Resolver<'_> {
 
     fn fault(&self, number: usize, raw: &RawFault) -> Resolved<Fault> {
         let at_ns = self.duration(&format!("fault {number}: at"), &raw.at)?;
-        let kind_name = raw.kind.get_ref().as_str();
+        // Case and spaces do not matter, as for every other word of the format.
+        let lowered = raw.kind.get_ref().trim().to_ascii_lowercase();
+        let kind_name = lowered.as_str();
         let fields = FaultFields {
             resolver: self,
             raw,

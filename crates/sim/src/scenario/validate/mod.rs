@@ -88,7 +88,7 @@ struct QuantityKind {
 }
 
 const DURATION: QuantityKind = QuantityKind {
-    parse: parse_duration,
+    parse: parse_time,
     expected: "a duration with a unit, e.g. \"10s\" or \"250us\"",
 };
 const SIZE: QuantityKind = QuantityKind {
@@ -103,6 +103,17 @@ const THROUGHPUT: QuantityKind = QuantityKind {
     parse: parse_bytes_per_second,
     expected: "a rate with a unit, e.g. \"500MiB/s\"",
 };
+
+/// A duration; one beyond what the clock holds is refused with the bound a scenario's times
+/// have (30 days), not the clock's own (about 584 years, which no time may reach anyway).
+fn parse_time(text: &str) -> Result<u64, UnitError> {
+    parse_duration(text).map_err(|error| match error {
+        UnitError::TooLarge { .. } => UnitError::TooLarge {
+            max: "30d (720h)".to_string(),
+        },
+        other => other,
+    })
+}
 
 /// Resolves a scenario read from `file`, whose text is `source`.
 pub(super) fn resolve(raw: &RawScenario, source: &str, file: &Path) -> Resolved<Scenario> {
