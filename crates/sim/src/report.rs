@@ -225,6 +225,19 @@ impl LatencySummary {
             mean: latencies_us.mean(),
         }
     }
+
+    /// The summary with its longest latency exact (`max_us`, kept beside the histogram, which
+    /// rounds up to its precision): no percentile is reported above it.
+    pub fn with_exact_max(mut self, max_us: u64) -> LatencySummary {
+        if self.count == 0 {
+            return self;
+        }
+        self.max = max_us;
+        for p in [&mut self.p50, &mut self.p90, &mut self.p99, &mut self.p999] {
+            *p = (*p).min(max_us);
+        }
+        self
+    }
 }
 
 /// How a role change came about.

@@ -261,3 +261,39 @@ fn an_old_principal_that_became_the_mirror_takes_no_backup() {
         .collect();
     assert_eq!(errors, vec![Some(954), Some(954)]);
 }
+
+// cli.md: `unavailable_us` runs "to the moment the new principal serves". A new principal that
+// took over but never served (its quorum lost with the witness) is unavailable to the end of
+// the run: 20 s to 60 s. It read 0.
+#[test]
+fn a_failover_whose_principal_never_serves_is_unavailable_to_the_end() {
+    let report = report_of("a-new-principal-that-never-serves-is-unavailable-to-the-end.toml");
+    let [failover] = report.failovers.as_slice() else {
+        panic!("one failover: {:?}", report.failovers.len());
+    };
+    assert_eq!(report.final_state.principal, "none");
+    assert!(
+        (39_900_000..=40_000_000).contains(&failover.unavailable_us),
+        "unavailable {} us",
+        failover.unavailable_us
+    );
+}
+
+// The latency figures keep three significant figures and the exact maximum: no percentile may
+// be above the maximum (p99 read 9,994,239 us beside a max of 9,987,521 us).
+#[test]
+fn no_latency_percentile_is_above_the_maximum() {
+    let report = report_of("a-stall-at-the-end-keeps-the-percentiles-under-the-max.toml");
+    let l = &report.commit_latency_us;
+    assert!(l.max > 5_000_000, "{l:?}");
+    assert!(
+        l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max,
+        "{l:?}"
+    );
+    let tx = &report.transactions;
+    assert_eq!(
+        l.count,
+        tx.acknowledged + tx.in_flight,
+        "count: acknowledged and in flight"
+    );
+}

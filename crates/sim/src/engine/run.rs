@@ -52,7 +52,7 @@ pub fn run(
         world.start_workload();
     }
     world.run(scenario.duration_ns);
-    world.record_unfinished_take_overs();
+    world.record_role_changes_not_yet_serving();
     world.finish_unavailability();
     // The acknowledged commits' latencies (the report adds the waits of those in flight).
     let latency_us = world.latency_us.clone();
@@ -70,27 +70,47 @@ pub fn run(
 }
 
 impl World<'_> {
-    /// A role change recorded but still in its redo or fixed cost when the run ends is a
-    /// failover of the run all the same (reference section 5: forced service makes the mirror
-    /// principal "at once"; an automatic failover's role sequence n+1 is recorded before the
-    /// redo): it is listed, unavailable to the end of the run.
-    fn record_unfinished_take_overs(&mut self) {
+    /// A role change whose new principal has not served by the end of the run is a failover
+    /// of the run all the same (reference section 2: the role sequence counts role switches;
+    /// section 5: forced service makes the mirror principal "at once"; an automatic failover's
+    /// role sequence n+1 is recorded before the redo). One still taking over, or that crashed
+    /// during its take-over, is listed; every failover whose new principal never served is
+    /// unavailable to the end of the run.
+    fn record_role_changes_not_yet_serving(&mut self) {
         for n in 0..self.nodes.len() {
-            let Some(p) = self.nodes[n].session().filter(|_| self.nodes[n].running()) else {
+            let Some(p) = self.nodes[n].session() else {
                 continue;
             };
-            let Some(kind) = p.take_over_kind() else {
+            let Some(change) = p.durable().role_history.last().copied() else {
                 continue;
             };
-            let (from, role_sequence) = (self.index_of(p.partner()), p.role_sequence());
-            let mut record = self.failover_record(kind, from, n, role_sequence);
-            let failure = self.failure_behind(&record, self.unserved_since);
-            record.unavailable = self.now.saturating_sub(failure);
+            let role_sequence = p.role_sequence();
+            let holds_it = p.role() == Role::Principal
+                && change.principal == p.me()
+                && change.role_sequence == role_sequence;
+            let history_role = self.role_offset + role_sequence;
+            let listed = self
+                .failovers
+                .iter()
+                .any(|f| f.to == n && f.role_sequence == history_role);
+            if !holds_it || listed {
+                continue;
+            }
+            let from = self.index_of(p.partner());
+            let record = self.failover_record(change.kind, from, n, role_sequence);
             self.notes.push(format!(
-                "{} was still taking over (role sequence {role_sequence}) when the run ended: it never served",
+                "{} took the principal role (role sequence {role_sequence}) but had not served when the run ended",
                 self.nodes[n].name
             ));
             self.failovers.push(record);
+        }
+        let unserved_since = self.unserved_since;
+        let unserved: Vec<usize> = (0..self.failovers.len())
+            .filter(|&i| !self.failovers[i].served)
+            .collect();
+        for i in unserved {
+            let failure = self.failure_behind(&self.failovers[i], unserved_since);
+            self.failovers[i].unavailable = self.now.saturating_sub(failure);
         }
     }
 
@@ -378,9 +398,9 @@ impl World<'_> {
             },
             (Some(_), None) => StepOutcome::Succeeded,
         });
-        let mut latency = LatencySummary::from_histogram(&self.latency_us);
         // The histogram keeps three significant figures; the longest wait is kept exactly.
-        latency.max = self.latency_max_us;
+        let latency =
+            LatencySummary::from_histogram(&self.latency_us).with_exact_max(self.latency_max_us);
         let actual = ActualOutcome {
             principal,
             mirror,

@@ -368,6 +368,8 @@ pub struct FailoverRecord {
     pub unavailable: Nanos,
     /// The new role sequence, as the history numbers it (across sessions set up again).
     pub role_sequence: u64,
+    /// Whether the new principal has served since (its unavailability is then known).
+    pub served: bool,
 }
 
 /// The whole simulation.
@@ -1814,6 +1816,7 @@ impl<'s> World<'s> {
             detected,
             unavailable: 0,
             role_sequence: self.history_role(role_sequence),
+            served: false,
         }
     }
 
@@ -1858,10 +1861,11 @@ impl<'s> World<'s> {
         let failure = self
             .failovers
             .last()
-            .filter(|f| f.to == n && f.unavailable == 0)
+            .filter(|f| f.to == n && !f.served)
             .map(|f| self.failure_behind(f, unserved_since));
         if let (Some(f), Some(failure)) = (self.failovers.last_mut(), failure) {
             f.unavailable = self.now.saturating_sub(failure);
+            f.served = true;
         }
     }
 
