@@ -140,6 +140,16 @@ impl World<'_> {
     /// the fork is lost (counted in `lost_acknowledged`), not a broken
     /// `acknowledged_durable`.
     fn last_principal(&self) -> Option<usize> {
+        // Copies serving without mirroring (SET PARTNER OFF, a mirror recovered after it) are
+        // separate databases from then on: neither will discard the other's log, and no role
+        // sequence ranks them. When such a copy serves beside another at the end, the commits
+        // are judged against the one the report names as the principal.
+        let serving: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.serves_at_end(n))
+            .collect();
+        if serving.len() > 1 && serving.iter().any(|&n| self.nodes[n].session().is_none()) {
+            return self.principal_at_end();
+        }
         let chosen = self.last_principal_served();
         // An instance still taking over holds the highest role sequence: its history survives,
         // though it has not served yet (a forced service's fork is what the others are judged
@@ -238,10 +248,15 @@ impl World<'_> {
             .then_some(p)
     }
 
-    fn final_state(&self) -> (FinalState, RoleHolder, RoleHolder, SessionState) {
-        let principal = (0..self.nodes.len())
+    /// The instance `final.principal` names: serving at the end, of the highest role sequence.
+    fn principal_at_end(&self) -> Option<usize> {
+        (0..self.nodes.len())
             .filter(|&n| self.serves_at_end(n))
-            .max_by_key(|&n| self.role_sequence_of(n));
+            .max_by_key(|&n| self.role_sequence_of(n))
+    }
+
+    fn final_state(&self) -> (FinalState, RoleHolder, RoleHolder, SessionState) {
+        let principal = self.principal_at_end();
         let partners: Vec<usize> = (0..self.nodes.len())
             .filter(|&n| self.session_of(n).is_some())
             .collect();

@@ -363,6 +363,19 @@ impl World<'_> {
         if restores_over {
             self.stop_serving_a_restored_copy(n);
         }
+        let recovers = matches!(
+            statement,
+            mirror_setup::Statement::RestoreDatabase {
+                mode: mirror_setup::RestoreMode::Recovery,
+                ..
+            } | mirror_setup::Statement::RestoreLog {
+                mode: mirror_setup::RestoreMode::Recovery,
+                ..
+            } | mirror_setup::Statement::RecoverDatabase { .. }
+        );
+        if recovers {
+            self.serve_a_recovered_mirror(n);
+        }
         match self.apply_effect(i, k, n, outcome.effect) {
             Err(error) => self.queue.push(
                 self.now,
@@ -703,6 +716,51 @@ impl World<'_> {
             let role_sequence = self.last_role_sequence(n);
             self.set_serving(n, false, role_sequence, "restore");
         }
+    }
+
+    /// A former mirror recovered after SET PARTNER OFF (reference section 7: "recovering it
+    /// (RESTORE DATABASE db WITH RECOVERY) starts a new fork"): its copy is ONLINE at its
+    /// hardened end and serves without mirroring, the disaster-recovery path without forced
+    /// service. What an older principal acknowledged past that end is lost, as after forced
+    /// service (the recovery is recorded as one for the loss accounting); an old principal
+    /// still serving makes a split brain caused by PARTNER OFF.
+    fn serve_a_recovered_mirror(&mut self, n: usize) {
+        let online = self
+            .estate
+            .instance(&self.nodes[n].name)
+            .and_then(|c| c.database(&self.scenario.database.name))
+            .is_some_and(|d| d.state == mirror_setup::DatabaseState::Online);
+        let node = &self.nodes[n];
+        let former_mirror = matches!(node.log.body, super::dblog::Body::Mirror(_));
+        if !online || !former_mirror || node.session().is_some() || node.serving || !node.running()
+        {
+            return;
+        }
+        // A new line of history: above every role sequence so far, on a fork of its own.
+        let history_role = self.role_high + 1;
+        let role_sequence = history_role - self.role_offset;
+        let fork = (0..self.nodes.len())
+            .map(|m| self.nodes[m].log.fork())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let fork_lsn = self.nodes[n].log.lsn_hardened();
+        let segments = self.nodes[n].log.segments().to_vec();
+        self.history.forced.push((history_role, fork_lsn, segments));
+        let generation = self.new_generation(n, role_sequence);
+        self.nodes[n].log.start_writing(fork, generation);
+        self.nodes[n].generation = generation;
+        self.nodes[n].log.lsn_redone = fork_lsn;
+        self.emit(
+            n,
+            "fork",
+            serde_json::json!({"fork": fork, "fork_lsn": fork_lsn}),
+        );
+        self.set_serving(n, true, role_sequence, "restart");
+        self.notes.push(format!(
+            "{} was recovered after SET PARTNER OFF and serves without mirroring from lsn {fork_lsn}",
+            self.nodes[n].name
+        ));
     }
 
     fn answer_query(&mut self, i: usize, n: usize, query: Query) {
