@@ -297,3 +297,20 @@ fn no_latency_percentile_is_above_the_maximum() {
         "count: acknowledged and in flight"
     );
 }
+
+// cli.md: a failover's `unavailable_us` ends when the new principal serves, by whatever path:
+// here it serves without mirroring after SET PARTNER OFF, 25 s after the failure. It ran to the
+// end of the run (29.9 s), the flag that closes it being set only by a take-over's serve.
+#[test]
+fn a_failover_outage_ends_when_its_principal_serves_after_partner_off() {
+    let report =
+        report_of("a-new-principal-serving-after-partner-off-ends-its-failover-outage.toml");
+    let [failover] = report.failovers.as_slice() else {
+        panic!("one failover: {:?}", report.failovers.len());
+    };
+    assert!(
+        (24_900_000..=25_100_000).contains(&failover.unavailable_us),
+        "unavailable {} us",
+        failover.unavailable_us
+    );
+}

@@ -152,7 +152,13 @@ impl Partner {
     /// (or, after a restart, when the witness tells it the grant it recorded).
     pub(super) fn take_forced_service(&mut self, change: RoleChange) {
         debug_assert_eq!(change.kind, FailoverKind::Forced);
-        let change = self.failover_lsn_still_held(change);
+        // Granted by the witness, the fork LSN may have been fixed on an offer made before the
+        // log was replaced; without a witness it is this mirror's hardened end now.
+        let change = if self.witness().is_some() {
+            self.failover_lsn_still_held(change)
+        } else {
+            change
+        };
         let fork_lsn = change.failover_lsn;
         self.discard_past(fork_lsn);
         self.durable.fork = change.fork;

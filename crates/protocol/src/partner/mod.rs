@@ -974,9 +974,11 @@ impl Partner {
                 if self.serving
                     && self.durable.config.safety == Safety::Full
                     && self.witness().is_none()
+                    && self.state == MirroringState::Synchronized
                 {
                     // Reference section 4: without a witness the principal serves on, exposed
                     // (with one, the event comes when the witness has confirmed the exposure).
+                    // Already exposed (SUSPENDED, SYNCHRONIZING), it said so then.
                     self.out
                         .push(Output::Event(StateChangeEvent::PrincipalRunningExposed));
                 }
@@ -1682,20 +1684,14 @@ impl Partner {
         )));
     }
 
-    /// This mirror takes over as principal after `change` was durably recorded (by the witness
-    /// for an automatic failover, by the old principal for a manual one, here for forced
-    /// service): record it, drain redo, pay the fixed cost, then serve (reference section 5).
     /// Records that this mirror offers its hardened end as a failover LSN (see
-    /// [`PartnerDurable::offered_failover_lsn`]).
+    /// [`PartnerDurable::failover_offers`]). An offer of a value already offered keeps what was
+    /// recorded for it: the witness may have granted the first one.
     pub(super) fn offer_failover_lsn(&mut self) {
         let offers = &mut self.durable.failover_offers;
-        if offers
-            .last()
-            .is_some_and(|&(lsn, _)| lsn == self.lsn_hardened)
-        {
+        if offers.iter().any(|&(lsn, _)| lsn == self.lsn_hardened) {
             return;
         }
-        offers.retain(|&(lsn, _)| lsn != self.lsn_hardened);
         offers.push((self.lsn_hardened, None));
         let excess = offers.len().saturating_sub(FAILOVER_OFFERS_MAX);
         offers.drain(..excess);
@@ -1728,10 +1724,20 @@ impl Partner {
         change
     }
 
+    /// This mirror takes over as principal after `change` was durably recorded (by the witness
+    /// for an automatic failover, by the old principal for a manual one, here for forced
+    /// service): record it, drain redo, pay the fixed cost, then serve (reference section 5).
     fn take_over(&mut self, change: RoleChange) {
         assert_eq!(self.durable.role, Role::Mirror, "only a mirror takes over");
         assert_eq!(change.principal, self.durable.me);
-        let change = self.failover_lsn_still_held(change);
+        // Only a grant of the witness can have been fixed on an offer made before the log was
+        // replaced (a manual failover's LSN is the old principal's, sent now).
+        let change = if change.kind == FailoverKind::Automatic {
+            self.failover_lsn_still_held(change)
+        } else {
+            change
+        };
+        self.durable.failover_offers.clear();
         if change.kind != FailoverKind::Forced {
             // An automatic or manual failover came first: there is nothing left to force, and
             // the witness will ignore the request made at the older role sequence.

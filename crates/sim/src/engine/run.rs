@@ -78,25 +78,18 @@ impl World<'_> {
     /// unavailable to the end of the run.
     fn record_role_changes_not_yet_serving(&mut self) {
         for n in 0..self.nodes.len() {
-            let Some(p) = self.nodes[n].session() else {
+            let Some((change, from)) = self.unserved_role_change(n) else {
                 continue;
             };
-            let Some(change) = p.durable().role_history.last().copied() else {
-                continue;
-            };
-            let role_sequence = p.role_sequence();
-            let holds_it = p.role() == Role::Principal
-                && change.principal == p.me()
-                && change.role_sequence == role_sequence;
+            let role_sequence = change.role_sequence;
             let history_role = self.role_offset + role_sequence;
             let listed = self
                 .failovers
                 .iter()
                 .any(|f| f.to == n && f.role_sequence == history_role);
-            if !holds_it || listed {
+            if listed {
                 continue;
             }
-            let from = self.index_of(p.partner());
             let record = self.failover_record(change.kind, from, n, role_sequence);
             self.notes.push(format!(
                 "{} took the principal role (role sequence {role_sequence}) but had not served when the run ended",
@@ -112,6 +105,26 @@ impl World<'_> {
             let failure = self.failure_behind(&self.failovers[i], unserved_since);
             self.failovers[i].unavailable = self.now.saturating_sub(failure);
         }
+    }
+
+    /// The role change by which instance `n` holds the principal role of the current session
+    /// without having served at it yet (taking over, or crashed during its take-over), and the
+    /// instance it took the role from.
+    fn unserved_role_change(&self, n: usize) -> Option<(mirror_protocol::RoleChange, usize)> {
+        // The current session's view only: an instance that never heard of a PARTNER OFF holds
+        // an older session, whose role sequences the history numbers differently.
+        let p = self.session_of(n)?;
+        let change = p.durable().role_history.last().copied()?;
+        let holds_it = p.role() == Role::Principal
+            && change.principal == p.me()
+            && change.role_sequence == p.role_sequence();
+        let history_role = self.role_offset + change.role_sequence;
+        let served = self
+            .history
+            .serve_starts
+            .iter()
+            .any(|s| s.node == n && s.role_sequence == history_role);
+        (holds_it && !served).then(|| (change, self.index_of(p.partner())))
     }
 
     fn finish_unavailability(&mut self) {
@@ -147,7 +160,7 @@ impl World<'_> {
         let serving: Vec<usize> = (0..self.nodes.len())
             .filter(|&n| self.serves_at_end(n))
             .collect();
-        if serving.len() > 1 && serving.iter().any(|&n| self.nodes[n].session().is_none()) {
+        if serving.len() > 1 && serving.iter().any(|&n| self.session_of(n).is_none()) {
             return self.principal_at_end();
         }
         let chosen = self.last_principal_served();
@@ -164,10 +177,7 @@ impl World<'_> {
                 .map_or(0, |s| s.role_sequence)
         };
         let taking_over = (0..self.nodes.len())
-            .filter(|&n| {
-                self.nodes[n].running()
-                    && self.nodes[n].session().is_some_and(Partner::is_taking_over)
-            })
+            .filter(|&n| self.unserved_role_change(n).is_some())
             .max_by_key(|&n| role_of(n));
         match (chosen, taking_over) {
             (Some(c), Some(t)) if role_of(t) > served_at(c) => Some(t),
@@ -248,11 +258,27 @@ impl World<'_> {
             .then_some(p)
     }
 
-    /// The instance `final.principal` names: serving at the end, of the highest role sequence.
+    /// The instance `final.principal` names: serving at the end, of the highest role sequence;
+    /// among copies no role sequence ranks (outside one session), the one the clients use,
+    /// then the one whose history is newest.
     fn principal_at_end(&self) -> Option<usize> {
+        let served_at = |n: usize| {
+            self.history
+                .serve_starts
+                .iter()
+                .rev()
+                .find(|s| s.node == n)
+                .map_or(0, |s| s.role_sequence)
+        };
         (0..self.nodes.len())
             .filter(|&n| self.serves_at_end(n))
-            .max_by_key(|&n| self.role_sequence_of(n))
+            .max_by_key(|&n| {
+                (
+                    self.role_sequence_of(n),
+                    self.clients_with() == Some(n),
+                    served_at(n),
+                )
+            })
     }
 
     fn final_state(&self) -> (FinalState, RoleHolder, RoleHolder, SessionState) {

@@ -363,17 +363,9 @@ impl World<'_> {
         if restores_over {
             self.stop_serving_a_restored_copy(n);
         }
-        let recovers = matches!(
-            statement,
-            mirror_setup::Statement::RestoreDatabase {
-                mode: mirror_setup::RestoreMode::Recovery,
-                ..
-            } | mirror_setup::Statement::RestoreLog {
-                mode: mirror_setup::RestoreMode::Recovery,
-                ..
-            } | mirror_setup::Statement::RecoverDatabase { .. }
-        );
-        if recovers {
+        // Only RESTORE DATABASE db WITH RECOVERY recovers the copy's own log; a restore from a
+        // backup WITH RECOVERY brings other log the simulator does not hold for that copy.
+        if matches!(statement, mirror_setup::Statement::RecoverDatabase { .. }) {
             self.serve_a_recovered_mirror(n);
         }
         match self.apply_effect(i, k, n, outcome.effect) {

@@ -1853,11 +1853,15 @@ impl<'s> World<'s> {
     }
 
     fn on_serve(&mut self, n: usize, via: ServeVia, role_sequence: u64) {
-        // The stretch with nobody serving that this ends, if the workload runs: it began with
-        // the failure, whatever caused it (a fault, a lossy or slow link, an endpoint stopped).
-        let unserved_since = self.unserved_since;
         self.set_serving(n, true, role_sequence, serving_via(via));
-        // The unavailability of the latest role change ends when its new principal serves.
+    }
+
+    /// The unavailability of the latest role change ends when its new principal serves, by
+    /// whatever path (its take-over, or serving without mirroring after PARTNER OFF). The
+    /// stretch with nobody serving that this ends began with the failure, whatever caused it
+    /// (a fault, a lossy or slow link, an endpoint stopped).
+    fn close_failover_unavailability(&mut self, n: usize) {
+        let unserved_since = self.unserved_since;
         let failure = self
             .failovers
             .last()
@@ -1904,6 +1908,7 @@ impl<'s> World<'s> {
             };
             let end_lsn = start.lsn_end;
             self.history.serve(start);
+            self.close_failover_unavailability(n);
             self.emit(
                 n,
                 "serving",
@@ -1998,6 +2003,11 @@ impl<'s> World<'s> {
     /// Where a client's commit goes: the instance that took the last commit while it still
     /// takes commits, else the principal of the highest role sequence that does, else an ONLINE
     /// database without a session.
+    /// The instance the clients' connections are with (the one that took the last commit).
+    pub(super) fn clients_with(&self) -> Option<usize> {
+        self.last_commit_target
+    }
+
     fn commit_target(&self) -> Option<usize> {
         // A hung instance answers no one: its clients' commits wait in its queue, unless
         // another instance takes commits (a failover happened meanwhile), where a client's
