@@ -168,19 +168,11 @@ impl World<'_> {
         // though it has not served yet (a forced service's fork is what the others are judged
         // against).
         let role_of = |n: usize| self.role_offset + self.role_sequence_of(n);
-        let served_at = |n: usize| {
-            self.history
-                .serve_starts
-                .iter()
-                .rev()
-                .find(|s| s.node == n)
-                .map_or(0, |s| s.role_sequence)
-        };
         let taking_over = (0..self.nodes.len())
             .filter(|&n| self.unserved_role_change(n).is_some())
             .max_by_key(|&n| role_of(n));
         match (chosen, taking_over) {
-            (Some(c), Some(t)) if role_of(t) > served_at(c) => Some(t),
+            (Some(c), Some(t)) if role_of(t) > self.last_served_role(c) => Some(t),
             (None, t) => t,
             (c, _) => c,
         }
@@ -258,25 +250,27 @@ impl World<'_> {
             .then_some(p)
     }
 
+    /// The role sequence (as the history numbers it) instance `n` last began serving at.
+    fn last_served_role(&self, n: usize) -> u64 {
+        self.history
+            .serve_starts
+            .iter()
+            .rev()
+            .find(|s| s.node == n)
+            .map_or(0, |s| s.role_sequence)
+    }
+
     /// The instance `final.principal` names: serving at the end, of the highest role sequence;
     /// among copies no role sequence ranks (outside one session), the one the clients use,
     /// then the one whose history is newest.
     fn principal_at_end(&self) -> Option<usize> {
-        let served_at = |n: usize| {
-            self.history
-                .serve_starts
-                .iter()
-                .rev()
-                .find(|s| s.node == n)
-                .map_or(0, |s| s.role_sequence)
-        };
         (0..self.nodes.len())
             .filter(|&n| self.serves_at_end(n))
             .max_by_key(|&n| {
                 (
                     self.role_sequence_of(n),
                     self.clients_with() == Some(n),
-                    served_at(n),
+                    self.last_served_role(n),
                 )
             })
     }
