@@ -196,11 +196,7 @@ impl World<'_> {
         };
         // The history's role sequences, which keep growing across sessions set up again.
         let starts = &self.history.serve_starts;
-        let serving_at = starts
-            .iter()
-            .rev()
-            .find(|s| s.node == serving)
-            .map_or(0, |s| s.role_sequence);
+        let serving_at = self.last_served_role(serving);
         // A newer role sequence has served: the one serving at the end is stale, either the old
         // principal of a split brain or one that was paused (hung) through the role change.
         match starts.iter().max_by_key(|s| (s.role_sequence, s.at)) {
