@@ -51,6 +51,9 @@ pub struct Steps {
     /// The full or differential backup a statement is writing: (step, statement) -> backup
     /// set id; it reaches the end of log as of its completion.
     pub database_backups: BTreeMap<(usize, usize), u64>,
+    /// The RESTORE DATABASE ... WITH RECOVERY statements under way: (step, statement). A
+    /// former mirror recovered so serves once the statement completes.
+    pub recoveries: std::collections::BTreeSet<(usize, usize)>,
     /// The statement running: (step, statement). Steps run one at a time, so a completion for
     /// any other is stale (its statement was interrupted).
     current: Option<(usize, usize)>,
@@ -192,6 +195,9 @@ impl World<'_> {
             return;
         }
         self.steps.backups.remove(&(i, k));
+        if self.steps.recoveries.remove(&(i, k)) && result.is_ok() {
+            self.serve_a_recovered_mirror(n);
+        }
         if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
             if result.is_ok() {
                 let on = self.scenario.steps[i].on.0;
@@ -364,9 +370,10 @@ impl World<'_> {
             self.stop_serving_a_restored_copy(n);
         }
         // Only RESTORE DATABASE db WITH RECOVERY recovers the copy's own log; a restore from a
-        // backup WITH RECOVERY brings other log the simulator does not hold for that copy.
+        // backup WITH RECOVERY brings other log the simulator does not hold for that copy. The
+        // copy serves once the statement completes.
         if matches!(statement, mirror_setup::Statement::RecoverDatabase { .. }) {
-            self.serve_a_recovered_mirror(n);
+            self.steps.recoveries.insert((i, k));
         }
         match self.apply_effect(i, k, n, outcome.effect) {
             Err(error) => self.queue.push(
