@@ -403,6 +403,22 @@ impl Estate {
         }
     }
 
+    /// A take-over finished on a copy that left its session meanwhile (SET PARTNER OFF waited
+    /// for the take-over): the new principal's database serves without mirroring, ONLINE, as a
+    /// principal's database stays after PARTNER OFF. Nothing changes for any other copy.
+    pub fn online_after_take_over(&mut self, database: &str, instance: &str) {
+        let Some(copy) = self
+            .instances
+            .get_mut(instance)
+            .and_then(|catalog| catalog.database_mut(database))
+        else {
+            return;
+        };
+        if copy.session().is_none() && copy.state == DatabaseState::Restoring {
+            copy.state = DatabaseState::Online;
+        }
+    }
+
     /// Records a role switch the protocol core carried out: `new_principal`'s copy becomes the
     /// ONLINE principal, and its partner's copy the RESTORING mirror if `old_knows` (its
     /// instance has taken the mirror's role already); otherwise when it does

@@ -1784,12 +1784,19 @@ impl<'s> World<'s> {
         let old_knows = self.nodes[from_i]
             .session()
             .is_none_or(|p| p.role() != Role::Principal);
-        if let Err(e) = self
+        match self
             .estate
             .record_role_switch(&db, &name, switch, old_knows)
         {
-            self.notes
-                .push(format!("the catalog could not record the role switch: {e}"));
+            Ok(()) => {}
+            // SET PARTNER OFF, held for the take-over, ended the session first: the new
+            // principal's database serves without mirroring (it stayed RESTORING).
+            Err(mirror_setup::SetupError::NoSession { .. }) => {
+                self.estate.online_after_take_over(&db, &name);
+            }
+            Err(e) => self
+                .notes
+                .push(format!("the catalog could not record the role switch: {e}")),
         }
     }
 
