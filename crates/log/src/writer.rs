@@ -454,7 +454,7 @@ impl LogWriter {
     }
 
     /// Whether `lsn` is the start of the retained log or the end of a retained block.
-    pub fn is_block_boundary(&self, lsn: Lsn) -> bool {
+    fn is_block_boundary(&self, lsn: Lsn) -> bool {
         lsn == self.lsn_retained_from || some_block_ends_at(&self.log, lsn)
     }
 

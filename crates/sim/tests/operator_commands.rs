@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{report_of, step_failed_with};
+use common::{report_of, step_failed_with, the_failover};
 
 // cli.md: a manual failover's unavailability runs from its command. A second FAILOVER refused
 // with 1470 at 20.2 s, during the first one's take-over, moved the start to 20.2 s (about
@@ -14,9 +14,7 @@ fn a_refused_command_during_a_manual_failover_does_not_move_its_start() {
     // The second FAILOVER is refused with 1470.
     let refused = step_failed_with(&report, 1470);
     assert_eq!(refused.start_us, Some(20_200_000));
-    let [failover] = report.failovers.as_slice() else {
-        panic!("one failover: {:?}", report.failovers.len());
-    };
+    let failover = the_failover(&report);
     assert_eq!(
         failover.detected_us, 20_000_000,
         "from the accepted FAILOVER"
@@ -211,9 +209,7 @@ fn a_backup_on_a_hung_instance_completes_after_it_resumes() {
 #[test]
 fn a_failover_after_total_packet_loss_counts_its_unavailability_from_the_loss() {
     let report = report_of("automatic-failover-after-the-principal-loses-every-packet.toml");
-    let [failover] = report.failovers.as_slice() else {
-        panic!("one failover: {:?}", report.failovers.len());
-    };
+    let failover = the_failover(&report);
     assert!(
         (10_000_000..12_000_000).contains(&failover.unavailable_us),
         "unavailable {} us",
@@ -268,9 +264,7 @@ fn an_old_principal_that_became_the_mirror_takes_no_backup() {
 #[test]
 fn a_failover_whose_principal_never_serves_is_unavailable_to_the_end() {
     let report = report_of("a-new-principal-that-never-serves-is-unavailable-to-the-end.toml");
-    let [failover] = report.failovers.as_slice() else {
-        panic!("one failover: {:?}", report.failovers.len());
-    };
+    let failover = the_failover(&report);
     assert_eq!(report.final_state.principal, "none");
     assert!(
         (39_900_000..=40_000_000).contains(&failover.unavailable_us),
@@ -305,9 +299,7 @@ fn no_latency_percentile_is_above_the_maximum() {
 fn a_failover_outage_ends_when_its_principal_serves_after_partner_off() {
     let report =
         report_of("a-new-principal-serving-after-partner-off-ends-its-failover-outage.toml");
-    let [failover] = report.failovers.as_slice() else {
-        panic!("one failover: {:?}", report.failovers.len());
-    };
+    let failover = the_failover(&report);
     assert!(
         (24_900_000..=25_100_000).contains(&failover.unavailable_us),
         "unavailable {} us",

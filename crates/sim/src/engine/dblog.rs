@@ -687,20 +687,20 @@ impl DbLog {
             return None;
         };
         let from_disk = self.ship_next < w.lsn_retained_from().get();
-        // A mirror may have rolled back into the middle of a block: an old principal that
-        // learnt late of a role change whose failover LSN was fixed on log the new principal
-        // has since replaced (its grant lost with a crash, the session went on at the old role
-        // sequence). Its rest is re-created from the index and cut there.
-        let inside_a_block = !from_disk
-            && self.ship_next < w.lsn_sealed().get()
-            && !w.is_block_boundary(Lsn::new(self.ship_next));
-        let block = if !from_disk && !inside_a_block {
-            if w.lsn_sent().get() != self.ship_next {
-                w.resend_from(Lsn::new(self.ship_next)).ok()?;
-            }
-            w.next_to_send()?
+        let resent = if from_disk || w.lsn_sent().get() == self.ship_next {
+            Ok(())
         } else {
-            self.recreate_block()?
+            w.resend_from(Lsn::new(self.ship_next))
+        };
+        let block = match resent {
+            Ok(()) if !from_disk => w.next_to_send()?,
+            Ok(()) => self.recreate_block()?,
+            // A mirror may have rolled back into the middle of a block: an old principal that
+            // learnt late of a role change whose failover LSN was fixed on log the new
+            // principal has since replaced (its grant lost with a crash, the session went on
+            // at the old role sequence). Its rest is re-created from the index and cut there.
+            Err(LogError::NotABlockBoundary { .. }) => self.recreate_block()?,
+            Err(_) => return None,
         };
         let range = (block.lsn_first().get(), block.lsn_end().get());
         self.ship_next = range.1;

@@ -584,12 +584,7 @@ impl World<'_> {
         self.sessions_started += 1;
         self.history.joined_session(p, self.now);
         self.history.joined_session(m, self.now);
-        let db = self.scenario.database.name.clone();
-        let restored = self
-            .estate
-            .instance(&self.nodes[m].name)
-            .and_then(|c| c.database(&db))
-            .map_or(0, |d| d.lsn_restored);
+        let restored = self.catalog_copy(m).map_or(0, |d| d.lsn_restored);
         let fork = self.nodes[p].log.fork();
         self.nodes[m].log = super::dblog::DbLog::none(self.seed, self.tx_sizes);
         self.nodes[m].log.start_mirroring(Some(restored), fork);
@@ -702,14 +697,19 @@ impl World<'_> {
         self.session_removed = true;
     }
 
+    /// Instance `n`'s copy of the scenario's database in its catalog, if it has one.
+    fn catalog_copy(&self, n: usize) -> Option<&mirror_setup::Database> {
+        self.estate
+            .instance(&self.nodes[n].name)
+            .and_then(|c| c.database(&self.scenario.database.name))
+    }
+
     /// A database without mirroring that serves, restored over (RESTORE ... WITH NORECOVERY):
     /// a RESTORING copy acknowledges nothing, so it stops serving (a split brain it was part
     /// of ends there).
     fn stop_serving_a_restored_copy(&mut self, n: usize) {
         let restoring = self
-            .estate
-            .instance(&self.nodes[n].name)
-            .and_then(|c| c.database(&self.scenario.database.name))
+            .catalog_copy(n)
             .is_some_and(|d| d.state == mirror_setup::DatabaseState::Restoring);
         if restoring && self.nodes[n].serving && self.nodes[n].session().is_none() {
             let role_sequence = self.last_role_sequence(n);
@@ -725,9 +725,7 @@ impl World<'_> {
     /// still serving makes a split brain caused by PARTNER OFF.
     fn serve_a_recovered_mirror(&mut self, n: usize) {
         let online = self
-            .estate
-            .instance(&self.nodes[n].name)
-            .and_then(|c| c.database(&self.scenario.database.name))
+            .catalog_copy(n)
             .is_some_and(|d| d.state == mirror_setup::DatabaseState::Online);
         let node = &self.nodes[n];
         let former_mirror = matches!(node.log.body, super::dblog::Body::Mirror(_));
@@ -808,11 +806,7 @@ impl World<'_> {
     }
 
     fn mirroring_view(&self, n: usize) -> Option<views::DatabaseMirroringView> {
-        let database_id = self
-            .estate
-            .instance(&self.nodes[n].name)
-            .and_then(|c| c.database(&self.scenario.database.name))?
-            .database_id;
+        let database_id = self.catalog_copy(n)?.database_id;
         let session = self.nodes[n].session().map(|p| {
             let other = self.index_of(p.partner());
             let witness = p.config().witness.map(|w| {

@@ -159,14 +159,14 @@ pub struct RawStepError {
 /// arrays of tables (`[[key]]`), by where they sit. The reader would also take a table written
 /// as an array of its values in field order, which the spec does not allow and which would
 /// silently give each value to whichever key sits at its position.
-const TABLES: [(&[&str], &str); 5] = [
+const TABLES: [(&[&str], &str); 6] = [
     (&[], "database"),
     (&[], "network"),
     (&[], "disk"),
     (&[], "workload"),
     (&[], "expect"),
+    (&["expect"], "failovers"),
 ];
-const TABLE_FIELDS: [(&[&str], &str); 1] = [(&["expect"], "failovers")];
 const ARRAYS_OF_TABLES: [(&[&str], &str); 5] = [
     (&[], "instance"),
     (&[], "step"),
@@ -176,8 +176,8 @@ const ARRAYS_OF_TABLES: [(&[&str], &str); 5] = [
 ];
 
 /// Where a table of the format is written as an array: the span of the value, the key's
-/// dotted name, and whether it is an entry of an array of tables. `None` when every table is one, or when the text is not TOML at all (the
-/// typed reader reports that).
+/// dotted name, and whether it is an entry of an array of tables. `None` when every table is
+/// one, or when the text is not TOML at all (the typed reader reports that).
 pub fn misplaced_table(source: &str) -> Option<(std::ops::Range<usize>, String, bool)> {
     use toml::de::{DeTable, DeValue};
     let document = DeTable::parse(source).ok()?;
@@ -198,12 +198,10 @@ pub fn misplaced_table(source: &str) -> Option<(std::ops::Range<usize>, String, 
             .collect::<Vec<_>>()
             .join(".")
     };
-    for (path, key) in TABLES.iter().chain(TABLE_FIELDS.iter()) {
-        let value = table_at(path).and_then(|t| t.get(*key));
-        if let Some(value) = value.filter(|v| !matches!(v.get_ref(), DeValue::Table(_))) {
-            if matches!(value.get_ref(), DeValue::Array(_)) {
-                return Some((value.span(), dotted(path, key), false));
-            }
+    for (path, key) in TABLES {
+        let value = table_at(path).and_then(|t| t.get(key));
+        if let Some(value) = value.filter(|v| matches!(v.get_ref(), DeValue::Array(_))) {
+            return Some((value.span(), dotted(path, key), false));
         }
     }
     for (path, key) in ARRAYS_OF_TABLES {

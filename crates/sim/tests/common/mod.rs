@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mirror_sim::report::{MirroringRole, MonitorSample, Report, StepReport};
+use mirror_sim::report::{FailoverReport, MirroringRole, MonitorSample, Report, StepReport};
 use mirror_sim::scenario::Scenario;
 
 /// The path of `name` in the repository's `sims/`.
@@ -48,4 +48,12 @@ pub fn step_failed_with(report: &Report, error: u32) -> &StepReport {
         .iter()
         .find(|s| s.error == Some(error))
         .unwrap_or_else(|| panic!("no step failed with {error}"))
+}
+
+/// The report's only failover (fails the test if there is not exactly one).
+pub fn the_failover(report: &Report) -> &FailoverReport {
+    let [failover] = report.failovers.as_slice() else {
+        panic!("one failover: {:?}", report.failovers.len());
+    };
+    failover
 }
