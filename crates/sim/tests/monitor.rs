@@ -186,3 +186,30 @@ fn the_send_queue_peak_is_kept_between_monitor_samples() {
     let peak = report.queues.send_queue_max_bytes;
     assert!((15_000_000..20_000_000).contains(&peak), "peak {peak} B");
 }
+
+// Reference sections 3 and 6: a mirror whose host lost power, or which hangs, takes in no log
+// (a soft error, noticed only by TIMEOUT), so what the principal generates waits in its send
+// queue until it declares the mirror lost, as behind a partition. The 15 s sample (9 s after
+// the mirror went silent at 6 s, before TIMEOUT) read 0 unsent, the log counted as sent.
+#[test]
+fn log_for_a_silent_mirror_stays_in_the_send_queue() {
+    for file in [
+        "log-sent-to-a-powered-off-mirror-stays-in-the-send-queue.toml",
+        "log-sent-to-a-hung-mirror-stays-in-the-send-queue.toml",
+    ] {
+        let report = report_of(file);
+        let at_15s = principal_sample_at(&report, 15_000_000);
+        assert_eq!(at_15s.mirroring_state, SessionState::Synchronized, "{file}");
+        assert!(
+            (8_000..9_500).contains(&at_15s.unsent_log_kb),
+            "{file}: unsent at 15 s: {} KB",
+            at_15s.unsent_log_kb
+        );
+        assert!(
+            at_15s.send_rate_kbs < at_15s.log_generation_rate_kbs / 2,
+            "{file}: sent {} KB/s of {} KB/s generated",
+            at_15s.send_rate_kbs,
+            at_15s.log_generation_rate_kbs
+        );
+    }
+}

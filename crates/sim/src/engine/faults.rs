@@ -503,6 +503,12 @@ impl World<'_> {
         }
         // After what queued up: it may have learnt of a newer role meanwhile.
         self.queue.push(self.now, Ev::Resumed { node: n });
+        // Its peers' log held back while it hung flows again (see `World::silent`).
+        for peer in 0..self.nodes.len() {
+            if peer != n && !self.silent(peer) {
+                self.pump(peer);
+            }
+        }
     }
 
     /// Log writes fail: 9002 on a principal (its commits fail); a mirror suspends the session.

@@ -1316,12 +1316,15 @@ impl<'s> World<'s> {
         let to = self.index_of(template.to);
         let window = SEND_WINDOW.min(self.net.transmit_time(n, to, SEND_WINDOW_BYTES));
         loop {
-            // A partitioned link, or a connection stalled behind a lost retransmission, takes
-            // no more log: it stays in the send queue (TCP's window is full), where the
-            // principal's figures show it.
+            // A partitioned link, a connection stalled behind a lost retransmission, or a
+            // receiver that acknowledges nothing (its host lost power, or it hangs) takes no
+            // more log: it stays in the send queue (TCP's window is full), where the
+            // principal's figures show it, and a hung mirror does not harden at its resume
+            // log it could never have received.
             if self.net.backlog(self.now, n, to) > window
                 || self.net.direction(n, to).partitioned
                 || self.stalled(n, to, template.conn)
+                || self.silent(to)
             {
                 break;
             }
@@ -1372,6 +1375,13 @@ impl<'s> World<'s> {
             }
             self.nodes[n].window.sent += lsn_to - lsn_from;
         }
+    }
+
+    /// Whether instance `n` takes in nothing its peers send: powered off, or hung (reference
+    /// section 3: both are soft errors, noticed only by TIMEOUT). A crashed instance's host
+    /// resets the connection at once instead.
+    pub(super) fn silent(&self, n: usize) -> bool {
+        !self.nodes[n].running() || self.nodes[n].paused
     }
 
     fn departed(&mut self, n: usize, lsn: u64, incarnation: u64) {
