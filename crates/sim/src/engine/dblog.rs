@@ -255,6 +255,20 @@ pub fn tx_log_len(size: u32) -> u64 {
     2 * short + size + size.div_ceil(part) * MODIFY_HEADER_BYTES as u64
 }
 
+/// The payload of a transaction whose log should take `log_len` bytes: the most whose
+/// [`tx_log_len`] is at most `log_len`, so `workload.log_bytes` is the log generated per
+/// transaction (spec/scenario.md), records included. It falls short by at most one modify
+/// record's header where another record would be needed; below the 18 bytes of the begin and
+/// commit records, or 32 with one byte of payload, the transaction writes those records alone.
+pub fn payload_within(log_len: u32) -> u32 {
+    let short = Record::Begin { tx: TxId::new(0) }.encoded_len() as u32;
+    let header = MODIFY_HEADER_BYTES as u32;
+    let part = MODIFY_PAYLOAD_BYTES_MAX as u32 / 2;
+    let available = log_len.saturating_sub(2 * short);
+    let records = available.div_ceil(part + header);
+    available.saturating_sub(records * header)
+}
+
 /// One committed transaction in the log.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct TxEntry {
@@ -907,6 +921,28 @@ mod tests {
 
     fn sizes() -> TxSizes {
         TxSizes::new(7, 300, 800)
+    }
+
+    // spec/scenario.md: `log_bytes` is the log generated per transaction. The records around
+    // the payload are inside it (a 200-byte transaction wrote 231 bytes, a 1-byte one 32).
+    #[test]
+    fn a_transaction_generates_the_log_bytes_it_was_given() {
+        let header = MODIFY_HEADER_BYTES as u64;
+        let part = MODIFY_PAYLOAD_BYTES_MAX as u32 / 2;
+        for log_len in (32..40_000).chain([part * 3 + 57, 1 << 20, u32::MAX]) {
+            let written = tx_log_len(payload_within(log_len));
+            assert!(written <= u64::from(log_len), "{log_len}: wrote {written}");
+            assert!(
+                written + header >= u64::from(log_len),
+                "{log_len}: wrote only {written}"
+            );
+        }
+        assert_eq!(tx_log_len(payload_within(200)), 200);
+        assert_eq!(tx_log_len(payload_within(2_000)), 2_000);
+        // Below the records' own size, the records alone.
+        for log_len in 0..32 {
+            assert_eq!(payload_within(log_len), 0, "{log_len}");
+        }
     }
 
     fn write(p: &mut DbLog, txs: impl IntoIterator<Item = u64>) {
