@@ -301,10 +301,10 @@ fn error_911_backup_of_an_unknown_database() {
     rehearsal.fails("alpha", "BACKUP DATABASE Sale TO DISK = 'x.bak'", 911);
 }
 
-// A prepared mirror is configured for mirroring: more log needs SET PARTNER OFF first (3104).
+// A mirror in a session takes no restore (3104): SET PARTNER OFF first.
 #[test]
-fn error_3104_restore_onto_a_prepared_mirror() {
-    let mut rehearsal = ready_for_session();
+fn error_3104_restore_onto_a_mirror_in_a_session() {
+    let mut rehearsal = session_running();
     rehearsal.write_log(1_000);
     rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l2.trn'");
     rehearsal.fails(
@@ -312,6 +312,23 @@ fn error_3104_restore_onto_a_prepared_mirror() {
         "RESTORE LOG Sales FROM DISK = 'l2.trn' WITH NORECOVERY",
         3104,
     );
+    rehearsal.fails("beta", "RESTORE DATABASE Sales WITH RECOVERY", 3104);
+}
+
+// Reference section 7: a copy prepared on the mirror side is in no session yet. The log
+// backup a failed SET PARTNER asked for (1412) can be restored onto it, and the principal's
+// SET PARTNER then starts the session with no SET PARTNER OFF in between (it got 3104).
+#[test]
+fn a_prepared_mirror_takes_the_missing_log_backup() {
+    let mut rehearsal = ready_for_session();
+    rehearsal.write_log(1_000);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l2.trn'");
+    rehearsal.fails("alpha", &set_partner("beta"), 1412);
+    rehearsal.run(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'l2.trn' WITH NORECOVERY",
+    );
+    rehearsal.run("alpha", &set_partner("beta"));
 }
 
 #[test]
@@ -447,8 +464,18 @@ fn error_1405_already_mirrored() {
     let mut rehearsal = session_running();
     rehearsal.fails("alpha", &set_partner("beta"), 1405);
     rehearsal.fails("beta", &set_partner("alpha"), 1405);
-    let mut prepared = ready_for_session();
-    prepared.fails("beta", &set_partner("gamma"), 1405);
+}
+
+// Reference section 7, SET PARTNER check 1: a copy prepared on the mirror side is in no
+// session, so SET PARTNER on it again records the corrected principal address (it got 1405,
+// though no session existed and sys.database_mirroring showed none).
+#[test]
+fn set_partner_again_on_a_prepared_mirror_corrects_the_address() {
+    let mut rehearsal = ready_for_session();
+    rehearsal.run("beta", &set_partner("gamma"));
+    rehearsal.fails("alpha", &set_partner("beta"), 1416);
+    rehearsal.run("beta", &set_partner("alpha"));
+    rehearsal.run("alpha", &set_partner("beta"));
 }
 
 // reference §7 SET PARTNER checks 2 and 3: the partner is this instance.

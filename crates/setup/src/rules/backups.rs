@@ -284,7 +284,7 @@ impl Estate {
     }
 
     /// `RESTORE DATABASE db FROM DISK = 'f' WITH ...` (full or differential): 3201, 3241, 3135
-    /// for the file; 3104 onto a database configured for mirroring; a full backup over an
+    /// for the file; 3104 onto a database in a mirroring session; a full backup over an
     /// ONLINE database: 3154 another database, 3159 its log tail not backed up (FULL or
     /// BULK_LOGGED), both unless WITH REPLACE; a differential: 3117 onto a database that is not
     /// RESTORING, 3136 onto the wrong base.
@@ -298,7 +298,7 @@ impl Estate {
     ) -> Judged<Outcome> {
         let set = self.backup_to_restore(file, &[BackupKind::Full, BackupKind::Differential])?;
         let existing = self.catalog(on).database(database);
-        if existing.is_some_and(|copy| copy.mirroring.is_some()) {
+        if existing.is_some_and(|copy| copy.session().is_some()) {
             return Err(sql::restore_on_mirrored_database(database).into());
         }
         let restored = match set.kind {
@@ -352,7 +352,7 @@ impl Estate {
     }
 
     /// `RESTORE LOG db FROM DISK = 'f' WITH ...`: 3201, 3241, 3135 for the file; 3104 onto a
-    /// database configured for mirroring; 3117 onto a database that is not RESTORING; 3154 a
+    /// database in a mirroring session; 3117 onto a database that is not RESTORING; 3154 a
     /// log of another database; 4330 of another recovery fork; 4305 the log begins after the
     /// database's point (a log backup in between is missing); 4326 it ends before it (already
     /// restored).
@@ -365,7 +365,7 @@ impl Estate {
     ) -> Judged<Outcome> {
         let set = self.backup_to_restore(file, &[BackupKind::Log])?;
         let copy = self.catalog(on).database(database);
-        if copy.is_some_and(|copy| copy.mirroring.is_some()) {
+        if copy.is_some_and(|copy| copy.session().is_some()) {
             return Err(sql::restore_on_mirrored_database(database).into());
         }
         let copy = copy
@@ -415,14 +415,14 @@ impl Estate {
         })
     }
 
-    /// `RESTORE DATABASE db WITH RECOVERY`: 911 unknown database; 3104 configured for
-    /// mirroring; 3153 already ONLINE. Starts a new recovery fork.
+    /// `RESTORE DATABASE db WITH RECOVERY`: 911 unknown database; 3104 in a mirroring
+    /// session; 3153 already ONLINE. Starts a new recovery fork.
     pub(crate) fn recover_database(&mut self, on: &str, database: &str) -> Judged<Outcome> {
         let copy = self
             .catalog(on)
             .database(database)
             .ok_or_else(|| sql::database_does_not_exist(database))?;
-        if copy.mirroring.is_some() {
+        if copy.session().is_some() {
             return Err(sql::restore_on_mirrored_database(database).into());
         }
         if copy.state == DatabaseState::Online {
@@ -434,9 +434,15 @@ impl Estate {
     }
 
     /// Files the restored copy; WITH RECOVERY brings it online on a new recovery fork, with the
-    /// log backup chain starting at its recovery point.
+    /// log backup chain starting at its recovery point, and no longer waiting to be a mirror.
+    ///
+    /// A restore onto a copy prepared on the mirror side (in no session yet) is allowed:
+    /// reference section 7 names no error for it, and restoring the log backup a failed SET
+    /// PARTNER asked for (1412, 1478) is how a DBA completes the setup. A log or differential
+    /// restore WITH NORECOVERY keeps the address the copy waits for.
     fn finish_restore(&mut self, on: &str, mut copy: Database, mode: RestoreMode) {
         if mode == RestoreMode::Recovery {
+            copy.mirroring = None;
             copy.fork = self.start_fork(copy.fork.family_guid.clone());
             copy.state = DatabaseState::Online;
             copy.log_chain_lsn =

@@ -18,8 +18,8 @@ struct SessionPlan {
 }
 
 impl Estate {
-    /// `SET PARTNER = 'TCP://host:port'`: 5011 unknown database; 1405 already configured; then
-    /// the mirror side (RESTORING copy) or the principal side (ONLINE copy).
+    /// `SET PARTNER = 'TCP://host:port'`: 5011 unknown database; 1405 already in a session;
+    /// then the mirror side (RESTORING copy) or the principal side (ONLINE copy).
     pub(crate) fn set_partner(
         &mut self,
         on: &str,
@@ -31,18 +31,13 @@ impl Estate {
             .catalog(on)
             .database(database)
             .ok_or_else(|| sql::cannot_alter_database(database))?;
-        match &copy.mirroring {
-            Some(Mirroring::Session(session)) => {
-                let detail = format!("It is already in a session with {}.", session.partner);
-                return Err(sql::already_mirrored_locally(database, &detail).into());
-            }
-            Some(Mirroring::Prepared { principal }) => {
-                let detail = format!(
-                    "It already waits for {principal}: SET PARTNER OFF first to change that."
-                );
-                return Err(sql::already_mirrored_locally(database, &detail).into());
-            }
-            None => {}
+        // Reference section 7, check 1: only a session refuses. A copy prepared on the mirror
+        // side is in none yet (no session exists until the principal's SET PARTNER starts
+        // one), so running SET PARTNER on it again records the new address: how a DBA
+        // corrects a mistyped principal address.
+        if let Some(session) = copy.session() {
+            let detail = format!("It is already in a session with {}.", session.partner);
+            return Err(sql::already_mirrored_locally(database, &detail).into());
         }
         match copy.state {
             DatabaseState::Restoring => self.prepare_mirror(on, database, partner),
