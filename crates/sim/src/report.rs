@@ -799,9 +799,11 @@ fn figures_block(text: &mut String, report: &Report) {
         };
         let _ = writeln!(
             text,
-            "split brain from {} to {}: {} served at once ({cause})",
+            "split brain from {} for {}: {} served at once ({cause})",
             us(split.start_us),
-            us(split.end_us),
+            // The length, not the end: a stretch shorter than the display's rounding (a
+            // principal acknowledging queued commits as it resumes) would read "from 45s to 45s".
+            us(split.end_us.saturating_sub(split.start_us)),
             split.instances.join(" and ")
         );
     }
