@@ -557,6 +557,7 @@ impl Partner {
                 if replaced {
                     self.on_link_lost(peer);
                 }
+                self.adopt_from_handshake(view);
                 self.on_link_up(peer);
             }
             Received::Lost { peer } => self.on_link_lost(peer),
@@ -1037,6 +1038,21 @@ impl Partner {
         } else if self.is_witness(from) {
             self.on_witness_body(now, body);
         }
+    }
+
+    /// Reference section 4: a higher role sequence is adopted "before doing anything else",
+    /// and the connection request or acceptance carries the sender's. An old principal that
+    /// regains quorum by the new principal's connection (its exposure confirmed before it
+    /// lost quorum) served at its old role sequence until the first message after the
+    /// handshake: a split brain of a few microseconds, reported as one.
+    fn adopt_from_handshake(&mut self, view: RoleView) {
+        if self.mutants.is(Mutant::IgnoreRoleSequence) || view.role_sequence <= self.role_sequence()
+        {
+            return;
+        }
+        // Without a role history only a role for another principal can be taken; this
+        // instance's own promotion waits for the Hello or the grant that carries it.
+        self.adopt(view, &Message::Ping);
     }
 
     fn on_body_mutant_ignoring_roles(&mut self, now: Nanos, from: InstanceId, body: Message) {
