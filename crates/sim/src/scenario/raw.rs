@@ -99,7 +99,7 @@ pub struct RawDisk {
     pub redo_rate: Option<RawValue>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
     pub start: Option<Spanned<String>>,

@@ -335,7 +335,7 @@ fn defaults_are_the_spec_s() {
     assert_eq!(scenario.disk.flush_jitter_ns, 0);
     assert_eq!(scenario.disk.throughput_bytes_per_second, 500 << 20);
     assert_eq!(scenario.disk.redo_rate_bytes_per_second, 100 << 20);
-    assert_eq!(scenario.workload, None);
+    assert!(scenario.workload.is_some(), "the spec's default workload");
     assert!(scenario.steps.is_empty() && scenario.faults.is_empty());
     assert_eq!(scenario.expect, Expectations::default());
 }
@@ -353,9 +353,17 @@ fn a_scenario_with_only_the_required_keys_takes_the_spec_defaults() {
     assert_eq!(database.on, InstanceId(0), "the first [[instance]]");
     assert_eq!(database.size_bytes, 20 << 30);
     assert_eq!(database.log_size_bytes, (20u64 << 30) * 4 / 10, "8GiB");
+    // No [workload] table: the workload the spec shows (it used to mean no transactions).
+    let workload = scenario.workload.as_ref().expect("the default workload");
     assert_eq!(
-        scenario.workload, None,
-        "no [workload]: no client transactions"
+        workload.arrivals,
+        Arrivals::OpenLoop {
+            transactions_per_second: 2000.0
+        }
+    );
+    assert_eq!(
+        (workload.log_bytes_min, workload.log_bytes_max),
+        (200, 4000)
     );
 
     let scenario = parse_text(MINIMAL_WITH_ON).unwrap();

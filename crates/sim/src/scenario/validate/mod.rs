@@ -127,11 +127,13 @@ pub(super) fn resolve(raw: &RawScenario, source: &str, file: &Path) -> Resolved<
     let database = resolver.database(raw.database.get_ref())?;
     let network = resolver.network(raw.network.as_ref())?;
     let disk = resolver.disk(raw.disk.as_ref())?;
-    let workload = raw
-        .workload
-        .as_ref()
-        .map(|workload| resolver.workload(workload.get_ref()))
-        .transpose()?;
+    // spec/scenario.md: "everything else has the default shown", and the `[workload]` it
+    // shows is an open loop at 2,000 per second: a scenario without the table has that one.
+    let workload = match raw.workload.as_ref() {
+        Some(workload) => resolver.workload(workload.get_ref())?,
+        None => resolver.workload(&RawWorkload::default())?,
+    };
+    let workload = Some(workload);
     let steps = resolver.steps(&raw.step)?;
     let faults = resolver.faults(&raw.fault)?;
     let expect = match &raw.expect {
