@@ -901,7 +901,8 @@ impl World<'_> {
             transactions_per_sec: sample.transactions_per_sec,
             average_delay: sample.average_delay_ms as u64,
             time_recorded_us: sample.at_us,
-            time_behind_us: self.time_behind(n, p),
+            // As of the row's own time: a row cannot know of catching up after it was recorded.
+            time_behind_us: self.time_behind(n, p).min(sample.at_us),
             local_time_us: self.now / 1000,
         })
     }
@@ -928,8 +929,9 @@ impl World<'_> {
     }
 
     /// `time_behind`: the principal's time up to which the mirror has hardened its log, from
-    /// the principal's end of log at each monitor sample (so to within 15 s); now when the
-    /// mirror has all of it, the oldest sample kept when it lacks even that.
+    /// the principal's end of log at each monitor sample, taken as growing evenly between two
+    /// samples (and from the start of the run to the first); now when the mirror has all of
+    /// it, the oldest sample kept when it lacks even that.
     fn time_behind(&self, n: usize, p: &Partner) -> u64 {
         let (principal, hardened) = match p.role() {
             Role::Principal => (n, p.lsn_mirror_hardened()),
@@ -940,12 +942,21 @@ impl World<'_> {
             return self.now / 1000;
         }
         let times = &self.nodes[principal].log_times;
-        times
-            .iter()
-            .rev()
-            .find(|&&(_, lsn)| lsn <= hardened)
-            .or(times.front())
-            .map_or(0, |&(at, _)| at)
+        // The samples, preceded by the start of the run while none has been dropped.
+        let start = (times.len() < super::world::LOG_TIMES_MAX).then_some((0, 0));
+        let points: Vec<(u64, u64)> = start.into_iter().chain(times.iter().copied()).collect();
+        let Some(before) = points.iter().rposition(|&(_, lsn)| lsn <= hardened) else {
+            return points.first().map_or(0, |&(at, _)| at);
+        };
+        let (at, lsn) = points[before];
+        match points.get(before + 1) {
+            Some(&(next_at, next_lsn)) if next_lsn > lsn => {
+                let share = u128::from(hardened - lsn) * u128::from(next_at - at)
+                    / u128::from(next_lsn - lsn);
+                at + u64::try_from(share).unwrap_or(0)
+            }
+            _ => at,
+        }
     }
 
     /// The address instance `from`'s session names instance `n` by: the one it was set up with
