@@ -161,3 +161,42 @@ fn no_bundled_scenario_acknowledges_while_its_stream_says_not_serving() {
         }
     }
 }
+
+fn fault_events_of(sims_file: &str) -> Vec<serde_json::Value> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sims")
+        .join(sims_file);
+    let bytes = events_of(&file, None);
+    String::from_utf8(bytes)
+        .expect("UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .filter(|event| event["event"] == "fault" && event["kind"] != "heal")
+        .collect()
+}
+
+// spec/cli.md: a `fault` event carries "`kind` and the fault's fields", which a user's checker
+// reads by the names the scenario gives them (they were only `latency_us`, `flush_us` and
+// `drift_ppm`).
+#[test]
+fn fault_events_carry_the_fields_by_their_scenario_names() {
+    for (file, kind, field) in [
+        ("slow-link-commit-latency-no-failover.toml", "slow_link", "latency"),
+        ("a-slow-disk-healed-ends-the-flush-it-was-slowing.toml", "slow_disk", "flush"),
+        ("a-slow-mirror-clock-does-not-stretch-the-take-over.toml", "clock_skew", "drift"),
+    ] {
+        let events = fault_events_of(file);
+        let fault = events
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("{file}: no {kind} event in {events:?}"));
+        // Written as in the scenario: a number with its unit ("5ms", "1m", "-50%").
+        let value = fault[field].as_str().unwrap_or_default();
+        assert!(
+            value.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+                && value.ends_with(|c: char| c.is_ascii_alphabetic() || c == '%'),
+            "{file}: {field} = {:?} in {fault}",
+            fault[field]
+        );
+    }
+}

@@ -8,6 +8,7 @@ use mirror_protocol::{
 
 use super::world::{reset_window, Ev, PageRepair, Process, World, MONITOR_INTERVAL};
 use crate::report::{MirroringRole, MonitorSample, WitnessState};
+use crate::scenario::units::{format_drift, format_duration};
 use crate::scenario::{FaultKind, HealScope, SessionState};
 
 /// How long fetching a damaged page from the principal takes (automatic page repair).
@@ -167,7 +168,15 @@ impl World<'_> {
                 latency_ns,
                 one_way,
             } => {
-                self.fault_event("slow_link", serde_json::json!({"between": self.names(between), "latency_us": latency_ns / 1000, "one_way": one_way}));
+                // The fault's fields as the scenario names and writes them (spec/cli.md), then
+                // the same value in microseconds for tools that compute with it.
+                let fields = serde_json::json!({
+                    "between": self.names(between),
+                    "latency": format_duration(latency_ns),
+                    "latency_us": latency_ns / 1000,
+                    "one_way": one_way,
+                });
+                self.fault_event("slow_link", fields);
                 let [a, b] = [between[0].0, between[1].0];
                 self.net.direction_mut(a, b).extra_latency = latency_ns;
                 if !one_way {
@@ -175,7 +184,12 @@ impl World<'_> {
                 }
             }
             FaultKind::SlowDisk { target, flush_ns } => {
-                self.fault_event("slow_disk", serde_json::json!({"target": self.nodes[target.0].name, "flush_us": flush_ns / 1000}));
+                let fields = serde_json::json!({
+                    "target": self.nodes[target.0].name,
+                    "flush": format_duration(flush_ns),
+                    "flush_us": flush_ns / 1000,
+                });
+                self.fault_event("slow_disk", fields);
                 self.nodes[target.0].flush_override = Some(flush_ns);
             }
             FaultKind::DiskFull { target } => {
@@ -193,7 +207,12 @@ impl World<'_> {
                 self.corrupt_page(target.0);
             }
             FaultKind::ClockSkew { target, drift_ppm } => {
-                self.fault_event("clock_skew", serde_json::json!({"target": self.nodes[target.0].name, "drift_ppm": drift_ppm}));
+                let fields = serde_json::json!({
+                    "target": self.nodes[target.0].name,
+                    "drift": format_drift(drift_ppm),
+                    "drift_ppm": drift_ppm,
+                });
+                self.fault_event("clock_skew", fields);
                 self.set_drift(target.0, drift_ppm);
             }
             FaultKind::Heal { scope } => self.heal(scope),
