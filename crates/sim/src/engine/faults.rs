@@ -132,9 +132,13 @@ impl World<'_> {
                     "pause",
                     serde_json::json!({"target": self.nodes[target.0].name}),
                 );
-                self.last_failure = Some(self.now);
-                self.nodes[target.0].paused = true;
-                self.record_serving(target.0, "paused");
+                // A process that is not running has nothing to hang: the instance restarted
+                // later comes up running (it stayed hung, its session DISCONNECTED for good).
+                if self.nodes[target.0].running() {
+                    self.last_failure = Some(self.now);
+                    self.nodes[target.0].paused = true;
+                    self.record_serving(target.0, "paused");
+                }
             }
             FaultKind::Resume { target } => {
                 self.fault_event(
