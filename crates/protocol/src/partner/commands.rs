@@ -307,6 +307,12 @@ impl Partner {
             }
             Forwarded::WitnessOff => return self.witness_off_for_mirror(),
         };
+        if self.taking_over.is_some() {
+            // Held by the take-over (see `apply_suspend`): answered once applied, as the
+            // principal answers what it applies (reference section 4).
+            self.forward_done_after_take_over = Some(command);
+            return;
+        }
         self.send(
             self.durable.partner,
             Message::ForwardDone { command, applied },

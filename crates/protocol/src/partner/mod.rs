@@ -134,6 +134,10 @@ pub struct Partner {
     /// SUSPEND (true) or RESUME (false) that arrived while this instance was taking over as
     /// principal: applied once it serves (see `apply_suspend`).
     suspend_after_take_over: Option<bool>,
+    /// The mirror's forwarded SUSPEND or RESUME held with it: answered once applied, so the
+    /// mirror's statement completes only then, and fails (1456) if this instance goes down
+    /// before it serves.
+    forward_done_after_take_over: Option<Forwarded>,
     /// SET PARTNER OFF arrived while this instance was taking over as principal: the session
     /// ends once it serves, so that the database comes online here (see `end_session`).
     /// `Some(true)`: issued here, so the peers are told then too.
@@ -317,6 +321,7 @@ impl Partner {
             forwarded: None,
             internal_forwards: 0,
             suspend_after_take_over: None,
+            forward_done_after_take_over: None,
             end_after_take_over: None,
             held_command: None,
             forcing: None,
@@ -610,6 +615,13 @@ impl Partner {
         if let Some(suspend) = self.suspend_after_take_over.take() {
             self.apply_suspend(suspend);
             self.settle(now);
+        }
+        if let Some(command) = self.forward_done_after_take_over.take() {
+            let applied = true;
+            self.send(
+                self.durable.partner,
+                Message::ForwardDone { command, applied },
+            );
         }
         self.end_held_session();
         self.complete_held_command(Ok(()));
@@ -1669,6 +1681,8 @@ impl Partner {
         // A SUSPEND or RESUME held for a take-over that did not finish is the new principal's
         // to decide; a held SET PARTNER OFF still ends the session (after this role change).
         self.suspend_after_take_over = None;
+        // The partner that forwarded it, now principal, failed it when it took the role.
+        self.forward_done_after_take_over = None;
         self.manual_failover = None;
         self.mirror_ready = false;
         self.switch_lsn = None;
