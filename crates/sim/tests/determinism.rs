@@ -181,9 +181,21 @@ fn fault_events_of(sims_file: &str) -> Vec<serde_json::Value> {
 #[test]
 fn fault_events_carry_the_fields_by_their_scenario_names() {
     for (file, kind, field) in [
-        ("slow-link-commit-latency-no-failover.toml", "slow_link", "latency"),
-        ("a-slow-disk-healed-ends-the-flush-it-was-slowing.toml", "slow_disk", "flush"),
-        ("a-slow-mirror-clock-does-not-stretch-the-take-over.toml", "clock_skew", "drift"),
+        (
+            "slow-link-commit-latency-no-failover.toml",
+            "slow_link",
+            "latency",
+        ),
+        (
+            "a-slow-disk-healed-ends-the-flush-it-was-slowing.toml",
+            "slow_disk",
+            "flush",
+        ),
+        (
+            "a-slow-mirror-clock-does-not-stretch-the-take-over.toml",
+            "clock_skew",
+            "drift",
+        ),
     ] {
         let events = fault_events_of(file);
         let fault = events
