@@ -492,8 +492,8 @@ fn s5_manual_failover_errors_in_order() {
     c.run_for(DETECT);
     assert_eq!(
         c.command(P, SessionCommand::Failover).unwrap_err().number,
-        1422,
-        "DISCONNECTED is not synchronized"
+        1447,
+        "DISCONNECTED: the partners are not connected"
     );
     assert_eq!(c.p(P).role(), Role::Principal, "nothing changed");
 }

@@ -65,7 +65,8 @@ impl Partner {
         }
     }
 
-    /// Manual failover: 1470, 1477, 1422, 1447 in that order (reference section 5).
+    /// Manual failover: 1470, 1477, then 1447 without the mirror's connection, 1422 with it
+    /// but not synchronized (reference section 5).
     fn command_failover(&mut self, id: CommandId) -> Result<(), SqlError> {
         if self.durable.role != Role::Principal {
             return Err(principal_only("SET PARTNER FAILOVER"));
@@ -81,14 +82,18 @@ impl Partner {
             // mirror is not synchronized to it yet.
             return Err(SqlError::new(1422, "the mirror is not synchronized: this instance is still taking over as principal (draining its redo queue)"));
         }
-        if self.state != MirroringState::Synchronized {
-            return Err(SqlError::new(1422, format!("the mirror is not synchronized (the session is {}); manual failover needs a synchronized mirror", self.state.name())));
-        }
+        // Reference section 5 lists "SYNCHRONIZED (else 1422), partners connected (else
+        // 1447)". A principal without its mirror's connection is never SYNCHRONIZED, so were
+        // 1422 judged first, 1447 could never answer the statement; section 7's table gives
+        // 1447 for "both partners must be up and connected", the mirror down or cut off.
         if !self.links.is_up(self.durable.partner) {
             return Err(SqlError::new(
                 1447,
-                "both partners must be up and connected for a manual failover",
+                format!("both partners must be up and connected for a manual failover (the session is {})", self.state.name()),
             ));
+        }
+        if self.state != MirroringState::Synchronized {
+            return Err(SqlError::new(1422, format!("the mirror is not synchronized (the session is {}); manual failover needs a synchronized mirror", self.state.name())));
         }
         self.set_state(MirroringState::PendingFailover);
         self.manual_failover = Some((id, self.lsn_end));
@@ -1033,9 +1038,11 @@ mod tests {
         assert_eq!(refused(&mut p, SessionCommand::Failover), 1477);
     }
 
-    // reference §5: "and SYNCHRONIZED (else 1422)", checked before the connection (1447).
+    // reference §5: "SYNCHRONIZED (else 1422), partners connected (else 1447)": 1422 with the
+    // mirror connected but not synchronized, 1447 without its connection (it was 1422, so 1447
+    // could never answer the statement itself).
     #[test]
-    fn failover_when_not_synchronized_is_1422_before_the_connection_is_checked() {
+    fn failover_is_1422_when_not_synchronized_and_1447_without_the_mirror() {
         let mut p = connected_principal(200_000);
         from_peer(
             &mut p,
@@ -1050,7 +1057,7 @@ mod tests {
         assert_eq!(refused(&mut p, SessionCommand::Failover), 1422);
         let mut p = synchronized_principal();
         lose(&mut p, M);
-        assert_eq!(refused(&mut p, SessionCommand::Failover), 1422);
+        assert_eq!(refused(&mut p, SessionCommand::Failover), 1447);
     }
 
     // reference §5: "partners connected (else 1447)". A SYNCHRONIZED FULL principal always has
