@@ -307,7 +307,7 @@ impl SessionModel {
                 let peer_holds = s.is_running(peer)
                     && matches!(
                         self.link_state(s, peer, on),
-                        Some(LinkState::Up(c) | LinkState::Connecting(c)) if c == conn
+                        Some(LinkState::Up(c) | LinkState::Accepted(c) | LinkState::Connecting(c)) if c == conn
                     );
                 let suspicion = !s.is_cut(on, peer) && peer_holds;
                 if suspicion && self.privileged_declarations_left(s) == 0 {
@@ -551,7 +551,7 @@ impl SessionModel {
                 s.is_running(on)
                     && matches!(
                         self.link_state(s, on, peer),
-                        Some(LinkState::Up(c) | LinkState::Connecting(c)) if c == conn
+                        Some(LinkState::Up(c) | LinkState::Accepted(c) | LinkState::Connecting(c)) if c == conn
                     )
             };
             let keep = |p: &Packet| {
@@ -641,10 +641,13 @@ impl SessionModel {
         let partner = &s.partners[i];
         let accepted = partner.is_running()
             && !partner.is_ended()
-            && partner.links().link(from).map(|l| l.state) == Some(LinkState::Up(env.conn))
+            && matches!(
+                partner.links().link(from).map(|l| l.state),
+                Some(LinkState::Up(c) | LinkState::Accepted(c)) if c == env.conn
+            )
             && !matches!(
                 env.body,
-                Message::Connect | Message::Accept | Message::Reset
+                Message::Connect | Message::Accept | Message::Reset | Message::Confirm
             );
         let told = env.role.role_sequence;
         let end_before = partner.lsn_end();
@@ -887,7 +890,10 @@ impl SessionModel {
         match env.body {
             Message::Connect => {
                 queued
-                    || self.link_state(s, to, from) == Some(LinkState::Up(conn))
+                    || matches!(
+                        self.link_state(s, to, from),
+                        Some(LinkState::Up(c) | LinkState::Accepted(c)) if c == conn
+                    )
                     || answered(|m| matches!(m, Message::Accept | Message::Reset))
             }
             Message::FailoverRequest { .. } => {

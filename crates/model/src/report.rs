@@ -114,6 +114,7 @@ pub fn message(body: &Message) -> String {
     match body {
         Message::Connect => "connect request".into(),
         Message::Accept => "connection accepted".into(),
+        Message::Confirm => "acceptance confirmed".into(),
         Message::Reset => "connection reset".into(),
         Message::Ping => "ping".into(),
         Message::Pong { .. } => "ping reply".into(),
@@ -344,6 +345,7 @@ fn links(state: &SessionState, id: InstanceId) -> String {
             let s = match l.state {
                 LinkState::Up(_) => "up",
                 LinkState::Connecting(_) => "connecting",
+                LinkState::Accepted(_) => "accepted",
                 LinkState::Down => "down",
             };
             format!("{} {s}", name(l.peer))

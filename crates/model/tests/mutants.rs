@@ -39,7 +39,9 @@ fn killing(mutant: Mutant) -> (Configuration, usize) {
             Configuration::new(Mode::HighSafety)
                 .crashes(1)
                 .suspicions(1),
-            7,
+            // 7 until the acceptor of a connection waited for the initiator's confirmation:
+            // the rejoin now takes its delivery too.
+            8,
         ),
         Mutant::IgnoreRoleSequence => (c(Mode::HighSafetyWitness).suspicions(2), 13),
         Mutant::ForceServiceWhilePrincipalConnected => (c(Mode::HighPerformance).commands(1), 1),

@@ -13,6 +13,11 @@ pub enum LinkState {
     Down,
     /// A connect request is out (initiator only).
     Connecting(ConnId),
+    /// A connect request was accepted (acceptor only): up once the initiator is heard from on
+    /// it (its [`Message::Confirm`] first). An acceptance that never arrives, the link cut in
+    /// that direction, leaves this side down: it counted the connection as up for a TIMEOUT,
+    /// and as connected for forced service and the witness's view of the principal.
+    Accepted(ConnId),
     /// Up: replies to our pings keep arriving.
     Up(ConnId),
 }
@@ -39,12 +44,15 @@ pub enum Received {
     /// Nothing for the owner (a ping, a stale or foreign message).
     Nothing,
     /// The connection to `peer` is now up. If it replaced one that was up, `replaced` is true:
-    /// the owner first handles the old one as lost.
+    /// the owner first handles the old one as lost. `then` is a message that came with it (the
+    /// first on an accepted connection other than the confirmation), for the owner after it.
     Established {
         /// The peer.
         peer: InstanceId,
         /// Whether an older connection was replaced.
         replaced: bool,
+        /// A message for the owner that arrived with the confirmation.
+        then: Option<Message>,
     },
     /// The connection to `peer` broke (a reset came back).
     Lost {
@@ -83,7 +91,7 @@ impl Link {
     pub fn conn(&self) -> Option<ConnId> {
         match self.state {
             LinkState::Down => None,
-            LinkState::Connecting(c) | LinkState::Up(c) => Some(c),
+            LinkState::Connecting(c) | LinkState::Accepted(c) | LinkState::Up(c) => Some(c),
         }
     }
 
@@ -220,6 +228,12 @@ impl Links {
                 LinkState::Connecting(conn) => {
                     self.send_on(out, role, link.peer, conn, Message::Connect)
                 }
+                // Never up: given up silently after a TIMEOUT without word from the initiator.
+                LinkState::Accepted(_) => {
+                    if now.saturating_sub(link.last_reply) > timeout {
+                        self.links[i].declare_lost();
+                    }
+                }
                 LinkState::Down if link.initiator => {
                     let conn = ConnId {
                         initiator: self.me,
@@ -254,8 +268,11 @@ impl Links {
         };
         match env.body {
             Message::Connect => self.on_connect(now, link, env.conn, role, out),
-            Message::Accept => self.on_accept(now, link, env.conn),
+            Message::Accept => self.on_accept(now, link, env.conn, role, out),
             Message::Reset => self.on_reset(link, env.conn),
+            body if link.state == LinkState::Accepted(env.conn) => {
+                self.on_confirmed(now, link, body, role, pong, out)
+            }
             body if link.state == LinkState::Up(env.conn) => {
                 self.on_current(now, link, body, role, pong, out)
             }
@@ -282,38 +299,77 @@ impl Links {
         // Accepted, it would replace the live connection with a dead one.
         let older = |c: ConnId| c.initiator == conn.initiator && conn.number < c.number;
         let stale = link.lost.is_some_and(|l| l == conn || older(l))
-            || matches!(link.state, LinkState::Up(c) if older(c));
+            || matches!(link.state, LinkState::Up(c) | LinkState::Accepted(c) if older(c));
         if !acceptor || stale {
             self.send_on(out, role, link.peer, conn, Message::Reset);
             return Received::Nothing;
         }
         self.send_on(out, role, link.peer, conn, Message::Accept);
-        if link.state == LinkState::Up(conn) {
+        if link.conn() == Some(conn) {
             return Received::Nothing; // a repeated request for the connection we have
         }
+        // The new connection replaces the one up (or accepted) at once: its initiator has
+        // given that one up. It counts as up only once the initiator confirms it.
         let replaced = link.is_up();
         let l = self.link_mut(link.peer).expect("link exists");
-        if replaced {
-            l.declare_lost();
-        }
-        l.state = LinkState::Up(conn);
+        l.declare_lost();
+        l.state = LinkState::Accepted(conn);
         l.last_reply = now;
-        Received::Established {
-            peer: link.peer,
-            replaced,
+        if replaced {
+            Received::Lost { peer: link.peer }
+        } else {
+            Received::Nothing
         }
     }
 
-    fn on_accept(&mut self, now: Nanos, link: Link, conn: ConnId) -> Received {
+    fn on_accept(
+        &mut self,
+        now: Nanos,
+        link: Link,
+        conn: ConnId,
+        role: RoleView,
+        out: &mut Vec<Output>,
+    ) -> Received {
         if link.state != LinkState::Connecting(conn) {
             return Received::Nothing;
         }
         let l = self.link_mut(link.peer).expect("link exists");
         l.state = LinkState::Up(conn);
         l.last_reply = now;
+        self.send_on(out, role, link.peer, conn, Message::Confirm);
         Received::Established {
             peer: link.peer,
             replaced: false,
+            then: None,
+        }
+    }
+
+    /// The initiator is heard from on the connection this side accepted: it is up, and what
+    /// came is handled as on any connection that is up.
+    fn on_confirmed(
+        &mut self,
+        now: Nanos,
+        link: Link,
+        body: Message,
+        role: RoleView,
+        pong: Message,
+        out: &mut Vec<Output>,
+    ) -> Received {
+        let Some(conn) = link.conn() else {
+            unreachable!("an accepted connection has a number")
+        };
+        let l = self.link_mut(link.peer).expect("link exists");
+        l.state = LinkState::Up(conn);
+        l.last_reply = now;
+        let link = *l;
+        let then = match self.on_current(now, link, body, role, pong, out) {
+            Received::Deliver(body) => Some(body),
+            _ => None,
+        };
+        Received::Established {
+            peer: link.peer,
+            replaced: false,
+            then,
         }
     }
 
@@ -347,6 +403,8 @@ impl Links {
                 self.link_mut(link.peer).expect("link exists").last_reply = now;
                 Received::Deliver(body)
             }
+            // The third leg of a handshake this side has done already (a repeat): nothing.
+            Message::Confirm => Received::Nothing,
             body => Received::Deliver(body),
         }
     }
@@ -414,31 +472,86 @@ mod tests {
         let mut links = Links::new(A);
         links.add_peer(B, true);
         tick(&mut links, at);
-        let (received, _) = receive(&mut links, at, env(B, A, conn(A, 0), Message::Accept));
+        let (received, out) = receive(&mut links, at, env(B, A, conn(A, 0), Message::Accept));
         assert_eq!(
             received,
             Received::Established {
                 peer: B,
-                replaced: false
+                replaced: false,
+                then: None,
+            }
+        );
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Confirm)]);
+        links
+    }
+
+    /// B's link to A, accepted at `at` (connection (A, 0)) and confirmed.
+    fn acceptor_up(at: Nanos) -> Links {
+        let mut links = Links::new(B);
+        links.add_peer(A, false);
+        let (received, out) = receive(&mut links, at, env(A, B, conn(A, 0), Message::Connect));
+        assert_eq!(received, Received::Nothing, "up once confirmed");
+        assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Accept)]);
+        assert!(!links.is_up(A));
+        let (received, _) = receive(&mut links, at, env(A, B, conn(A, 0), Message::Confirm));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: A,
+                replaced: false,
+                then: None,
             }
         );
         links
     }
 
-    /// B's link to A, accepted at `at` (connection (A, 0)).
-    fn acceptor_up(at: Nanos) -> Links {
+    // reference §3: "A connection counts as up while replies to one's own pings keep arriving
+    // ... This also makes a one-way cut visible to both sides." An acceptance lost on a link cut
+    // towards the initiator never brings the connection up on the acceptor (it counted as up
+    // for a TIMEOUT, and as connected for forced service), and it is given up silently.
+    #[test]
+    fn an_acceptance_that_never_arrives_leaves_the_acceptor_down() {
         let mut links = Links::new(B);
         links.add_peer(A, false);
-        let (received, out) = receive(&mut links, at, env(A, B, conn(A, 0), Message::Connect));
+        receive(&mut links, 0, env(A, B, conn(A, 0), Message::Connect));
+        assert!(!links.is_up(A));
+        // The initiator asks again, unanswered: still not up, still the same connection.
+        let (received, out) = receive(&mut links, SECOND, env(A, B, conn(A, 0), Message::Connect));
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Accept)]);
+        assert!(tick(&mut links, TIMEOUT).0.is_empty());
+        let (lost, _) = tick(&mut links, TIMEOUT + 1);
+        assert!(lost.is_empty(), "never up, so nothing to report lost");
+        assert_eq!(links.link(A).unwrap().state, LinkState::Down);
+        // The first message on an accepted connection confirms it and is handed over.
+        let mut links = Links::new(B);
+        links.add_peer(A, false);
+        receive(&mut links, 0, env(A, B, conn(A, 0), Message::Connect));
+        let (received, _) = receive(
+            &mut links,
+            1,
+            env(
+                A,
+                B,
+                conn(A, 0),
+                Message::Log {
+                    lsn_from: 0,
+                    lsn_to: 10,
+                },
+            ),
+        );
         assert_eq!(
             received,
             Received::Established {
                 peer: A,
-                replaced: false
+                replaced: false,
+                then: Some(Message::Log {
+                    lsn_from: 0,
+                    lsn_to: 10
+                }),
             }
         );
-        assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Accept)]);
-        links
+        assert!(links.is_up(A));
     }
 
     // reference §3: "declared lost at the first ping tick at which the last reply is older than
@@ -547,33 +660,23 @@ mod tests {
         assert_eq!(received, Received::Nothing);
         assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Reset)]);
         assert!(!b.is_up(A));
-        // A new connection is accepted.
+        // A new connection is accepted (up once confirmed).
         let (received, out) = receive(&mut b, 2 * SECOND, env(A, B, conn(A, 1), Message::Connect));
-        assert_eq!(
-            received,
-            Received::Established {
-                peer: A,
-                replaced: false
-            }
-        );
+        assert_eq!(received, Received::Nothing);
         assert_eq!(sent(&out), vec![(A, conn(A, 1), Message::Accept)]);
+        assert_eq!(b.link(A).unwrap().state, LinkState::Accepted(conn(A, 1)));
         assert_eq!(b.link(A).unwrap().last_reply, 2 * SECOND);
     }
 
-    // reference §4: a connection replaced by a newer one reports `replaced: true` (its owner
-    // handles the old one as lost), and a message still arriving on it gets a Reset.
+    // reference §4: a connection replaced by a newer one is lost for its owner at once, and a
+    // message still arriving on it gets a Reset; the new one is up once confirmed, the first
+    // message on it handed over with it.
     #[test]
-    fn replaced_connection_reports_replaced_and_stale_messages_get_reset() {
+    fn replaced_connection_is_lost_and_stale_messages_get_reset() {
         let mut b = acceptor_up(0);
         let (received, _) = receive(&mut b, SECOND, env(A, B, conn(A, 1), Message::Connect));
-        assert_eq!(
-            received,
-            Received::Established {
-                peer: A,
-                replaced: true
-            }
-        );
-        assert_eq!(b.link(A).unwrap().state, LinkState::Up(conn(A, 1)));
+        assert_eq!(received, Received::Lost { peer: A });
+        assert_eq!(b.link(A).unwrap().state, LinkState::Accepted(conn(A, 1)));
         assert_eq!(b.link(A).unwrap().lost, Some(conn(A, 0)));
 
         let hardened = Message::Hardened { lsn: 7 };
@@ -581,8 +684,17 @@ mod tests {
         assert_eq!(received, Received::Nothing, "stale message dropped");
         assert_eq!(sent(&out), vec![(A, conn(A, 0), Message::Reset)]);
         let (received, out) = receive(&mut b, SECOND, env(A, B, conn(A, 1), hardened.clone()));
-        assert_eq!(received, Received::Deliver(hardened));
+        assert_eq!(
+            received,
+            Received::Established {
+                peer: A,
+                replaced: false,
+                then: Some(hardened.clone()),
+            }
+        );
         assert!(out.is_empty());
+        let (received, _) = receive(&mut b, SECOND, env(A, B, conn(A, 1), hardened.clone()));
+        assert_eq!(received, Received::Deliver(hardened));
     }
 
     // reference §3: connection numbers are never reused and only grow, so a delayed request for
@@ -593,26 +705,22 @@ mod tests {
     fn a_delayed_request_for_an_older_connection_is_reset() {
         let mut b = acceptor_up(0);
         receive(&mut b, SECOND, env(A, B, conn(A, 2), Message::Connect));
-        assert_eq!(b.link(A).unwrap().state, LinkState::Up(conn(A, 2)));
+        assert_eq!(b.link(A).unwrap().state, LinkState::Accepted(conn(A, 2)));
         for stale in [0, 1] {
             let (received, out) =
                 receive(&mut b, SECOND, env(A, B, conn(A, stale), Message::Connect));
             assert_eq!(received, Received::Nothing, "connection {stale}");
             assert_eq!(sent(&out), vec![(A, conn(A, stale), Message::Reset)]);
-            assert_eq!(b.link(A).unwrap().state, LinkState::Up(conn(A, 2)));
+            assert_eq!(b.link(A).unwrap().state, LinkState::Accepted(conn(A, 2)));
         }
         // Below the last one declared lost too, once nothing is up.
         b.declare_lost(A);
         let (received, _) = receive(&mut b, SECOND, env(A, B, conn(A, 1), Message::Connect));
         assert_eq!(received, Received::Nothing);
+        assert_eq!(b.link(A).unwrap().state, LinkState::Down);
         let (received, _) = receive(&mut b, SECOND, env(A, B, conn(A, 3), Message::Connect));
-        assert_eq!(
-            received,
-            Received::Established {
-                peer: A,
-                replaced: false
-            }
-        );
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(b.link(A).unwrap().state, LinkState::Accepted(conn(A, 3)));
     }
 
     // reference §3: a repeated request for the connection that is up is accepted again without
@@ -698,13 +806,8 @@ mod tests {
         assert!(out.is_empty());
         assert!(w.link(A).is_none());
         let (received, _) = receive(&mut w, 0, env(A, C, conn(A, 0), Message::Connect));
-        assert_eq!(
-            received,
-            Received::Established {
-                peer: A,
-                replaced: false
-            }
-        );
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(w.link(A).unwrap().state, LinkState::Accepted(conn(A, 0)));
         assert!(!w.link(A).unwrap().initiator);
 
         let mut strict = Links::new(C);

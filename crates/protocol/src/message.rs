@@ -56,6 +56,9 @@ pub enum Message {
     Connect,
     /// Accepts a connection (acceptor to initiator).
     Accept,
+    /// Confirms the acceptance (initiator to acceptor), TCP's third leg of the handshake: the
+    /// acceptor counts the connection as up only once it hears from the initiator on it.
+    Confirm,
     /// A reset: the receiver's connection is gone (a hard error for the sender's peer).
     Reset,
     /// A ping; the peer replies with [`Message::Pong`].

@@ -168,11 +168,18 @@ impl Witness {
             .receive(now, env, self.role_view(), pong, &mut self.out)
         {
             Received::Nothing => {}
-            Received::Established { peer, replaced } => {
+            Received::Established {
+                peer,
+                replaced,
+                then,
+            } => {
                 if replaced {
                     self.on_link_lost(peer);
                 }
                 self.on_link_up(peer);
+                if let Some(body) = then {
+                    self.on_body(from, view, body);
+                }
             }
             Received::Lost { peer } => self.on_link_lost(peer),
             // The witness opens no connections: nothing of its own can be refused.
@@ -712,6 +719,7 @@ mod tests {
             }
         );
         deliver(&mut w, 0, M, 0, Message::Connect);
+        deliver(&mut w, 0, M, 0, Message::Confirm);
         w
     }
 
@@ -1259,13 +1267,15 @@ mod tests {
             initiator: P,
             number: 2,
         };
-        w.handle_message(
-            3 * SECOND,
-            Envelope {
-                conn: reconnect,
-                ..env(P, 0, P, Message::Connect)
-            },
-        );
+        for body in [Message::Connect, Message::Confirm] {
+            w.handle_message(
+                3 * SECOND,
+                Envelope {
+                    conn: reconnect,
+                    ..env(P, 0, P, body)
+                },
+            );
+        }
         assert!(w.is_connected(P));
         w.take_outputs();
         let body = Message::Status {

@@ -558,12 +558,19 @@ impl Partner {
             .receive(now, env, self.role_view(), pong, &mut self.out)
         {
             Received::Nothing => {}
-            Received::Established { peer, replaced } => {
+            Received::Established {
+                peer,
+                replaced,
+                then,
+            } => {
                 if replaced {
                     self.on_link_lost(peer);
                 }
                 self.adopt_from_handshake(view);
                 self.on_link_up(peer);
+                if let Some(body) = then {
+                    self.on_body(now, from, view, body);
+                }
             }
             Received::Lost { peer } => self.on_link_lost(peer),
             Received::Refused { peer } => self.on_connection_refused(peer),

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hdrhistogram::Histogram;
 use mirror_protocol::{
-    Envelope, ErrorKind, FailoverKind, InstanceId, LinkState, Message, MirroringState, Nanos,
-    Numbers, Output, Partner, Role, RoleView, ServeVia, SessionCommand, SqlError, Timer, Witness,
+    Envelope, ErrorKind, FailoverKind, InstanceId, Message, MirroringState, Nanos, Numbers, Output,
+    Partner, Role, RoleView, ServeVia, SessionCommand, SqlError, Timer, Witness,
     ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
 };
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
@@ -1267,9 +1267,9 @@ impl<'s> World<'s> {
             Some(p) if p.is_running() => p.links(),
             _ => node.witness.links(),
         };
-        links.link(env.to).is_some_and(
-            |l| matches!(l.state, LinkState::Up(c) | LinkState::Connecting(c) if c == env.conn),
-        )
+        links
+            .link(env.to)
+            .is_some_and(|l| l.conn() == Some(env.conn))
     }
 
     /// A message reached instance `to` while its process is down. The host of a crashed process
