@@ -256,15 +256,17 @@ impl World<'_> {
             .map_or(0, |s| s.role_sequence)
     }
 
-    /// The instance `final.principal` names: serving at the end, of the highest role sequence;
-    /// among copies no role sequence ranks (outside one session), the one the clients use,
-    /// then the one whose history is newest.
+    /// The instance `final.principal` names: serving at the end, of the highest role sequence
+    /// its session reached (held, or last held before SET PARTNER OFF ended it: a forced
+    /// service's new principal outranks the old principal it cut off, whichever the clients
+    /// came back to); among copies no role sequence ranks, the one the clients use, then the
+    /// one whose history is newest.
     fn principal_at_end(&self) -> Option<usize> {
         (0..self.nodes.len())
             .filter(|&n| self.serves_at_end(n))
             .max_by_key(|&n| {
                 (
-                    self.role_sequence_of(n),
+                    self.last_role_sequence(n),
                     self.clients_with() == Some(n),
                     self.last_served_role(n),
                 )
