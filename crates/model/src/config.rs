@@ -218,8 +218,8 @@ impl Configuration {
                     .commands(2),
             ],
             // Every fault added to the witness mode multiplies its space by 100 to 400 (2
-            // transactions: a crash 1.03 million states, two partitions 3.7 million; 1
-            // transaction, a crash and a partition 9.0 million); a crash and two partitions
+            // transactions: a crash 1.2 million states, two partitions 4.6 million; 1
+            // transaction, a crash and a partition 11.0 million); a crash and two partitions
             // together are beyond a default run (see issue 6). Each fault kind is checked
             // alone with 2 transactions, and crash with partition with 1.
             Mode::HighSafetyWitness => vec![
@@ -228,7 +228,7 @@ impl Configuration {
                 Self::new(mode).transactions(1).crashes(1).partitions(1),
                 Self::new(mode).transactions(1).crashes(1).commands(1),
                 // Commands while the old principal is alive but cut off: two declarations are
-                // what an automatic failover needs (the mirror's and the witness's); 22.6
+                // what an automatic failover needs (the mirror's and the witness's); 34.4
                 // million states.
                 Self::new(mode).transactions(1).suspicions(2).commands(1),
             ],
