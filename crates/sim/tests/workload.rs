@@ -43,3 +43,21 @@ fn log_bytes_is_the_log_each_transaction_generates() {
     );
     assert_eq!(t.submitted, t.acknowledged + t.failed + t.in_flight);
 }
+
+// Reference section 4: with SAFETY OFF "M's problems never affect P". A mirror whose flushes
+// take 10 s holds at most its own buffer of received log; the rest waits in the principal's
+// send queue. 85,914 commits failed with 9002 (the blocks the mirror held pinned the
+// principal's buffer memory), and with that fixed the mirror took log past its buffer and the
+// simulator panicked.
+#[test]
+fn a_slow_mirror_disk_fails_no_commit_with_safety_off() {
+    let report = report_of("a-mirror-with-a-slow-disk-never-fills-the-principals-log-buffer.toml");
+    let t = &report.transactions;
+    assert_eq!(t.failed, 0, "{t:?}");
+    assert!(t.acknowledged > 570_000, "{t:?}");
+    assert!(
+        report.queues.send_queue_max_bytes > 10 << 20,
+        "the log waited on the principal: {:?}",
+        report.queues
+    );
+}

@@ -29,6 +29,14 @@ pub const RETAINED_BYTES_SOFT_MAX: u64 = 64 * 1024;
 /// hardened): the cap that keeps a run's memory bounded.
 pub const LOG_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The memory a writer's buffer pool may hold: its own [`LOG_BUFFER_BYTES`], plus the blocks a
+/// mirror (and the network) still reference after the writer has let them go. Blocks travel
+/// to the mirror without being copied, so a mirror with a slow disk, holding up to its own
+/// buffer of received log, kept the principal's chunks alive: the principal's commits failed
+/// with 9002 while its log file was nearly empty. The writer's own budget is still
+/// [`LOG_BUFFER_BYTES`] (see [`DbLog::has_room_for_tx`]).
+const WRITER_POOL_BYTES: u64 = 2 * LOG_BUFFER_BYTES + 64 * 1024 * 1024;
+
 /// The most log one transaction may generate (`workload.log_bytes`): half the log buffer, so
 /// that one always fits once the flushes have freed the rest.
 pub const TRANSACTION_LOG_BYTES_MAX: u64 = LOG_BUFFER_BYTES / 2;
@@ -455,7 +463,7 @@ impl DbLog {
         let lsn = self.lsn_hardened();
         let writer = match std::mem::replace(&mut self.body, Body::None) {
             Body::Mirror(m) => m.into_writer(self.config, fork),
-            _ => LogWriter::new(self.config, Lsn::new(lsn), fork),
+            _ => LogWriter::new(writer_config(self.config), Lsn::new(lsn), fork),
         }
         .expect("a writer at a hardened LSN with the default configuration");
         self.body = Body::Writer(writer);
@@ -467,7 +475,7 @@ impl DbLog {
 
     /// A fresh ONLINE database at `lsn` (t = 0): nothing before it is needed by anyone.
     pub fn create(&mut self, lsn: u64, fork: u32, generation: u64) {
-        let writer = LogWriter::new(self.config, Lsn::new(lsn), Fork::new(fork))
+        let writer = LogWriter::new(writer_config(self.config), Lsn::new(lsn), Fork::new(fork))
             .expect("valid configuration");
         self.body = Body::Writer(writer);
         self.index.clear();
@@ -522,7 +530,7 @@ impl DbLog {
                 let hardened = w.lsn_hardened().get();
                 let fork = w.fork();
                 self.body = Body::Writer(
-                    LogWriter::new(self.config, Lsn::new(hardened), fork)
+                    LogWriter::new(writer_config(self.config), Lsn::new(hardened), fork)
                         .expect("valid configuration"),
                 );
                 self.cut_bookkeeping(hardened);
@@ -601,6 +609,16 @@ impl DbLog {
         Ok(range.end.get())
     }
 
+    /// Whether a mirror copy's receive buffer can take `bytes` more log (TCP's receive window:
+    /// what it received and has not hardened, plus what is on its way). Any other copy takes
+    /// whatever comes.
+    pub fn can_receive(&self, bytes: u64) -> bool {
+        match &self.body {
+            Body::Mirror(m) => m.bytes_buffered() + bytes <= m.bytes_buffered_max(),
+            _ => true,
+        }
+    }
+
     /// Whether the writer's buffer has room now for a transaction of `size` bytes of log. A
     /// commit that finds none waits for the flushes to free some: the check comes first so that
     /// a transaction is not left half written. Conservative: blocks are padded, and a chunk is
@@ -612,7 +630,7 @@ impl DbLog {
         };
         let needed = tx_log_len(size);
         let held = (w.bytes_retained() + needed + needed / 16) * 4 / 3;
-        held + 4 * log_config().chunk_bytes as u64 <= w.bytes_buffered_max()
+        held + 4 * log_config().chunk_bytes as u64 <= LOG_BUFFER_BYTES
     }
 
     /// The end of log ready to be flushed (sealed, or received).
@@ -747,7 +765,8 @@ impl DbLog {
         if !goes_on {
             // `None`: the log there is gone, the mirror cannot be caught up from here.
             let first = self.index.entry_holding(ship_next)?;
-            let writer = LogWriter::new(self.config, Lsn::new(first.lsn), fork).ok()?;
+            let writer =
+                LogWriter::new(writer_config(self.config), Lsn::new(first.lsn), fork).ok()?;
             self.recreate = Some(Recreate {
                 writer,
                 next: Some(first),
@@ -900,6 +919,14 @@ fn log_config() -> LogConfig {
     LogConfig {
         bytes_buffered_max: LOG_BUFFER_BYTES,
         ..LogConfig::default()
+    }
+}
+
+/// The configuration of a writer: its pool may hold what others still reference.
+fn writer_config(config: LogConfig) -> LogConfig {
+    LogConfig {
+        bytes_buffered_max: WRITER_POOL_BYTES,
+        ..config
     }
 }
 

@@ -1325,6 +1325,7 @@ impl<'s> World<'s> {
                 || self.net.direction(n, to).partitioned
                 || self.stalled(n, to, template.conn)
                 || self.silent(to)
+                || self.receive_window_closed(n, to)
             {
                 break;
             }
@@ -1380,6 +1381,20 @@ impl<'s> World<'s> {
     /// Whether instance `n` takes in nothing its peers send: powered off, or hung (reference
     /// section 3: both are soft errors, noticed only by TIMEOUT). A crashed instance's host
     /// resets the connection at once instead.
+    /// Whether mirror `to` has no buffer left for the log `n` would ship next (TCP's receive
+    /// window): what it holds unhardened, what is on its way (shipped, not yet received) and a
+    /// largest block. The log waits in `n`'s send queue until the mirror's flushes free room
+    /// (a mirror whose disk is slow used to take log without bound, past its buffer).
+    fn receive_window_closed(&self, n: usize, to: usize) -> bool {
+        let on_its_way = self.nodes[n]
+            .log
+            .ship_next()
+            .saturating_sub(self.nodes[to].log.lsn_flushable());
+        !self.nodes[to]
+            .log
+            .can_receive(on_its_way + mirror_log::BLOCK_BYTES_MAX as u64)
+    }
+
     pub(super) fn silent(&self, n: usize) -> bool {
         !self.nodes[n].running() || self.nodes[n].paused
     }
@@ -1411,6 +1426,9 @@ impl<'s> World<'s> {
             env.body,
             Message::FailoverRequest { .. } | Message::ForceServiceRequest { .. }
         );
+        // The mirror hardened, so its receive buffer has room again (see
+        // `receive_window_closed`): TCP's window update comes with its acknowledgement.
+        let window_update = matches!(env.body, Message::Hardened { .. });
         let node = &mut self.nodes[to];
         match node.partner.as_mut().filter(|p| !p.is_ended()) {
             Some(p) => {
@@ -1441,6 +1459,9 @@ impl<'s> World<'s> {
         self.drain(to);
         if is_request {
             self.pending_grants.remove(&from);
+        }
+        if window_update {
+            self.pump(to);
         }
     }
 
