@@ -1316,13 +1316,21 @@ impl<'s> World<'s> {
         let to = self.index_of(template.to);
         let window = SEND_WINDOW.min(self.net.transmit_time(n, to, SEND_WINDOW_BYTES));
         loop {
+            let backlog = self.net.backlog(self.now, n, to);
+            if backlog > window {
+                // The link is busy: ship again once it has drained to the window. A block
+                // departing would do it, but the backlog may be pings and other control
+                // messages only (a link slower than a few tens of kbit/s), after which nothing
+                // else would: a block then waited for the next commit.
+                self.pump_at(n, self.now + (backlog - window));
+                break;
+            }
             // A partitioned link, a connection stalled behind a lost retransmission, or a
             // receiver that acknowledges nothing (its host lost power, or it hangs) takes no
             // more log: it stays in the send queue (TCP's window is full), where the
             // principal's figures show it, and a hung mirror does not harden at its resume
             // log it could never have received.
-            if self.net.backlog(self.now, n, to) > window
-                || self.net.direction(n, to).partitioned
+            if self.net.direction(n, to).partitioned
                 || self.stalled(n, to, template.conn)
                 || self.silent(to)
                 || self.receive_window_closed(n, to)
@@ -1332,11 +1340,7 @@ impl<'s> World<'s> {
             // Catching up, log no longer in memory comes off the disk at its sequential
             // throughput (the next block may be such log: wait for the disk either way).
             if self.nodes[n].catch_up_read_until > self.now {
-                if !self.nodes[n].pump_scheduled {
-                    self.nodes[n].pump_scheduled = true;
-                    let at = self.nodes[n].catch_up_read_until;
-                    self.queue.push(at, Ev::Pump { node: n });
-                }
+                self.pump_at(n, self.nodes[n].catch_up_read_until);
                 break;
             }
             let Some(block) = self.nodes[n].log.next_block() else {
@@ -1381,6 +1385,14 @@ impl<'s> World<'s> {
     /// Whether instance `n` takes in nothing its peers send: powered off, or hung (reference
     /// section 3: both are soft errors, noticed only by TIMEOUT). A crashed instance's host
     /// resets the connection at once instead.
+    /// Runs `pump(n)` at `at`, unless a pump is due already.
+    fn pump_at(&mut self, n: usize, at: Nanos) {
+        if !self.nodes[n].pump_scheduled {
+            self.nodes[n].pump_scheduled = true;
+            self.queue.push(at, Ev::Pump { node: n });
+        }
+    }
+
     /// Whether mirror `to` has no buffer left for the log `n` would ship next (TCP's receive
     /// window): what it holds unhardened, what is on its way (shipped, not yet received) and a
     /// largest block. The log waits in `n`'s send queue until the mirror's flushes free room
