@@ -147,9 +147,16 @@ fn run(arguments: &RunArgs) -> Exit {
         return Exit::BadInput;
     }
     if arguments.json {
-        match serde_json::to_string_pretty(&outcome.report) {
-            Ok(json) => print_out(&format!("{json}\n")),
-            Err(error) => {
+        // Streamed, not built as one string first: a long run's report holds a monitor sample
+        // per instance per 15 s, and a 30-day run's text took 600 MB before it was written.
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        let written = serde_json::to_writer_pretty(&mut out, &outcome.report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush());
+        if let Err(error) = written {
+            // A reader that went away (a closed pipe) takes nothing more: not our error.
+            if error.kind() != io::ErrorKind::BrokenPipe {
                 print_err(&format!("sim: cannot write the report as JSON: {error}"));
                 return Exit::Failed;
             }
