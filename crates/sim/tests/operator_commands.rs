@@ -306,3 +306,16 @@ fn a_failover_outage_ends_when_its_principal_serves_after_partner_off() {
         failover.unavailable_us
     );
 }
+
+// spec/cli.md: a failover's `at_us` is when the role change happens and `detected_us` when
+// the new principal noticed the failure. A mirror restarted after the principal was lost never
+// declared a connection lost: forced at 31 s, both read 31.5 s (its serving moment, after the
+// role change), and a loss declared before an earlier heal was taken as the detection.
+#[test]
+fn forced_service_on_a_restarted_mirror_is_recorded_when_forced() {
+    let report = report_of("forced-service-on-a-restarted-mirror-is-recorded-when-forced.toml");
+    let failover = the_failover(&report);
+    assert_eq!(failover.at_us, 31_000_000);
+    assert_eq!(failover.detected_us, 31_000_000);
+    assert_eq!(failover.unavailable_us, 11_500_000, "from the power loss");
+}

@@ -435,6 +435,8 @@ impl World<'_> {
         }
         let now = self.clock_of(n);
         self.nodes[n].process = Process::Running;
+        // A new process has declared nothing lost yet.
+        self.principal_lost_at[n] = None;
         let hardened = self.nodes[n].log.lsn_hardened();
         if let Some((partner, me, change)) = self.unfinished_take_over(n) {
             // Reference section 5: the role change was recorded before this mirror drained its

@@ -1741,9 +1741,20 @@ impl<'s> World<'s> {
     // ---------------------------------------------------------------------------------------
     // Roles and serving.
 
-    fn on_state(&mut self, _n: usize, new: MirroringState) {
+    fn on_state(&mut self, n: usize, new: MirroringState) {
         if new == MirroringState::Synchronized {
             self.synchronized_since_disturbance = true;
+        }
+        // A mirror back with its principal: a loss it declared before is over, and no later
+        // failover was detected by it.
+        if matches!(
+            new,
+            MirroringState::Synchronizing | MirroringState::Synchronized
+        ) && self.nodes[n]
+            .session()
+            .is_some_and(|p| p.role() == Role::Mirror)
+        {
+            self.principal_lost_at[n] = None;
         }
     }
 
@@ -1854,13 +1865,18 @@ impl<'s> World<'s> {
         to: usize,
         role_sequence: u64,
     ) -> FailoverRecord {
+        // The role change is recorded before the new principal serves (take-over): `now` may
+        // be the serving moment.
+        let role_at = self.principal_role_at[to].unwrap_or(self.now);
         let detected = match kind {
             FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(self.now),
-            _ => self.principal_lost_at[to].unwrap_or(self.now),
+            // A mirror that never declared its principal lost in this process (it restarted
+            // since, and never reconnected) detected nothing: the role change is the moment.
+            _ => self.principal_lost_at[to].unwrap_or(role_at),
         };
         FailoverRecord {
             kind,
-            at: self.principal_role_at[to].unwrap_or(self.now).max(detected),
+            at: role_at.max(detected),
             from,
             to,
             detected,
