@@ -213,3 +213,14 @@ fn log_for_a_silent_mirror_stays_in_the_send_queue() {
         );
     }
 }
+
+// Reference section 2: `mirroring_failover_lsn` is the latest LSN known hardened on both
+// partners, and `final.failover_lsn` reports it at the end. It was the last role change's
+// LSN: 0 for a session that never failed over, however much log both partners held.
+#[test]
+fn the_final_failover_lsn_is_what_both_partners_hardened() {
+    let report = report_of("setup-high-safety-witness.toml");
+    assert_eq!(report.final_state.role_sequence, 0);
+    let lsn = report.final_state.failover_lsn.expect("a session exists");
+    assert!(lsn > 1_000_000, "final.failover_lsn {lsn}");
+}

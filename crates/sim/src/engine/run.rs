@@ -350,7 +350,10 @@ impl World<'_> {
                         .max()
                         .unwrap_or(0)
                 }),
-            failover_lsn: view.map(Partner::failover_lsn),
+            // As sys.database_mirroring shows it (reference section 2: the latest LSN known
+            // hardened on both partners), not only the last role change's: a session that
+            // never failed over read 0.
+            failover_lsn: view.map(|p| self.failover_lsn_known(p)),
         };
         let holder = |n: Option<usize>| {
             n.map_or(RoleHolder::Nobody, |n| {

@@ -911,7 +911,7 @@ impl World<'_> {
     /// never below the failover LSN of the last role change (where a new mirror resynchronizes
     /// from). The principal knows its mirror's hardened end from its acknowledgements; the view
     /// of a mirror takes the principal's hardened end as the simulation knows it.
-    fn failover_lsn_known(&self, p: &Partner) -> u64 {
+    pub(super) fn failover_lsn_known(&self, p: &Partner) -> u64 {
         let both = match p.role() {
             Role::Principal => p.lsn_hardened().min(p.lsn_mirror_hardened()),
             Role::Mirror => {
