@@ -315,7 +315,11 @@ impl Partner {
         if self.taking_over.is_some() {
             // Held by the take-over (see `apply_suspend`): answered once applied, as the
             // principal answers what it applies (reference section 4).
-            self.forward_done_after_take_over = Some(command);
+            // Bounded: a mirror has one operator's command and at most `u8::MAX` of its own
+            // unanswered (`internal_forwards`).
+            if self.forward_done_after_take_over.len() <= usize::from(u8::MAX) {
+                self.forward_done_after_take_over.push(command);
+            }
             return;
         }
         self.send(

@@ -134,10 +134,11 @@ pub struct Partner {
     /// SUSPEND (true) or RESUME (false) that arrived while this instance was taking over as
     /// principal: applied once it serves (see `apply_suspend`).
     suspend_after_take_over: Option<bool>,
-    /// The mirror's forwarded SUSPEND or RESUME held with it: answered once applied, so the
-    /// mirror's statement completes only then, and fails (1456) if this instance goes down
-    /// before it serves.
-    forward_done_after_take_over: Option<Forwarded>,
+    /// The mirror's forwarded SUSPENDs and RESUMEs held with it, in order: each answered once
+    /// applied, so the mirror's statements complete only then, and fail (1456) if this
+    /// instance goes down before it serves. (The mirror may forward its own SUSPEND, a damaged
+    /// page, and the operator's: one answer for two left a statement unfinished.)
+    forward_done_after_take_over: Vec<Forwarded>,
     /// SET PARTNER OFF arrived while this instance was taking over as principal: the session
     /// ends once it serves, so that the database comes online here (see `end_session`).
     /// `Some(true)`: issued here, so the peers are told then too.
@@ -321,7 +322,7 @@ impl Partner {
             forwarded: None,
             internal_forwards: 0,
             suspend_after_take_over: None,
-            forward_done_after_take_over: None,
+            forward_done_after_take_over: Vec::new(),
             end_after_take_over: None,
             held_command: None,
             forcing: None,
@@ -623,7 +624,7 @@ impl Partner {
             self.apply_suspend(suspend);
             self.settle(now);
         }
-        if let Some(command) = self.forward_done_after_take_over.take() {
+        for command in std::mem::take(&mut self.forward_done_after_take_over) {
             let applied = true;
             self.send(
                 self.durable.partner,
@@ -1689,7 +1690,7 @@ impl Partner {
         // to decide; a held SET PARTNER OFF still ends the session (after this role change).
         self.suspend_after_take_over = None;
         // The partner that forwarded it, now principal, failed it when it took the role.
-        self.forward_done_after_take_over = None;
+        self.forward_done_after_take_over.clear();
         self.manual_failover = None;
         self.mirror_ready = false;
         self.switch_lsn = None;

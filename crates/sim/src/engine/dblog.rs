@@ -35,7 +35,7 @@ pub const LOG_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
 /// buffer of received log, kept the principal's chunks alive: the principal's commits failed
 /// with 9002 while its log file was nearly empty. The writer's own budget is still
 /// [`LOG_BUFFER_BYTES`] (see [`DbLog::has_room_for_tx`]).
-const WRITER_POOL_BYTES: u64 = 2 * LOG_BUFFER_BYTES + 64 * 1024 * 1024;
+const WRITER_POOL_BYTES: u64 = 2 * LOG_BUFFER_BYTES + 128 * 1024 * 1024;
 
 /// The most log one transaction may generate (`workload.log_bytes`): half the log buffer, so
 /// that one always fits once the flushes have freed the rest.
@@ -614,7 +614,7 @@ impl DbLog {
     /// whatever comes.
     pub fn can_receive(&self, bytes: u64) -> bool {
         match &self.body {
-            Body::Mirror(m) => m.bytes_buffered() + bytes <= m.bytes_buffered_max(),
+            Body::Mirror(m) => m.bytes_buffered() + bytes <= LOG_BUFFER_BYTES,
             _ => true,
         }
     }
@@ -915,9 +915,13 @@ pub fn histories_part_at(a: &[(u64, u64)], b: &[(u64, u64)]) -> Option<u64> {
     longer.get(shorter.len()).map(|&(from, _)| from)
 }
 
+/// The slack a mirror's buffer has past [`LOG_BUFFER_BYTES`], which the principal's shipping
+/// respects (see [`DbLog::can_receive`]): a safety margin, never meant to be used.
+const MIRROR_BUFFER_SLACK_BYTES: u64 = 32 * 1024 * 1024;
+
 fn log_config() -> LogConfig {
     LogConfig {
-        bytes_buffered_max: LOG_BUFFER_BYTES,
+        bytes_buffered_max: LOG_BUFFER_BYTES + MIRROR_BUFFER_SLACK_BYTES,
         ..LogConfig::default()
     }
 }

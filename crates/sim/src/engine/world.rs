@@ -215,6 +215,11 @@ pub struct Node {
     /// `Ev::Pump` is already due then.
     pub catch_up_read_until: Nanos,
     pub pump_scheduled: bool,
+    /// Bytes of log blocks shipped to the current mirror, counted from what that mirror had
+    /// taken in when this shipping run started (see `receive_window_closed`).
+    pub blocks_shipped_bytes: u64,
+    /// Bytes of log blocks this copy has taken in as a mirror, ever.
+    pub blocks_received_bytes: u64,
     pub timer_generation: [u64; 2],
     /// The local time at which the pending ping tick falls due (`None` once it fired): a
     /// change of clock drift moves it in true time (`World::set_drift`).
@@ -508,6 +513,8 @@ impl<'s> World<'s> {
                 flush: Flush::default(),
                 catch_up_read_until: 0,
                 pump_scheduled: false,
+                blocks_shipped_bytes: 0,
+                blocks_received_bytes: 0,
                 timer_generation: [0; 2],
                 ping_due_local: None,
                 deferred: VecDeque::new(),
@@ -1091,6 +1098,9 @@ impl<'s> World<'s> {
                 self.nodes[n].log.extend_shipping(lsn_to);
             } else {
                 self.nodes[n].log.ship(lsn_from, lsn_to);
+                // Blocks of an earlier run still on the wire are dropped by the mirror.
+                let to = self.index_of(env.to);
+                self.nodes[n].blocks_shipped_bytes = self.nodes[to].blocks_received_bytes;
             }
             self.nodes[n].ship_envelope = Some(env);
             self.pump(n);
@@ -1357,7 +1367,8 @@ impl<'s> World<'s> {
                 body: Message::Log { lsn_from, lsn_to },
                 ..template.clone()
             };
-            let bytes = self.net.wire_bytes_of_log(block.bytes.len() as u64);
+            let block_bytes = block.bytes.len() as u64;
+            let bytes = self.net.wire_bytes_of_log(block_bytes);
             let incarnation = self.nodes[n].incarnation;
             // The link's FIFO hands out departures in time order: the queue's side lane.
             match self.transmit(n, to, env, Some(block), bytes) {
@@ -1379,6 +1390,7 @@ impl<'s> World<'s> {
                 ),
             }
             self.nodes[n].window.sent += lsn_to - lsn_from;
+            self.nodes[n].blocks_shipped_bytes += block_bytes;
         }
     }
 
@@ -1398,10 +1410,11 @@ impl<'s> World<'s> {
     /// largest block. The log waits in `n`'s send queue until the mirror's flushes free room
     /// (a mirror whose disk is slow used to take log without bound, past its buffer).
     fn receive_window_closed(&self, n: usize, to: usize) -> bool {
+        // In block bytes, as the mirror's buffer counts them (padded blocks: LSN bytes
+        // undercount small transactions' blocks, and a mirror past its buffer panicked).
         let on_its_way = self.nodes[n]
-            .log
-            .ship_next()
-            .saturating_sub(self.nodes[to].log.lsn_flushable());
+            .blocks_shipped_bytes
+            .saturating_sub(self.nodes[to].blocks_received_bytes);
         !self.nodes[to]
             .log
             .can_receive(on_its_way + mirror_log::BLOCK_BYTES_MAX as u64)
@@ -1451,6 +1464,7 @@ impl<'s> World<'s> {
                         if let Err(e) = node.log.receive(&block) {
                             panic!("the mirror's protocol accepted a block its log refused: {e}");
                         }
+                        node.blocks_received_bytes += block.bytes.len() as u64;
                         self.schedule_redo(to);
                     }
                 }
