@@ -256,36 +256,24 @@ impl World<'_> {
             .map_or(0, |s| s.role_sequence)
     }
 
-    /// The instance `final.principal` names: serving at the end, not an old principal cut off
-    /// by a newer role (see `orphaned_and_replaced`), of the highest role sequence; among
-    /// copies no role sequence ranks (outside one session), the one the clients use, then
-    /// the one whose history is newest.
+    /// The instance `final.principal` names: serving at the end, of the highest role sequence
+    /// at which it began serving in a session (a forced service's new principal outranks the
+    /// old principal it cut off, even when the clients went back to the old one and both
+    /// sessions have ended: found by `sim sweep --swarm`, the new principal's commits were
+    /// flagged as broken durability; a copy recovered after SET PARTNER OFF took no role
+    /// change and ranks by nothing of it); then of the highest role sequence it holds; among
+    /// copies no role sequence ranks, the one the clients use, then the one whose history is
+    /// newest.
     fn principal_at_end(&self) -> Option<usize> {
         (0..self.nodes.len())
             .filter(|&n| self.serves_at_end(n))
             .max_by_key(|&n| {
                 (
-                    !self.orphaned_and_replaced(n),
+                    self.nodes[n].session_role_served,
                     self.role_sequence_of(n),
                     self.clients_with() == Some(n),
                     self.last_served_role(n),
                 )
-            })
-    }
-
-    /// Whether instance `n` serves from an orphaned view of a session (its partner ended it
-    /// with SET PARTNER OFF while `n` was away) and another instance has served whose session
-    /// reached a higher role sequence: an old principal cut off by a forced service, then
-    /// left alone. The newer principal's log is the history that survives, even when the
-    /// clients went back to the old one (found by `sim sweep --swarm`: the new principal's
-    /// commits were flagged as broken durability). A copy recovered after PARTNER OFF took no
-    /// role change, so it does not count here.
-    fn orphaned_and_replaced(&self, n: usize) -> bool {
-        let orphaned = self.nodes[n].session().is_some() && self.session_of(n).is_none();
-        let served = |m: usize| self.history.serve_starts.iter().any(|s| s.node == m);
-        orphaned
-            && (0..self.nodes.len()).any(|m| {
-                m != n && served(m) && self.last_role_sequence(m) > self.last_role_sequence(n)
             })
     }
 

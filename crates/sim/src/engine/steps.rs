@@ -753,6 +753,7 @@ impl World<'_> {
             "fork",
             serde_json::json!({"fork": fork, "fork_lsn": fork_lsn}),
         );
+        self.nodes[n].recovered_copy = true;
         self.set_serving(n, true, role_sequence, "restart");
         self.notes.push(format!(
             "{} was recovered after SET PARTNER OFF and serves without mirroring from lsn {fork_lsn}",

@@ -255,6 +255,12 @@ pub struct Node {
     /// What the history records: it serves and is not hung (a paused instance acknowledges
     /// nothing, whatever its protocol thinks; spec/scenario.md, `pause`).
     pub serving_recorded: bool,
+    /// The highest role sequence of a session at which this instance began serving, its
+    /// serving after that session ended included, but not a copy recovered after SET PARTNER
+    /// OFF (which took no role change): what ranks copies that serve outside one session.
+    pub session_role_served: u64,
+    /// A former mirror's copy recovered WITH RECOVERY after SET PARTNER OFF, serving alone.
+    pub recovered_copy: bool,
     /// The role sequence this instance began serving at (its `not_serving` event names it).
     pub serving_role_sequence: u64,
     /// Automatic page repair of a damaged page on this mirror (reference section 6).
@@ -531,6 +537,8 @@ impl<'s> World<'s> {
                 buffer_waiters: VecDeque::new(),
                 serving: false,
                 serving_recorded: false,
+                session_role_served: 0,
+                recovered_copy: false,
                 serving_role_sequence: 0,
                 page_repair: PageRepair::None,
                 flush_times: VecDeque::new(),
@@ -1976,6 +1984,11 @@ impl<'s> World<'s> {
         }
         self.nodes[n].serving_recorded = serving;
         let served_at = self.nodes[n].serving_role_sequence;
+        if serving && (self.nodes[n].session().is_some() || !self.nodes[n].recovered_copy) {
+            let role_sequence = self.last_role_sequence(n);
+            let node = &mut self.nodes[n];
+            node.session_role_served = node.session_role_served.max(role_sequence);
+        }
         if serving {
             let history_role = self.history_role(served_at);
             let node = &self.nodes[n];
