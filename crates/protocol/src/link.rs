@@ -271,7 +271,7 @@ impl Links {
             Message::Accept => self.on_accept(now, link, env.conn, role, out),
             Message::Reset => self.on_reset(link, env.conn),
             body if link.state == LinkState::Accepted(env.conn) => {
-                self.on_confirmed(now, link, body, role, pong, out)
+                self.on_confirmed(now, link, env.conn, body, role, pong, out)
             }
             body if link.state == LinkState::Up(env.conn) => {
                 self.on_current(now, link, body, role, pong, out)
@@ -346,18 +346,17 @@ impl Links {
 
     /// The initiator is heard from on the connection this side accepted: it is up, and what
     /// came is handled as on any connection that is up.
+    #[allow(clippy::too_many_arguments)] // `on_current`'s, and the connection it confirms
     fn on_confirmed(
         &mut self,
         now: Nanos,
         link: Link,
+        conn: ConnId,
         body: Message,
         role: RoleView,
         pong: Message,
         out: &mut Vec<Output>,
     ) -> Received {
-        let Some(conn) = link.conn() else {
-            unreachable!("an accepted connection has a number")
-        };
         let l = self.link_mut(link.peer).expect("link exists");
         l.state = LinkState::Up(conn);
         l.last_reply = now;

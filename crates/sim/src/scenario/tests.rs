@@ -354,17 +354,7 @@ fn a_scenario_with_only_the_required_keys_takes_the_spec_defaults() {
     assert_eq!(database.size_bytes, 20 << 30);
     assert_eq!(database.log_size_bytes, (20u64 << 30) * 4 / 10, "8GiB");
     // No [workload] table: the workload the spec shows (it used to mean no transactions).
-    let workload = scenario.workload.as_ref().expect("the default workload");
-    assert_eq!(
-        workload.arrivals,
-        Arrivals::OpenLoop {
-            transactions_per_second: 2000.0
-        }
-    );
-    assert_eq!(
-        (workload.log_bytes_min, workload.log_bytes_max),
-        (200, 4000)
-    );
+    assert_the_spec_workload(scenario.workload.as_ref().expect("the default workload"));
 
     let scenario = parse_text(MINIMAL_WITH_ON).unwrap();
     assert_eq!(scenario.database.on, InstanceId(1), "as written");
@@ -429,7 +419,12 @@ fn a_scenario_with_only_the_required_keys_runs() {
 #[test]
 fn a_workload_without_log_bytes_uses_200_to_4000() {
     let scenario = parse_text(&with("[workload]\nrate = 2000\n")).unwrap();
-    let workload = scenario.workload.unwrap();
+    assert_the_spec_workload(&scenario.workload.unwrap());
+}
+
+/// The `[workload]` spec/scenario.md shows: after setup, open loop at 2,000/s, 200 to 4,000
+/// bytes of log a transaction.
+fn assert_the_spec_workload(workload: &Workload) {
     assert_eq!(workload.start, WorkloadStart::AfterSetup);
     assert_eq!(
         workload.arrivals,
