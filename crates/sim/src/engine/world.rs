@@ -1402,9 +1402,6 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Whether instance `n` takes in nothing its peers send: powered off, or hung (reference
-    /// section 3: both are soft errors, noticed only by TIMEOUT). A crashed instance's host
-    /// resets the connection at once instead.
     /// Runs `pump(n)` at `at`, unless a pump is due already.
     fn pump_at(&mut self, n: usize, at: Nanos) {
         if !self.nodes[n].pump_scheduled {
@@ -1428,6 +1425,9 @@ impl<'s> World<'s> {
             .can_receive(on_its_way + mirror_log::BLOCK_BYTES_MAX as u64)
     }
 
+    /// Whether instance `n` takes in nothing its peers send: powered off, or hung (reference
+    /// section 3: both are soft errors, noticed only by TIMEOUT). A crashed instance's host
+    /// resets the connection at once instead.
     pub(super) fn silent(&self, n: usize) -> bool {
         !self.nodes[n].running() || self.nodes[n].paused
     }
