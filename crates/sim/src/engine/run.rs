@@ -311,7 +311,7 @@ impl World<'_> {
         });
         // The state as a running partner reports it (a stopped or hung instance's view is
         // frozen); the principal's view first, as `sys.database_mirroring` on it would show.
-        let running = |n: &usize| self.nodes[*n].running() && !self.nodes[*n].paused;
+        let running = |n: &usize| !self.silent(*n);
         let view = last_principal
             .filter(running)
             .or(mirror.filter(running))

@@ -2026,10 +2026,10 @@ impl<'s> World<'s> {
     /// its process runs and is not paused, and a SYNCHRONIZED FULL principal hears back from
     /// its mirror ([`World::mirror_answers`]).
     fn able_to_acknowledge(&self, n: usize) -> bool {
-        let node = &self.nodes[n];
-        if !node.serving || !node.running() || node.paused {
+        if !self.nodes[n].serving || self.silent(n) {
             return false;
         }
+        let node = &self.nodes[n];
         let Some(p) = node.session() else { return true };
         if !p.acknowledges_only_mirror_hardened() {
             return true;
