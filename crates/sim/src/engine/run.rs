@@ -82,7 +82,7 @@ impl World<'_> {
                 continue;
             };
             let role_sequence = change.role_sequence;
-            let history_role = self.role_offset + role_sequence;
+            let history_role = self.nodes[n].role_offset + role_sequence;
             let listed = self
                 .failovers
                 .iter()
@@ -118,7 +118,7 @@ impl World<'_> {
         let holds_it = p.role() == Role::Principal
             && change.principal == p.me()
             && change.role_sequence == p.role_sequence();
-        let history_role = self.role_offset + change.role_sequence;
+        let history_role = self.nodes[n].role_offset + change.role_sequence;
         let served = self
             .history
             .serve_starts
@@ -167,7 +167,7 @@ impl World<'_> {
         // An instance still taking over holds the highest role sequence: its history survives,
         // though it has not served yet (a forced service's fork is what the others are judged
         // against).
-        let role_of = |n: usize| self.role_offset + self.role_sequence_of(n);
+        let role_of = |n: usize| self.nodes[n].role_offset + self.role_sequence_of(n);
         let taking_over = (0..self.nodes.len())
             .filter(|&n| self.unserved_role_change(n).is_some())
             .max_by_key(|&n| role_of(n));

@@ -67,6 +67,9 @@ pub struct Steps {
     session_start: Option<(CommandId, usize, usize, mirror_setup::ServerAddress)>,
     /// The SET WITNESS under way: (command, witness, the port it names the witness at).
     witness_address: Option<(CommandId, usize, u16)>,
+    /// The operator's SUSPEND and RESUME statements not yet answered. One may be held by a
+    /// take-over and applied long after it was issued.
+    suspensions: std::collections::BTreeSet<CommandId>,
 }
 
 impl World<'_> {
@@ -135,6 +138,12 @@ impl World<'_> {
 
     /// A statement's protocol command finished.
     pub fn command_completed(&mut self, id: CommandId, result: Result<(), SqlError>) {
+        if self.steps.suspensions.remove(&id) && result.is_ok() {
+            // The operator's SUSPEND or RESUME, applied now, takes the session's suspension
+            // over from a page repair that began while it was held (reference section 2: an
+            // operator's SUSPEND persists; the repair must not resume it).
+            self.end_page_repairs();
+        }
         if let Some((_, w, port)) = self
             .steps
             .witness_address
@@ -539,11 +548,10 @@ impl World<'_> {
         n: usize,
         command: SessionCommand,
     ) -> Result<bool, SqlError> {
-        if matches!(command, SessionCommand::Suspend | SessionCommand::Resume) {
+        let suspension = matches!(command, SessionCommand::Suspend | SessionCommand::Resume);
+        if suspension {
             // The operator takes the session's suspension over from any page repair.
-            for node in &mut self.nodes {
-                node.page_repair = super::world::PageRepair::None;
-            }
+            self.end_page_repairs();
         }
         let id = self.command_id();
         let now = self.now;
@@ -559,6 +567,9 @@ impl World<'_> {
         if result.is_err() {
             self.steps.waiting.remove(&id);
         } else {
+            if suspension {
+                self.steps.suspensions.insert(id);
+            }
             if command == SessionCommand::Failover {
                 self.steps.failover_issued_at = Some(now);
             }
@@ -573,13 +584,25 @@ impl World<'_> {
         result.map(|()| true)
     }
 
+    /// Ends every page repair's hold on the session: the operator's SUSPEND or RESUME decides.
+    fn end_page_repairs(&mut self) {
+        for node in &mut self.nodes {
+            node.page_repair = super::world::PageRepair::None;
+        }
+    }
+
     /// SET PARTNER on the principal succeeded in the catalogs: the session starts in the
     /// protocol core (SYNCHRONIZING once the mirror answers).
     fn start_session(&mut self, p: usize, m: usize, id: CommandId) {
         if self.sessions_started > 0 {
             // A session set up again numbers its roles from 0: the history keeps them above
-            // the earlier sessions' (see `World::role_offset`).
-            self.role_offset = self.role_high + 1;
+            // the earlier sessions' (see `Node::role_offset`).
+            let offset = self.role_high + 1;
+            self.nodes[p].role_offset = offset;
+            self.nodes[m].role_offset = offset;
+            // The principal serves this newer session: it outranks the copies of older ones.
+            let principal = &mut self.nodes[p];
+            principal.session_role_served = principal.session_role_served.max(offset);
         }
         self.sessions_started += 1;
         self.history.joined_session(p, self.now);
@@ -735,7 +758,7 @@ impl World<'_> {
         }
         // A new line of history: above every role sequence so far, on a fork of its own.
         let history_role = self.role_high + 1;
-        let role_sequence = history_role - self.role_offset;
+        let role_sequence = history_role - self.nodes[n].role_offset;
         let fork = (0..self.nodes.len())
             .map(|m| self.nodes[m].log.fork())
             .max()

@@ -255,10 +255,18 @@ pub struct Node {
     /// What the history records: it serves and is not hung (a paused instance acknowledges
     /// nothing, whatever its protocol thinks; spec/scenario.md, `pause`).
     pub serving_recorded: bool,
-    /// The highest role sequence of a session at which this instance began serving, its
-    /// serving after that session ended included, but not a copy recovered after SET PARTNER
-    /// OFF (which took no role change): what ranks copies that serve outside one session.
+    /// The highest role sequence of a session (as the history numbers it, see
+    /// [`Node::role_offset`]) at which this instance began serving, its serving after that
+    /// session ended included, but not a copy recovered after SET PARTNER OFF (which took no
+    /// role change), and the role sequence 0 of a later session it serves as principal: what
+    /// ranks copies that serve outside one session.
     pub session_role_served: u64,
+    /// Added to the role sequences of this instance's session in the history: a session set
+    /// up again after SET PARTNER OFF numbers its roles from 0, but the history judges every
+    /// session's commits and serving together, so its role sequences must stay above the
+    /// earlier sessions'. Per instance: one that never heard of the PARTNER OFF (hung or cut
+    /// off through it) still holds the older session and its numbering.
+    pub role_offset: u64,
     /// A former mirror's copy recovered WITH RECOVERY after SET PARTNER OFF, serving alone.
     pub recovered_copy: bool,
     /// The role sequence this instance began serving at (its `not_serving` event names it).
@@ -451,10 +459,6 @@ pub struct World<'s> {
     pub session_removed: bool,
     /// Sessions started so far (SET PARTNER on the principal succeeded).
     pub sessions_started: u64,
-    /// Added to a session's role sequences in the history: a session set up again after SET
-    /// PARTNER OFF numbers its roles from 0, but the history judges every session's commits
-    /// and serving together, so its role sequences must stay above the earlier sessions'.
-    pub role_offset: u64,
     /// The highest role sequence the history has been given (with its offset).
     pub role_high: u64,
     /// While the witness handles a mirror's request: its record before, and the numbers the
@@ -538,6 +542,7 @@ impl<'s> World<'s> {
                 serving: false,
                 serving_recorded: false,
                 session_role_served: 0,
+                role_offset: 0,
                 recovered_copy: false,
                 serving_role_sequence: 0,
                 page_repair: PageRepair::None,
@@ -603,7 +608,6 @@ impl<'s> World<'s> {
             session_ports: std::collections::BTreeMap::new(),
             replayed_ticks: Vec::new(),
             sessions_started: 0,
-            role_offset: 0,
             role_high: 0,
             pending_grants: BTreeMap::new(),
             forced_by_grant: BTreeSet::new(),
@@ -633,15 +637,24 @@ impl<'s> World<'s> {
     pub fn new_generation(&mut self, node: usize, role_sequence: u64) -> u64 {
         let g = self.next_generation;
         self.next_generation += 1;
-        let role_sequence = self.history_role(role_sequence);
+        let role_sequence = self.history_role(node, role_sequence);
         self.history.generation(g, node, role_sequence);
         g
     }
 
-    /// A role sequence of the current session as the history counts it (see
-    /// [`World::role_offset`]).
-    pub fn history_role(&mut self, role_sequence: u64) -> u64 {
-        let r = self.role_offset + role_sequence;
+    /// The partner that still holds the session instance `n` has just ended, unaware of it.
+    fn orphaned_partner(&self, n: usize) -> Option<usize> {
+        let me = self.nodes[n].pid;
+        let peer = self.nodes[n].partner.as_ref()?.partner();
+        let q = self.index_of(peer);
+        let holds_it = self.nodes[q].session().is_some_and(|p| p.partner() == me);
+        holds_it.then_some(q)
+    }
+
+    /// A role sequence of instance `n`'s session as the history counts it (see
+    /// [`Node::role_offset`]).
+    pub fn history_role(&mut self, n: usize, role_sequence: u64) -> u64 {
+        let r = self.nodes[n].role_offset + role_sequence;
         self.role_high = self.role_high.max(r);
         r
     }
@@ -936,7 +949,7 @@ impl<'s> World<'s> {
                     .as_ref()
                     .map_or(0, |p| p.role_sequence());
                 let segments = self.nodes[n].log.segments().to_vec();
-                let seq = self.history_role(seq);
+                let seq = self.history_role(n, seq);
                 self.history.forced.push((seq, lsn, segments));
                 self.emit(
                     n,
@@ -1001,6 +1014,11 @@ impl<'s> World<'s> {
                 // What it acknowledges from now on is outside the session (its partner may
                 // never hear of the end, and take over without it).
                 self.history.left_session(n, self.now);
+                // So is what a partner still unaware of the end acknowledges (hung or cut off
+                // through it): the session it thinks it serves no longer exists.
+                if let Some(q) = self.orphaned_partner(n) {
+                    self.history.left_session(q, self.now);
+                }
                 // Removing mirroring is how a DBA brings back a principal that lost quorum: its
                 // copy is a database without mirroring now, and no rule keeps it offline
                 // (reference section 4: quorum is required only while a witness is set).
@@ -1903,7 +1921,7 @@ impl<'s> World<'s> {
             to,
             detected,
             unavailable: 0,
-            role_sequence: self.history_role(role_sequence),
+            role_sequence: self.history_role(to, role_sequence),
             served: false,
         }
     }
@@ -1986,11 +2004,12 @@ impl<'s> World<'s> {
         let served_at = self.nodes[n].serving_role_sequence;
         if serving && (self.nodes[n].session().is_some() || !self.nodes[n].recovered_copy) {
             let role_sequence = self.last_role_sequence(n);
+            let role_sequence = self.nodes[n].role_offset + role_sequence;
             let node = &mut self.nodes[n];
             node.session_role_served = node.session_role_served.max(role_sequence);
         }
         if serving {
-            let history_role = self.history_role(served_at);
+            let history_role = self.history_role(n, served_at);
             let node = &self.nodes[n];
             let start = ServeStart {
                 node: n,
@@ -2515,7 +2534,7 @@ impl<'s> World<'s> {
             .log
             .generation_at(lsn)
             .unwrap_or(self.nodes[n].generation);
-        let history_role = self.history_role(role_sequence);
+        let history_role = self.history_role(n, role_sequence);
         self.history
             .acknowledged(self.now, n, tx, history_role, lsn, generation);
         self.check_quorum_serving(n);
