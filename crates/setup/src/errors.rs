@@ -236,7 +236,14 @@ pub(crate) mod sql {
     }
 
     pub fn log_backup_skipped(first_lsn: u64, previous: u64) -> SqlError {
-        SqlError::new(4305, format!("The log in this backup set begins at LSN {first_lsn}, which is too recent to apply to the database. The log backup taken before it (backup set {previous}) has not been restored: restore it first."))
+        SqlError::new(4305, format!("The log in this backup set begins at LSN {first_lsn}, which is too recent to apply to the database: the log backup taken before it (backup set {previous}) has not been restored, though no log was written in between (the simulator's log backups may be empty; SQL Server's never are). Restore it first."))
+    }
+
+    /// 4326 for a log backup that holds no log (nothing was written since the one before) and
+    /// was restored already: its LSNs alone would read "terminates at LSN n ... includes LSN
+    /// n".
+    pub fn empty_log_backup_restored_again(backup_set: u64) -> SqlError {
+        SqlError::new(4326, format!("The log in this backup set terminates too early to apply to the database: backup set {backup_set} holds no log (nothing was written since the log backup before it) and has been restored already. Restore the next log backup."))
     }
 
     pub fn log_too_early(last_lsn: u64, needed_lsn: u64) -> SqlError {
@@ -288,5 +295,72 @@ pub(crate) mod sql {
 
     pub fn not_a_windows_name(name: &str) -> SqlError {
         SqlError::new(15407, format!("'{name}' is not a valid Windows NT name. Give the complete name: <domain\\username>."))
+    }
+}
+
+/// SQL Server's own words for an error the protocol core raised on a session command, with
+/// the protocol's account of the rule that failed kept in brackets (the protocol knows no
+/// database names). `database` is the mirrored database; `remote` names the server instance
+/// the command needed to reach (the partner, or the witness's address for 1418). Errors
+/// already in SQL Server's words, and numbers this table does not know, pass unchanged.
+pub fn in_sql_server_words(error: SqlError, database: &str, remote: &str) -> SqlError {
+    let text = match error.number {
+        1404 => "The command failed because the database mirror is busy. Reissue the command later.".to_string(),
+        1406 => format!("Unable to force service safely. Remove database mirroring and recover database \"{database}\" to gain access."),
+        1416 => format!("Database \"{database}\" is not configured for database mirroring."),
+        1418 => format!("The server network address \"{remote}\" can not be reached or does not exist. Check the network address name and that the ports for the local and remote endpoints are operational."),
+        1422 => format!("The mirror server instance is not caught up to the recent changes to database \"{database}\". Unable to fail over."),
+        1426 => "To issue ALTER DATABASE SET WITNESS, all three server instances must be interconnected, and the mirror database must be caught up. When these conditions are met, reissue the command.".to_string(),
+        1431 => format!("Neither the partner nor the witness server instance for database \"{database}\" is available. Reissue the command when at least one of the instances becomes available."),
+        1447 => format!("ALTER DATABASE \"{database}\" command cannot be executed until both partner server instances are up, running, and connected. Start the partner and reissue the command."),
+        1455 => format!("The database mirroring service cannot be forced for database \"{database}\" because the database is not in the correct state to become the principal database."),
+        1456 => format!("The ALTER DATABASE command could not be sent to the remote server instance '{remote}'. The database mirroring configuration was not changed. Verify that the server is connected, and try again."),
+        1470 => format!("The alter database for this partner config values may only be initiated on the current principal server for database \"{database}\"."),
+        1477 => format!("The database mirroring safety level must be FULL to manually failover database \"{database}\". Set safety level to FULL and retry."),
+        _ => return error,
+    };
+    if error.message.starts_with(&text) {
+        return error;
+    }
+    SqlError::new(error.number, format!("{text} [{}]", error.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_protocol_error_gets_sql_servers_text_and_keeps_its_rule() {
+        let error = SqlError::new(
+            1422,
+            "the mirror is not synchronized (the session is SYNCHRONIZING)",
+        );
+        let said = in_sql_server_words(error, "Sales", "beta");
+        assert_eq!(said.number, 1422);
+        assert_eq!(
+            said.message,
+            "The mirror server instance is not caught up to the recent changes to database \"Sales\". \
+             Unable to fail over. [the mirror is not synchronized (the session is SYNCHRONIZING)]"
+        );
+        // Once is enough: words already SQL Server's pass unchanged.
+        assert_eq!(in_sql_server_words(said.clone(), "Sales", "beta"), said);
+    }
+
+    #[test]
+    fn errors_outside_the_table_pass_unchanged() {
+        let error = SqlError::new(
+            1476,
+            "Database mirroring timeout value 40000 exceeds the maximum value 32767.",
+        );
+        assert_eq!(in_sql_server_words(error.clone(), "Sales", "beta"), error);
+    }
+
+    #[test]
+    fn the_remote_instance_is_named_where_sql_server_names_it() {
+        let error = SqlError::new(1456, "the witness is unreachable");
+        let said = in_sql_server_words(error, "Sales", "TCP://gamma.corp.example:7022");
+        assert!(said
+            .message
+            .contains("remote server instance 'TCP://gamma.corp.example:7022'"));
     }
 }

@@ -167,6 +167,8 @@ pub enum Query {
         database: String,
         /// `@mode` (which rows; 0, the last row, when not given).
         mode: u32,
+        /// `@update_table = 1`: a row as of now is added first (sp_dbmmonitorupdate).
+        update_table: bool,
     },
 }
 
@@ -396,9 +398,14 @@ impl Estate {
                 // be another database's.
                 Err(crate::errors::sql::database_does_not_exist(database).into())
             }
-            Statement::MonitorResults { database, mode, .. } => Ok(query(Query::MonitorResults {
+            Statement::MonitorResults {
+                database,
+                mode,
+                update_table,
+            } => Ok(query(Query::MonitorResults {
                 database: database.clone(),
                 mode: mode.unwrap_or(0),
+                update_table: *update_table == Some(1),
             })),
         }
     }

@@ -990,11 +990,12 @@ impl Parser<'_> {
         let mut mode = None;
         let mut update_table = None;
         if self.accept(&Kind::Comma) {
-            mode =
-                Some(self.argument("@mode", |parser| parser.small_number("a number for @mode"))?);
+            mode = Some(self.argument("@mode", |parser| {
+                parser.number_up_to(9, "@mode (0 to 9: which rows)")
+            })?);
             if self.accept(&Kind::Comma) {
                 update_table = Some(self.argument("@update_table", |parser| {
-                    parser.small_number("0 or 1 for @update_table")
+                    parser.number_up_to(1, "0 or 1 for @update_table")
                 })?);
             }
         }
@@ -1005,10 +1006,13 @@ impl Parser<'_> {
         })
     }
 
-    /// A number that fits a T-SQL `int` argument.
-    fn small_number(&mut self, what: &str) -> Result<u32, ParseError> {
+    /// A number from 0 to `max`: an argument that selects among a procedure's choices.
+    fn number_up_to(&mut self, max: u32, what: &str) -> Result<u32, ParseError> {
         let (value, column) = self.number(what)?;
-        u32::try_from(value).map_err(|_| error(column, format!("{value} is too large")))
+        u32::try_from(value)
+            .ok()
+            .filter(|&v| v <= max)
+            .ok_or_else(|| error(column, format!("{value} is out of range for {what}")))
     }
 
     /// A procedure argument, optionally named (`@name = value`).

@@ -326,7 +326,8 @@ fn session_commands_are_handed_to_the_protocol_core() {
         query.effect,
         Effect::Query(Query::MonitorResults {
             database: "Sales".into(),
-            mode: 0
+            mode: 0,
+            update_table: false,
         })
     );
     // A database the instance does not have gets 911, not another database's rows.

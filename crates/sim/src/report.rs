@@ -345,6 +345,10 @@ pub struct MonitorSample {
     pub average_delay_ms: f64,
     /// `transactions_per_sec`.
     pub transactions_per_sec: u64,
+    /// `time_behind` as of the sample, microseconds (the rows `sp_dbmmonitorresults` returns;
+    /// not part of spec/cli.md's `monitor`).
+    #[serde(skip)]
+    pub time_behind_us: u64,
 }
 
 /// `queries[]`: the rows one `SELECT` or `EXEC` step returned.
@@ -1206,7 +1210,9 @@ unavailable = "< 15s"
             transaction_delay_ms: 1200,
             average_delay_ms: 0.6,
             transactions_per_sec: 2000,
+            time_behind_us: 59_000_000,
         };
+        // `time_behind_us` serves the procedure's rows only: the spec's names, no more.
         let expected = json!({"at_us": 60000000, "on": "alpha", "role": "principal",
             "mirroring_state": "synchronized", "witness_status": "connected",
             "log_generation_rate_kbs": 3900, "unsent_log_kb": 12, "send_rate_kbs": 3900,

@@ -224,3 +224,42 @@ fn the_final_failover_lsn_is_what_both_partners_hardened() {
     let lsn = report.final_state.failover_lsn.expect("a session exists");
     assert!(lsn > 1_000_000, "final.failover_lsn {lsn}");
 }
+
+// sp_dbmmonitorresults' @mode picks the rows (0 the latest; 1 the last two hours; 6 the last
+// 100 rows) and @update_table = 1 records a row as of the call. The mode was parsed and
+// ignored: every call returned the latest 15 s row.
+#[test]
+fn monitor_results_modes_pick_the_rows() {
+    let report = report_of("monitor-results-modes-pick-the-rows.toml");
+    let recorded = |step: usize| -> Vec<u64> {
+        let query = report
+            .queries
+            .iter()
+            .find(|q| q.step == step)
+            .unwrap_or_else(|| panic!("step {step} ran its query"));
+        let at = query.columns.iter().position(|c| c == "time_recorded");
+        let at = at.expect("time_recorded");
+        query
+            .rows
+            .iter()
+            .map(|row| row[at].as_u64().expect("a number"))
+            .collect()
+    };
+    // The principal's samples so far, newest first.
+    let mut samples: Vec<u64> = report
+        .monitor
+        .iter()
+        .filter(|s| s.on == "alpha" && s.at_us <= 46_000_000)
+        .map(|s| s.at_us)
+        .collect();
+    samples.reverse();
+    assert!(samples.len() >= 3, "{samples:?}");
+    assert_eq!(recorded(12), samples[..1], "no mode: the latest row");
+    assert_eq!(recorded(13), samples, "@mode 1: the last two hours");
+    assert_eq!(recorded(14), samples, "@mode 6: the last 100 rows");
+    assert_eq!(
+        recorded(15),
+        [46_000_000],
+        "@update_table = 1: a row as of the call"
+    );
+}

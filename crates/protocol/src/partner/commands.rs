@@ -443,7 +443,7 @@ impl Partner {
             return Err(principal_only("SET PARTNER TIMEOUT"));
         }
         if seconds > u64::from(TIMEOUT_MAX_SECONDS) {
-            return Err(SqlError::new(1476, format!("TIMEOUT {seconds} is out of range: the partner timeout is at most {TIMEOUT_MAX_SECONDS} seconds")));
+            return Err(SqlError::new(1476, format!("Database mirroring timeout value {seconds} exceeds the maximum value {TIMEOUT_MAX_SECONDS}.")));
         }
         self.require_quorum_peer("SET PARTNER TIMEOUT")?;
         // 0 to 4 become 5 (reference section 3); the cast is safe after the bound check.

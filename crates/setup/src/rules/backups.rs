@@ -402,7 +402,7 @@ impl Estate {
             return Err(sql::log_backup_skipped(set.first_lsn, previous).into());
         }
         if empty && already_covered {
-            return Err(sql::log_too_early(set.last_lsn, point).into());
+            return Err(sql::empty_log_backup_restored_again(set.id).into());
         }
         let mut restored = copy.clone();
         restored.lsn_restored = set.last_lsn;

@@ -6,7 +6,7 @@ use mirror_protocol::{
     MILLISECOND, SECOND,
 };
 
-use super::world::{reset_window, Ev, PageRepair, Process, World, MONITOR_INTERVAL};
+use super::world::{reset_window, Ev, PageRepair, Process, Window, World, MONITOR_INTERVAL};
 use crate::report::{MirroringRole, MonitorSample, WitnessState};
 use crate::scenario::units::{format_drift, format_duration};
 use crate::scenario::{FaultKind, HealScope, SessionState};
@@ -680,43 +680,18 @@ impl World<'_> {
     /// One `sp_dbmmonitorresults` sample per session partner.
     pub fn sample_monitor(&mut self) {
         self.queue.push(self.now + MONITOR_INTERVAL, Ev::Monitor);
-        let window_s = (MONITOR_INTERVAL / SECOND).max(1);
         for n in 0..self.nodes.len() {
             let window = reset_window(&mut self.nodes[n]);
-            let Some(p) = self.nodes[n].session().filter(|p| p.is_running()) else {
+            let Some(sample) = self.monitor_sample(n, &window, MONITOR_INTERVAL) else {
+                continue;
+            };
+            let Some(p) = self.nodes[n].session() else {
                 continue;
             };
             let principal_end = (p.role() == Role::Principal).then(|| p.lsn_end());
-            let unsent = p.send_queue_bytes();
-            self.send_queue_max = self.send_queue_max.max(unsent);
+            self.send_queue_max = self.send_queue_max.max(p.send_queue_bytes());
             let redo = self.nodes[n].log.redo_queue_bytes();
             self.redo_queue_max = self.redo_queue_max.max(redo);
-            let sample = MonitorSample {
-                at_us: self.now / 1000,
-                on: self.nodes[n].name.clone(),
-                role: match p.role() {
-                    Role::Principal => MirroringRole::Principal,
-                    Role::Mirror => MirroringRole::Mirror,
-                },
-                mirroring_state: session_state(p.state()),
-                witness_status: match p.witness_state() {
-                    mirror_protocol::WitnessState::Unknown => WitnessState::Unknown,
-                    mirror_protocol::WitnessState::Connected => WitnessState::Connected,
-                    mirror_protocol::WitnessState::Disconnected => WitnessState::Disconnected,
-                },
-                log_generation_rate_kbs: window.log_generated / 1024 / window_s,
-                unsent_log_kb: unsent / 1024,
-                send_rate_kbs: window.sent / 1024 / window_s,
-                unrestored_log_kb: redo / 1024,
-                recovery_rate_kbs: window.redone / 1024 / window_s,
-                transaction_delay_ms: window.delay / MILLISECOND,
-                average_delay_ms: if window.transactions == 0 {
-                    0.0
-                } else {
-                    (window.delay as f64 / window.transactions as f64) / MILLISECOND as f64
-                },
-                transactions_per_sec: window.transactions / window_s,
-            };
             self.monitor.push(sample);
             if let Some(lsn) = principal_end {
                 let times = &mut self.nodes[n].log_times;
@@ -726,6 +701,52 @@ impl World<'_> {
                 times.push_back((self.now / 1000, lsn));
             }
         }
+    }
+
+    /// Instance `n`'s `sp_dbmmonitorresults` figures as of now, the rates taken over `window`,
+    /// which covers the last `window_ns`; `None` when it holds no running session.
+    pub(super) fn monitor_sample(
+        &self,
+        n: usize,
+        window: &Window,
+        window_ns: u64,
+    ) -> Option<MonitorSample> {
+        let p = self.nodes[n].session().filter(|p| p.is_running())?;
+        // Per second over the window (KB/s for bytes): exact integer division, so a full 15 s
+        // window gives what dividing by 15 gives.
+        let per_second = |amount: u64| {
+            let rate = u128::from(amount) * u128::from(SECOND) / u128::from(window_ns.max(1));
+            u64::try_from(rate).unwrap_or(u64::MAX)
+        };
+        let at_us = self.now / 1000;
+        Some(MonitorSample {
+            at_us,
+            on: self.nodes[n].name.clone(),
+            role: match p.role() {
+                Role::Principal => MirroringRole::Principal,
+                Role::Mirror => MirroringRole::Mirror,
+            },
+            mirroring_state: session_state(p.state()),
+            witness_status: match p.witness_state() {
+                mirror_protocol::WitnessState::Unknown => WitnessState::Unknown,
+                mirror_protocol::WitnessState::Connected => WitnessState::Connected,
+                mirror_protocol::WitnessState::Disconnected => WitnessState::Disconnected,
+            },
+            log_generation_rate_kbs: per_second(window.log_generated / 1024),
+            unsent_log_kb: p.send_queue_bytes() / 1024,
+            send_rate_kbs: per_second(window.sent / 1024),
+            unrestored_log_kb: self.nodes[n].log.redo_queue_bytes() / 1024,
+            recovery_rate_kbs: per_second(window.redone / 1024),
+            transaction_delay_ms: window.delay / MILLISECOND,
+            average_delay_ms: if window.transactions == 0 {
+                0.0
+            } else {
+                (window.delay as f64 / window.transactions as f64) / MILLISECOND as f64
+            },
+            transactions_per_sec: per_second(window.transactions),
+            // A row cannot know of catching up after it was recorded.
+            time_behind_us: self.time_behind(n, p).min(at_us),
+        })
     }
 }
 

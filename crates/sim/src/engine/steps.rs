@@ -144,11 +144,13 @@ impl World<'_> {
             // operator's SUSPEND persists; the repair must not resume it).
             self.end_page_repairs();
         }
+        let mut witness = None;
         if let Some((_, w, port)) = self
             .steps
             .witness_address
             .take_if(|(command, ..)| *command == id)
         {
+            witness = Some(format!("TCP://{}:{port}", self.scenario.instances[w].host));
             if result.is_ok() {
                 for partner in (0..self.nodes.len()).filter(|&p| p != w) {
                     self.session_ports.insert((partner, w), port);
@@ -173,6 +175,8 @@ impl World<'_> {
             }
         }
         if let Some((step, statement, issued)) = self.steps.waiting.remove(&id) {
+            let on = self.scenario.steps[step].on.0;
+            let result = result.map_err(|error| self.in_sql_server_words(on, error, witness));
             // A session command takes at least the time of a catalog change (reference §7).
             self.queue.push(
                 self.now.max(issued + MILLISECOND),
@@ -557,13 +561,12 @@ impl World<'_> {
         let now = self.now;
         let clock = self.clock_of(n);
         let Some(partner) = self.nodes[n].partner.as_mut().filter(|p| !p.is_ended()) else {
-            return Err(SqlError::new(
-                1416,
-                "the database is not configured for database mirroring",
-            ));
+            let error = SqlError::new(1416, "no mirroring session holds this copy");
+            return Err(self.in_sql_server_words(n, error, None));
         };
         self.steps.waiting.insert(id, (i, k, now));
         let result = partner.handle_command(clock, id, command);
+        let result = result.map_err(|error| self.in_sql_server_words(n, error, None));
         if result.is_err() {
             self.steps.waiting.remove(&id);
         } else {
@@ -582,6 +585,24 @@ impl World<'_> {
         }
         self.drain(n);
         result.map(|()| true)
+    }
+
+    /// A session command's error on instance `n` in SQL Server's words, the protocol's rule
+    /// kept in brackets. The remote instance it names is the witness being set (`witness`,
+    /// its address) or else `n`'s partner.
+    fn in_sql_server_words(&self, n: usize, error: SqlError, witness: Option<String>) -> SqlError {
+        let remote = witness.unwrap_or_else(|| {
+            self.nodes[n]
+                .partner
+                .as_ref()
+                .map_or_else(String::new, |p| {
+                    self.scenario.instances[self.index_of(p.partner())]
+                        .host
+                        .clone()
+                })
+        });
+        let database = &self.scenario.database.name;
+        mirror_setup::errors::in_sql_server_words(error, database, &remote)
     }
 
     /// Ends every page repair's hold on the session: the operator's SUSPEND or RESUME decides.
@@ -802,10 +823,9 @@ impl World<'_> {
                 let rows: Vec<_> = record.into_iter().map(|r| self.witness_view(&r)).collect();
                 views::database_mirroring_witnesses_rows(&rows)
             }
-            Query::MonitorResults { .. } => {
-                let sample = self.monitor_view(n);
-                views::monitor_results_rows(&sample.into_iter().collect::<Vec<_>>())
-            }
+            Query::MonitorResults {
+                mode, update_table, ..
+            } => views::monitor_results_rows(&self.monitor_rows(n, mode, update_table)),
         };
         let rows = set
             .rows
@@ -901,21 +921,82 @@ impl World<'_> {
         }
     }
 
-    fn monitor_view(&self, n: usize) -> Option<views::MonitorSample> {
-        let sample = self
-            .monitor
-            .iter()
-            .rev()
-            .find(|s| s.on == self.nodes[n].name)?;
+    /// The rows `EXEC msdb.dbo.sp_dbmmonitorresults db, @mode, @update_table` returns on
+    /// instance `n`, newest first. `@mode` picks them: 0 the latest row; 1 to 5 those of the
+    /// last 2, 4, 8, 24 or 48 hours; 6 to 9 the last 100, 500, 1,000 or 1,000,000 rows.
+    /// `@update_table = 1` first records a row as of now (sp_dbmmonitorupdate), its rates
+    /// taken since the last 15 s sample; otherwise the newest row is the last sample's figures
+    /// with the session's role and states as of now.
+    fn monitor_rows(&self, n: usize, mode: u32, update_table: bool) -> Vec<views::MonitorSample> {
+        let name = &self.nodes[n].name;
+        let mut recorded = self.monitor.iter().rev().filter(|s| &s.on == name);
+        let newest = if update_table {
+            let since = self.monitor.iter().rev().find(|s| &s.on == name);
+            let since_ns = since.map_or(0, |s| s.at_us * 1000);
+            let window = self.nodes[n].window;
+            self.monitor_sample(n, &window, self.now.saturating_sub(since_ns))
+                .map(|sample| self.monitor_row(&sample))
+        } else {
+            recorded
+                .next()
+                .and_then(|sample| self.monitor_view(n, sample))
+        };
+        let Some(newest) = newest else {
+            return Vec::new();
+        };
+        let now_us = self.now / 1000;
+        const HOUR_US: u64 = 3_600_000_000;
+        let (hours, count) = match mode {
+            0 => (None, 1),
+            1 => (Some(2), usize::MAX),
+            2 => (Some(4), usize::MAX),
+            3 => (Some(8), usize::MAX),
+            4 => (Some(24), usize::MAX),
+            5 => (Some(48), usize::MAX),
+            6 => (None, 100),
+            7 => (None, 500),
+            8 => (None, 1_000),
+            _ => (None, 1_000_000),
+        };
+        let since_us = hours.map_or(0, |h| now_us.saturating_sub(h * HOUR_US));
+        std::iter::once(newest)
+            .chain(recorded.map(|sample| self.monitor_row(sample)))
+            .take(count)
+            .take_while(|row| row.time_recorded_us >= since_us)
+            .collect()
+    }
+
+    /// The newest `sp_dbmmonitorresults` row of instance `n`: the figures of its last sample,
+    /// the role and states of its session as of now (none without a session).
+    fn monitor_view(
+        &self,
+        n: usize,
+        sample: &crate::report::MonitorSample,
+    ) -> Option<views::MonitorSample> {
         let p = self.nodes[n].session()?;
         Some(views::MonitorSample {
-            database_name: self.scenario.database.name.clone(),
             role: match p.role() {
                 Role::Principal => mirror_setup::MirroringRole::Principal,
                 Role::Mirror => mirror_setup::MirroringRole::Mirror,
             },
             state: mirroring_state(p.state()),
             witness: witness_state(p.witness_state()),
+            // As of the row's own time: a row cannot know of catching up after it was recorded.
+            time_behind_us: self.time_behind(n, p).min(sample.at_us),
+            ..self.monitor_row(sample)
+        })
+    }
+
+    /// A recorded sample as an `sp_dbmmonitorresults` row.
+    fn monitor_row(&self, sample: &crate::report::MonitorSample) -> views::MonitorSample {
+        views::MonitorSample {
+            database_name: self.scenario.database.name.clone(),
+            role: match sample.role {
+                crate::report::MirroringRole::Principal => mirror_setup::MirroringRole::Principal,
+                crate::report::MirroringRole::Mirror => mirror_setup::MirroringRole::Mirror,
+            },
+            state: recorded_state(sample.mirroring_state),
+            witness: recorded_witness(sample.witness_status),
             log_generation_rate: sample.log_generation_rate_kbs,
             unsent_log: sample.unsent_log_kb,
             send_rate: sample.send_rate_kbs,
@@ -925,10 +1006,9 @@ impl World<'_> {
             transactions_per_sec: sample.transactions_per_sec,
             average_delay: sample.average_delay_ms as u64,
             time_recorded_us: sample.at_us,
-            // As of the row's own time: a row cannot know of catching up after it was recorded.
-            time_behind_us: self.time_behind(n, p).min(sample.at_us),
+            time_behind_us: sample.time_behind_us,
             local_time_us: self.now / 1000,
-        })
+        }
     }
 
     /// `mirroring_failover_lsn` (reference section 2): the latest LSN hardened on both partners,
@@ -956,7 +1036,7 @@ impl World<'_> {
     /// the principal's end of log at each monitor sample, taken as growing evenly between two
     /// samples (and from the start of the run to the first); now when the mirror has all of
     /// it, the oldest sample kept when it lacks even that.
-    fn time_behind(&self, n: usize, p: &Partner) -> u64 {
+    pub(super) fn time_behind(&self, n: usize, p: &Partner) -> u64 {
         let (principal, hardened) = match p.role() {
             Role::Principal => (n, p.lsn_mirror_hardened()),
             Role::Mirror => (self.index_of(p.partner()), p.lsn_hardened()),
@@ -1032,6 +1112,28 @@ fn mirroring_state(s: mirror_protocol::MirroringState) -> views::MirroringState 
         M::Synchronizing => views::MirroringState::Synchronizing,
         M::PendingFailover => views::MirroringState::PendingFailover,
         M::Synchronized => views::MirroringState::Synchronized,
+    }
+}
+
+/// A recorded sample's state as `sp_dbmmonitorresults` shows it. Samples are taken of
+/// sessions only, so never "no session".
+fn recorded_state(s: crate::scenario::SessionState) -> views::MirroringState {
+    use crate::scenario::SessionState as S;
+    match s {
+        S::Suspended => views::MirroringState::Suspended,
+        S::Synchronizing => views::MirroringState::Synchronizing,
+        S::PendingFailover => views::MirroringState::PendingFailover,
+        S::Synchronized => views::MirroringState::Synchronized,
+        S::Disconnected | S::NoSession => views::MirroringState::Disconnected,
+    }
+}
+
+fn recorded_witness(s: crate::report::WitnessState) -> views::WitnessState {
+    use crate::report::WitnessState as W;
+    match s {
+        W::Unknown => views::WitnessState::Unknown,
+        W::Connected => views::WitnessState::Connected,
+        W::Disconnected => views::WitnessState::Disconnected,
     }
 }
 
