@@ -1216,10 +1216,17 @@ impl Partner {
             }
             Message::FailoverGranted { .. } => {} // handled by adoption (the role sequence is higher)
             Message::FailoverDenied { reason } => {
-                self.failover_requested = false;
                 if reason == FailoverDenial::PrincipalConnected {
+                    // Asked again as soon as the witness says it has lost the principal.
+                    self.failover_requested = false;
                     self.witness_sees_principal = true;
                 }
+                // Any other refusal stands until the witness's record changes, which nothing
+                // here announces: asked again at the next ping tick, as an unanswered request
+                // is. Asking at once made a request and a refusal cross the network back and
+                // forth for as long as the outage lasted (687 k requests in
+                // principal-lost-after-exposed-no-failover; found by the model checker's
+                // census, a cycle of two deliveries).
             }
             Message::ForceServiceDenied { reason } => {
                 if reason == FailoverDenial::PrincipalConnected {
@@ -3171,6 +3178,28 @@ mod tests {
             [(W, Message::FailoverRequest { .. })]
         ));
         m
+    }
+
+    // reference §5: a request the witness refuses for its record (here: not SYNCHRONIZED at
+    // those numbers) is asked again at the next ping tick, not at once. Asked at once, the
+    // request and its refusal crossed the network back and forth for the whole outage (687 k
+    // requests in sims/principal-lost-after-exposed-no-failover.toml). A refusal because the
+    // witness still sees the principal waits for the witness to say it lost it, as before.
+    #[test]
+    fn a_refused_failover_request_is_asked_again_at_the_next_tick_only() {
+        let mut m = mirror_awaiting_grant();
+        let denied = Message::FailoverDenied {
+            reason: FailoverDenial::NotSynchronized,
+        };
+        let out = deliver(&mut m, SECOND, env(W, M, conn(M, 0), 1, M, denied));
+        assert!(sent(&out).is_empty(), "not asked again at once: {out:?}");
+        m.handle_timer(2 * SECOND, Timer::Ping);
+        let out = m.take_outputs();
+        let requests = sent(&out)
+            .into_iter()
+            .filter(|(_, body)| matches!(body, Message::FailoverRequest { .. }))
+            .count();
+        assert_eq!(requests, 1, "asked again at the tick: {out:?}");
     }
 
     /// The witness grants `m` an automatic failover to role sequence 1: the change and what
