@@ -242,6 +242,11 @@ pub struct Database {
     /// ONLINE: the LSN the next log backup starts from (the end of the previous one); `None`
     /// while there is no log backup chain (no full backup yet under FULL, or broken by SIMPLE).
     pub log_chain_lsn: Option<u64>,
+    /// RESTORING after it gave up the principal's role (a manual failover, or an old principal
+    /// that learnt of a role change): the log backup chain it had. The chain lives in the log,
+    /// so the new principal takes it over when its take-over completes; cleared once it is
+    /// taken or the copy leaves the session.
+    pub chain_given_up: Option<u64>,
     /// ONLINE: the full backup differentials are taken against.
     pub differential_base: Option<BackupBase>,
     /// The last log backup (its set's id) whose log this copy holds: ONLINE, the last one
@@ -337,6 +342,11 @@ impl Database {
                 assert!(
                     self.recovery_model != RecoveryModel::Simple || self.log_chain_lsn.is_none(),
                     "{}: SIMPLE keeps no log backup chain",
+                    self.name
+                );
+                assert!(
+                    self.chain_given_up.is_none(),
+                    "{}: an ONLINE copy holds its own chain, none given up",
                     self.name
                 );
             }

@@ -287,6 +287,7 @@ impl Estate {
                 restored_base: None,
                 log_restored_since_base: false,
                 log_chain_lsn: None,
+                chain_given_up: None,
                 last_log_backup: None,
                 session_end_covers: None,
                 differential_base: None,
@@ -423,6 +424,7 @@ impl Estate {
         };
         if copy.session().is_none() && copy.state == DatabaseState::Restoring {
             copy.state = DatabaseState::Online;
+            copy.chain_given_up = None;
         }
     }
 
@@ -473,8 +475,12 @@ impl Estate {
         let mut fork = current_principal.fork.clone();
         // Log past the switch point may be discarded, so the next log backup starts there at
         // the latest.
+        // An old principal that took the mirror's role first (a manual failover) gave its
+        // chain up then: the new principal takes it over now (it got 4214 after a manual
+        // failover, and its log never truncated).
         let log_chain_lsn = current_principal
             .log_chain_lsn
+            .or(partner_copy.and_then(|copy| copy.chain_given_up))
             .map(|chain| chain.min(switch.lsn()));
         if let RoleSwitch::ForcedService { .. } = switch {
             fork = self.start_fork(family_guid);
@@ -486,15 +492,20 @@ impl Estate {
         new.state = DatabaseState::Online;
         new.fork = fork.clone();
         new.log_chain_lsn = log_chain_lsn;
+        new.chain_given_up = None;
         new.differential_base = differential_base;
         new.last_log_backup = last_log_backup;
         set_role(new, MirroringRole::Principal);
-        if partner_in_session && old_knows {
+        if partner_in_session {
             let old = self
                 .catalog_mut(&partner)
                 .database_mut(database)
                 .expect("checked above");
-            demote(old, fork);
+            if old_knows {
+                demote(old, fork);
+            }
+            // Taken over: the chain is the new principal's now.
+            old.chain_given_up = None;
         }
         self.assert_invariants();
         Ok(())
@@ -628,7 +639,9 @@ impl Estate {
 fn demote(copy: &mut Database, fork: crate::catalog::RecoveryFork) {
     copy.state = DatabaseState::Restoring;
     copy.fork = fork;
-    copy.log_chain_lsn = None;
+    if let Some(chain) = copy.log_chain_lsn.take() {
+        copy.chain_given_up = Some(chain);
+    }
     set_role(copy, MirroringRole::Mirror);
 }
 

@@ -263,3 +263,30 @@ fn monitor_results_modes_pick_the_rows() {
         "@update_table = 1: a row as of the call"
     );
 }
+
+// A row's `time_behind` is as of its own `time_recorded`: the same row asked three times gives
+// the same figure, about where the mirror had hardened (9.36 s by the events). It followed the
+// mirror's progress at the time of the query (7.7, 10.8, then 15 s), and the log was taken as
+// growing from the start of the run rather than from the workload's start.
+#[test]
+fn a_monitor_rows_time_behind_is_its_own() {
+    let report = report_of("a-monitor-rows-time-behind-is-its-own.toml");
+    let behind: Vec<(u64, u64)> = report
+        .queries
+        .iter()
+        .map(|q| {
+            let column = |name: &str| q.columns.iter().position(|c| c == name).expect(name);
+            let row = &q.rows[0];
+            let number = |at: usize| row[at].as_u64().expect("a number");
+            (
+                number(column("time_recorded")),
+                number(column("time_behind")),
+            )
+        })
+        .collect();
+    assert_eq!(behind.len(), 3, "{behind:?}");
+    assert!(behind.iter().all(|&b| b == behind[0]), "{behind:?}");
+    let (recorded, behind) = behind[0];
+    assert_eq!(recorded, 15_000_000);
+    assert!((9_000_000..10_000_000).contains(&behind), "{behind}");
+}

@@ -217,6 +217,20 @@ fn a_failover_after_total_packet_loss_counts_its_unavailability_from_the_loss() 
     );
 }
 
+// The same from a fault during the setup: alpha powers off at 8 s, the workload starts at
+// 16.4 s, beta serves at 18.6 s. The failover counts from the fault (10.6 s); it read 2.2 s,
+// the run's `unavailable`, which spec/scenario.md counts from the workload's start.
+#[test]
+fn a_failover_before_the_workload_counts_its_unavailability_from_the_fault() {
+    let report = report_of("a-failover-before-the-workload-counts-from-the-fault.toml");
+    let failover = the_failover(&report);
+    assert!(
+        (10_000_000..11_000_000).contains(&failover.unavailable_us),
+        "unavailable {} us",
+        failover.unavailable_us
+    );
+}
+
 // spec/cli.md: `serving`/`not_serving` say when an instance can acknowledge commits; a
 // RESTORING copy cannot. The old principal re-seeded with RESTORE ... WITH NORECOVERY never
 // stopped serving in the report: the split brain ran on until the failback, 31 s too long,

@@ -1215,12 +1215,14 @@ impl Partner {
                 self.exposure = Exposure::Confirmed(report);
             }
             Message::FailoverGranted { .. } => {} // handled by adoption (the role sequence is higher)
-            Message::FailoverDenied { reason } => {
-                if reason == FailoverDenial::PrincipalConnected {
-                    // Asked again as soon as the witness says it has lost the principal.
-                    self.failover_requested = false;
-                    self.witness_sees_principal = true;
-                }
+            Message::FailoverDenied {
+                reason: FailoverDenial::PrincipalConnected,
+            } => {
+                // Asked again as soon as the witness says it has lost the principal.
+                self.failover_requested = false;
+                self.witness_sees_principal = true;
+            }
+            Message::FailoverDenied { .. } => {
                 // Any other refusal stands until the witness's record changes, which nothing
                 // here announces: asked again at the next ping tick, as an unanswered request
                 // is. Asking at once made a request and a refusal cross the network back and

@@ -344,6 +344,7 @@ impl Estate {
             restored_base: Some(base),
             log_restored_since_base: false,
             log_chain_lsn: None,
+            chain_given_up: None,
             differential_base: None,
             last_log_backup: set.log_backup_before,
             session_end_covers: None,
@@ -447,6 +448,7 @@ impl Estate {
             copy.state = DatabaseState::Online;
             copy.log_chain_lsn =
                 (copy.recovery_model != RecoveryModel::Simple).then_some(copy.lsn_restored);
+            copy.chain_given_up = None;
             copy.differential_base = copy.restored_base.take();
             copy.log_restored_since_base = false;
         }

@@ -562,6 +562,7 @@ fn end_mirror_membership(copy: &mut Database, fork: crate::catalog::RecoveryFork
     copy.lsn_restored = hardened;
     copy.log_restored_since_base = true;
     copy.log_chain_lsn = None;
+    copy.chain_given_up = None;
 }
 
 /// A failed connection as the statement's error: a soft failure shows only after the timeout.

@@ -694,11 +694,7 @@ impl World<'_> {
             self.redo_queue_max = self.redo_queue_max.max(redo);
             self.monitor.push(sample);
             if let Some(lsn) = principal_end {
-                let times = &mut self.nodes[n].log_times;
-                if times.len() == super::world::LOG_TIMES_MAX {
-                    times.pop_front();
-                }
-                times.push_back((self.now / 1000, lsn));
+                self.note_log_time(n, lsn);
             }
         }
     }

@@ -981,8 +981,9 @@ impl World<'_> {
             },
             state: mirroring_state(p.state()),
             witness: witness_state(p.witness_state()),
-            // As of the row's own time: a row cannot know of catching up after it was recorded.
-            time_behind_us: self.time_behind(n, p).min(sample.at_us),
+            // `time_behind` is the row's own, as of its `time_recorded`: asked later, it
+            // followed the mirror's progress since (a row recorded at 15 s with 10 MB unsent
+            // said the mirror was current as of 15 s when asked at 29 s).
             ..self.monitor_row(sample)
         })
     }
@@ -1046,9 +1047,16 @@ impl World<'_> {
             return self.now / 1000;
         }
         let times = &self.nodes[principal].log_times;
-        // The samples, preceded by the start of the run while none has been dropped.
+        // The samples, preceded by the start of the run while none has been dropped, and
+        // followed by the end of log now (a sample's own row is computed before its point is
+        // kept: the mirror read as behind the start of the run).
         let start = (times.len() < super::world::LOG_TIMES_MAX).then_some((0, 0));
-        let points: Vec<(u64, u64)> = start.into_iter().chain(times.iter().copied()).collect();
+        let now = (self.now / 1000, principal_end);
+        let points: Vec<(u64, u64)> = start
+            .into_iter()
+            .chain(times.iter().copied())
+            .chain(std::iter::once(now))
+            .collect();
         let Some(before) = points.iter().rposition(|&(_, lsn)| lsn <= hardened) else {
             return points.first().map_or(0, |&(at, _)| at);
         };

@@ -1951,10 +1951,19 @@ impl<'s> World<'s> {
     ) -> Nanos {
         match f.kind {
             FailoverKind::Manual => self.steps.failover_issued_at.unwrap_or(f.at),
-            _ => unserved_since
-                .or(self.last_failure)
-                .unwrap_or(f.at)
-                .min(f.at),
+            _ => {
+                // The run's stretch with nobody serving is counted from the workload's start;
+                // a failure before it (a fault during the setup) is where this one began.
+                let clipped = unserved_since.filter(|&since| Some(since) == self.workload_started);
+                let before_workload = self
+                    .last_failure
+                    .filter(|&fault| clipped.is_some_and(|since| fault <= since));
+                before_workload
+                    .or(unserved_since)
+                    .or(self.last_failure)
+                    .unwrap_or(f.at)
+                    .min(f.at)
+            }
         }
     }
 
@@ -2165,6 +2174,18 @@ impl<'s> World<'s> {
         };
         self.workload_started = Some(self.now);
         self.track_unavailability();
+        // Where each principal's log stands as the clients start: `time_behind` takes the log
+        // as growing evenly between such points, and it grows from here, not from the start of
+        // the run (a mirror 9.4 s behind read 7.4 s).
+        for n in 0..self.nodes.len() {
+            let end = self.nodes[n]
+                .session()
+                .filter(|p| p.role() == Role::Principal)
+                .map(Partner::lsn_end);
+            if let Some(end) = end {
+                self.note_log_time(n, end);
+            }
+        }
         match workload.arrivals {
             Arrivals::OpenLoop { .. } => self.schedule_arrival(),
             Arrivals::ClosedLoop { clients, .. } => {
@@ -2176,6 +2197,16 @@ impl<'s> World<'s> {
         if let Some(interval) = self.scenario.database.log_backup_interval_ns {
             self.after(interval, Ev::LogBackup);
         }
+    }
+
+    /// Principal `n`'s end of log is `end` now: a point for `time_behind` (the oldest goes
+    /// once [`LOG_TIMES_MAX`] are kept).
+    pub(super) fn note_log_time(&mut self, n: usize, end: u64) {
+        let times = &mut self.nodes[n].log_times;
+        if times.len() == LOG_TIMES_MAX {
+            times.pop_front();
+        }
+        times.push_back((self.now / 1000, end));
     }
 
     fn schedule_arrival(&mut self) {
@@ -2510,9 +2541,11 @@ impl<'s> World<'s> {
             }
             self.nodes[n].standalone.pop_front();
             // A database whose session ended (SET PARTNER OFF) goes on at the role sequence it
-            // last held: its commits follow those it acknowledged as principal (they were
-            // judged as role sequence 0's, older than a failover it had itself taken part in).
-            let role_sequence = self.last_role_sequence(n);
+            // serves at: the one it last held as principal, its commits following those it
+            // acknowledged then (they were judged as role sequence 0's, older than a failover
+            // it had itself taken part in), or a recovered copy's own, above the session's
+            // (its `serving` event said 1 and its `acknowledged` events 0).
+            let role_sequence = self.nodes[n].serving_role_sequence;
             self.acknowledge(n, tx, lsn, role_sequence);
         }
     }
@@ -2628,14 +2661,17 @@ impl<'s> World<'s> {
         self.failed += 1;
         if self.record.enabled() {
             let fields = serde_json::json!({"tx": tx, "error": error.number});
-            // The instance the transaction was submitted to (and failed on). A transaction
-            // refused while no running instance holds the principal role was sent nowhere
-            // (`node` is `usize::MAX`, see `submit`): only then is the event's instance null.
-            if pending.node < self.nodes.len() {
-                self.emit(pending.node, "failed", fields);
+            // The instance the transaction was submitted to (and failed on). One refused while
+            // no running instance holds the principal role was sent nowhere (`node` is
+            // `usize::MAX`, see `submit`): its client's connection is still with the instance
+            // it last committed on, or the database's own at first (spec/cli.md keeps a null
+            // instance for faults).
+            let node = if pending.node < self.nodes.len() {
+                pending.node
             } else {
-                self.emit_global("failed", fields);
-            }
+                self.clients_with().unwrap_or(self.scenario.database.on.0)
+            };
+            self.emit(node, "failed", fields);
         }
         if let Some(client) = pending.client {
             let wait = self.think().max(CLIENT_RETRY);
