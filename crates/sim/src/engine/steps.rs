@@ -589,16 +589,14 @@ impl World<'_> {
 
     /// A session command's error on instance `n` in SQL Server's words, the protocol's rule
     /// kept in brackets. The remote instance it names is the witness being set (`witness`,
-    /// its address) or else `n`'s partner.
+    /// its address) or else `n`'s partner, by the address its session knows it by.
     fn in_sql_server_words(&self, n: usize, error: SqlError, witness: Option<String>) -> SqlError {
         let remote = witness.unwrap_or_else(|| {
             self.nodes[n]
                 .partner
                 .as_ref()
                 .map_or_else(String::new, |p| {
-                    self.scenario.instances[self.index_of(p.partner())]
-                        .host
-                        .clone()
+                    self.address_of(n, self.index_of(p.partner())).to_string()
                 })
         });
         let database = &self.scenario.database.name;
