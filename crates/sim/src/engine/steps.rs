@@ -67,9 +67,9 @@ pub struct Steps {
     session_start: Option<(CommandId, usize, usize, mirror_setup::ServerAddress)>,
     /// The SET WITNESS under way: (command, witness, the port it names the witness at).
     witness_address: Option<(CommandId, usize, u16)>,
-    /// The operator's SUSPEND and RESUME statements not yet answered. One may be held by a
-    /// take-over and applied long after it was issued.
-    suspensions: std::collections::BTreeSet<CommandId>,
+    /// The operator's SUSPEND statements not yet answered. One may be held by a take-over and
+    /// applied long after it was issued.
+    suspends: std::collections::BTreeSet<CommandId>,
 }
 
 impl World<'_> {
@@ -138,10 +138,12 @@ impl World<'_> {
 
     /// A statement's protocol command finished.
     pub fn command_completed(&mut self, id: CommandId, result: Result<(), SqlError>) {
-        if self.steps.suspensions.remove(&id) && result.is_ok() {
-            // The operator's SUSPEND or RESUME, applied now, takes the session's suspension
-            // over from a page repair that began while it was held (reference section 2: an
-            // operator's SUSPEND persists; the repair must not resume it).
+        if self.steps.suspends.remove(&id) && result.is_ok() {
+            // The operator's SUSPEND, applied now, takes the session's suspension over from a
+            // page repair that began while it was held (reference section 2: an operator's
+            // SUSPEND persists; the repair must not resume it). Not a RESUME: applied before
+            // the repair's own SUSPEND, ending the repair's hold left the session suspended
+            // for good, where the page's arrival resumes it (reference section 6).
             self.end_page_repairs();
         }
         let mut witness = None;
@@ -570,8 +572,8 @@ impl World<'_> {
         if result.is_err() {
             self.steps.waiting.remove(&id);
         } else {
-            if suspension {
-                self.steps.suspensions.insert(id);
+            if command == SessionCommand::Suspend {
+                self.steps.suspends.insert(id);
             }
             if command == SessionCommand::Failover {
                 self.steps.failover_issued_at = Some(now);
