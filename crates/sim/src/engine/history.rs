@@ -263,9 +263,10 @@ impl History {
             }
             if seq == start.role_sequence {
                 let message = format!(
-                    "{} and {} both serve at role sequence {seq} (at {})",
+                    "{} and {} both serve at role sequence {} (at {})",
                     self.name(other),
                     self.name(start.node),
+                    shown_role(seq),
                     at_seconds(start.at)
                 );
                 self.violate("single_principal", message);
@@ -363,11 +364,12 @@ impl History {
             let there = lsn <= s.lsn_end && generation_at(&s.segments, lsn) == Some(generation);
             if !there {
                 problem = Some(format!(
-                    "{} acknowledged a commit at lsn {lsn} (role sequence {role_sequence}) at {}, after {} began serving at role sequence {} without it",
+                    "{} acknowledged a commit at lsn {lsn} (role sequence {}) at {}, after {} began serving at role sequence {} without it",
                     self.name(node),
+                    shown_role(role_sequence),
                     at_seconds(at),
                     self.name(s.node),
-                    s.role_sequence
+                    shown_role(s.role_sequence)
                 ));
                 break;
             }
@@ -465,7 +467,7 @@ impl History {
                     "{} acknowledged commits of {} (role sequence {}) are missing from the last principal's log, the first at lsn {first}",
                     unexcused.len(),
                     self.name(ledger.node),
-                    ledger.role_sequence
+                    shown_role(ledger.role_sequence)
                 ));
             }
         }
@@ -496,6 +498,16 @@ pub fn same_content(a: &[(u64, u64)], b: &[(u64, u64)], lo: u64, hi: u64) -> boo
         }
     }
     true
+}
+
+/// A history role sequence as a message shows it: the session's own number, and which
+/// session when it is not the first (see `Node::role_offset`).
+fn shown_role(role_sequence: u64) -> String {
+    let session_roles = super::world::SESSION_ROLES;
+    match role_sequence / session_roles {
+        0 => role_sequence.to_string(),
+        k => format!("{} of session {}", role_sequence % session_roles, k + 1),
+    }
 }
 
 #[cfg(test)]

@@ -618,7 +618,7 @@ impl World<'_> {
         if self.sessions_started > 0 {
             // A session set up again numbers its roles from 0: the history keeps them above
             // the earlier sessions' (see `Node::role_offset`).
-            let offset = self.role_high + 1;
+            let offset = self.sessions_started * super::world::SESSION_ROLES;
             self.nodes[p].role_offset = offset;
             self.nodes[m].role_offset = offset;
             // The principal serves this newer session: it outranks the copies of older ones.
@@ -777,8 +777,10 @@ impl World<'_> {
         {
             return;
         }
-        // A new line of history: above every role sequence so far, on a fork of its own.
-        let history_role = self.role_high + 1;
+        // A new line of history: above every role sequence of its session so far, on a fork
+        // of its own.
+        let offset = self.nodes[n].role_offset;
+        let history_role = self.role_high.get(&offset).map_or(offset, |&high| high) + 1;
         let role_sequence = history_role - self.nodes[n].role_offset;
         let fork = (0..self.nodes.len())
             .map(|m| self.nodes[m].log.fork())

@@ -198,6 +198,10 @@ pub struct Window {
     pub delay: Nanos,
 }
 
+/// How many role sequences each session has in the history's numbering: session k's role
+/// sequence r is k * SESSION_ROLES + r (see [`Node::role_offset`]).
+pub const SESSION_ROLES: u64 = 1 << 32;
+
 /// One SQL Server instance.
 pub struct Node {
     pub name: String,
@@ -265,7 +269,9 @@ pub struct Node {
     /// up again after SET PARTNER OFF numbers its roles from 0, but the history judges every
     /// session's commits and serving together, so its role sequences must stay above the
     /// earlier sessions'. Per instance: one that never heard of the PARTNER OFF (hung or cut
-    /// off through it) still holds the older session and its numbering.
+    /// off through it) still holds the older session and its numbering. Each session has a
+    /// range of its own ([`SESSION_ROLES`] wide): an older session that goes on (its orphaned
+    /// partner taking over) must not reach the numbers of a newer one.
     pub role_offset: u64,
     /// A former mirror's copy recovered WITH RECOVERY after SET PARTNER OFF, serving alone.
     pub recovered_copy: bool,
@@ -459,8 +465,9 @@ pub struct World<'s> {
     pub session_removed: bool,
     /// Sessions started so far (SET PARTNER on the principal succeeded).
     pub sessions_started: u64,
-    /// The highest role sequence the history has been given (with its offset).
-    pub role_high: u64,
+    /// Per session (by its [`Node::role_offset`]): the highest role sequence the history has
+    /// been given in it (with the offset).
+    pub role_high: BTreeMap<u64, u64>,
     /// While the witness handles a mirror's request: its record before, and the numbers the
     /// request presents (a failover request; `None` for forced service).
     pub pending_grants: BTreeMap<usize, (mirror_protocol::WitnessRecord, Option<Numbers>)>,
@@ -608,7 +615,7 @@ impl<'s> World<'s> {
             session_ports: std::collections::BTreeMap::new(),
             replayed_ticks: Vec::new(),
             sessions_started: 0,
-            role_high: 0,
+            role_high: BTreeMap::new(),
             pending_grants: BTreeMap::new(),
             forced_by_grant: BTreeSet::new(),
             mutant: None,
@@ -654,8 +661,10 @@ impl<'s> World<'s> {
     /// A role sequence of instance `n`'s session as the history counts it (see
     /// [`Node::role_offset`]).
     pub fn history_role(&mut self, n: usize, role_sequence: u64) -> u64 {
-        let r = self.nodes[n].role_offset + role_sequence;
-        self.role_high = self.role_high.max(r);
+        let offset = self.nodes[n].role_offset;
+        let r = offset + role_sequence;
+        let high = self.role_high.entry(offset).or_insert(r);
+        *high = (*high).max(r);
         r
     }
 
