@@ -57,6 +57,11 @@ fn main() -> ExitCode {
         Some(Command::Check(arguments)) => check(arguments),
         Some(Command::Bench(arguments)) => bench::bench(arguments),
     };
+    let exit = if STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        Exit::BadInput
+    } else {
+        exit
+    };
     ExitCode::from(exit as u8)
 }
 
@@ -82,7 +87,24 @@ fn command_line(words: &[&str], mutant: Option<&str>) -> String {
 
 /// Writes to stdout; a closed pipe (`sim ... | head`) is not worth a panic.
 fn print_out(text: &str) {
-    let _ = io::stdout().lock().write_all(text.as_bytes());
+    let mut out = io::stdout().lock();
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if let Err(error) = written {
+        stdout_failed(&error);
+    }
+}
+
+/// Whether writing to stdout failed (other than a closed pipe): the command's output is lost,
+/// so it exits 2 whatever its verdict.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says that stdout could not be written and makes the exit 2. A reader that went away (a
+/// pipe to `head`) takes nothing more: not worth a word, and not a failure of the command.
+fn stdout_failed(error: &io::Error) {
+    if error.kind() != io::ErrorKind::BrokenPipe {
+        print_err(&format!("sim: cannot write to standard output: {error}"));
+        STDOUT_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Writes one message to stderr, ending the line.
@@ -154,13 +176,9 @@ fn run(arguments: &RunArgs) -> Exit {
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
             .and_then(|()| out.flush());
-        // The verdict decides the exit code, as for the human report (spec/cli.md: 1 is for a
-        // failed invariant, expectation or step); an output that cannot be written is said.
+        // A report that cannot be written (a full disk) is lost: exit 2, as for `--events`.
         if let Err(error) = written {
-            // A reader that went away (a closed pipe) takes nothing more: not worth a word.
-            if error.kind() != io::ErrorKind::BrokenPipe {
-                print_err(&format!("sim: cannot write the report as JSON: {error}"));
-            }
+            stdout_failed(&error);
         }
     } else {
         let text = report::render_human(&outcome.report, file);

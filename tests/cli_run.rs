@@ -156,6 +156,29 @@ fn an_unwritable_events_file_is_bad_input_before_the_run() {
     assert!(Path::new(SCENARIO).exists());
 }
 
+// A report that cannot be written (stdout on a full disk) is lost: exit 2 with a message, as
+// for an unwritable `--events`, whatever the verdict. It exited 0 with the report lost (found
+// by the bad-input audit); a reader that closes the pipe early is no failure.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_report_that_cannot_be_written_exits_2() {
+    for arguments in [
+        vec!["run", SCENARIO],
+        vec!["run", SCENARIO, "--json"],
+        vec!["validate", SCENARIO],
+    ] {
+        let full = std::fs::File::create("/dev/full").expect("Linux has /dev/full");
+        let output = Command::new(SIM)
+            .args(&arguments)
+            .stdout(full)
+            .output()
+            .expect("the sim binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains("cannot write"), "{arguments:?}: {stderr}");
+    }
+}
+
 // The brief: nothing a user gives us can corrupt a file of theirs. `--events` naming the
 // scenario replaced the scenario with the event stream (exit 0); `--trace` and `--events`
 // naming one file wrote both into it.

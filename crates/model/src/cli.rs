@@ -179,6 +179,7 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
     let mut text = Text {
         out,
         quiet: args.json,
+        failed: None,
     };
     text.line(&format!(
         "sim check: {} configuration{}, {}{}, {} thread{}{}",
@@ -209,8 +210,24 @@ fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, String> {
         writeln!(text.out, "{object}").map_err(|e| format!("cannot write the report: {e}"))?;
     } else {
         print_verdict(&mut text, &results, pass);
+        text.out
+            .flush()
+            .or_else(ignore_closed_pipe)
+            .map_err(|e| format!("cannot write the report: {e}"))?;
+        if let Some(error) = text.failed {
+            return Err(format!("cannot write the report: {error}"));
+        }
     }
     Ok(i32::from(!pass))
+}
+
+/// A reader that went away (a pipe to `head`) takes nothing more: not an error of the check.
+fn ignore_closed_pipe(error: io::Error) -> io::Result<()> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(error)
+    }
 }
 
 fn parse_mutant(name: Option<&str>) -> Result<Option<Mutant>, String> {
@@ -233,13 +250,16 @@ fn plural(n: usize) -> &'static str {
 struct Text<'a> {
     out: &'a mut dyn Write,
     quiet: bool,
+    /// The first error writing it (a full disk): the check then exits 2, its report lost.
+    failed: Option<io::Error>,
 }
 
 impl Text<'_> {
     fn line(&mut self, line: &str) {
-        if !self.quiet {
-            // A closed stdout (a pipe to `head`) is not an error of the check.
-            let _ = writeln!(self.out, "{line}");
+        if !self.quiet && self.failed.is_none() {
+            if let Err(error) = writeln!(self.out, "{line}").or_else(ignore_closed_pipe) {
+                self.failed = Some(error);
+            }
         }
     }
 }

@@ -702,6 +702,21 @@ impl Resolver<'_> {
         Ok(value.get_ref().clone())
     }
 
+    /// A name the reports print as it is (an instance, a host, an account, the database): not
+    /// empty, and without control characters, which could forge a line of the human report
+    /// (a newline, a carriage return, a terminal escape).
+    fn plain_name(&self, key: &str, value: &serde_spanned::Spanned<String>) -> Resolved<String> {
+        let name = self.not_empty(key, value)?;
+        if name.chars().any(char::is_control) {
+            return Err(self.rule(
+                value.span(),
+                key,
+                "must not hold control characters (a newline, a tab, an escape)",
+            ));
+        }
+        Ok(name)
+    }
+
     /// A number in (0, 1] (`lower_inclusive` false) or [0, 1].
     fn fraction(&self, key: &str, value: &RawValue, lower_inclusive: bool) -> Resolved<f64> {
         #[allow(clippy::cast_precision_loss)] // an integer fraction is 0 or 1, or out of range
@@ -835,7 +850,7 @@ impl Resolver<'_> {
 
     fn one_instance(&self, number: usize, raw: &RawInstance) -> Resolved<Instance> {
         let key = |field: &str| format!("instance {number}: {field}");
-        let name = self.not_empty(&key("name"), &raw.name)?;
+        let name = self.plain_name(&key("name"), &raw.name)?;
         if name == "none" {
             return Err(self.rule(
                 raw.name.span(),
@@ -867,11 +882,11 @@ impl Resolver<'_> {
         };
         // Defaults from the name, as spec/scenario.md shows them for alpha.
         let host = match &raw.host {
-            Some(host) => self.not_empty(&key("host"), host)?,
+            Some(host) => self.plain_name(&key("host"), host)?,
             None => format!("{name}.{HOST_DEFAULT_DOMAIN}"),
         };
         let service_account = match &raw.service_account {
-            Some(account) => self.not_empty(&key("service_account"), account)?,
+            Some(account) => self.plain_name(&key("service_account"), account)?,
             None => format!("{SERVICE_ACCOUNT_DEFAULT_PREFIX}{name}"),
         };
         Ok(Instance {
@@ -964,7 +979,7 @@ impl Resolver<'_> {
             |key, value| self.positive(key, value, &SIZE),
         )?;
         let name = match &raw.name {
-            Some(name) => self.not_empty("database.name", name)?,
+            Some(name) => self.plain_name("database.name", name)?,
             None => DATABASE_NAME_DEFAULT.to_string(),
         };
         // The first instance: instances are resolved before the database, and there is one.
