@@ -197,9 +197,18 @@ impl World<'_> {
         // The history's role sequences, which keep growing across sessions set up again.
         let starts = &self.history.serve_starts;
         let serving_at = self.last_served_role(serving);
-        // A newer role sequence has served: the one serving at the end is stale, either the old
-        // principal of a split brain or one that was paused (hung) through the role change.
-        match starts.iter().max_by_key(|s| (s.role_sequence, s.at)) {
+        // A newer role sequence of the same session has served: the one serving at the end is
+        // stale, either the old principal of a split brain or one that was paused (hung)
+        // through the role change. Another session's copy is another database: the one serving
+        // at the end is the one spec/scenario.md names, and what is judged against (a later
+        // session's principal down at the end made the report name one copy and judge the
+        // commits against the other's log).
+        let session = |role_sequence: u64| role_sequence / super::world::SESSION_ROLES;
+        match starts
+            .iter()
+            .filter(|s| session(s.role_sequence) == session(serving_at))
+            .max_by_key(|s| (s.role_sequence, s.at))
+        {
             Some(newest) if newest.role_sequence > serving_at => Some(newest.node),
             _ => Some(serving),
         }
@@ -300,11 +309,19 @@ impl World<'_> {
         let last_principal = principal
             .filter(|&n| self.session_of(n).is_some())
             .or_else(|| by_role(Role::Principal));
+        // The named principal's own session: its partner is the mirror, whatever other session
+        // runs beside it (two sessions after PARTNER OFF: the report paired one session's
+        // principal with the other's mirror).
+        let own_mirror = principal
+            .filter(|&p| last_principal == Some(p))
+            .and_then(|p| self.session_of(p))
+            .map(|view| self.index_of(view.partner()))
+            .filter(|&m| self.session_of(m).is_some_and(|v| v.role() == Role::Mirror));
         // An old principal that is down or cut off has not learnt of the role change yet: its
         // own view still says principal, but in the session it is the mirror, the new
         // principal's partner (the spec's example after an automatic failover), unless it still
         // serves (a split brain after forced service: two principals, no mirror).
-        let mirror = by_role(Role::Mirror).or_else(|| {
+        let mirror = own_mirror.or_else(|| by_role(Role::Mirror)).or_else(|| {
             let p = last_principal?;
             let m = self.index_of(self.session_of(p)?.partner());
             (m != p && self.session_of(m).is_some() && !self.serves_at_end(m)).then_some(m)
