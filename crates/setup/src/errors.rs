@@ -92,7 +92,7 @@ pub enum SetupError {
 
 /// SQL Server's errors, one constructor per number, named by what went wrong.
 pub(crate) mod sql {
-    use super::SqlError;
+    use super::{text, SqlError};
     use crate::statement::ServerAddress;
 
     pub fn database_does_not_exist(database: &str) -> SqlError {
@@ -137,18 +137,15 @@ pub(crate) mod sql {
     }
 
     pub fn not_configured_for_mirroring(database: &str, detail: &str) -> SqlError {
-        SqlError::new(
-            1416,
-            format!("Database \"{database}\" is not configured for database mirroring. {detail}"),
-        )
+        SqlError::new(1416, format!("{} {detail}", text::not_configured(database)))
     }
 
     pub fn address_unreachable(address: &ServerAddress, detail: &str) -> SqlError {
-        SqlError::new(1418, format!("The server network address \"{address}\" can not be reached or does not exist. Check the network address name and that the ports for the local and remote endpoints are operational. [{detail}]"))
+        SqlError::new(1418, format!("{} [{detail}]", text::unreachable(address)))
     }
 
     pub fn witness_needs_interconnection(detail: &str) -> SqlError {
-        SqlError::new(1426, format!("To issue ALTER DATABASE SET WITNESS, all three server instances must be interconnected, and the mirror database must be caught up. When these conditions are met, reissue the command. [{detail}]"))
+        SqlError::new(1426, format!("{} [{detail}]", text::not_interconnected()))
     }
 
     pub fn witness_is_a_partner(address: &ServerAddress) -> SqlError {
@@ -176,7 +173,7 @@ pub(crate) mod sql {
     }
 
     pub fn principal_only(database: &str) -> SqlError {
-        SqlError::new(1470, format!("The alter database for this partner config values may only be initiated on the current principal server for database \"{database}\"."))
+        SqlError::new(1470, text::principal_only(database))
     }
 
     pub fn insufficient_log_on_mirror(database: &str) -> SqlError {
@@ -298,6 +295,32 @@ pub(crate) mod sql {
     }
 }
 
+/// SQL Server's text of the errors both the catalog ([`sql`]) and the protocol core
+/// ([`in_sql_server_words`]) raise, without the rule that failed.
+mod text {
+    use std::fmt::Display;
+
+    /// 1416.
+    pub fn not_configured(database: &str) -> String {
+        format!("Database \"{database}\" is not configured for database mirroring.")
+    }
+
+    /// 1418.
+    pub fn unreachable(address: impl Display) -> String {
+        format!("The server network address \"{address}\" can not be reached or does not exist. Check the network address name and that the ports for the local and remote endpoints are operational.")
+    }
+
+    /// 1426.
+    pub fn not_interconnected() -> String {
+        "To issue ALTER DATABASE SET WITNESS, all three server instances must be interconnected, and the mirror database must be caught up. When these conditions are met, reissue the command.".to_string()
+    }
+
+    /// 1470.
+    pub fn principal_only(database: &str) -> String {
+        format!("The alter database for this partner config values may only be initiated on the current principal server for database \"{database}\".")
+    }
+}
+
 /// SQL Server's own words for an error the protocol core raised on a session command, with
 /// the protocol's account of the rule that failed kept in brackets (the protocol knows no
 /// database names). `database` is the mirrored database; `remote` names the server instance
@@ -307,15 +330,15 @@ pub fn in_sql_server_words(error: SqlError, database: &str, remote: &str) -> Sql
     let text = match error.number {
         1404 => "The command failed because the database mirror is busy. Reissue the command later.".to_string(),
         1406 => format!("Unable to force service safely. Remove database mirroring and recover database \"{database}\" to gain access."),
-        1416 => format!("Database \"{database}\" is not configured for database mirroring."),
-        1418 => format!("The server network address \"{remote}\" can not be reached or does not exist. Check the network address name and that the ports for the local and remote endpoints are operational."),
+        1416 => text::not_configured(database),
+        1418 => text::unreachable(remote),
         1422 => format!("The mirror server instance is not caught up to the recent changes to database \"{database}\". Unable to fail over."),
-        1426 => "To issue ALTER DATABASE SET WITNESS, all three server instances must be interconnected, and the mirror database must be caught up. When these conditions are met, reissue the command.".to_string(),
+        1426 => text::not_interconnected(),
         1431 => format!("Neither the partner nor the witness server instance for database \"{database}\" is available. Reissue the command when at least one of the instances becomes available."),
         1447 => format!("ALTER DATABASE \"{database}\" command cannot be executed until both partner server instances are up, running, and connected. Start the partner and reissue the command."),
         1455 => format!("The database mirroring service cannot be forced for database \"{database}\" because the database is not in the correct state to become the principal database."),
         1456 => format!("The ALTER DATABASE command could not be sent to the remote server instance '{remote}'. The database mirroring configuration was not changed. Verify that the server is connected, and try again."),
-        1470 => format!("The alter database for this partner config values may only be initiated on the current principal server for database \"{database}\"."),
+        1470 => text::principal_only(database),
         1477 => format!("The database mirroring safety level must be FULL to manually failover database \"{database}\". Set safety level to FULL and retry."),
         _ => return error,
     };

@@ -931,10 +931,14 @@ impl World<'_> {
     /// with the session's role and states as of now.
     fn monitor_rows(&self, n: usize, mode: u32, update_table: bool) -> Vec<views::MonitorSample> {
         let name = &self.nodes[n].name;
-        let mut recorded = self.monitor.iter().rev().filter(|s| &s.on == name);
+        let mut recorded = self
+            .monitor
+            .iter()
+            .rev()
+            .filter(|s| &s.on == name)
+            .peekable();
         let newest = if update_table {
-            let since = self.monitor.iter().rev().find(|s| &s.on == name);
-            let since_ns = since.map_or(0, |s| s.at_us * 1000);
+            let since_ns = recorded.peek().map_or(0, |s| s.at_us * 1000);
             let window = self.nodes[n].window;
             self.monitor_sample(n, &window, self.now.saturating_sub(since_ns))
                 .map(|sample| self.monitor_row(&sample))
