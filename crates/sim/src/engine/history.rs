@@ -56,8 +56,31 @@ struct Ledger {
     role_sequence: u64,
     /// Recent acknowledged commit LSNs, in order.
     exact: AckLsns,
-    /// Older ones, summarised: count and LSN range.
+    /// Older ones hardened on both partners, summarised per session that hardened them (the
+    /// session as [`session_of_role`] numbers it, count, LSN range): a later session's partners
+    /// are not the earlier one's, and a copy of the earlier session lacks what they hardened.
+    settled: Vec<(u64, u64, u64, u64)>,
+    /// Older ones not known hardened on both, summarised when there were too many to keep
+    /// exactly: count and LSN range. Kept apart from `settled` so that a loss among them
+    /// does not count the settled commits before it as lost too (a copy recovered after SET
+    /// PARTNER OFF counted every commit of the run as lost, from the first).
     summarised: Option<(u64, u64, u64)>,
+    /// Where the generation's writer went on in a session set up again after SET PARTNER OFF
+    /// (its log goes on across sessions): (first commit LSN acknowledged there, the role
+    /// sequence it was acknowledged at, as the history numbers it). One entry per session.
+    later_sessions: Vec<(u64, u64)>,
+}
+
+impl Ledger {
+    /// The role sequence (as the history numbers it) the commit ending at `lsn` was
+    /// acknowledged at.
+    fn role_at(&self, lsn: u64) -> u64 {
+        self.later_sessions
+            .iter()
+            .rev()
+            .find(|&&(from, _)| from <= lsn)
+            .map_or(self.role_sequence, |&(_, role)| role)
+    }
 }
 
 /// A forced service: (new role sequence, fork LSN, the forcing mirror's log generations then).
@@ -134,6 +157,11 @@ pub struct History {
     ledgers: BTreeMap<u64, Ledger>,
     /// Forced services: (new role sequence, fork LSN, the forcing mirror's log generations).
     pub forced: Vec<ForcedService>,
+    /// The role sequences at which a copy recovered after SET PARTNER OFF began serving (its
+    /// new line of history, also listed in `forced`), with the log generation it began: a
+    /// separate database from then on, which ranks above no principal of its old session (see
+    /// `World::last_principal`).
+    pub recovered_lines: BTreeMap<u64, u64>,
     /// Per broken invariant: its first messages, and how many times it broke.
     broken: BTreeMap<&'static str, (Vec<String>, u64)>,
     /// Split brains seen.
@@ -349,6 +377,10 @@ impl History {
             }
             return;
         }
+        let ledger = self.ledgers.get_mut(&generation).expect("inserted above");
+        if session_of_role(role_sequence) > session_of_role(ledger.role_at(lsn)) {
+            ledger.later_sessions.push((lsn, role_sequence));
+        }
         let forced = &self.forced;
         let mut problem = None;
         for s in self.serve_starts.iter().rev() {
@@ -381,12 +413,20 @@ impl History {
 
     /// Drops exact records that can no longer be lost: acknowledged commits of `generation` at
     /// or below `lsn` (hardened on both partners in that generation).
-    pub fn settle_durable(&mut self, generation: u64, lsn: u64) {
+    /// `role_offset` is the settling session's (see `Node::role_offset`).
+    pub fn settle_durable(&mut self, generation: u64, lsn: u64, role_offset: u64) {
+        let session = session_of_role(role_offset);
         if let Some(ledger) = self.ledgers.get_mut(&generation) {
             while ledger.exact.front().is_some_and(|l| l <= lsn) {
                 let l = ledger.exact.pop_front(&self.tx_sizes).expect("checked");
-                let (n, lo, hi) = ledger.summarised.unwrap_or((0, l, l));
-                ledger.summarised = Some((n + 1, lo.min(l), hi.max(l)));
+                match ledger.settled.last_mut() {
+                    Some((s, n, lo, hi)) if *s == session => {
+                        *n += 1;
+                        *lo = (*lo).min(l);
+                        *hi = (*hi).max(l);
+                    }
+                    _ => ledger.settled.push((session, 1, l, l)),
+                }
             }
             ledger.exact.invariants();
         }
@@ -397,7 +437,12 @@ impl History {
     /// acknowledged above the fork LSN of a forced service. Every acknowledged commit missing
     /// is counted as lost (spec/scenario.md, `lost_acknowledged`: "acknowledged commits
     /// missing from the final principal's database"), excused or not.
-    pub fn judge_durability(&mut self, segments: &[(u64, u64)], lsn_end: u64) {
+    ///
+    /// `last_role` is the role sequence the last principal served at: when it is a copy of an
+    /// older session still serving (an orphan of SET PARTNER OFF, or a copy recovered after
+    /// it), the commits acknowledged in a later session are another database's, lost to the
+    /// split brain that PARTNER OFF caused.
+    pub fn judge_durability(&mut self, segments: &[(u64, u64)], lsn_end: u64, last_role: u64) {
         let mut lost = 0;
         let mut lost_by_forced = BTreeMap::new();
         let mut ranges = Vec::new();
@@ -410,7 +455,8 @@ impl History {
                 .iter(&self.tx_sizes)
                 .filter(|&l| !here(l))
                 .collect();
-            if let Some((n, lo, hi)) = ledger.summarised {
+            let settled = ledger.settled.iter().map(|&(_, n, lo, hi)| (n, lo, hi));
+            for (n, lo, hi) in settled.chain(ledger.summarised) {
                 if !(here(lo) && here(hi)) {
                     // Summarised commits are judged as a block (they are old; this only happens
                     // when a very long backlog is lost).
@@ -429,12 +475,19 @@ impl History {
             // case the reference's definition misses).
             // The forced service that lost it: the first after the role sequence that
             // acknowledged it whose fork does not hold it.
+            // A recovered copy's line is ranked by no role sequence: what it lost is whatever
+            // others acknowledged past its fork, when the last principal's log is that line.
+            let ranks_above = |seq: u64, fork_lsn: u64, l: u64| match self.recovered_lines.get(&seq)
+            {
+                Some(&line) => generation_at(segments, fork_lsn + 1) == Some(line),
+                None => seq > ledger.role_at(l),
+            };
             let lost_by = |l: u64| {
                 self.forced
                     .iter()
-                    .filter(|(seq, fork_lsn, segments)| {
-                        *seq > ledger.role_sequence
-                            && (l > *fork_lsn || generation_at(segments, l) != Some(generation))
+                    .filter(|(seq, fork_lsn, forker)| {
+                        ranks_above(*seq, *fork_lsn, l)
+                            && (l > *fork_lsn || generation_at(forker, l) != Some(generation))
                     })
                     .map(|(seq, _, _)| *seq)
                     .min()
@@ -450,6 +503,10 @@ impl History {
                     // Written outside the session, after SET PARTNER OFF: lost to the session
                     // that went on without it.
                     None if self.acknowledged_outside(generation, l) => lost_here.push(l),
+                    // Acknowledged in a session set up after the last principal's.
+                    None if session_of_role(ledger.role_at(l)) > session_of_role(last_role) => {
+                        lost_here.push(l)
+                    }
                     None => unexcused.push(l),
                 }
             }
@@ -498,6 +555,11 @@ pub fn same_content(a: &[(u64, u64)], b: &[(u64, u64)], lo: u64, hi: u64) -> boo
         }
     }
     true
+}
+
+/// The session a history role sequence belongs to (0 for the first; see `Node::role_offset`).
+fn session_of_role(role_sequence: u64) -> u64 {
+    role_sequence / super::world::SESSION_ROLES
 }
 
 /// A history role sequence as a message shows it: the session's own number, and which
@@ -557,14 +619,14 @@ mod tests {
             h.acknowledged(lsn, 0, lsn, 0, lsn, 1);
         }
         h.forced.push((1, 250, vec![(0, 1)]));
-        h.judge_durability(&[(0, 1), (250, 2)], 1000);
+        h.judge_durability(&[(0, 1), (250, 2)], 1000, 1);
         assert_eq!(h.lost, 2);
         assert!(h.verdicts().iter().all(|(_, held, _)| *held));
         // Without the forced service the same loss is a violation.
         let mut h2 = History::default();
         h2.generation(1, 0, 0);
         h2.acknowledged(1, 0, 3, 0, 300, 1);
-        h2.judge_durability(&[(0, 1), (250, 2)], 1000);
+        h2.judge_durability(&[(0, 1), (250, 2)], 1000, 1);
         assert!(h2
             .verdicts()
             .iter()
@@ -588,7 +650,7 @@ mod tests {
         h.acknowledged(35, 0, 3, 0, 300, 1);
         assert_eq!(h.split_brains.len(), 1);
         assert_eq!(h.split_brains[0].cause, SplitCause::PartnerOff);
-        h.judge_durability(&[(0, 1)], 150);
+        h.judge_durability(&[(0, 1)], 150, 0);
         assert_eq!(h.lost, 2);
         assert!(h.verdicts().iter().all(|(_, held, _)| *held));
         // Had it not left the session, the same history breaks both invariants.
@@ -598,7 +660,7 @@ mod tests {
         h2.acknowledged(10, 0, 1, 0, 100, 1);
         h2.serve(start(1, 1, 30, vec![(0, 1)], 150));
         h2.acknowledged(35, 0, 3, 0, 300, 1);
-        h2.judge_durability(&[(0, 1)], 150);
+        h2.judge_durability(&[(0, 1)], 150, 0);
         let broken: Vec<_> = h2
             .verdicts()
             .into_iter()
@@ -606,6 +668,39 @@ mod tests {
             .map(|(n, _, _)| n)
             .collect();
         assert_eq!(broken, vec!["single_principal", "acknowledged_durable"]);
+    }
+
+    // reference section 7: a principal that ran SET PARTNER OFF while cut off and mirrored its
+    // database again began a second session (role sequences from SESSION_ROLES on), its log
+    // going on in the same generation. Its old mirror took over the first session and serves at
+    // the end: the second session's commits are another database's, lost to the split brain,
+    // not a broken `acknowledged_durable`; judged against the second session's log, the same
+    // gap is one.
+    #[test]
+    fn commits_of_a_later_session_are_lost_to_an_older_sessions_copy_not_broken() {
+        let session_2 = crate::engine::world::SESSION_ROLES;
+        let history = || {
+            let mut h = History::default();
+            h.generation(1, 0, 0);
+            h.serve(start(0, 0, 0, vec![(0, 1)], 0));
+            h.acknowledged(10, 0, 1, 0, 100, 1);
+            h.left_session(0, 20);
+            h.acknowledged(25, 0, 2, 0, 200, 1); // outside any session
+            h.joined_session(0, 30);
+            h.acknowledged(35, 0, 3, session_2, 300, 1); // in the second session
+            h
+        };
+        let mut h = history();
+        h.judge_durability(&[(0, 1)], 150, 1);
+        assert_eq!(h.lost, 2);
+        assert!(h.verdicts().iter().all(|(_, held, _)| *held));
+        let mut h2 = history();
+        h2.judge_durability(&[(0, 1)], 250, session_2);
+        assert_eq!(h2.lost, 1);
+        assert!(h2
+            .verdicts()
+            .iter()
+            .any(|(n, held, _)| *n == "acknowledged_durable" && !held));
     }
 
     #[test]

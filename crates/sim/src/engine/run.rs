@@ -204,9 +204,14 @@ impl World<'_> {
         // session's principal down at the end made the report name one copy and judge the
         // commits against the other's log).
         let session = |role_sequence: u64| role_sequence / super::world::SESSION_ROLES;
+        // A copy recovered after SET PARTNER OFF is such another database too, though its line
+        // is numbered in its old session (a recovered copy, mirrored again and down at the end,
+        // had the commits of the old principal serving its clients judged against its log).
+        let recovered = &self.history.recovered_lines;
         match starts
             .iter()
             .filter(|s| session(s.role_sequence) == session(serving_at))
+            .filter(|s| !recovered.contains_key(&s.role_sequence))
             .max_by_key(|s| (s.role_sequence, s.at))
         {
             Some(newest) if newest.role_sequence > serving_at => Some(newest.node),
@@ -326,6 +331,12 @@ impl World<'_> {
             let m = self.index_of(self.session_of(p)?.partner());
             (m != p && self.session_of(m).is_some() && !self.serves_at_end(m)).then_some(m)
         });
+        // A principal serving outside every session that still exists (its partner went on to
+        // another session, or it is a copy of its own) has no session: its own view is of one
+        // that no longer exists, and another session's mirror and state are another
+        // database's.
+        let outside = principal.filter(|&p| self.serves_at_end(p) && self.session_of(p).is_none());
+        let mirror = mirror.filter(|_| outside.is_none());
         // The state as a running partner reports it (a stopped or hung instance's view is
         // frozen); the principal's view first, as `sys.database_mirroring` on it would show.
         let running = |n: &usize| !self.silent(*n);
@@ -334,6 +345,7 @@ impl World<'_> {
             .or(mirror.filter(running))
             .or(last_principal)
             .or(mirror)
+            .filter(|_| outside.is_none())
             .and_then(|n| self.session_of(n));
         let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));
         let name = |n: Option<usize>| n.map_or(NONE.to_string(), |n| self.nodes[n].name.clone());
@@ -361,9 +373,10 @@ impl World<'_> {
                 }
             }),
             // With no session left (SET PARTNER OFF), the role sequence the session last reached.
-            role_sequence: partners
-                .iter()
-                .map(|&n| self.role_sequence_of(n))
+            role_sequence: outside
+                .map(|p| vec![self.last_role_sequence(p)])
+                .unwrap_or_else(|| partners.iter().map(|&n| self.role_sequence_of(n)).collect())
+                .into_iter()
                 .max()
                 .unwrap_or_else(|| {
                     (0..self.nodes.len())
@@ -430,7 +443,10 @@ impl World<'_> {
                 } else {
                     0
                 });
-            self.history.judge_durability(&segments, end);
+            // The role it served at or holds (one still taking over has not served yet).
+            let held = self.nodes[last].role_offset + self.last_role_sequence(last);
+            let last_role = self.last_served_role(last).max(held);
+            self.history.judge_durability(&segments, end, last_role);
             if let RoleHolder::Instance(serving) = principal {
                 if serving.0 != last {
                     // A split brain's old principal still serves: say which log the commits

@@ -791,6 +791,9 @@ impl World<'_> {
         let segments = self.nodes[n].log.segments().to_vec();
         self.history.forced.push((history_role, fork_lsn, segments));
         let generation = self.new_generation(n, role_sequence);
+        self.history
+            .recovered_lines
+            .insert(history_role, generation);
         self.nodes[n].log.start_writing(fork, generation);
         self.nodes[n].generation = generation;
         self.nodes[n].log.lsn_redone = fork_lsn;

@@ -1695,7 +1695,8 @@ impl<'s> World<'s> {
             let both = p
                 .lsn_mirror_hardened()
                 .min(self.nodes[n].log.lsn_hardened());
-            self.history.settle_durable(p_gen, both);
+            let role_offset = self.nodes[n].role_offset;
+            self.history.settle_durable(p_gen, both, role_offset);
         }
     }
 
