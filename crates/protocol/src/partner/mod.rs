@@ -1184,6 +1184,7 @@ impl Partner {
             Message::WitnessHello {
                 sees_principal,
                 config,
+                numbers,
                 ..
             } => {
                 self.witness_sees_principal = sees_principal;
@@ -1200,10 +1201,29 @@ impl Partner {
                     {
                         self.send_to_witness(Message::Config(ours));
                     }
-                    // The witness (re)connected or lost track: report afresh (reference section 4).
-                    self.exposure = Exposure::Unreported;
-                    if !self.needs_exposure() {
-                        self.report_status(SyncState::Synchronized);
+                    // The witness lost track (its record is UNKNOWN): report afresh (reference
+                    // section 4). An exposure it confirmed at these numbers stands: it is
+                    // confirmed once per exposed period and after every reconnection to the
+                    // witness (the connection coming up resets it), not each time the witness
+                    // loses the mirror, and an UNKNOWN record grants no failover. A report still
+                    // out reaches the witness after this hello left it (one connection, in
+                    // order), so its confirmation will be of a record made since. Resetting
+                    // either stopped the principal for one more witness round trip whenever
+                    // the witness lost the mirror (200 ms over a WAN, with SAFETY OFF too).
+                    let exposed_here = self.needs_exposure() && numbers == ours.numbers;
+                    match self.exposure {
+                        Exposure::Confirmed(_) if exposed_here => {
+                            let kept = self.exposure;
+                            self.report_status(SyncState::Unsynchronized);
+                            self.exposure = kept;
+                        }
+                        Exposure::Reported(_) if exposed_here => {}
+                        _ => {
+                            self.exposure = Exposure::Unreported;
+                            if !self.needs_exposure() {
+                                self.report_status(SyncState::Synchronized);
+                            }
+                        }
                     }
                 }
             }
@@ -2554,6 +2574,84 @@ mod tests {
         commit(&mut p, 1, 100);
         assert_eq!(acked(&flushed(&mut p, 100)), vec![1]);
         p.invariants();
+    }
+
+    // reference §4: the witness's state becomes UNKNOWN "when it declares its connection to the
+    // mirror lost ... only a fresh report from the principal makes it known again"; but the
+    // exposure is confirmed "once per exposed period, and again after every reconnection to the
+    // witness". The witness losing the mirror is neither: the principal reports afresh and goes
+    // on serving (it stopped for a witness round trip, 200 ms over a WAN). At other numbers the
+    // confirmation is not the current one, and it waits.
+    #[test]
+    fn a_witness_that_loses_the_mirror_gets_a_fresh_report_without_a_stall() {
+        let exposed = || {
+            let mut p = principal_with_witness();
+            p.handle_command(0, 5, SessionCommand::Safety(Safety::Off))
+                .expect("SAFETY OFF accepted");
+            let Exposure::Reported(report) = p.exposure() else {
+                panic!("SAFETY OFF is reported to the witness: {:?}", p.exposure());
+            };
+            from_peer(&mut p, 0, W, Message::StatusRecorded { report });
+            assert!(p.is_serving());
+            p.take_outputs();
+            p
+        };
+        let hello = |numbers: Numbers| Message::WitnessHello {
+            last_change: None,
+            numbers,
+            config: witness_config(),
+            sees_principal: true,
+        };
+        let mut p = exposed();
+        commit(&mut p, 7, 50);
+        let out = flushed(&mut p, 50);
+        assert_eq!(acked(&out), vec![7]);
+        let numbers = p.config().numbers; // SAFETY OFF bumped the safety sequence
+        let out = from_peer(&mut p, 0, W, hello(numbers));
+        assert!(p.is_serving(), "the confirmed exposure stands: {out:?}");
+        assert!(!out.iter().any(|o| matches!(o, Output::StopServing { .. })));
+        assert!(
+            sent(&out).iter().any(|(to, body)| *to == W
+                && matches!(
+                    body,
+                    Message::Status {
+                        sync: SyncState::Unsynchronized,
+                        ..
+                    }
+                )),
+            "a fresh report makes the witness's record known again: {out:?}"
+        );
+        commit(&mut p, 8, 100);
+        assert_eq!(acked(&flushed(&mut p, 100)), vec![8]);
+        p.invariants();
+
+        let mut p = exposed();
+        let other = Numbers {
+            witness: p.config().numbers.witness + 1,
+            ..p.config().numbers
+        };
+        from_peer(&mut p, 0, W, hello(other));
+        assert!(!matches!(p.exposure(), Exposure::Confirmed(_)));
+
+        // A report still out when the witness lost the mirror reaches it after the hello left:
+        // its confirmation stands for the record made since (it was asked again, a round trip
+        // more).
+        let mut p = principal_with_witness();
+        lose(&mut p, M);
+        let Exposure::Reported(report) = p.exposure() else {
+            panic!("the lost mirror is reported: {:?}", p.exposure());
+        };
+        let numbers = p.config().numbers;
+        let out = from_peer(&mut p, 0, W, hello(numbers));
+        assert_eq!(p.exposure(), Exposure::Reported(report));
+        assert!(
+            !sent(&out)
+                .iter()
+                .any(|(_, body)| matches!(body, Message::Status { .. })),
+            "{out:?}"
+        );
+        from_peer(&mut p, 0, W, Message::StatusRecorded { report });
+        assert!(p.is_serving());
     }
 
     // reference §5: after a forced service, "when the old P reconnects it learns of n+1". A
