@@ -57,6 +57,26 @@ fn the_acceptors_algorithm_preference_wins() {
     );
 }
 
+// reference §7 prerequisite 3: "when preferences differ the accepting endpoint wins", and only
+// REQUIRED against DISABLED "cannot connect": endpoints allowing one algorithm each, AES
+// against the default RC4, connect with the acceptor's (they were refused with 1418).
+#[test]
+fn single_algorithms_that_differ_connect_with_the_acceptors() {
+    let rehearsal = pair(
+        "ENCRYPTION = REQUIRED ALGORITHM AES",
+        "ENCRYPTION = REQUIRED",
+    );
+    let judge = |from: &str, to: &str| {
+        rehearsal
+            .estate
+            .judge_connection(from, SessionPart::Partner, &at(to), SessionPart::Partner)
+            .expect("the acceptor's algorithm is used")
+            .encryption
+    };
+    assert_eq!(judge("alpha", "beta"), Some(Algorithm::Rc4));
+    assert_eq!(judge("beta", "alpha"), Some(Algorithm::Aes));
+}
+
 // reference §7 prerequisite 3: DISABLED talks to SUPPORTED unencrypted, never to REQUIRED.
 #[test]
 fn disabled_encryption_meets_supported_but_not_required() {

@@ -46,7 +46,8 @@ impl Estate {
     }
 
     /// The mirror side: 1452 if the address is this instance; otherwise records the principal's
-    /// address and waits to be contacted. Completes at once (1 ms).
+    /// address and waits to be contacted. Completes at once (reference section 7: it is not
+    /// among the catalog changes that take 1 ms).
     fn prepare_mirror(
         &mut self,
         on: &str,
@@ -63,7 +64,10 @@ impl Estate {
         copy.mirroring = Some(Mirroring::Prepared {
             principal: principal.clone(),
         });
-        Ok(Outcome::catalog())
+        Ok(Outcome {
+            work: Work::Immediate,
+            effect: Effect::None,
+        })
     }
 
     /// The principal side. Starts the session; the statement completes once the mirror has

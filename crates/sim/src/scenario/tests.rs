@@ -92,7 +92,7 @@ on = "alpha"
 recovery_model = "bulk_logged"
 size = "10GiB"
 log_size = "2GiB"
-log_backup_interval = "none"
+log_backup_interval = "None"  # keywords in any case
 
 [[instance]]
 name = "alpha"
@@ -236,7 +236,7 @@ at = "90m"
 kind = "heal"
 
 [expect]
-principal = "none"
+principal = "NONE"
 mirror = "alpha"
 state = "SYNCHRONIZED"
 role_sequence = "1..3"
@@ -736,6 +736,8 @@ fn instance_errors() {
     assert_error(&threads, "0\n", &["redo_threads", "from 1"]);
     let none = replaced(BASE, "name = \"beta\"", "name = \"none\"");
     assert_error(&none, "\"none\"", &["choose another name"]);
+    let none = replaced(BASE, "name = \"beta\"", "name = \"None\"");
+    assert_error(&none, "\"None\"", &["choose another name"]);
     let empty_host = replaced(BASE, "host = \"beta.corp.example\"", "host = \" \"");
     assert_error(
         &empty_host,

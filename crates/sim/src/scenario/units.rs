@@ -602,7 +602,21 @@ impl Comparison {
         } else if let Some(rest) = text.strip_prefix("==").or_else(|| text.strip_prefix('=')) {
             Comparison::Equal(operand(rest)?)
         } else if let Some((low_text, high_text)) = text.split_once("..") {
-            let (low, high) = (operand(low_text)?, operand(high_text)?);
+            let high = operand(high_text)?;
+            // "10..12s": a bare low bound takes the high bound's unit, as one would say it.
+            let unit = high_text
+                .trim()
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+            let low = operand(low_text).or_else(|error| {
+                let bare = low_text.trim();
+                let is_number =
+                    !bare.is_empty() && bare.chars().all(|c| c.is_ascii_digit() || c == '.');
+                if is_number && !unit.is_empty() {
+                    operand(&format!("{bare}{unit}"))
+                } else {
+                    Err(error)
+                }
+            })?;
             if low > high {
                 return Err(ComparisonError::EmptyRange {
                     low: low_text.trim().to_string(),
@@ -876,6 +890,16 @@ mod tests {
                 high: 2 * NANOS_PER_SECOND
             })
         );
+        // A bare low bound takes the high bound's unit ("10..12s" was refused: needs a unit).
+        assert_eq!(
+            Comparison::parse("1..2s", Measure::Duration),
+            Comparison::parse("1s..2s", Measure::Duration)
+        );
+        assert_eq!(
+            Comparison::parse("0.5..2 ms", Measure::Duration),
+            Comparison::parse("500us..2ms", Measure::Duration)
+        );
+        assert!(Comparison::parse("1..2", Measure::Duration).is_err());
     }
 
     #[test]

@@ -792,7 +792,8 @@ impl Resolver<'_> {
         key: &str,
         name: &serde_spanned::Spanned<String>,
     ) -> Resolved<RoleHolder> {
-        if name.get_ref() == "none" {
+        // Keywords are case-insensitive elsewhere ("FULL", "CRASH", state = "NONE").
+        if name.get_ref().eq_ignore_ascii_case("none") {
             return Ok(RoleHolder::Nobody);
         }
         self.instance(key, name).map(RoleHolder::Instance)
@@ -851,11 +852,11 @@ impl Resolver<'_> {
     fn one_instance(&self, number: usize, raw: &RawInstance) -> Resolved<Instance> {
         let key = |field: &str| format!("instance {number}: {field}");
         let name = self.plain_name(&key("name"), &raw.name)?;
-        if name == "none" {
+        if name.eq_ignore_ascii_case("none") {
             return Err(self.rule(
                 raw.name.span(),
                 &key("name"),
-                "\"none\" means no instance in [expect]; choose another name",
+                "\"none\" (in any case) means no instance in [expect]; choose another name",
             ));
         }
         let edition = match &raw.edition {
@@ -1001,7 +1002,14 @@ impl Resolver<'_> {
         let key = "database.log_backup_interval";
         match value {
             None => Ok(Some(LOG_BACKUP_INTERVAL_DEFAULT_NS)),
-            Some(value) if value.get_ref().as_str() == Some("none") => Ok(None),
+            Some(value)
+                if value
+                    .get_ref()
+                    .as_str()
+                    .is_some_and(|text| text.eq_ignore_ascii_case("none")) =>
+            {
+                Ok(None)
+            }
             Some(value) => {
                 let interval =
                     self.duration(key, value)
