@@ -124,9 +124,9 @@ fn seed_procedure_with_certificates_succeeds() {
     assert_eq!(negotiated.encryption, Some(mirror_setup::Algorithm::Aes));
 }
 
-// reference §7 prerequisite 3: the certificate's AUTHORIZATION owner is the login it maps to.
-#[test]
-fn certificate_owned_by_a_login_authorizes_its_presenter() {
+/// alpha and beta, each with a certificate of its own authenticating its endpoint, backed up to
+/// `name.cer` for the other to import.
+fn certificate_endpoints() -> Rehearsal {
     let mut rehearsal = Rehearsal::new();
     for name in ["alpha", "beta"] {
         rehearsal.run(
@@ -138,6 +138,13 @@ fn certificate_owned_by_a_login_authorizes_its_presenter() {
             ),
         );
     }
+    rehearsal
+}
+
+// reference §7 prerequisite 3: the certificate's AUTHORIZATION owner is the login it maps to.
+#[test]
+fn certificate_owned_by_a_login_authorizes_its_presenter() {
+    let mut rehearsal = certificate_endpoints();
     for (on, peer) in [("alpha", "beta"), ("beta", "alpha")] {
         rehearsal.run(
             on,
@@ -160,17 +167,7 @@ fn certificate_owned_by_a_login_authorizes_its_presenter() {
 #[test]
 fn certificate_owned_by_the_login_made_from_it_authorizes_its_presenter() {
     let setup = |make_login: bool| {
-        let mut rehearsal = Rehearsal::new();
-        for name in ["alpha", "beta"] {
-            rehearsal.run(
-                name,
-                &format!(
-                    "CREATE CERTIFICATE {name}_cert WITH SUBJECT = '{name}';
-                     CREATE ENDPOINT Mirroring STATE = STARTED AS TCP (LISTENER_PORT = 7022) FOR DATABASE_MIRRORING (ROLE = PARTNER, AUTHENTICATION = CERTIFICATE {name}_cert);
-                     BACKUP CERTIFICATE {name}_cert TO FILE = '{name}.cer'"
-                ),
-            );
-        }
+        let mut rehearsal = certificate_endpoints();
         for (on, peer) in [("alpha", "beta"), ("beta", "alpha")] {
             rehearsal.run(
                 on,
