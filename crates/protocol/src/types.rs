@@ -144,6 +144,17 @@ pub struct Numbers {
     pub witness: u64,
 }
 
+impl Numbers {
+    /// Whether every number is at most `other`'s: these are `other`'s, or an earlier state of
+    /// the same session that has not yet heard of some of its changes.
+    pub fn not_ahead_of(&self, other: &Numbers) -> bool {
+        self.role <= other.role
+            && self.safety <= other.safety
+            && self.suspend <= other.suspend
+            && self.witness <= other.witness
+    }
+}
+
 /// How a role change came about.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FailoverKind {

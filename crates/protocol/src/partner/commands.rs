@@ -845,13 +845,20 @@ impl Partner {
         self.fail_set_witness(peer, "the witness refused the connection (reset)");
     }
 
-    /// A SET WITNESS still waiting once a silent failure would be noticed fails: the witness
-    /// never answered (its connection, or the Join it was sent: 1418), or the mirror never
-    /// hardened the log that existed when the statement was issued (1426).
+    /// A SET WITNESS still waiting once a silent failure would be noticed fails: the witness's
+    /// connection never came up (1418), or the mirror never hardened the log that existed when
+    /// the statement was issued (1426). One whose Join went out on a connection that is still
+    /// up waits for the answer, as SET PARTNER waits for the mirror: losing that connection
+    /// fails it (1418). A witness far away (2.75 s or more one way) was refused at the deadline
+    /// while its answer was on its way, though reference section 7 gives 1418 only for a
+    /// witness that cannot be reached.
     pub(super) fn check_set_witness_deadline(&mut self, now: Nanos) {
         let Some(pending) = self.set_witness else {
             return;
         };
+        if pending.joined_sent && self.links.is_up(pending.witness) {
+            return;
+        }
         if self.setup_deadline_passed(pending.issued, now) {
             // Which condition never held: the witness's connection and its answer (1418), or
             // the mirror hardening the log that existed when the statement was issued (1426).
@@ -2194,6 +2201,35 @@ mod tests {
         p.handle_timer(11 * SECOND, Timer::Ping);
         assert_eq!(completed(&p.take_outputs(), 2), Some(Err(1418)));
         assert_eq!(p.config().witness, None);
+    }
+
+    // reference §3 and §7: a witness far away whose connection stays up (its pongs arrive) is
+    // reached: SET WITNESS waits for its answer past TIMEOUT plus one ping, as SET PARTNER
+    // waits for a slow mirror (it failed with 1418 at 11 s with the answer on its way).
+    #[test]
+    fn set_witness_whose_witness_answers_slowly_waits_for_the_answer() {
+        let mut p = principal_waiting_for_the_witness_to_record();
+        for second in 1..=15 {
+            let now = second * SECOND;
+            p.handle_timer(now, Timer::Ping);
+            for peer in [M, W] {
+                let pong = Message::Pong {
+                    witness_sees_principal: None,
+                };
+                from_peer(&mut p, now, peer, pong);
+            }
+            assert_eq!(completed(&p.take_outputs(), 2), None, "at {second} s");
+        }
+        let out = from_peer(
+            &mut p,
+            16 * SECOND,
+            W,
+            Message::Joined {
+                witness_sequence: 1,
+            },
+        );
+        assert_eq!(completed(&out, 2), Some(Ok(())));
+        assert_eq!(p.config().witness, Some(W));
     }
 
     // reference §3: a connect request answered by a reset (the witness's process is dead, its

@@ -1207,17 +1207,20 @@ impl Partner {
                     // witness (the connection coming up resets it), not each time the witness
                     // loses the mirror, and an UNKNOWN record grants no failover. A report still
                     // out reaches the witness after this hello left it (one connection, in
-                    // order), so its confirmation will be of a record made since. Resetting
+                    // order), so its confirmation will be of a record made since, also when the
+                    // hello is at numbers older than the report's (the witness lost the mirror
+                    // before the report of a SAFETY OFF or SUSPEND reached it). Resetting
                     // either stopped the principal for one more witness round trip whenever
                     // the witness lost the mirror (200 ms over a WAN, with SAFETY OFF too).
-                    let exposed_here = self.needs_exposure() && numbers == ours.numbers;
+                    let exposed = self.needs_exposure();
                     match self.exposure {
-                        Exposure::Confirmed(_) if exposed_here => {
+                        Exposure::Confirmed(_) if exposed && numbers == ours.numbers => {
                             let kept = self.exposure;
                             self.report_status(SyncState::Unsynchronized);
                             self.exposure = kept;
                         }
-                        Exposure::Reported(_) if exposed_here => {}
+                        Exposure::Reported(_) if exposed && numbers.not_ahead_of(&ours.numbers) => {
+                        }
                         _ => {
                             self.exposure = Exposure::Unreported;
                             if !self.needs_exposure() {
@@ -2650,6 +2653,21 @@ mod tests {
                 .any(|(_, body)| matches!(body, Message::Status { .. })),
             "{out:?}"
         );
+        from_peer(&mut p, 0, W, Message::StatusRecorded { report });
+        assert!(p.is_serving());
+
+        // So does a report of SAFETY OFF the witness had not received when it lost the mirror:
+        // its hello is at the numbers before the change.
+        let mut p = principal_with_witness();
+        let before = p.config().numbers;
+        p.handle_command(0, 5, SessionCommand::Safety(Safety::Off))
+            .expect("SAFETY OFF accepted");
+        let Exposure::Reported(report) = p.exposure() else {
+            panic!("SAFETY OFF is reported: {:?}", p.exposure());
+        };
+        p.take_outputs();
+        let out = from_peer(&mut p, 0, W, hello(before));
+        assert_eq!(p.exposure(), Exposure::Reported(report), "{out:?}");
         from_peer(&mut p, 0, W, Message::StatusRecorded { report });
         assert!(p.is_serving());
     }
