@@ -496,6 +496,7 @@ impl World<'_> {
             return;
         }
         self.nodes[n].paused = false;
+        self.nodes[n].resumed_at = self.now;
         let deferred: Vec<(Nanos, Ev)> = self.nodes[n].deferred.drain(..).collect();
         self.nodes[n].deferred_control.clear();
         self.nodes[n].deferred_submits = 0;

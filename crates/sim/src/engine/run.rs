@@ -127,7 +127,31 @@ impl World<'_> {
         (holds_it && !served).then(|| (change, self.index_of(p.partner())))
     }
 
+    /// Commits still waiting at the end for their mirror's answer, TIMEOUT or more after they
+    /// were issued and hardened locally: from the oldest, no commit could be acknowledged in
+    /// time (as a stall of the mirror's connection still under way at the end).
+    fn finish_late_answers(&mut self) {
+        // Not for a hung principal (its hang is judged as such) nor while another serves.
+        let judged = |n: usize| {
+            !self.nodes[n].paused
+                && !(0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded)
+        };
+        let oldest = self.pending.iter().find(|(_, tx)| {
+            judged(tx.node)
+                && self.nodes[tx.node].resumed_at <= tx.intended
+                && self.mirror_wait_timeout(tx.node).is_some_and(|timeout| {
+                    self.now.saturating_sub(tx.intended) >= timeout
+                        && self.nodes[tx.node].log.lsn_hardened() >= tx.lsn
+                })
+        });
+        if let Some((_, tx)) = oldest {
+            let (from, now) = (tx.intended, self.now);
+            self.note_late_answer(from, now);
+        }
+    }
+
     fn finish_unavailability(&mut self) {
+        self.finish_late_answers();
         if let Some(since) = self
             .workload_started
             .and_then(|start| self.finish_mirror_stall(start))
@@ -182,7 +206,7 @@ impl World<'_> {
     fn last_principal_served(&self) -> Option<usize> {
         let serving = (0..self.nodes.len())
             .filter(|&n| self.nodes[n].serving_recorded)
-            .max_by_key(|&n| self.role_sequence_of(n));
+            .max_by_key(|&n| self.serving_role(n));
         let Some(serving) = serving else {
             // The role sequence each served at, not the one its session holds now: an old
             // principal that has learnt of a forced service holds the new role sequence as the
@@ -196,7 +220,7 @@ impl World<'_> {
         };
         // The history's role sequences, which keep growing across sessions set up again.
         let starts = &self.history.serve_starts;
-        let serving_at = self.last_served_role(serving);
+        let serving_at = self.serving_role(serving);
         // A newer role sequence of the same session has served: the one serving at the end is
         // stale, either the old principal of a split brain or one that was paused (hung)
         // through the role change. Another session's copy is another database: the one serving
@@ -258,6 +282,16 @@ impl World<'_> {
             .session()
             .is_some_and(|q| q.partner() == p.me())
             .then_some(p)
+    }
+
+    /// The role sequence (as the history numbers it) instance `n`, serving, serves at: the one
+    /// it last began serving at, or its session's when it went on serving into a session set
+    /// up again after SET PARTNER OFF (no new start of serving is recorded then: a later
+    /// session's principal serving alone at the end was ranked by its old session's number,
+    /// below its old mirror's failover, and its commits were judged against that mirror's log).
+    fn serving_role(&self, n: usize) -> u64 {
+        let held = self.nodes[n].role_offset + self.role_sequence_of(n);
+        self.last_served_role(n).max(held)
     }
 
     /// The role sequence (as the history numbers it) instance `n` last began serving at.
@@ -445,7 +479,7 @@ impl World<'_> {
                 });
             // The role it served at or holds (one still taking over has not served yet).
             let held = self.nodes[last].role_offset + self.last_role_sequence(last);
-            let last_role = self.last_served_role(last).max(held);
+            let last_role = self.serving_role(last).max(held);
             self.history.judge_durability(&segments, end, last_role);
             if let RoleHolder::Instance(serving) = principal {
                 if serving.0 != last {

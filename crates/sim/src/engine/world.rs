@@ -209,6 +209,8 @@ pub struct Node {
     pub host: String,
     pub process: Process,
     pub paused: bool,
+    /// When it last resumed from a pause (0: never).
+    pub resumed_at: Nanos,
     pub incarnation: u64,
     pub partner: Option<Partner>,
     pub witness: Witness,
@@ -425,6 +427,9 @@ pub struct World<'s> {
     /// The stall of the connection a SYNCHRONIZED FULL principal waits on for its mirror, judged
     /// when it ends ([`World::follow_mirror_stall`]).
     pub mirror_stall: Option<MirrorStall>,
+    /// The current stretch of moments from which a commit waited TIMEOUT or more for its
+    /// mirror's answer (see [`World::note_late_answer`]): (from, until).
+    pub late_answers: Option<(Nanos, Nanos)>,
     pub estate: Estate,
     pub history: History,
     pub record: Recorder,
@@ -523,6 +528,7 @@ impl<'s> World<'s> {
                 host: inst.host.clone(),
                 process: Process::Running,
                 paused: false,
+                resumed_at: 0,
                 incarnation: 0,
                 partner: None,
                 witness: Witness::new(pid),
@@ -605,6 +611,7 @@ impl<'s> World<'s> {
             redo_queue_max: 0,
             unserved_since: None,
             unavailable_max: 0,
+            late_answers: None,
             last_disturbance: 0,
             synchronized_since_disturbance: false,
             last_failure: None,
@@ -2586,6 +2593,18 @@ impl<'s> World<'s> {
         let first_covering = node.flush_times.partition_point(|&(l, _)| l < lsn);
         let flushed_at = node.flush_times.get(first_covering).map(|&(_, t)| t);
         let delay = flushed_at.map_or(0, |t| self.now.saturating_sub(t));
+        // A principal hung meanwhile is judged by its hang (it was silent: not serving, while
+        // another instance may have served); nor is anything while another instance serves.
+        let hung_meanwhile = self.nodes[n].resumed_at > pending.intended;
+        let another_serves =
+            (0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded);
+        let hung_meanwhile = hung_meanwhile || another_serves;
+        if let Some(timeout) = self.mirror_wait_timeout(n).filter(|_| !hung_meanwhile) {
+            let local = flushed_at.map_or(latency, |t| t.saturating_sub(pending.intended));
+            if latency >= timeout && local < timeout {
+                self.note_late_answer(pending.intended, self.now - timeout);
+            }
+        }
         let node = &mut self.nodes[n];
         node.window.transactions += 1;
         node.window.delay += delay;
@@ -2604,6 +2623,43 @@ impl<'s> World<'s> {
                 .saturating_add(self.think())
                 .max(pending.intended.saturating_add(self.client_cycle_min()));
             self.after(next - self.now, Ev::Client { client });
+        }
+    }
+
+    /// TIMEOUT, when `n` is the principal of a session: its commits may wait for its mirror
+    /// (SYNCHRONIZED, or above the switch LSN while SYNCHRONIZING) or for its witness (the
+    /// confirmation of its exposure).
+    pub(super) fn mirror_wait_timeout(&self, n: usize) -> Option<Nanos> {
+        let p = self.nodes[n].session()?;
+        (p.role() == Role::Principal).then(|| p.config().timeout())
+    }
+
+    /// A commit issued at `from` waited TIMEOUT or more past its own log flush, for its mirror
+    /// or its witness, and was acknowledged TIMEOUT after `until`: from `from` to `until`, a
+    /// commit had to wait that long, so the principal was not serving (reference section 4:
+    /// "a principal that would have to wait (for the mirror, for the witness, for quorum) is
+    /// not serving"; the README reads a wait under TIMEOUT as delay). Whatever made it wait: a
+    /// link too thin for the log (a report read 0 acknowledged commits and 0 s unavailable), a
+    /// backlog behind a slow flush, loss. Overlapping stretches make one.
+    pub(super) fn note_late_answer(&mut self, from: Nanos, until: Nanos) {
+        let Some(start) = self.workload_started else {
+            return;
+        };
+        let from = from.max(start);
+        if until <= from {
+            return;
+        }
+        self.late_answers = match self.late_answers {
+            Some((since, end)) if from <= end => Some((since, end.max(until))),
+            previous => {
+                if let Some((since, end)) = previous {
+                    self.unavailable_max = self.unavailable_max.max(end - since);
+                }
+                Some((from, until))
+            }
+        };
+        if let Some((since, end)) = self.late_answers {
+            self.unavailable_max = self.unavailable_max.max(end - since);
         }
     }
 
