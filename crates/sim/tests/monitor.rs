@@ -290,3 +290,48 @@ fn a_monitor_rows_time_behind_is_its_own() {
     assert_eq!(recorded, 15_000_000);
     assert!((9_000_000..10_000_000).contains(&behind), "{behind}");
 }
+
+/// Each query's rows as (column name -> value) maps, with the query's instance.
+fn query_rows(
+    report: &mirror_sim::report::Report,
+) -> Vec<(String, serde_json::Map<String, serde_json::Value>)> {
+    report
+        .queries
+        .iter()
+        .flat_map(|q| {
+            q.rows.iter().map(move |row| {
+                let fields = q.columns.iter().cloned().zip(row.iter().cloned()).collect();
+                (q.on.clone(), fields)
+            })
+        })
+        .collect()
+}
+
+// spec/cli.md: the monitor samples are the sp_dbmmonitorresults figures, and a query shows the
+// rows as of its moment. A row recorded at 30 s, asked after a SUSPEND at 31 s, still says
+// SYNCHRONIZED (4): the newest row took the state of the moment it was asked (SUSPENDED, 0).
+#[test]
+fn a_monitor_row_keeps_the_state_it_was_recorded_with() {
+    let report = report_of("a-monitor-row-keeps-the-state-it-was-recorded-with.toml");
+    let states: Vec<u64> = query_rows(&report)
+        .iter()
+        .filter(|(_, row)| row.get("time_recorded") == Some(&30_000_000.into()))
+        .map(|(_, row)| row["mirroring_state"].as_u64().expect("a number"))
+        .collect();
+    assert_eq!(states, [4, 4, 4], "{states:?}");
+}
+
+// Reference section 6's `time_behind` after an automatic failover: the new principal's mirror
+// holds its log up to the failover LSN, written about 20 s into the run; the row recorded at
+// 45 s said 0, the new principal not having heard from its mirror since.
+#[test]
+fn a_new_principals_time_behind_starts_at_the_failover() {
+    let report = report_of("a-new-principals-time-behind-starts-at-the-failover.toml");
+    let behind: Vec<u64> = query_rows(&report)
+        .iter()
+        .filter(|(on, row)| on == "beta" && row.get("time_recorded") == Some(&45_000_000.into()))
+        .map(|(_, row)| row["time_behind"].as_u64().expect("a number"))
+        .collect();
+    assert_eq!(behind.len(), 1, "{behind:?}");
+    assert!((18_000_000..22_000_000).contains(&behind[0]), "{behind:?}");
+}

@@ -975,26 +975,17 @@ impl World<'_> {
             .collect()
     }
 
-    /// The newest `sp_dbmmonitorresults` row of instance `n`: the figures of its last sample,
-    /// the role and states of its session as of now (none without a session).
+    /// The newest `sp_dbmmonitorresults` row of instance `n`, as recorded (none without a
+    /// session). Its role and states are those of its `time_recorded`, as its figures are: it
+    /// showed the role and states of the moment it was asked, so a row recorded at 30 s said
+    /// SUSPENDED when asked after a SUSPEND at 31 s. `@update_table = 1` records a fresh row.
     fn monitor_view(
         &self,
         n: usize,
         sample: &crate::report::MonitorSample,
     ) -> Option<views::MonitorSample> {
-        let p = self.nodes[n].session()?;
-        Some(views::MonitorSample {
-            role: match p.role() {
-                Role::Principal => mirror_setup::MirroringRole::Principal,
-                Role::Mirror => mirror_setup::MirroringRole::Mirror,
-            },
-            state: mirroring_state(p.state()),
-            witness: witness_state(p.witness_state()),
-            // `time_behind` is the row's own, as of its `time_recorded`: asked later, it
-            // followed the mirror's progress since (a row recorded at 15 s with 10 MB unsent
-            // said the mirror was current as of 15 s when asked at 29 s).
-            ..self.monitor_row(sample)
-        })
+        self.nodes[n].session()?;
+        Some(self.monitor_row(sample))
     }
 
     /// A recorded sample as an `sp_dbmmonitorresults` row.
@@ -1048,7 +1039,10 @@ impl World<'_> {
     /// it, the oldest sample kept when it lacks even that.
     pub(super) fn time_behind(&self, n: usize, p: &Partner) -> u64 {
         let (principal, hardened) = match p.role() {
-            Role::Principal => (n, p.lsn_mirror_hardened()),
+            // At least the failover LSN: a new principal hears of its mirror's hardening only
+            // with the mirror's first acknowledgement, and read as behind the start of the run
+            // until then, though the mirror held everything up to the failover.
+            Role::Principal => (n, p.lsn_mirror_hardened().max(p.failover_lsn())),
             Role::Mirror => (self.index_of(p.partner()), p.lsn_hardened()),
         };
         let principal_end = self.nodes[principal].log.lsn_end();
