@@ -280,7 +280,13 @@ impl History {
             if other == start.node {
                 continue;
             }
-            if self.outside_at(other, start.at) || self.outside_at(start.node, start.at) {
+            // Principals of two sessions at once: one session began after a PARTNER OFF the
+            // other side never heard of, or from a copy recovered after it.
+            let sessions_differ = session_of_role(seq) != session_of_role(start.role_sequence);
+            if sessions_differ
+                || self.outside_at(other, start.at)
+                || self.outside_at(start.node, start.at)
+            {
                 self.split_brains.push(SplitBrain {
                     start: start.at,
                     end: None,
@@ -385,6 +391,12 @@ impl History {
         let mut problem = None;
         for s in self.serve_starts.iter().rev() {
             if s.node == node || s.role_sequence <= role_sequence || s.at > at {
+                continue;
+            }
+            // Another session's principal serves another database (two sessions run side by
+            // side only after a PARTNER OFF one partner never heard of, or a copy recovered and
+            // mirrored again: a split brain of PARTNER OFF, reported as such).
+            if session_of_role(s.role_sequence) != session_of_role(role_sequence) {
                 continue;
             }
             if forced
