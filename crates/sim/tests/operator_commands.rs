@@ -333,3 +333,20 @@ fn forced_service_on_a_restarted_mirror_is_recorded_when_forced() {
     assert_eq!(failover.detected_us, 31_000_000);
     assert_eq!(failover.unavailable_us, 11_500_000, "from the power loss");
 }
+
+// Reference section 4: forcing service while the old principal still runs is a split brain
+// "caused by forced service", also in a session set up again after PARTNER OFF. The principal
+// went on serving into that session without a new start of serving, so the overlap was taken
+// for two sessions' and put down to PARTNER OFF.
+#[test]
+fn forced_service_in_a_session_set_up_again_is_a_split_brain_of_forced_service() {
+    let report = report_of(
+        "forced-service-in-a-session-set-up-again-is-a-split-brain-of-forced-service.toml",
+    );
+    let causes: Vec<&str> = report
+        .split_brain
+        .iter()
+        .map(|s| s.cause.as_str())
+        .collect();
+    assert_eq!(causes, ["forced_service"], "{:?}", report.split_brain);
+}

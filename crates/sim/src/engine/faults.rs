@@ -137,6 +137,7 @@ impl World<'_> {
                 if self.nodes[target.0].running() {
                     self.last_failure = Some(self.now);
                     self.nodes[target.0].paused = true;
+                    self.nodes[target.0].paused_at = self.now;
                     self.record_serving(target.0, "paused");
                 }
             }

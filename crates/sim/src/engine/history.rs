@@ -2,7 +2,7 @@
 //! instance did and when, in true simulated time, and the log content by generation (see
 //! `dblog`), never an instance's opinion of itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mirror_protocol::Nanos;
 
@@ -168,6 +168,8 @@ pub struct History {
     pub split_brains: Vec<SplitBrain>,
     /// Stretches instances spent outside any session, one per SET PARTNER OFF at most.
     pub outside: Vec<Outside>,
+    /// The instances whose last session ended knowingly (see [`History::ended_knowingly`]).
+    knowingly_out: BTreeSet<usize>,
     /// Lost acknowledged commits (computed at the end).
     pub lost: u64,
     /// Their LSN ranges, per generation: (first, last).
@@ -240,6 +242,21 @@ impl History {
         });
     }
 
+    /// Instance `node` ended its session knowingly: its own SET PARTNER OFF, or one it heard
+    /// of. Two copies that both left knowingly are separate databases by the DBA's choice (the
+    /// way reference section 7 removes mirroring and recovers the mirror), not a split brain.
+    pub fn ended_knowingly(&mut self, node: usize) {
+        self.knowingly_out.insert(node);
+    }
+
+    /// Instance `node` still holds a session its partner ended (hung or cut off through the
+    /// PARTNER OFF): what it acknowledges from `at` on is outside any session, and it serves
+    /// unaware of it, a split brain with whoever else serves.
+    pub fn orphaned(&mut self, node: usize, at: Nanos) {
+        self.knowingly_out.remove(&node);
+        self.left_session(node, at);
+    }
+
     /// Instance `node` starts a session again at `at`.
     pub fn joined_session(&mut self, node: usize, at: Nanos) {
         for o in &mut self.outside {
@@ -283,10 +300,15 @@ impl History {
             // Principals of two sessions at once: one session began after a PARTNER OFF the
             // other side never heard of, or from a copy recovered after it.
             let sessions_differ = session_of_role(seq) != session_of_role(start.role_sequence);
-            if sessions_differ
+            let apart = sessions_differ
                 || self.outside_at(other, start.at)
-                || self.outside_at(start.node, start.at)
-            {
+                || self.outside_at(start.node, start.at);
+            let both_knew =
+                self.knowingly_out.contains(&other) && self.knowingly_out.contains(&start.node);
+            if apart && both_knew {
+                continue;
+            }
+            if apart {
                 self.split_brains.push(SplitBrain {
                     start: start.at,
                     end: None,
@@ -316,6 +338,14 @@ impl History {
                 }
             }
         }
+        self.serving
+            .insert(start.node, (start.role_sequence, start.at));
+        self.serve_starts.push(start);
+    }
+
+    /// A node serving already goes on serving at another role sequence (the first of a
+    /// session it set up while serving): no new overlap begins.
+    pub fn serve_on(&mut self, start: ServeStart) {
         self.serving
             .insert(start.node, (start.role_sequence, start.at));
         self.serve_starts.push(start);

@@ -281,9 +281,7 @@ impl World<'_> {
             // The moments from which the answer took TIMEOUT or more were not served.
             let late = self.now.saturating_sub(ended.timeout);
             let from = ended.since.max(start);
-            if late > from {
-                self.unavailable_max = self.unavailable_max.max(late - from);
-            }
+            self.note_unserved(from, late);
             return None;
         }
         Some(ended.since.max(start))

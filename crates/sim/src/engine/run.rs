@@ -137,7 +137,8 @@ impl World<'_> {
                 && !(0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded)
         };
         let oldest = self.pending.iter().find(|(_, tx)| {
-            judged(tx.node)
+            tx.node < self.nodes.len()
+                && judged(tx.node)
                 && self.nodes[tx.node].resumed_at <= tx.intended
                 && self.mirror_wait_timeout(tx.node).is_some_and(|timeout| {
                     self.now.saturating_sub(tx.intended) >= timeout
@@ -146,7 +147,7 @@ impl World<'_> {
         });
         if let Some((_, tx)) = oldest {
             let (from, now) = (tx.intended, self.now);
-            self.note_late_answer(from, now);
+            self.note_unserved(from, now);
         }
     }
 
@@ -159,7 +160,7 @@ impl World<'_> {
             self.unserved_since = Some(self.unserved_since.map_or(since, |s| s.min(since)));
         }
         if let Some(since) = self.unserved_since.take() {
-            self.unavailable_max = self.unavailable_max.max(self.now - since);
+            self.note_unserved(since, self.now);
         }
     }
 

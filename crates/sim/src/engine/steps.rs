@@ -624,6 +624,19 @@ impl World<'_> {
             // The principal serves this newer session: it outranks the copies of older ones.
             let principal = &mut self.nodes[p];
             principal.session_role_served = principal.session_role_served.max(offset);
+            // Serving on into it, it serves at the new session's role sequence 0 from now (a
+            // forced service of this session was put down to PARTNER OFF, and the last
+            // principal was ranked by its old session's number).
+            if principal.serving_recorded {
+                let start = super::history::ServeStart {
+                    node: p,
+                    role_sequence: offset,
+                    at: self.now,
+                    segments: principal.log.segments().to_vec(),
+                    lsn_end: principal.log.lsn_hardened(),
+                };
+                self.history.serve_on(start);
+            }
         }
         self.sessions_started += 1;
         self.history.joined_session(p, self.now);
@@ -734,6 +747,7 @@ impl World<'_> {
         self.nodes[m].partner = None;
         self.emit(m, "session_ended", serde_json::json!({}));
         self.history.left_session(m, self.now);
+        self.history.ended_knowingly(m);
         self.note_state(m);
         let db = self.scenario.database.name.clone();
         let name = self.nodes[m].name.clone();
@@ -1050,16 +1064,44 @@ impl World<'_> {
             return self.now / 1000;
         }
         let times = &self.nodes[principal].log_times;
+        // The log up to the failover LSN was written by the principal before the role change,
+        // now the other partner: its samples up to there come first (a new principal's rows
+        // placed the failover LSN between the start of the run and its own first sample, and
+        // moved it as time went on).
+        let other = if principal == n {
+            self.index_of(p.partner())
+        } else {
+            n
+        };
+        // Its samples up to the failover LSN, and the first past it, when the failover LSN
+        // existed at the latest (as a point at the failover LSN: what it wrote past it may be
+        // another fork's).
+        let failover_lsn = p.failover_lsn();
+        let other_times = &self.nodes[other].log_times;
+        let past = other_times.iter().position(|&(_, lsn)| lsn > failover_lsn);
+        let before_the_change = other_times
+            .iter()
+            .take(past.map_or(other_times.len(), |i| i + 1))
+            .map(|&(at, lsn)| (at, lsn.min(failover_lsn)));
         // The samples, preceded by the start of the run while none has been dropped, and
         // followed by the end of log now (a sample's own row is computed before its point is
         // kept: the mirror read as behind the start of the run).
         let start = (times.len() < super::world::LOG_TIMES_MAX).then_some((0, 0));
         let now = (self.now / 1000, principal_end);
-        let points: Vec<(u64, u64)> = start
+        let mut points: Vec<(u64, u64)> = start
             .into_iter()
+            .chain(before_the_change)
             .chain(times.iter().copied())
             .chain(std::iter::once(now))
             .collect();
+        points.sort_unstable();
+        // One line of history: a point below an earlier one is of another fork.
+        let mut highest = 0;
+        points.retain(|&(_, lsn)| {
+            let keep = lsn >= highest;
+            highest = highest.max(lsn);
+            keep
+        });
         let Some(before) = points.iter().rposition(|&(_, lsn)| lsn <= hardened) else {
             return points.first().map_or(0, |&(at, _)| at);
         };

@@ -209,7 +209,8 @@ pub struct Node {
     pub host: String,
     pub process: Process,
     pub paused: bool,
-    /// When it last resumed from a pause (0: never).
+    /// When it was last paused, and when it last resumed (0: never).
+    pub paused_at: Nanos,
     pub resumed_at: Nanos,
     pub incarnation: u64,
     pub partner: Option<Partner>,
@@ -427,9 +428,8 @@ pub struct World<'s> {
     /// The stall of the connection a SYNCHRONIZED FULL principal waits on for its mirror, judged
     /// when it ends ([`World::follow_mirror_stall`]).
     pub mirror_stall: Option<MirrorStall>,
-    /// The current stretch of moments from which a commit waited TIMEOUT or more for its
-    /// mirror's answer (see [`World::note_late_answer`]): (from, until).
-    pub late_answers: Option<(Nanos, Nanos)>,
+    /// The stretches with no instance serving, however each was found (see [`Unserved`]).
+    pub unserved: Unserved,
     pub estate: Estate,
     pub history: History,
     pub record: Recorder,
@@ -528,6 +528,7 @@ impl<'s> World<'s> {
                 host: inst.host.clone(),
                 process: Process::Running,
                 paused: false,
+                paused_at: 0,
                 resumed_at: 0,
                 incarnation: 0,
                 partner: None,
@@ -611,7 +612,7 @@ impl<'s> World<'s> {
             redo_queue_max: 0,
             unserved_since: None,
             unavailable_max: 0,
-            late_answers: None,
+            unserved: Unserved::default(),
             last_disturbance: 0,
             synchronized_since_disturbance: false,
             last_failure: None,
@@ -1030,10 +1031,11 @@ impl<'s> World<'s> {
                 // What it acknowledges from now on is outside the session (its partner may
                 // never hear of the end, and take over without it).
                 self.history.left_session(n, self.now);
+                self.history.ended_knowingly(n);
                 // So is what a partner still unaware of the end acknowledges (hung or cut off
                 // through it): the session it thinks it serves no longer exists.
                 if let Some(q) = self.orphaned_partner(n) {
-                    self.history.left_session(q, self.now);
+                    self.history.orphaned(q, self.now);
                 }
                 // Removing mirroring is how a DBA brings back a principal that lost quorum: its
                 // copy is a database without mirroring now, and no rule keeps it offline
@@ -2054,6 +2056,10 @@ impl<'s> World<'s> {
             );
         } else {
             self.history.stop_serving(n, self.now);
+            // Where its log ended when it stopped: `time_behind` places a later role change's
+            // failover LSN by it (a principal that lost power wrote no more samples).
+            let end = self.nodes[n].log.lsn_end();
+            self.note_log_time(n, end);
             // The role sequence it served at: a role change stops it while it already knows the
             // new one, and a reader pairs `not_serving` with its `serving`.
             self.emit(
@@ -2128,7 +2134,7 @@ impl<'s> World<'s> {
         match (anyone, self.unserved_since) {
             (false, None) => self.unserved_since = Some(self.now.max(start)),
             (true, Some(since)) => {
-                self.unavailable_max = self.unavailable_max.max(self.now - since);
+                self.note_unserved(since, self.now);
                 self.unserved_since = None;
             }
             _ => {}
@@ -2593,18 +2599,7 @@ impl<'s> World<'s> {
         let first_covering = node.flush_times.partition_point(|&(l, _)| l < lsn);
         let flushed_at = node.flush_times.get(first_covering).map(|&(_, t)| t);
         let delay = flushed_at.map_or(0, |t| self.now.saturating_sub(t));
-        // A principal hung meanwhile is judged by its hang (it was silent: not serving, while
-        // another instance may have served); nor is anything while another instance serves.
-        let hung_meanwhile = self.nodes[n].resumed_at > pending.intended;
-        let another_serves =
-            (0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded);
-        let hung_meanwhile = hung_meanwhile || another_serves;
-        if let Some(timeout) = self.mirror_wait_timeout(n).filter(|_| !hung_meanwhile) {
-            let local = flushed_at.map_or(latency, |t| t.saturating_sub(pending.intended));
-            if latency >= timeout && local < timeout {
-                self.note_late_answer(pending.intended, self.now - timeout);
-            }
-        }
+        self.judge_wait(n, pending.intended, flushed_at);
         let node = &mut self.nodes[n];
         node.window.transactions += 1;
         node.window.delay += delay;
@@ -2634,33 +2629,44 @@ impl<'s> World<'s> {
         (p.role() == Role::Principal).then(|| p.config().timeout())
     }
 
-    /// A commit issued at `from` waited TIMEOUT or more past its own log flush, for its mirror
-    /// or its witness, and was acknowledged TIMEOUT after `until`: from `from` to `until`, a
-    /// commit had to wait that long, so the principal was not serving (reference section 4:
-    /// "a principal that would have to wait (for the mirror, for the witness, for quorum) is
-    /// not serving"; the README reads a wait under TIMEOUT as delay). Whatever made it wait: a
-    /// link too thin for the log (a report read 0 acknowledged commits and 0 s unavailable), a
-    /// backlog behind a slow flush, loss. Overlapping stretches make one.
-    pub(super) fn note_late_answer(&mut self, from: Nanos, until: Nanos) {
+    /// Judges the wait of a commit issued at `intended` on principal `n`, answered (or failed)
+    /// now, its log flushed locally at `flushed_at`. One that waited TIMEOUT or more past its
+    /// own flush, for its mirror or its witness, marks the moments from its issue until TIMEOUT
+    /// before now as not served: a commit issued then had to wait that long (reference
+    /// section 4: "a principal that would have to wait (for the mirror, for the witness, for
+    /// quorum) is not serving"; the README reads a wait under TIMEOUT as delay). Whatever made
+    /// it wait: a link too thin for the log (a report read 0 acknowledged commits and 0 s
+    /// unavailable), a backlog behind a slow flush, loss. A hang of the principal meanwhile is
+    /// not part of the wait (it is judged as a hang: another instance may have served), and
+    /// nothing is judged while another instance serves.
+    pub(super) fn judge_wait(&mut self, n: usize, intended: Nanos, flushed_at: Option<Nanos>) {
+        let Some(timeout) = self.mirror_wait_timeout(n) else {
+            return;
+        };
+        if (0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded) {
+            return;
+        }
+        let node = &self.nodes[n];
+        let hung = if node.resumed_at > intended {
+            node.resumed_at - node.paused_at.max(intended)
+        } else {
+            0
+        };
+        let waited = self.now.saturating_sub(intended).saturating_sub(hung);
+        let local = flushed_at.map_or(waited, |t| t.saturating_sub(intended).saturating_sub(hung));
+        if waited >= timeout && local < timeout {
+            self.note_unserved(intended, self.now - timeout);
+        }
+    }
+
+    /// A stretch with no instance serving, from `from` (not before the workload's start) to
+    /// `until`.
+    pub(super) fn note_unserved(&mut self, from: Nanos, until: Nanos) {
         let Some(start) = self.workload_started else {
             return;
         };
-        let from = from.max(start);
-        if until <= from {
-            return;
-        }
-        self.late_answers = match self.late_answers {
-            Some((since, end)) if from <= end => Some((since, end.max(until))),
-            previous => {
-                if let Some((since, end)) = previous {
-                    self.unavailable_max = self.unavailable_max.max(end - since);
-                }
-                Some((from, until))
-            }
-        };
-        if let Some((since, end)) = self.late_answers {
-            self.unavailable_max = self.unavailable_max.max(end - since);
-        }
+        self.unserved.add(from.max(start), until);
+        self.unavailable_max = self.unavailable_max.max(self.unserved.longest);
     }
 
     /// Adds one commit's latency, in microseconds, to the figures.
@@ -2725,6 +2731,12 @@ impl<'s> World<'s> {
             return;
         };
         self.failed += 1;
+        // A commit that waited TIMEOUT or more before failing had to wait too.
+        if pending.node < self.nodes.len() {
+            let flushed = self.nodes[pending.node].log.lsn_hardened() >= pending.lsn;
+            let flushed_at = flushed.then_some(pending.intended);
+            self.judge_wait(pending.node, pending.intended, flushed_at);
+        }
         if self.record.enabled() {
             let fields = serde_json::json!({"tx": tx, "error": error.number});
             // The instance the transaction was submitted to (and failed on). One refused while
@@ -3018,5 +3030,82 @@ mod tests {
         }
         assert_eq!(serving_via(ServeVia::Resume), "restart");
         assert_eq!(serving_via(ServeVia::Forced), "forced");
+    }
+}
+
+/// The stretches with no instance serving, as a union of intervals: they are found in several
+/// ways (the instances' states as they change, a stall of the mirror's connection judged when it
+/// ends, a commit's wait judged when it is answered or fails), not in time order, and
+/// overlapping ones make one stretch. Only the latest few are kept (memory stays bounded over
+/// any run); the longest is kept apart.
+#[derive(Default)]
+pub struct Unserved {
+    stretches: VecDeque<(Nanos, Nanos)>,
+    /// The longest stretch found so far.
+    pub longest: Nanos,
+}
+
+/// How many disjoint stretches [`Unserved`] keeps.
+const UNSERVED_KEPT: usize = 64;
+
+impl Unserved {
+    /// Adds the stretch from `from` to `until`, merged with those it overlaps or touches.
+    pub fn add(&mut self, from: Nanos, until: Nanos) {
+        if until <= from {
+            return;
+        }
+        let (mut from, mut until) = (from, until);
+        let mut kept = VecDeque::with_capacity(self.stretches.len() + 1);
+        for &(a, b) in &self.stretches {
+            if b < from || a > until {
+                kept.push_back((a, b));
+            } else {
+                from = from.min(a);
+                until = until.max(b);
+            }
+        }
+        let at = kept.partition_point(|&(a, _)| a < from);
+        kept.insert(at, (from, until));
+        while kept.len() > UNSERVED_KEPT {
+            kept.pop_front();
+        }
+        self.stretches = kept;
+        self.longest = self.longest.max(until - from);
+    }
+}
+
+#[cfg(test)]
+mod unserved_tests {
+    use super::Unserved;
+
+    // spec/scenario.md: `unavailable` is the longest stretch with no instance serving. Stretches
+    // found in different ways (a slow answer judged late, the state of the instances) that
+    // overlap or touch are one stretch; they were each taken alone (a thin link's 21 s and a
+    // power loss's 10 s read 21 s, not 31 s).
+    #[test]
+    fn overlapping_stretches_found_out_of_order_make_one() {
+        let mut u = Unserved::default();
+        u.add(30, 40);
+        u.add(9, 30); // judged later, begins earlier, touches
+        assert_eq!(u.longest, 31);
+        u.add(50, 55);
+        u.add(45, 52);
+        assert_eq!(u.longest, 31);
+        u.add(38, 46); // joins the two
+        assert_eq!(u.longest, 46);
+        u.add(70, 70); // empty
+        assert_eq!(u.longest, 46);
+    }
+
+    // Everything bounded: the oldest stretches go, the longest stays.
+    #[test]
+    fn only_the_latest_stretches_are_kept() {
+        let mut u = Unserved::default();
+        u.add(0, 100);
+        for i in 0..1_000 {
+            u.add(1_000 + 10 * i, 1_000 + 10 * i + 5);
+        }
+        assert!(u.stretches.len() <= super::UNSERVED_KEPT);
+        assert_eq!(u.longest, 100);
     }
 }
