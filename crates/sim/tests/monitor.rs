@@ -335,3 +335,24 @@ fn a_new_principals_time_behind_starts_at_the_failover() {
     assert_eq!(behind.len(), 1, "{behind:?}");
     assert!((18_000_000..22_000_000).contains(&behind[0]), "{behind:?}");
 }
+
+// The same after a forced service with the old principal powered off: every row of the new
+// principal says the mirror is current as of about 20 s, when alpha lost power. The failover
+// LSN was placed between the start of the run and the new principal's own samples, and the
+// figure moved back as time went on (32.6, 25.8, 23.1, 22.7 s).
+#[test]
+fn a_new_principals_time_behind_stays_while_its_mirror_is_down() {
+    let report = report_of("a-new-principals-time-behind-stays-while-its-mirror-is-down.toml");
+    let behind: Vec<u64> = query_rows(&report)
+        .iter()
+        .filter(|(on, row)| on == "beta" && row.get("role") == Some(&1.into()))
+        .filter_map(|(_, row)| row.get("time_behind").and_then(|v| v.as_u64()))
+        .collect();
+    assert!(behind.len() >= 4, "{behind:?}");
+    assert!(
+        behind
+            .iter()
+            .all(|&b| (19_000_000..=21_000_000).contains(&b)),
+        "{behind:?}"
+    );
+}
