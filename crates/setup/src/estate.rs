@@ -371,7 +371,7 @@ impl Estate {
                 file,
                 mode,
                 replace,
-            } => self.restore_database(on, database, file, *mode, *replace),
+            } => self.restore_database(on, database, file, *mode, *replace, context),
             Statement::RestoreLog {
                 database,
                 file,

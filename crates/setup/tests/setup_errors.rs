@@ -196,6 +196,22 @@ fn error_3159_restore_over_the_online_database() {
         "RESTORE DATABASE Sales FROM DISK = 'f.bak' WITH NORECOVERY",
         3159,
     );
+    // Log written since the last log backup is the tail that would be lost.
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l.trn'");
+    rehearsal.context.end_of_log_lsn += 5_000;
+    rehearsal.fails(
+        "alpha",
+        "RESTORE DATABASE Sales FROM DISK = 'f.bak' WITH NORECOVERY",
+        3159,
+    );
+    // With its tail in a log backup, nothing is lost: the restore proceeds (a mirror
+    // recovered after PARTNER OFF that wrote nothing is seeded again with the spec's
+    // statements; it failed with 3159).
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'tail.trn'");
+    rehearsal.run(
+        "alpha",
+        "RESTORE DATABASE Sales FROM DISK = 'f.bak' WITH NORECOVERY",
+    );
 }
 
 #[test]

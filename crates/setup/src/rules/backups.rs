@@ -286,8 +286,8 @@ impl Estate {
     /// `RESTORE DATABASE db FROM DISK = 'f' WITH ...` (full or differential): 3201, 3241, 3135
     /// for the file; 3104 onto a database in a mirroring session; a full backup over an
     /// ONLINE database: 3154 another database, 3159 its log tail not backed up (FULL or
-    /// BULK_LOGGED), both unless WITH REPLACE; a differential: 3117 onto a database that is not
-    /// RESTORING, 3136 onto the wrong base.
+    /// BULK_LOGGED: log written since its last log backup), both unless WITH REPLACE; a
+    /// differential: 3117 onto a database that is not RESTORING, 3136 onto the wrong base.
     pub(crate) fn restore_database(
         &mut self,
         on: &str,
@@ -295,6 +295,7 @@ impl Estate {
         file: &str,
         mode: RestoreMode,
         replace: bool,
+        context: &StatementContext,
     ) -> Judged<Outcome> {
         let set = self.backup_to_restore(file, &[BackupKind::Full, BackupKind::Differential])?;
         let existing = self.catalog(on).database(database);
@@ -302,7 +303,17 @@ impl Estate {
             return Err(sql::restore_on_mirrored_database(database).into());
         }
         let restored = match set.kind {
-            BackupKind::Full => self.full_restore(on, database, existing, &set, replace)?,
+            BackupKind::Full => {
+                // Its log is in log backups up to its end (one taken, or the last one its
+                // restores covered, with nothing written since): no tail would be lost.
+                let tail_backed_up = existing.is_some_and(|copy| {
+                    copy.last_log_backup.is_some()
+                        && copy
+                            .log_chain_lsn
+                            .is_some_and(|lsn| lsn >= context.end_of_log_lsn)
+                });
+                self.full_restore(on, database, existing, &set, replace, tail_backed_up)?
+            }
             _ => differential_restore(database, existing, &set)?,
         };
         self.finish_restore(on, restored, mode);
@@ -319,13 +330,14 @@ impl Estate {
         existing: Option<&Database>,
         set: &BackupSet,
         replace: bool,
+        tail_backed_up: bool,
     ) -> Judged<Database> {
         let online = existing.filter(|copy| copy.state == DatabaseState::Online);
         if let Some(copy) = online.filter(|_| !replace) {
             if copy.fork.family_guid != set.fork.family_guid {
                 return Err(sql::backup_of_other_database(database).into());
             }
-            if copy.recovery_model != RecoveryModel::Simple {
+            if copy.recovery_model != RecoveryModel::Simple && !tail_backed_up {
                 return Err(sql::tail_not_backed_up(database).into());
             }
         }
