@@ -356,3 +356,30 @@ fn a_new_principals_time_behind_stays_while_its_mirror_is_down() {
         "{behind:?}"
     );
 }
+
+// A row `@update_table = 1` writes (sp_dbmmonitorupdate) stays in the status table: the latest
+// row at 33 s is the one written at 32 s, and the 50 s call lists it among the 15 s samples. It
+// was returned once and forgotten.
+#[test]
+fn a_row_written_by_update_table_is_kept_for_later_calls() {
+    let report = report_of("a-row-written-by-update-table-is-kept-for-later-calls.toml");
+    let recorded = |at_us: u64| -> Vec<u64> {
+        let query = report
+            .queries
+            .iter()
+            .find(|q| q.on == "alpha" && q.at_us == at_us)
+            .expect("a query then");
+        let column = query
+            .columns
+            .iter()
+            .position(|c| c == "time_recorded")
+            .expect("time_recorded");
+        query
+            .rows
+            .iter()
+            .map(|row| row[column].as_u64().expect("a number"))
+            .collect()
+    };
+    assert_eq!(recorded(33_000_000), [32_000_000]);
+    assert!(recorded(50_000_000).contains(&32_000_000));
+}

@@ -844,7 +844,12 @@ impl World<'_> {
             }
             Query::MonitorResults {
                 mode, update_table, ..
-            } => views::monitor_results_rows(&self.monitor_rows(n, mode, update_table)),
+            } => {
+                let (rows, written) = self.monitor_rows(n, mode, update_table);
+                // The row @update_table = 1 wrote stays in the status table for later calls.
+                self.monitor_updates.extend(written);
+                views::monitor_results_rows(&rows)
+            }
         };
         let rows = set
             .rows
@@ -941,31 +946,43 @@ impl World<'_> {
     }
 
     /// The rows `EXEC msdb.dbo.sp_dbmmonitorresults db, @mode, @update_table` returns on
-    /// instance `n`, newest first. `@mode` picks them: 0 the latest row; 1 to 5 those of the
-    /// last 2, 4, 8, 24 or 48 hours; 6 to 9 the last 100, 500, 1,000 or 1,000,000 rows.
-    /// `@update_table = 1` first records a row as of now (sp_dbmmonitorupdate), its rates
-    /// taken since the last 15 s sample; otherwise the newest row is the last sample's figures
-    /// with the session's role and states as of now.
-    fn monitor_rows(&self, n: usize, mode: u32, update_table: bool) -> Vec<views::MonitorSample> {
+    /// instance `n`, newest first, and the row it wrote, if any. `@mode` picks them: 0 the latest
+    /// row; 1 to 5 those of the last 2, 4, 8, 24 or 48 hours; 6 to 9 the last 100, 500, 1,000
+    /// or 1,000,000 rows. `@update_table = 1` first records a row as of now
+    /// (sp_dbmmonitorupdate), its rates taken since the last row, kept for later calls (not in
+    /// the report's `monitor`, one sample per 15 s); otherwise the newest row is the last one
+    /// recorded, as recorded.
+    fn monitor_rows(
+        &self,
+        n: usize,
+        mode: u32,
+        update_table: bool,
+    ) -> (
+        Vec<views::MonitorSample>,
+        Option<crate::report::MonitorSample>,
+    ) {
         let name = &self.nodes[n].name;
-        let mut recorded = self
+        let mut kept: Vec<&crate::report::MonitorSample> = self
             .monitor
             .iter()
-            .rev()
+            .chain(&self.monitor_updates)
             .filter(|s| &s.on == name)
-            .peekable();
+            .collect();
+        kept.sort_by_key(|s| std::cmp::Reverse(s.at_us));
+        let mut recorded = kept.into_iter().peekable();
+        let mut written = None;
         let newest = if update_table {
             let since_ns = recorded.peek().map_or(0, |s| s.at_us * 1000);
             let window = self.nodes[n].window;
-            self.monitor_sample(n, &window, self.now.saturating_sub(since_ns))
-                .map(|sample| self.monitor_row(&sample))
+            written = self.monitor_sample(n, &window, self.now.saturating_sub(since_ns));
+            written.as_ref().map(|sample| self.monitor_row(sample))
         } else {
             recorded
                 .next()
                 .and_then(|sample| self.monitor_view(n, sample))
         };
         let Some(newest) = newest else {
-            return Vec::new();
+            return (Vec::new(), written);
         };
         let now_us = self.now / 1000;
         const HOUR_US: u64 = 3_600_000_000;
@@ -982,11 +999,12 @@ impl World<'_> {
             _ => (None, 1_000_000),
         };
         let since_us = hours.map_or(0, |h| now_us.saturating_sub(h * HOUR_US));
-        std::iter::once(newest)
+        let rows = std::iter::once(newest)
             .chain(recorded.map(|sample| self.monitor_row(sample)))
             .take(count)
             .take_while(|row| row.time_recorded_us >= since_us)
-            .collect()
+            .collect();
+        (rows, written)
     }
 
     /// The newest `sp_dbmmonitorresults` row of instance `n`, as recorded (none without a

@@ -451,6 +451,9 @@ pub struct World<'s> {
     pub workload_started: Option<Nanos>,
     pub failovers: Vec<FailoverRecord>,
     pub monitor: Vec<crate::report::MonitorSample>,
+    /// Rows `sp_dbmmonitorresults ... @update_table = 1` wrote (the status table keeps them for
+    /// later calls; the report's `monitor` keeps its one sample per 15 s).
+    pub monitor_updates: Vec<crate::report::MonitorSample>,
     pub queries: Vec<crate::report::QueryResult>,
     pub send_queue_max: u64,
     pub redo_queue_max: u64,
@@ -607,6 +610,7 @@ impl<'s> World<'s> {
             workload_started: None,
             failovers: Vec::new(),
             monitor: Vec::new(),
+            monitor_updates: Vec::new(),
             queries: Vec::new(),
             send_queue_max: 0,
             redo_queue_max: 0,
