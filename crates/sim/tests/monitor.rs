@@ -383,3 +383,24 @@ fn a_row_written_by_update_table_is_kept_for_later_calls() {
     assert_eq!(recorded(33_000_000), [32_000_000]);
     assert!(recorded(50_000_000).contains(&32_000_000));
 }
+
+// After a forced service, the old principal back SUSPENDED holds nothing of the new principal's
+// log past the fork: the new principal's row at 45 s says its mirror is current as of about
+// 15 s, when the old principal wrote the fork LSN. It said 45 s, caught up, taking the old
+// principal's log of the abandoned fork for its own.
+#[test]
+fn a_suspended_old_principal_does_not_make_its_successor_caught_up() {
+    let report = report_of("a-suspended-old-principal-does-not-make-its-successor-caught-up.toml");
+    let behind: Vec<u64> = query_rows(&report)
+        .iter()
+        .filter(|(on, row)| on == "beta" && row.get("time_recorded") == Some(&45_000_000.into()))
+        .filter_map(|(_, row)| row.get("time_behind").and_then(|v| v.as_u64()))
+        .collect();
+    assert!(!behind.is_empty(), "{behind:?}");
+    assert!(
+        behind
+            .iter()
+            .all(|&b| (14_000_000..=16_000_000).contains(&b)),
+        "{behind:?}"
+    );
+}

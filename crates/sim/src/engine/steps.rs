@@ -1074,7 +1074,15 @@ impl World<'_> {
             // At least the failover LSN: a new principal hears of its mirror's hardening only
             // with the mirror's first acknowledgement, and read as behind the start of the run
             // until then, though the mirror held everything up to the failover.
-            Role::Principal => (n, p.lsn_mirror_hardened().max(p.failover_lsn())),
+            // Only what the mirror holds of this principal's history: an old principal back
+            // after forced service reports log of its abandoned fork, past the fork LSN (a new
+            // principal read its suspended mirror as caught up).
+            Role::Principal => {
+                let mirror = &self.nodes[self.index_of(p.partner())];
+                let parted = histories_part_at(mirror.log.segments(), self.nodes[n].log.segments());
+                let held = p.lsn_mirror_hardened().min(parted.unwrap_or(u64::MAX));
+                (n, held.max(p.failover_lsn()))
+            }
             Role::Mirror => (self.index_of(p.partner()), p.lsn_hardened()),
         };
         let principal_end = self.nodes[principal].log.lsn_end();
@@ -1120,18 +1128,19 @@ impl World<'_> {
             highest = highest.max(lsn);
             keep
         });
-        let Some(before) = points.iter().rposition(|&(_, lsn)| lsn <= hardened) else {
-            return points.first().map_or(0, |&(at, _)| at);
+        // The first moment the log reached `hardened`: between the last point below it and the
+        // first at or above it (several points may hold the same LSN: a principal that stopped
+        // writing; the first is when it was written).
+        let Some(reached) = points.iter().position(|&(_, lsn)| lsn >= hardened) else {
+            return points.last().map_or(0, |&(at, _)| at);
         };
-        let (at, lsn) = points[before];
-        match points.get(before + 1) {
-            Some(&(next_at, next_lsn)) if next_lsn > lsn => {
-                let share = u128::from(hardened - lsn) * u128::from(next_at - at)
-                    / u128::from(next_lsn - lsn);
-                at + u64::try_from(share).unwrap_or(0)
-            }
-            _ => at,
-        }
+        let (next_at, next_lsn) = points[reached];
+        let Some(&(at, lsn)) = reached.checked_sub(1).and_then(|i| points.get(i)) else {
+            return next_at;
+        };
+        let share =
+            u128::from(hardened - lsn) * u128::from(next_at - at) / u128::from(next_lsn - lsn);
+        at + u64::try_from(share).unwrap_or(0)
     }
 
     /// The address instance `from`'s session names instance `n` by: the one it was set up with
