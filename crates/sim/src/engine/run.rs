@@ -286,10 +286,11 @@ impl World<'_> {
     }
 
     /// The role sequence (as the history numbers it) instance `n`, serving, serves at: the one
-    /// it last began serving at, or its session's when it went on serving into a session set
-    /// up again after SET PARTNER OFF (no new start of serving is recorded then: a later
-    /// session's principal serving alone at the end was ranked by its old session's number,
-    /// below its old mirror's failover, and its commits were judged against that mirror's log).
+    /// it last began serving at, or its session's if higher. A principal that goes on serving
+    /// into a session it sets up again records a start there (`History::serve_on`); before it
+    /// did, a later session's principal serving alone at the end was ranked by its old
+    /// session's number, below its old mirror's failover, and its commits were judged against
+    /// that mirror's log.
     fn serving_role(&self, n: usize) -> u64 {
         let held = self.nodes[n].role_offset + self.role_sequence_of(n);
         self.last_served_role(n).max(held)
