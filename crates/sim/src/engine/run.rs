@@ -367,22 +367,30 @@ impl World<'_> {
             let m = self.index_of(self.session_of(p)?.partner());
             (m != p && self.session_of(m).is_some() && !self.serves_at_end(m)).then_some(m)
         });
-        // A principal serving outside every session that still exists (its partner went on to
-        // another session, or it is a copy of its own) has no session: its own view is of one
-        // that no longer exists, and another session's mirror and state are another
-        // database's.
+        // A principal serving outside every session both partners still hold (its partner ran
+        // PARTNER OFF unheard of, or went on to another session, or it is a copy of its own):
+        // another session's mirror and state are another database's, so `final` is its own
+        // view, as `sys.database_mirroring` on it shows (DISCONNECTED, its partner named), or no
+        // session when it has none (it reported no session while its view, witness and all,
+        // showed one).
         let outside = principal.filter(|&p| self.serves_at_end(p) && self.session_of(p).is_none());
-        let mirror = mirror.filter(|_| outside.is_none());
+        let own_view = outside.and_then(|p| self.nodes[p].session());
+        let mirror = match outside {
+            Some(_) => own_view.map(|v| self.index_of(v.partner())),
+            None => mirror,
+        };
         // The state as a running partner reports it (a stopped or hung instance's view is
         // frozen); the principal's view first, as `sys.database_mirroring` on it would show.
         let running = |n: &usize| !self.silent(*n);
-        let view = last_principal
-            .filter(running)
-            .or(mirror.filter(running))
-            .or(last_principal)
-            .or(mirror)
-            .filter(|_| outside.is_none())
-            .and_then(|n| self.session_of(n));
+        let view = match outside {
+            Some(_) => own_view,
+            None => last_principal
+                .filter(running)
+                .or(mirror.filter(running))
+                .or(last_principal)
+                .or(mirror)
+                .and_then(|n| self.session_of(n)),
+        };
         let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));
         let name = |n: Option<usize>| n.map_or(NONE.to_string(), |n| self.nodes[n].name.clone());
         let witness = view
