@@ -291,17 +291,26 @@ fn a_monitor_rows_time_behind_is_its_own() {
     assert!((9_000_000..10_000_000).contains(&behind), "{behind}");
 }
 
-/// Each query's rows as (column name -> value) maps, with the query's instance.
-fn query_rows(
+/// Column `column` of every query row on instance `on` (any instance when empty) whose
+/// `key` column is `value`.
+fn column_where(
     report: &mirror_sim::report::Report,
-) -> Vec<(String, serde_json::Map<String, serde_json::Value>)> {
+    on: &str,
+    (key, value): (&str, u64),
+    column: &str,
+) -> Vec<u64> {
     report
         .queries
         .iter()
+        .filter(|q| on.is_empty() || q.on == on)
         .flat_map(|q| {
-            q.rows.iter().map(move |row| {
-                let fields = q.columns.iter().cloned().zip(row.iter().cloned()).collect();
-                (q.on.clone(), fields)
+            let at = |name: &str| q.columns.iter().position(|c| c == name);
+            let (key_at, column_at) = (at(key), at(column));
+            q.rows.iter().filter_map(move |row| {
+                let number = |i: Option<usize>| i.and_then(|i| row[i].as_u64());
+                (number(key_at) == Some(value))
+                    .then(|| number(column_at))
+                    .flatten()
             })
         })
         .collect()
@@ -313,11 +322,12 @@ fn query_rows(
 #[test]
 fn a_monitor_row_keeps_the_state_it_was_recorded_with() {
     let report = report_of("a-monitor-row-keeps-the-state-it-was-recorded-with.toml");
-    let states: Vec<u64> = query_rows(&report)
-        .iter()
-        .filter(|(_, row)| row.get("time_recorded") == Some(&30_000_000.into()))
-        .map(|(_, row)| row["mirroring_state"].as_u64().expect("a number"))
-        .collect();
+    let states = column_where(
+        &report,
+        "",
+        ("time_recorded", 30_000_000),
+        "mirroring_state",
+    );
     assert_eq!(states, [4, 4, 4], "{states:?}");
 }
 
@@ -327,11 +337,12 @@ fn a_monitor_row_keeps_the_state_it_was_recorded_with() {
 #[test]
 fn a_new_principals_time_behind_starts_at_the_failover() {
     let report = report_of("a-new-principals-time-behind-starts-at-the-failover.toml");
-    let behind: Vec<u64> = query_rows(&report)
-        .iter()
-        .filter(|(on, row)| on == "beta" && row.get("time_recorded") == Some(&45_000_000.into()))
-        .map(|(_, row)| row["time_behind"].as_u64().expect("a number"))
-        .collect();
+    let behind = column_where(
+        &report,
+        "beta",
+        ("time_recorded", 45_000_000),
+        "time_behind",
+    );
     assert_eq!(behind.len(), 1, "{behind:?}");
     assert!((18_000_000..22_000_000).contains(&behind[0]), "{behind:?}");
 }
@@ -343,11 +354,7 @@ fn a_new_principals_time_behind_starts_at_the_failover() {
 #[test]
 fn a_new_principals_time_behind_stays_while_its_mirror_is_down() {
     let report = report_of("a-new-principals-time-behind-stays-while-its-mirror-is-down.toml");
-    let behind: Vec<u64> = query_rows(&report)
-        .iter()
-        .filter(|(on, row)| on == "beta" && row.get("role") == Some(&1.into()))
-        .filter_map(|(_, row)| row.get("time_behind").and_then(|v| v.as_u64()))
-        .collect();
+    let behind = column_where(&report, "beta", ("role", 1), "time_behind");
     assert!(behind.len() >= 4, "{behind:?}");
     assert!(
         behind
@@ -391,11 +398,12 @@ fn a_row_written_by_update_table_is_kept_for_later_calls() {
 #[test]
 fn a_suspended_old_principal_does_not_make_its_successor_caught_up() {
     let report = report_of("a-suspended-old-principal-does-not-make-its-successor-caught-up.toml");
-    let behind: Vec<u64> = query_rows(&report)
-        .iter()
-        .filter(|(on, row)| on == "beta" && row.get("time_recorded") == Some(&45_000_000.into()))
-        .filter_map(|(_, row)| row.get("time_behind").and_then(|v| v.as_u64()))
-        .collect();
+    let behind = column_where(
+        &report,
+        "beta",
+        ("time_recorded", 45_000_000),
+        "time_behind",
+    );
     assert!(!behind.is_empty(), "{behind:?}");
     assert!(
         behind
