@@ -412,3 +412,32 @@ fn a_suspended_old_principal_does_not_make_its_successor_caught_up() {
         "{behind:?}"
     );
 }
+
+// Two `@update_table = 1` calls at one instant: the second row's rates were taken over the zero
+// time since the first (2,155,000,000,000 KB/s, kept for later calls), and a call at a 15 s
+// sample's instant wrote a row of zeros beside it. Every row's rate stays that of a workload of
+// about 1,000 transactions a second (about 2 MB/s; less in the first sample, which the workload
+// started inside).
+#[test]
+fn two_update_table_calls_at_one_instant_give_the_same_rates() {
+    let report = report_of("two-update-table-calls-at-one-instant-give-the-same-rates.toml");
+    let rates = column_where(&report, "alpha", ("role", 1), "log_generation_rate");
+    assert!(rates.len() >= 8, "{rates:?}");
+    assert!(rates.iter().all(|&r| (1..5_000).contains(&r)), "{rates:?}");
+}
+
+// A split brain healed after forced service: the old principal comes back SUSPENDED, holding
+// the new principal's history only up to the fork LSN, written about 20 s into the run. Both
+// rows at 55 s say so: the new principal's said 30 s, the old principal's 55 s.
+#[test]
+fn a_healed_split_brain_old_principal_holds_only_the_fork() {
+    let report = report_of("a-healed-split-brain-old-principal-holds-only-the-fork.toml");
+    let behind = column_where(&report, "", ("time_recorded", 55_000_000), "time_behind");
+    assert_eq!(behind.len(), 2, "{behind:?}");
+    assert!(
+        behind
+            .iter()
+            .all(|&b| (19_000_000..=21_000_000).contains(&b)),
+        "{behind:?}"
+    );
+}

@@ -949,7 +949,7 @@ impl World<'_> {
     /// instance `n`, newest first, and the row it wrote, if any. `@mode` picks them: 0 the latest
     /// row; 1 to 5 those of the last 2, 4, 8, 24 or 48 hours; 6 to 9 the last 100, 500, 1,000
     /// or 1,000,000 rows. `@update_table = 1` first records a row as of now
-    /// (sp_dbmmonitorupdate), its rates taken since the last row, kept for later calls (not in
+    /// (sp_dbmmonitorupdate), its rates taken since the last 15 s sample, kept for later calls (not in
     /// the report's `monitor`, one sample per 15 s); otherwise the newest row is the last one
     /// recorded, as recorded.
     fn monitor_rows(
@@ -971,10 +971,18 @@ impl World<'_> {
         kept.sort_by_key(|s| std::cmp::Reverse(s.at_us));
         let mut recorded = kept.into_iter().peekable();
         let mut written = None;
-        let newest = if update_table {
-            let since_ns = recorded.peek().map_or(0, |s| s.at_us * 1000);
+        // The node's window runs since its last 15 s sample, not since a row written by an
+        // earlier call (two calls at one instant divided by a zero window). A call at the
+        // instant of a sample finds that row just written.
+        let since_ns = self
+            .monitor
+            .iter()
+            .rev()
+            .find(|s| &s.on == name)
+            .map_or(0, |s| s.at_us * 1000);
+        let newest = if update_table && self.now > since_ns {
             let window = self.nodes[n].window;
-            written = self.monitor_sample(n, &window, self.now.saturating_sub(since_ns));
+            written = self.monitor_sample(n, &window, self.now - since_ns);
             written.as_ref().map(|sample| self.monitor_row(sample))
         } else {
             recorded
@@ -1083,7 +1091,16 @@ impl World<'_> {
                 let held = p.lsn_mirror_hardened().min(parted.unwrap_or(u64::MAX));
                 (n, held.max(p.failover_lsn()))
             }
-            Role::Mirror => (self.index_of(p.partner()), p.lsn_hardened()),
+            // The same on the mirror's side: its log past where the histories part is not the
+            // principal's (an old principal back SUSPENDED read as caught up).
+            Role::Mirror => {
+                let principal = self.index_of(p.partner());
+                let parted = histories_part_at(
+                    self.nodes[n].log.segments(),
+                    self.nodes[principal].log.segments(),
+                );
+                (principal, p.lsn_hardened().min(parted.unwrap_or(u64::MAX)))
+            }
         };
         let principal_end = self.nodes[principal].log.lsn_end();
         if hardened >= principal_end {
@@ -1091,56 +1108,36 @@ impl World<'_> {
         }
         let times = &self.nodes[principal].log_times;
         // The log up to the failover LSN was written by the principal before the role change,
-        // now the other partner: its samples up to there come first (a new principal's rows
-        // placed the failover LSN between the start of the run and its own first sample, and
-        // moved it as time went on).
+        // now the other partner: the failover LSN is placed on its timeline (a new principal's
+        // rows placed it between the start of the run and its own first sample, and moved it
+        // as time went on), and the log past it on this principal's own, from there.
         let other = if principal == n {
             self.index_of(p.partner())
         } else {
             n
         };
-        // Its samples up to the failover LSN, and the first past it, when the failover LSN
-        // existed at the latest (as a point at the failover LSN: what it wrote past it may be
-        // another fork's).
         let failover_lsn = p.failover_lsn();
-        let other_times = &self.nodes[other].log_times;
-        let past = other_times.iter().position(|&(_, lsn)| lsn > failover_lsn);
-        let before_the_change = other_times
-            .iter()
-            .take(past.map_or(other_times.len(), |i| i + 1))
-            .map(|&(at, lsn)| (at, lsn.min(failover_lsn)));
         // The samples, preceded by the start of the run while none has been dropped, and
         // followed by the end of log now (a sample's own row is computed before its point is
         // kept: the mirror read as behind the start of the run).
         let start = (times.len() < super::world::LOG_TIMES_MAX).then_some((0, 0));
         let now = (self.now / 1000, principal_end);
-        let mut points: Vec<(u64, u64)> = start
+        let before: Vec<(u64, u64)> = start
             .into_iter()
-            .chain(before_the_change)
+            .chain(self.nodes[other].log_times.iter().copied())
             .chain(times.iter().copied())
             .chain(std::iter::once(now))
             .collect();
-        points.sort_unstable();
-        // One line of history: a point below an earlier one is of another fork.
-        let mut highest = 0;
-        points.retain(|&(_, lsn)| {
-            let keep = lsn >= highest;
-            highest = highest.max(lsn);
-            keep
-        });
-        // The first moment the log reached `hardened`: between the last point below it and the
-        // first at or above it (several points may hold the same LSN: a principal that stopped
-        // writing; the first is when it was written).
-        let Some(reached) = points.iter().position(|&(_, lsn)| lsn >= hardened) else {
-            return points.last().map_or(0, |&(at, _)| at);
-        };
-        let (next_at, next_lsn) = points[reached];
-        let Some(&(at, lsn)) = reached.checked_sub(1).and_then(|i| points.get(i)) else {
-            return next_at;
-        };
-        let share =
-            u128::from(hardened - lsn) * u128::from(next_at - at) / u128::from(next_lsn - lsn);
-        at + u64::try_from(share).unwrap_or(0)
+        let failover_at = first_reached(before, failover_lsn);
+        if hardened <= failover_lsn {
+            return failover_at;
+        }
+        let after: Vec<(u64, u64)> = std::iter::once((failover_at, failover_lsn))
+            .chain(times.iter().copied())
+            .chain(std::iter::once(now))
+            .filter(|&(at, lsn)| at >= failover_at && lsn >= failover_lsn)
+            .collect();
+        first_reached(after, hardened)
     }
 
     /// The address instance `from`'s session names instance `n` by: the one it was set up with
@@ -1223,4 +1220,28 @@ fn witness_state(s: mirror_protocol::WitnessState) -> views::WitnessState {
         mirror_protocol::WitnessState::Connected => views::WitnessState::Connected,
         mirror_protocol::WitnessState::Disconnected => views::WitnessState::Disconnected,
     }
+}
+
+/// The first moment a log whose end was at each of `points` (time, LSN) reached `lsn`, taken as
+/// growing evenly between two points: between the last point below it and the first at or above
+/// it. Several points may hold the same LSN (a principal that stopped writing): the first is
+/// when it was written. The points are put in time order, one line of history: a point below an
+/// earlier one is of another fork.
+fn first_reached(mut points: Vec<(u64, u64)>, lsn: u64) -> u64 {
+    points.sort_unstable();
+    let mut highest = 0;
+    points.retain(|&(_, at_lsn)| {
+        let keep = at_lsn >= highest;
+        highest = highest.max(at_lsn);
+        keep
+    });
+    let Some(reached) = points.iter().position(|&(_, at_lsn)| at_lsn >= lsn) else {
+        return points.last().map_or(0, |&(at, _)| at);
+    };
+    let (next_at, next_lsn) = points[reached];
+    let Some(&(at, at_lsn)) = reached.checked_sub(1).and_then(|i| points.get(i)) else {
+        return next_at;
+    };
+    let share = u128::from(lsn - at_lsn) * u128::from(next_at - at) / u128::from(next_lsn - at_lsn);
+    at + u64::try_from(share).unwrap_or(0)
 }
