@@ -949,9 +949,9 @@ impl World<'_> {
     /// instance `n`, newest first, and the row it wrote, if any. `@mode` picks them: 0 the latest
     /// row; 1 to 5 those of the last 2, 4, 8, 24 or 48 hours; 6 to 9 the last 100, 500, 1,000
     /// or 1,000,000 rows. `@update_table = 1` first records a row as of now
-    /// (sp_dbmmonitorupdate), its rates taken since the last 15 s sample, kept for later calls (not in
-    /// the report's `monitor`, one sample per 15 s); otherwise the newest row is the last one
-    /// recorded, as recorded.
+    /// (sp_dbmmonitorupdate), its rates taken since the last 15 s sample, kept for later calls
+    /// (not in the report's `monitor`, one sample per 15 s); otherwise the newest row is the
+    /// last one recorded, as recorded.
     fn monitor_rows(
         &self,
         n: usize,
@@ -969,7 +969,7 @@ impl World<'_> {
             .filter(|s| &s.on == name)
             .collect();
         kept.sort_by_key(|s| std::cmp::Reverse(s.at_us));
-        let mut recorded = kept.into_iter().peekable();
+        let mut recorded = kept.into_iter();
         let mut written = None;
         // The node's window runs since its last 15 s sample, not since a row written by an
         // earlier call (two calls at one instant divided by a zero window). A call at the
