@@ -132,10 +132,7 @@ impl World<'_> {
     /// time (as a stall of the mirror's connection still under way at the end).
     fn finish_late_answers(&mut self) {
         // Not for a hung principal (its hang is judged as such) nor while another serves.
-        let judged = |n: usize| {
-            !self.nodes[n].paused
-                && !(0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded)
-        };
+        let judged = |n: usize| !self.nodes[n].paused && !self.another_serves(n);
         let oldest = self.pending.iter().find(|(_, tx)| {
             tx.node < self.nodes.len()
                 && judged(tx.node)
@@ -530,7 +527,7 @@ impl World<'_> {
             commit_latency_p99_ns: (latency.count > 0).then_some(latency.p99 * 1000),
             // In whole microseconds, the report's resolution: a bound copied from the report
             // (`unavailable_us`, event times) then holds exactly.
-            unavailable_ns: self.unavailable_max / 1000 * 1000,
+            unavailable_ns: self.unserved.longest / 1000 * 1000,
         };
         let expectations = evaluate_expectations(self.scenario, &actual);
         let invariants: Vec<InvariantCheck> = self

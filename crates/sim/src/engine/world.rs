@@ -459,7 +459,6 @@ pub struct World<'s> {
     pub redo_queue_max: u64,
     /// When the current stretch with no one serving began (after the workload started).
     pub unserved_since: Option<Nanos>,
-    pub unavailable_max: Nanos,
     /// The last fault event (start, heal, restart) and whether faults are active.
     pub last_disturbance: Nanos,
     pub synchronized_since_disturbance: bool,
@@ -615,7 +614,6 @@ impl<'s> World<'s> {
             send_queue_max: 0,
             redo_queue_max: 0,
             unserved_since: None,
-            unavailable_max: 0,
             unserved: Unserved::default(),
             last_disturbance: 0,
             synchronized_since_disturbance: false,
@@ -2647,7 +2645,7 @@ impl<'s> World<'s> {
         let Some(timeout) = self.mirror_wait_timeout(n) else {
             return;
         };
-        if (0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded) {
+        if self.another_serves(n) {
             return;
         }
         let node = &self.nodes[n];
@@ -2663,6 +2661,11 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Whether an instance other than `n` serves now.
+    pub(super) fn another_serves(&self, n: usize) -> bool {
+        (0..self.nodes.len()).any(|m| m != n && self.nodes[m].serving_recorded)
+    }
+
     /// A stretch with no instance serving, from `from` (not before the workload's start) to
     /// `until`.
     pub(super) fn note_unserved(&mut self, from: Nanos, until: Nanos) {
@@ -2670,7 +2673,6 @@ impl<'s> World<'s> {
             return;
         };
         self.unserved.add(from.max(start), until);
-        self.unavailable_max = self.unavailable_max.max(self.unserved.longest);
     }
 
     /// Adds one commit's latency, in microseconds, to the figures.
