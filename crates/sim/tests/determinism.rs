@@ -212,3 +212,53 @@ fn fault_events_carry_the_fields_by_their_scenario_names() {
         );
     }
 }
+
+// spec/cli.md: `hardened` is the "new end of hardened log" and `discarded` is written when "the
+// instance throws away its log past this LSN": within one fork an instance's hardened end never
+// goes back unless a discard came first. A mirror set up again from its restored copy after
+// PARTNER OFF went back from 21,578,000 to 21,576,000 with no `discarded`.
+#[test]
+fn the_hardened_end_goes_back_only_after_a_discard() {
+    for name in [
+        "a-mirror-set-up-again-after-partner-off-says-what-it-discarded",
+        "forced-service-old-principal-rejoins-suspended-then-resume",
+        "manual-failover-high-safety",
+    ] {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../sims")
+            .join(format!("{name}.toml"));
+        let events = events_of(&file, None);
+        let mut hardened: std::collections::BTreeMap<(String, u64), u64> = Default::default();
+        let mut discards = 0;
+        for line in String::from_utf8_lossy(&events).lines() {
+            let e: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let instance = e["instance"].as_str().unwrap_or("").to_string();
+            let fork = e["fork"].as_u64().unwrap_or(0);
+            match e["event"].as_str() {
+                Some("hardened") => {
+                    let lsn = e["lsn"].as_u64().expect("an lsn");
+                    let end = hardened.entry((instance, fork)).or_insert(0);
+                    assert!(
+                        lsn > *end,
+                        "{name}: hardened went back without a discard: {line}"
+                    );
+                    *end = lsn;
+                }
+                Some("discarded") => {
+                    discards += 1;
+                    let after = e["after_lsn"].as_u64().expect("an after_lsn");
+                    for ((i, _), end) in hardened.iter_mut() {
+                        if *i == instance {
+                            *end = (*end).min(after);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(!hardened.is_empty(), "{name}: nothing hardened");
+        if name.starts_with("a-mirror-set-up-again") {
+            assert!(discards > 0, "{name}: the restored copy discarded nothing");
+        }
+    }
+}

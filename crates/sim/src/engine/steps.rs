@@ -643,6 +643,18 @@ impl World<'_> {
         self.history.joined_session(m, self.now);
         let restored = self.catalog_copy(m).map_or(0, |d| d.lsn_restored);
         let fork = self.nodes[p].log.fork();
+        // The copy's log is the restored one from now: what it hardened past the restore point
+        // (flushes that completed after an earlier session ended) is gone, and the event stream
+        // says so before its hardened end goes back (spec/cli.md, `discarded`).
+        let old = &self.nodes[m].log;
+        if old.lsn_hardened() > restored {
+            let old_fork = old.fork();
+            self.emit(
+                m,
+                "discarded",
+                serde_json::json!({"after_lsn": restored, "fork": old_fork}),
+            );
+        }
         self.nodes[m].log = super::dblog::DbLog::none(self.seed, self.tx_sizes);
         self.nodes[m].log.start_mirroring(Some(restored), fork);
         // The backups carry the principal's content up to the restore point: commits
