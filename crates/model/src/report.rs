@@ -237,6 +237,12 @@ pub fn message(body: &Message) -> String {
             format!("joined (witness sequence {witness_sequence})")
         }
         Message::PartnerOff => "SET PARTNER OFF".into(),
+        Message::FailoverPrepare { failover_lsn } => {
+            format!("manual failover: harden up to {failover_lsn}")
+        }
+        Message::FailoverPrepared { failover_lsn } => {
+            format!("manual failover: hardened up to {failover_lsn}")
+        }
     }
 }
 

@@ -208,6 +208,21 @@ pub enum Message {
     },
     /// Either partner to the others: the session is over (SET PARTNER OFF).
     PartnerOff,
+    /// Principal to mirror: SET PARTNER FAILOVER was issued; harden the log up to
+    /// `failover_lsn` and say so (reference section 5, manual failover: "M records that LSN as
+    /// the failover LSN").
+    FailoverPrepare {
+        /// The principal's end of log when the statement was issued.
+        failover_lsn: Lsn,
+    },
+    /// Mirror to principal: the log up to `failover_lsn` is hardened here, recorded as the
+    /// failover LSN. Only on this answer does the principal become the mirror: a mirror already
+    /// current but gone (powered off, cut off) would otherwise be handed a role it never heard
+    /// of, and no one would serve until it came back.
+    FailoverPrepared {
+        /// The failover LSN the principal asked for.
+        failover_lsn: Lsn,
+    },
 }
 
 /// A command issued on the mirror and carried out by the principal (reference section 4).

@@ -97,6 +97,11 @@ impl Partner {
         }
         self.set_state(MirroringState::PendingFailover);
         self.manual_failover = Some((id, self.lsn_end));
+        let failover_lsn = self.lsn_end;
+        self.send(
+            self.durable.partner,
+            Message::FailoverPrepare { failover_lsn },
+        );
         Ok(())
     }
 
@@ -925,14 +930,6 @@ impl Partner {
     /// What pending commands wait for: the mirror hardening the failover tail, the log that
     /// existed when SET PARTNER or SET WITNESS was issued.
     pub(super) fn progress_commands(&mut self) {
-        if let Some((id, target)) = self.manual_failover {
-            if self.lsn_mirror_hardened >= target {
-                self.manual_failover = None;
-                self.finish_manual_failover(target);
-                self.complete(id, Ok(()));
-                return;
-            }
-        }
         if let Some(pending) = self.set_partner {
             if self.mirror_ready && self.lsn_mirror_hardened >= pending.lsn_needed {
                 self.set_partner = None;
@@ -941,6 +938,22 @@ impl Partner {
         }
         self.progress_set_witness();
         self.progress_witness_off();
+    }
+
+    /// The mirror has hardened the failover tail and recorded its LSN: the manual failover
+    /// completes. Until this answer the principal waits (PENDING_FAILOVER); a mirror that never
+    /// answers is declared lost after TIMEOUT and the statement fails with 1447.
+    pub(super) fn on_failover_prepared(&mut self, failover_lsn: Lsn) {
+        let Some((id, target)) = self.manual_failover else {
+            return;
+        };
+        if failover_lsn != target {
+            return;
+        }
+        self.manual_failover = None;
+        self.lsn_mirror_hardened = self.lsn_mirror_hardened.max(target);
+        self.finish_manual_failover(target);
+        self.complete(id, Ok(()));
     }
 
     /// The old principal records durably that it is the mirror at n+1, then tells the mirror

@@ -113,6 +113,12 @@ pub struct Partner {
     /// refused connection at once, silence for TIMEOUT). Serving at once made a split brain of
     /// every restart after a forced service, for the time of a round trip.
     awaiting_partner_since: Option<Nanos>,
+    /// This principal was serving without its mirror when its process died (it had declared
+    /// the mirror lost, and was not still waiting for it after a restart): on restart it serves
+    /// at once, as before the crash. The mirror could force service all the while it was out
+    /// of reach; waiting for it again cost a silent mirror's principal TIMEOUT of outage, where
+    /// reference section 4 says of a lost mirror "P keeps serving".
+    mirror_lost_at_crash: bool,
     // Principal.
     mirror_ready: bool,
     lsn_shipped: Lsn,
@@ -157,6 +163,9 @@ pub struct Partner {
     /// 1406 while W still sees P), so not knowing must refuse, not allow.
     witness_sees_principal: bool,
     failover_requested: bool,
+    /// The failover LSN of a manual failover the principal asked for, not yet hardened here
+    /// (answered with [`Message::FailoverPrepared`] once it is).
+    failover_prepare: Option<Lsn>,
     /// The principal's incarnation seen in its last Hello, recorded once the handshake is done.
     pending_incarnation: Option<(InstanceId, u64)>,
     mutants: Mutants,
@@ -308,6 +317,7 @@ impl Partner {
             taking_over: None,
             next_via: ServeVia::Restart,
             awaiting_partner_since: None,
+            mirror_lost_at_crash: false,
             mirror_ready: false,
             lsn_shipped: lsn_hardened,
             lsn_sent: lsn_hardened,
@@ -330,6 +340,7 @@ impl Partner {
             told_synchronized: None,
             witness_sees_principal: true, // unknown until the witness speaks
             failover_requested: false,
+            failover_prepare: None,
             pending_incarnation: None,
             mutants: Mutants::default(),
             out: Vec::new(),
@@ -681,8 +692,21 @@ impl Partner {
             let view = self.role_view();
             self.links
                 .send(&mut self.out, view, self.durable.partner, body);
+            self.answer_failover_prepare();
         }
         self.settle(now);
+    }
+
+    /// Mirror: tells the principal that the failover LSN of its manual failover is hardened
+    /// here, once it is (reference section 5).
+    fn answer_failover_prepare(&mut self) {
+        if let Some(failover_lsn) = self.failover_prepare.filter(|&l| self.lsn_hardened >= l) {
+            self.failover_prepare = None;
+            self.send(
+                self.durable.partner,
+                Message::FailoverPrepared { failover_lsn },
+            );
+        }
     }
 
     /// The driver put the principal's log up to `lsn` on the wire to the mirror.
@@ -755,6 +779,9 @@ impl Partner {
     /// The process dies (crash or power loss): everything but the durable part is gone. The
     /// driver fails the commits that were waiting.
     pub fn crash(&mut self) {
+        self.mirror_lost_at_crash = self.durable.role == Role::Principal
+            && self.awaiting_partner_since.is_none()
+            && !self.links.is_up(self.durable.partner);
         self.running = false;
         self.serving = false;
         self.links.reset_all();
@@ -784,6 +811,7 @@ impl Partner {
         // it with the database, as mirroring_failover_lsn): the send queue the principal reports
         // before it reconnects counts from there, not from the start of the log.
         let lsn_mirror_hardened = self.lsn_mirror_hardened.min(lsn_hardened);
+        let mirror_lost_at_crash = self.mirror_lost_at_crash;
         let durable = self.durable.clone();
         let links = self.links.clone();
         let epoch = self.epoch.wrapping_add(1);
@@ -811,7 +839,8 @@ impl Partner {
         } else {
             MirroringState::Disconnected
         };
-        if self.durable.role == Role::Principal && self.witness().is_none() {
+        if self.durable.role == Role::Principal && self.witness().is_none() && !mirror_lost_at_crash
+        {
             self.awaiting_partner_since = Some(now);
         }
         self.tick_now();
@@ -985,6 +1014,7 @@ impl Partner {
 
     fn on_partner_lost(&mut self) {
         self.awaiting_partner_since = None;
+        self.failover_prepare = None;
         self.handshaken = false;
         self.mirror_ready = false;
         self.switch_lsn = None;
@@ -1154,6 +1184,13 @@ impl Partner {
             (Role::Mirror, Message::Log { lsn_from, lsn_to }) => self.on_log(lsn_from, lsn_to),
             (Role::Mirror, Message::Synchronized { numbers }) => self.on_synchronized(numbers),
             (Role::Mirror, Message::Config(config)) => self.on_config(config),
+            (Role::Mirror, Message::FailoverPrepare { failover_lsn }) if self.handshaken => {
+                self.failover_prepare = Some(failover_lsn);
+                self.answer_failover_prepare();
+            }
+            (Role::Principal, Message::FailoverPrepared { failover_lsn }) => {
+                self.on_failover_prepared(failover_lsn)
+            }
             (Role::Mirror, Message::WitnessOff { numbers }) => {
                 self.record_witness_off_for_principal(numbers)
             }
@@ -1800,6 +1837,7 @@ impl Partner {
     fn take_over(&mut self, change: RoleChange) {
         assert_eq!(self.durable.role, Role::Mirror, "only a mirror takes over");
         assert_eq!(change.principal, self.durable.me);
+        self.failover_prepare = None;
         // Only a grant of the witness can have been fixed on an offer made before the log was
         // replaced (a manual failover's LSN is the old principal's, sent now).
         let change = if change.kind == FailoverKind::Automatic {
@@ -2024,6 +2062,10 @@ impl Partner {
             assert!(
                 self.told_synchronized.is_none(),
                 "a principal holds a mirror's notice"
+            );
+            assert!(
+                self.failover_prepare.is_none(),
+                "a principal holds a manual failover to harden"
             );
             assert!(
                 self.lsn_sent <= self.lsn_shipped && self.lsn_shipped <= self.lsn_end,
@@ -2696,6 +2738,32 @@ mod tests {
         p.invariants();
     }
 
+    // reference §4, the failure table: M lost, no witness, "P keeps serving". A principal that
+    // had declared its mirror lost and served alone before it crashed serves again as soon as
+    // it restarts: waiting for the silent mirror cost TIMEOUT more of outage. One that crashes
+    // again before its mirror answered still waits (it never knew the mirror lost).
+    #[test]
+    fn a_principal_that_lost_its_mirror_before_a_crash_serves_at_once_on_restart() {
+        let mut p = synchronized_principal();
+        lose(&mut p, M);
+        assert!(p.is_serving(), "serves exposed without its mirror");
+        p.crash();
+        p.restart(SECOND, 0);
+        assert!(p.accepts_commits(), "it served alone before the crash");
+        assert!(p.is_serving());
+        p.invariants();
+
+        let mut p = synchronized_principal();
+        p.crash();
+        p.restart(SECOND, 0);
+        p.crash();
+        p.restart(2 * SECOND, 0);
+        assert!(
+            !p.accepts_commits(),
+            "still waiting for the mirror's answer"
+        );
+    }
+
     // reference §4, the commit rule: with a witness set, the witness's confirmation is needed
     // only "for a commit the mirror has not hardened". SAFETY OFF issued while the witness is
     // away (partner-to-partner quorum) left the principal acknowledging nothing, though its
@@ -2781,16 +2849,29 @@ mod tests {
             reason: StopReason::PendingFailover,
             role_sequence: 0
         }));
+        assert!(sent(&out).contains(&(M, Message::FailoverPrepare { failover_lsn: 100 })));
         assert!(!out
             .iter()
             .any(|o| matches!(o, Output::CommandCompleted { .. })));
         assert!(!p.accepts_commits());
         assert_eq!(p.handle_commit(0, 2, 200).unwrap_err().number, 955);
 
+        // The mirror's hardening alone is not its answer: it must have recorded the failover
+        // LSN (reference section 5, "M records that LSN as the failover LSN").
         let out = from_peer(&mut p, 0, M, Message::Hardened { lsn: 100 });
         assert!(
             acked(&out).is_empty(),
             "PENDING_FAILOVER never acknowledges"
+        );
+        assert_eq!(p.role(), Role::Principal);
+        assert!(!out
+            .iter()
+            .any(|o| matches!(o, Output::CommandCompleted { .. })));
+        let out = from_peer(
+            &mut p,
+            0,
+            M,
+            Message::FailoverPrepared { failover_lsn: 100 },
         );
         assert!(out
             .iter()
@@ -2809,6 +2890,60 @@ mod tests {
             && matches!(m, Message::Hello(h) if h.role_history == vec![expected])));
         assert_eq!(p.role(), Role::Mirror);
         assert_eq!(p.failover_lsn(), 100);
+    }
+
+    // reference §5, manual failover: "sends the tail of its log and waits until M has hardened
+    // it; M records that LSN as the failover LSN; P records durably that it is mirror". A
+    // mirror already current that has gone silent never answers: after TIMEOUT the statement
+    // fails with 1447 and the principal serves again (it became the mirror at once, and no one
+    // served until the old mirror came back).
+    #[test]
+    fn manual_failover_to_a_current_mirror_that_is_gone_fails_with_1447() {
+        let mut p = synchronized_principal();
+        commit(&mut p, 1, 100);
+        flushed(&mut p, 100);
+        from_peer(&mut p, 0, M, Message::Hardened { lsn: 100 });
+        p.take_outputs();
+        p.handle_command(SECOND, 7, SessionCommand::Failover)
+            .expect("accepted");
+        p.take_outputs();
+        assert_eq!(
+            p.role(),
+            Role::Principal,
+            "nothing heard from the mirror yet"
+        );
+        p.handle_connection_lost(12 * SECOND, M, ErrorKind::Soft);
+        let out = p.take_outputs();
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::CommandCompleted { id: 7, result: Err(e) } if e.number == 1447
+        )));
+        assert_eq!(p.role(), Role::Principal);
+        assert_ne!(p.state(), MirroringState::PendingFailover);
+        assert!(p.is_serving(), "serves again, exposed");
+    }
+
+    #[test]
+    fn a_mirror_answers_a_manual_failover_once_the_failover_lsn_is_hardened() {
+        let mut m = synchronized_mirror(SessionConfig::new());
+        m.take_outputs();
+        from_peer(
+            &mut m,
+            0,
+            P,
+            Message::Log {
+                lsn_from: 0,
+                lsn_to: 150,
+            },
+        );
+        let out = from_peer(&mut m, 0, P, Message::FailoverPrepare { failover_lsn: 150 });
+        assert!(!sent(&out)
+            .iter()
+            .any(|(_, msg)| matches!(msg, Message::FailoverPrepared { .. })));
+        m.handle_flushed(SECOND, 150, m.epoch);
+        let out = m.take_outputs();
+        assert!(sent(&out).contains(&(P, Message::FailoverPrepared { failover_lsn: 150 })));
+        m.invariants();
     }
 
     // reference §6 / §4: the mirror hardens received log, then acknowledges: never before the
