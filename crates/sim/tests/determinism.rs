@@ -223,6 +223,7 @@ fn the_hardened_end_goes_back_only_after_a_discard() {
         "a-mirror-set-up-again-after-partner-off-says-what-it-discarded",
         "forced-service-old-principal-rejoins-suspended-then-resume",
         "manual-failover-high-safety",
+        "set-witness-again-on-a-witness-that-missed-partner-off",
     ] {
         let file = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../sims")
@@ -260,5 +261,41 @@ fn the_hardened_end_goes_back_only_after_a_discard() {
         if name.starts_with("a-mirror-set-up-again") {
             assert!(discards > 0, "{name}: the restored copy discarded nothing");
         }
+    }
+}
+
+// spec/cli.md: a `failover` event for each role change, which tools outside the simulator rely
+// on: one per entry of the report's `failovers[]`, also for a take-over that never finished and
+// for a manual failover's hand-over the new principal never heard of (the report listed them
+// and the stream had none).
+#[test]
+fn every_listed_failover_has_its_event() {
+    for name in [
+        "a-mirror-that-crashes-during-its-take-over-still-counts-the-failover",
+        "a-manual-failover-whose-hand-over-never-reaches-the-mirror-is-listed",
+        "manual-failover-high-safety",
+    ] {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../sims")
+            .join(format!("{name}.toml"));
+        let scenario = mirror_sim::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let options = mirror_sim::RunOptions {
+            seed: scenario.seed,
+            ..Default::default()
+        };
+        let listed = mirror_sim::run_scenario(&scenario, &options)
+            .report
+            .failovers
+            .len();
+        let events = events_of(&file, None);
+        let emitted = String::from_utf8_lossy(&events)
+            .lines()
+            .filter(|l| l.contains(r#""event":"failover""#))
+            .count();
+        assert!(listed > 0, "{name}: no failover listed");
+        assert_eq!(
+            emitted, listed,
+            "{name}: failover events against failovers[]"
+        );
     }
 }

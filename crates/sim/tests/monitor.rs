@@ -441,3 +441,21 @@ fn a_healed_split_brain_old_principal_holds_only_the_fork() {
         "{behind:?}"
     );
 }
+
+// spec/scenario.md, `pause`: "the instance hangs (no pings, no work)". The monitor job runs on
+// the instance: a hung principal records no row at 30 s (it recorded one, as principal and
+// SYNCHRONIZED), and records rows again once it runs.
+#[test]
+fn a_hung_instance_records_no_monitor_row() {
+    let report = report_of("a-principal-hung-through-a-monitor-sample-records-no-row.toml");
+    let rows_of = |at_us: u64| {
+        report
+            .monitor
+            .iter()
+            .filter(|m| m.at_us == at_us && m.on == "alpha")
+            .count()
+    };
+    assert_eq!(rows_of(15_000_000), 1, "alpha runs at 15 s");
+    assert_eq!(rows_of(30_000_000), 0, "alpha hangs at 30 s");
+    assert_eq!(rows_of(45_000_000), 1, "alpha runs again at 45 s");
+}

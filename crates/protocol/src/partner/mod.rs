@@ -110,8 +110,8 @@ pub struct Partner {
     /// A principal without a witness that restarted at this moment: it takes no commit until it
     /// has heard from its mirror (who may have forced service meanwhile: reference section 5,
     /// the old principal learns of it when it reconnects) or has found it unreachable (a
-    /// refused connection at once, silence for TIMEOUT). Serving at once made a split brain of
-    /// every restart after a forced service, for the time of a round trip.
+    /// refused connection at once, no answer within a ping interval). Serving at once made a
+    /// split brain of every restart after a forced service, for the time of a round trip.
     awaiting_partner_since: Option<Nanos>,
     /// This principal was serving without its mirror when its process died (it had declared
     /// the mirror lost, and was not still waiting for it after a restart): on restart it serves
@@ -607,9 +607,13 @@ impl Partner {
                 }
                 if self
                     .awaiting_partner_since
-                    .is_some_and(|since| now.saturating_sub(since) > timeout)
+                    .is_some_and(|since| now.saturating_sub(since) >= PING_INTERVAL)
                 {
-                    self.awaiting_partner_since = None; // the mirror is silent: serve exposed
+                    // The mirror did not answer within a ping interval (reference section 3: a
+                    // connection is up while replies keep arriving, and pings go once a
+                    // second): serve exposed. Waiting TIMEOUT for a mirror that went silent
+                    // while this instance was down cost 11 s of outage more.
+                    self.awaiting_partner_since = None;
                 }
                 self.start_ticking();
                 self.failover_requested = false; // a request unanswered for a second is retried
@@ -2716,20 +2720,20 @@ mod tests {
 
     // reference §5: after a forced service, "when the old P reconnects it learns of n+1". A
     // principal without a witness that restarts takes no commit before its mirror answered or
-    // stayed silent for TIMEOUT: serving at once, it overlapped the principal that forced
-    // service for a round trip, a split brain on every such restart.
+    // stayed silent for a ping interval: serving at once, it overlapped the principal that
+    // forced service for a round trip, a split brain on every such restart. It waited TIMEOUT
+    // once: 16 s of outage for a 5 s restart when the mirror had gone meanwhile.
     #[test]
-    fn a_restarted_principal_without_witness_waits_for_its_mirror_or_timeout() {
+    fn a_restarted_principal_without_witness_waits_for_its_mirror_a_ping_interval() {
         let mut p = synchronized_principal();
         p.crash();
         p.restart(SECOND, 0);
         p.take_outputs();
         assert!(!p.accepts_commits(), "its mirror has not answered yet");
         assert!(!p.is_serving());
-        let timeout = p.config().timeout();
-        p.handle_timer(SECOND + timeout, Timer::Ping);
-        assert!(!p.accepts_commits(), "TIMEOUT has not passed");
-        p.handle_timer(SECOND + timeout + 1, Timer::Ping);
+        p.handle_timer(SECOND + PING_INTERVAL - 1, Timer::Ping);
+        assert!(!p.accepts_commits(), "a ping interval has not passed");
+        p.handle_timer(SECOND + PING_INTERVAL, Timer::Ping);
         assert!(
             p.accepts_commits(),
             "the mirror is silent: it serves exposed"

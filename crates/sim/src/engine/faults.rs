@@ -684,6 +684,11 @@ impl World<'_> {
         self.queue.push(self.now + MONITOR_INTERVAL, Ev::Monitor);
         for n in 0..self.nodes.len() {
             let window = reset_window(&mut self.nodes[n]);
+            if self.nodes[n].paused {
+                // The monitor job runs on the instance: a hung one records nothing (a
+                // powered-off one neither), and the next row's rates start afresh.
+                continue;
+            }
             let Some(sample) = self.monitor_sample(n, &window, MONITOR_INTERVAL) else {
                 continue;
             };

@@ -78,24 +78,56 @@ impl World<'_> {
     /// unavailable to the end of the run.
     fn record_role_changes_not_yet_serving(&mut self) {
         for n in 0..self.nodes.len() {
-            let Some((change, from)) = self.unserved_role_change(n) else {
-                continue;
+            let (change, from, to, handed_over) = match self.unserved_role_change(n) {
+                Some((change, from)) => (change, from, n, None),
+                None => match self.unheard_hand_over(n) {
+                    Some((change, to)) => {
+                        let at = self.mirror_role_at[n].unwrap_or(self.now);
+                        (change, n, to, Some(at))
+                    }
+                    None => continue,
+                },
             };
             let role_sequence = change.role_sequence;
-            let history_role = self.nodes[n].role_offset + role_sequence;
+            let history_role = self.nodes[to].role_offset + role_sequence;
             let listed = self
                 .failovers
                 .iter()
-                .any(|f| f.to == n && f.role_sequence == history_role);
+                .any(|f| f.to == to && f.role_sequence == history_role);
             if listed {
                 continue;
             }
-            let record = self.failover_record(change.kind, from, n, role_sequence);
-            self.notes.push(format!(
-                "{} took the principal role (role sequence {role_sequence}) but had not served when the run ended",
-                self.nodes[n].name
-            ));
+            let mut record = self.failover_record(change.kind, from, to, role_sequence);
+            let note = match handed_over {
+                // The old principal's hand-over is the role change: the new one never got it.
+                Some(at) => {
+                    record.at = at.max(record.detected);
+                    format!(
+                        "{} handed the principal role (role sequence {role_sequence}) to {}, which never heard of it before the run ended",
+                        self.nodes[from].name, self.nodes[to].name
+                    )
+                }
+                None => format!(
+                    "{} took the principal role (role sequence {role_sequence}) but had not served when the run ended",
+                    self.nodes[to].name
+                ),
+            };
+            self.notes.push(note);
             self.failovers.push(record);
+            // One `failover` event per entry of `failovers[]` (spec/cli.md: tools rely on it);
+            // this one never completed its take-over, and says so.
+            self.emit(
+                to,
+                "failover",
+                serde_json::json!({
+                    "kind": change.kind.name(),
+                    "from": self.nodes[from].name,
+                    "to": self.nodes[to].name,
+                    "role_sequence": role_sequence,
+                    "failover_lsn": change.failover_lsn,
+                    "served": false,
+                }),
+            );
         }
         let unserved_since = self.unserved_since;
         let unserved: Vec<usize> = (0..self.failovers.len())
@@ -110,6 +142,23 @@ impl World<'_> {
     /// The role change by which instance `n` holds the principal role of the current session
     /// without having served at it yet (taking over, or crashed during its take-over), and the
     /// instance it took the role from.
+    /// A manual failover instance `n` completed as the old principal (it is the mirror at the
+    /// new role sequence, its partner the principal) that its partner never heard of: the hand-
+    /// over was on its way when the partner went down or was cut off. The statement succeeded
+    /// and the role sequence counts it (reference section 2); the report listed no failover.
+    fn unheard_hand_over(&self, n: usize) -> Option<(mirror_protocol::RoleChange, usize)> {
+        let p = self.session_of(n)?;
+        let change = p.durable().role_history.last().copied()?;
+        let handed = p.role() == Role::Mirror
+            && change.principal == p.partner()
+            && change.role_sequence == p.role_sequence();
+        let to = self.index_of(p.partner());
+        let unheard = self
+            .session_of(to)
+            .is_some_and(|q| q.role_sequence() < change.role_sequence);
+        (handed && unheard).then_some((change, to))
+    }
+
     fn unserved_role_change(&self, n: usize) -> Option<(mirror_protocol::RoleChange, usize)> {
         // The current session's view only: an instance that never heard of a PARTNER OFF holds
         // an older session, whose role sequences the history numbers differently.

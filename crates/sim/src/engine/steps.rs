@@ -89,7 +89,8 @@ impl World<'_> {
 
     /// Step `i` starts now.
     pub fn start_step(&mut self, i: usize) {
-        self.steps.states[i].start = Some(self.now);
+        // Issued earlier to a hung instance, it started then.
+        self.steps.states[i].start.get_or_insert(self.now);
         self.run_statement(i, 0);
     }
 

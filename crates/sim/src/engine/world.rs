@@ -498,6 +498,9 @@ pub struct World<'s> {
     /// When each instance last took the principal role (the role change recorded: a
     /// failover's `at_us`, before its redo and fixed cost).
     pub principal_role_at: Vec<Option<Nanos>>,
+    /// When each instance last became the mirror (an old principal's hand-over in a manual
+    /// failover: the role change, when the new principal never heard of it).
+    pub mirror_role_at: Vec<Option<Nanos>>,
 }
 
 impl<'s> World<'s> {
@@ -635,6 +638,7 @@ impl<'s> World<'s> {
             last_commit_target: None,
             principal_lost_at: vec![None; n],
             principal_role_at: vec![None; n],
+            mirror_role_at: vec![None; n],
         };
         world.create_database();
         world
@@ -760,6 +764,9 @@ impl<'s> World<'s> {
             // A statement sent to a hung instance waits for it, as the DBA's session would.
             let n = self.scenario.steps[step].on.0;
             if self.nodes[n].running() && self.nodes[n].paused {
+                // It was issued now (spec/scenario.md: a step with `at` starts at that time):
+                // `start_us` is this moment, not the resume (or null if it never resumes).
+                self.steps.states[step].start.get_or_insert(self.now);
                 self.nodes[n].deferred.push_back((self.now, ev));
                 return;
             }
@@ -1024,6 +1031,9 @@ impl<'s> World<'s> {
             Output::CommandCompleted { id, result } => self.command_completed(id, result),
             Output::SessionEnded => {
                 self.emit(n, "session_ended", serde_json::json!({}));
+                // Its state `none` comes before the commits the end releases (a SYNCHRONIZED,
+                // SAFETY FULL principal seemed to acknowledge past its mirror's hardened end).
+                self.note_state(n);
                 // Its own PARTNER OFF, or one it heard of: its copy leaves the session now, not
                 // when the other partner's statement ran (it may have been cut off then).
                 let db = self.scenario.database.name.clone();
@@ -1824,6 +1834,7 @@ impl<'s> World<'s> {
             self.principal_role_at[n] = Some(self.now);
         }
         if role == Role::Mirror {
+            self.mirror_role_at[n] = Some(self.now);
             let db = self.scenario.database.name.clone();
             let name = self.nodes[n].name.clone();
             self.estate.record_became_mirror(&db, &name);
