@@ -277,6 +277,7 @@ fn denial_text(reason: mirror_protocol::FailoverDenial) -> &'static str {
         NumbersDiffer => "the sequence numbers differ from the witness's record",
         NotSynchronized => "the witness's record is not SYNCHRONIZED",
         NotTheMirror => "the requester is not the mirror",
+        WitnessRemoved => "the witness recorded SET WITNESS OFF",
     }
 }
 

@@ -249,4 +249,8 @@ pub enum FailoverDenial {
     NotSynchronized,
     /// The requester is not the session's mirror.
     NotTheMirror,
+    /// The witness recorded SET WITNESS OFF for this session: it takes no part in its role
+    /// changes any more (reference section 4). A mirror that never heard of the removal learns
+    /// it here, and forces service as a session without a witness does.
+    WitnessRemoved,
 }

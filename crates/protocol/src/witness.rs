@@ -554,9 +554,18 @@ impl Witness {
         from: InstanceId,
         numbers: Numbers,
     ) -> Result<(), FailoverDenial> {
-        let Some(r) = self.record.filter(|r| !r.removed) else {
+        let Some(r) = self.record else {
             return Err(FailoverDenial::NoSession);
         };
+        if r.removed && from == r.mirror() {
+            // The principal removed this witness (WITNESS OFF recorded here) while the mirror
+            // was out of reach: the mirror of a session without a witness may force service,
+            // and refusing it left the database down for good (1406 on every try).
+            return Err(FailoverDenial::WitnessRemoved);
+        }
+        if r.removed {
+            return Err(FailoverDenial::NoSession);
+        }
         if from != r.mirror() {
             return Err(FailoverDenial::NotTheMirror);
         }
@@ -1030,6 +1039,17 @@ mod tests {
         w.take_outputs();
         let out = request(&mut w, M, off, off);
         assert_eq!(denial(&out), FailoverDenial::NoSession);
+        // Forced service is refused too, with the reason that tells the mirror the witness is
+        // gone: it forces service as a session without a witness does.
+        let out = force_request(&mut w, M, numbers());
+        assert!(
+            sent(&out).iter().any(|(_, _, m)| *m
+                == Message::ForceServiceDenied {
+                    reason: FailoverDenial::WitnessRemoved
+                }),
+            "{out:?}"
+        );
+        assert!(w.record().unwrap().removed, "nothing recorded");
     }
 
     // reference §4: WITNESS OFF is the principal's to apply; the mirror cannot remove the witness.

@@ -33,6 +33,13 @@ fn events_of(file: &Path, seed: Option<u64>) -> Vec<u8> {
     bytes
 }
 
+/// A bundled scenario of `sims/`, by name.
+fn bundled(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sims")
+        .join(format!("{name}.toml"))
+}
+
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -225,9 +232,7 @@ fn the_hardened_end_goes_back_only_after_a_discard() {
         "manual-failover-high-safety",
         "set-witness-again-on-a-witness-that-missed-partner-off",
     ] {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../sims")
-            .join(format!("{name}.toml"));
+        let file = bundled(name);
         let events = events_of(&file, None);
         let mut hardened: std::collections::BTreeMap<(String, u64), u64> = Default::default();
         let mut discards = 0;
@@ -275,9 +280,7 @@ fn every_listed_failover_has_its_event() {
         "a-manual-failover-whose-hand-over-never-reaches-the-mirror-is-listed",
         "manual-failover-high-safety",
     ] {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../sims")
-            .join(format!("{name}.toml"));
+        let file = bundled(name);
         let scenario = mirror_sim::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         let options = mirror_sim::RunOptions {
             seed: scenario.seed,

@@ -156,6 +156,30 @@ impl Partner {
         Ok(())
     }
 
+    /// The witness answered a forced service with the WITNESS OFF it recorded from the
+    /// principal while this mirror was out of reach: the session has no witness any more
+    /// (reference section 4: whoever recorded the removal takes no part in a role change), so
+    /// service is forced as without one (section 5: allowed once the mirror has declared the
+    /// principal lost, which the request required).
+    pub(super) fn force_service_without_the_removed_witness(&mut self) {
+        let Some(id) = self.forcing.take() else {
+            return;
+        };
+        let mut config = self.durable.config;
+        config.witness = None;
+        config.numbers.witness += 1;
+        self.apply_config(config);
+        let change = RoleChange {
+            role_sequence: self.role_sequence() + 1,
+            principal: self.durable.me,
+            failover_lsn: self.lsn_hardened,
+            fork: Fork(self.durable.fork.0 + 1),
+            kind: FailoverKind::Forced,
+        };
+        self.take_forced_service(change);
+        self.complete(id, Ok(()));
+    }
+
     /// Forced service: M becomes principal at once at `change`'s role sequence (n+1),
     /// SUSPENDED, in a new recovery fork that starts at the fork LSN (its hardened end of log
     /// when service was forced). Without a witness at once; with one, when the witness grants it
@@ -1220,6 +1244,32 @@ mod tests {
     ) -> Vec<Output> {
         let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
         deliver(m, 2 * SECOND, env(W, M, conn, role, principal, body))
+    }
+
+    // reference §4: whoever recorded WITNESS OFF "takes no part in an automatic failover of
+    // this session any more"; §5: without a witness, service may be forced once the mirror has
+    // declared the principal lost. A mirror cut off while the principal removed the witness
+    // was refused (1406) on every try, and the database stayed down.
+    #[test]
+    fn a_witness_that_recorded_witness_off_lets_the_mirror_force_service_without_it() {
+        let mut m = mirror_lost_principal_witness_too();
+        let witness_sequence = m.config().numbers.witness;
+        let out = accepted(&mut m, 8, SessionCommand::ForceService);
+        assert!(asked_to_force(&out));
+        let out = from_peer(
+            &mut m,
+            SECOND,
+            W,
+            Message::ForceServiceDenied {
+                reason: FailoverDenial::WitnessRemoved,
+            },
+        );
+        assert_eq!(completed(&out, 8), Some(Ok(())));
+        assert_eq!(m.role(), Role::Principal);
+        assert_eq!(m.config().witness, None);
+        assert_eq!(m.config().numbers.witness, witness_sequence + 1);
+        assert_eq!(m.state(), MirroringState::Suspended);
+        m.invariants();
     }
 
     // Forced service with a witness is granted by the witness atomically (issue 6: the rule of

@@ -1294,6 +1294,9 @@ impl Partner {
                 // principal-lost-after-exposed-no-failover; found by the model checker's
                 // census, a cycle of two deliveries).
             }
+            Message::ForceServiceDenied {
+                reason: FailoverDenial::WitnessRemoved,
+            } => self.force_service_without_the_removed_witness(),
             Message::ForceServiceDenied { reason } => {
                 if reason == FailoverDenial::PrincipalConnected {
                     self.witness_sees_principal = true;
@@ -1437,7 +1440,7 @@ impl Partner {
         }
     }
 
-    fn apply_config(&mut self, config: SessionConfig) {
+    pub(super) fn apply_config(&mut self, config: SessionConfig) {
         let old = self.durable.config;
         if old.numbers != config.numbers {
             self.told_synchronized = None;

@@ -204,9 +204,19 @@ impl Estate {
         context: &StatementContext,
     ) -> Judged<Outcome> {
         let principal = self.catalog(on);
-        let copy = principal
-            .database(database)
-            .ok_or_else(|| sql::cannot_alter_database(database))?;
+        let Some(copy) = principal.database(database) else {
+            // Reference section 7 puts "1470 not on the principal" first: issued on the witness
+            // (or any instance without a copy) of a database the estate holds, it is that,
+            // not 5011's "the database does not exist".
+            let elsewhere = self
+                .instances()
+                .any(|catalog| catalog.database(database).is_some());
+            return Err(if elsewhere {
+                sql::principal_only(database).into()
+            } else {
+                sql::cannot_alter_database(database).into()
+            });
+        };
         let session = match &copy.mirroring {
             None => {
                 let detail = "Run SET PARTNER on the mirror, then on the principal, first.";

@@ -139,9 +139,6 @@ impl World<'_> {
         }
     }
 
-    /// The role change by which instance `n` holds the principal role of the current session
-    /// without having served at it yet (taking over, or crashed during its take-over), and the
-    /// instance it took the role from.
     /// A manual failover instance `n` completed as the old principal (it is the mirror at the
     /// new role sequence, its partner the principal) that its partner never heard of: the hand-
     /// over was on its way when the partner went down or was cut off. The statement succeeded
@@ -159,6 +156,9 @@ impl World<'_> {
         (handed && unheard).then_some((change, to))
     }
 
+    /// The role change by which instance `n` holds the principal role of the current session
+    /// without having served at it yet (taking over, or crashed during its take-over), and the
+    /// instance it took the role from.
     fn unserved_role_change(&self, n: usize) -> Option<(mirror_protocol::RoleChange, usize)> {
         // The current session's view only: an instance that never heard of a PARTNER OFF holds
         // an older session, whose role sequences the history numbers differently.
