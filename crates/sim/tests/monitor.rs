@@ -459,3 +459,15 @@ fn a_hung_instance_records_no_monitor_row() {
     assert_eq!(rows_of(30_000_000), 0, "alpha hangs at 30 s");
     assert_eq!(rows_of(45_000_000), 1, "alpha runs again at 45 s");
 }
+
+// `@update_table = 1` gives rates since the last 15 s sample. alpha, hung across the 30 s
+// sample, recorded no row then; its rates at 40 s were divided by the 25 s since its 15 s row,
+// for the 10 s of counts since the 30 s sample: 422 transactions a second under a workload of
+// 1,000 a second.
+#[test]
+fn update_table_rates_after_a_hang_run_since_the_last_sample() {
+    let report = report_of("update-table-rates-after-a-hang-across-a-sample.toml");
+    let rates = column_where(&report, "alpha", ("role", 1), "transactions_per_sec");
+    assert_eq!(rates.len(), 1, "{rates:?}");
+    assert!((900..1_100).contains(&rates[0]), "{rates:?}");
+}

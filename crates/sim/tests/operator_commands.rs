@@ -353,3 +353,14 @@ fn forced_service_in_a_session_set_up_again_is_a_split_brain_of_forced_service()
         .collect();
     assert_eq!(causes, ["forced_service"], "{:?}", report.split_brain);
 }
+
+// A statement issued to a hung instance has its client's connection: when the instance then
+// crashes it fails as a running statement does, 10054, not 53 ("cannot connect, not running")
+// beside a start_us of 20 s.
+#[test]
+fn a_step_issued_to_a_hung_instance_that_crashes_fails_with_10054() {
+    let report = report_of("a-step-issued-to-a-hung-instance-that-crashes-fails-with-10054.toml");
+    let step = step_failed_with(&report, 10054);
+    assert_eq!(step.start_us, Some(20_000_000));
+    assert_eq!(step.end_us, Some(22_000_000));
+}

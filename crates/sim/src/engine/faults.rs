@@ -323,17 +323,20 @@ impl World<'_> {
         // A catch-up read under way stops with the process (its `Ev::Pump` is dropped).
         node.pump_scheduled = false;
         node.catch_up_read_until = 0;
-        // A step that waited for the hung instance starts now, and finds it stopped.
+        // A step issued to the hung instance had its connection: it fails as a statement
+        // running there does (10054 or 121), not as one that could not connect.
         node.deferred_control.clear();
         node.deferred_submits = 0;
-        let waiting_steps: Vec<Ev> = node
+        let waiting_steps: Vec<usize> = node
             .deferred
             .drain(..)
-            .map(|(_, ev)| ev)
-            .filter(|ev| matches!(ev, Ev::StepStart { .. }))
+            .filter_map(|(_, ev)| match ev {
+                Ev::StepStart { step } => Some(step),
+                _ => None,
+            })
             .collect();
-        for ev in waiting_steps {
-            self.queue.push(self.now, ev);
+        for step in waiting_steps {
+            self.fail_issued_step(step, n, how == Process::Crashed);
         }
         let node = &mut self.nodes[n];
         node.incarnation += 1;
@@ -682,6 +685,7 @@ impl World<'_> {
     /// One `sp_dbmmonitorresults` sample per session partner.
     pub fn sample_monitor(&mut self) {
         self.queue.push(self.now + MONITOR_INTERVAL, Ev::Monitor);
+        self.last_monitor_tick = self.now;
         for n in 0..self.nodes.len() {
             let window = reset_window(&mut self.nodes[n]);
             if self.nodes[n].paused {

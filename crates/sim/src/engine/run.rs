@@ -115,9 +115,11 @@ impl World<'_> {
             self.notes.push(note);
             self.failovers.push(record);
             // One `failover` event per entry of `failovers[]` (spec/cli.md: tools rely on it);
-            // this one never completed its take-over, and says so.
+            // this one never completed its take-over, and says so. A hand-over the new
+            // principal never heard of is the old principal's to report.
+            let on = if handed_over.is_some() { from } else { to };
             self.emit(
-                to,
+                on,
                 "failover",
                 serde_json::json!({
                     "kind": change.kind.name(),
@@ -438,6 +440,24 @@ impl World<'_> {
                 .and_then(|n| self.session_of(n)),
         };
         let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));
+        // Both partners down: no one holds the session's connection, whatever the views frozen
+        // at the power-off say (both partners lost power while SYNCHRONIZED read synchronized).
+        // SUSPENDED persists across restarts (reference section 2) and stays.
+        let partners_down = outside.is_none()
+            && [last_principal, mirror]
+                .into_iter()
+                .flatten()
+                .all(|n| !self.nodes[n].running());
+        let state = match state {
+            SessionState::Synchronized
+            | SessionState::Synchronizing
+            | SessionState::PendingFailover
+                if partners_down =>
+            {
+                SessionState::Disconnected
+            }
+            other => other,
+        };
         let name = |n: Option<usize>| n.map_or(NONE.to_string(), |n| self.nodes[n].name.clone());
         let witness = view
             .and_then(|p| p.config().witness)

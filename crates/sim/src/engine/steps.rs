@@ -287,8 +287,22 @@ impl World<'_> {
         if let Some(undo) = self.steps.backups.remove(&(i, k)) {
             self.estate.abandon_backup(undo);
         }
+        let error = self.stopped_error(n, crashed);
+        self.finish_step(i, Some(error));
+    }
+
+    /// Step `i`, issued to node `n` while it hung, never ran: the node stopped. Its client's
+    /// connection is gone, as a running statement's is.
+    pub fn fail_issued_step(&mut self, i: usize, n: usize, crashed: bool) {
+        let error = self.stopped_error(n, crashed);
+        self.finish_step(i, Some(error));
+    }
+
+    /// What the client of a statement on node `n` sees when the node stops: 10054 after a
+    /// crash, 121 after a power-off.
+    fn stopped_error(&self, n: usize, crashed: bool) -> SqlError {
         let name = &self.nodes[n].name;
-        let error = if crashed {
+        if crashed {
             SqlError::new(
                 ERROR_CONNECTION_RESET,
                 format!("A transport-level error has occurred when receiving results from the server. (provider: TCP Provider, error: 0 - An existing connection was forcibly closed by the remote host.) [{name}'s SQL Server process stopped]"),
@@ -298,8 +312,7 @@ impl World<'_> {
                 ERROR_CONNECTION_TIMED_OUT,
                 format!("A transport-level error has occurred when receiving results from the server. (provider: TCP Provider, error: 0 - The semaphore timeout period has expired.) [{name}'s host lost power]"),
             )
-        };
-        self.finish_step(i, Some(error));
+        }
     }
 
     fn node_named(&self, name: &str) -> usize {
@@ -984,15 +997,11 @@ impl World<'_> {
         kept.sort_by_key(|s| std::cmp::Reverse(s.at_us));
         let mut recorded = kept.into_iter();
         let mut written = None;
-        // The node's window runs since its last 15 s sample, not since a row written by an
-        // earlier call (two calls at one instant divided by a zero window). A call at the
-        // instant of a sample finds that row just written.
-        let since_ns = self
-            .monitor
-            .iter()
-            .rev()
-            .find(|s| &s.on == name)
-            .map_or(0, |s| s.at_us * 1000);
+        // The node's window runs since the last 15 s sample, not since a row written by an
+        // earlier call (two calls at one instant divided by a zero window), nor since its last
+        // recorded row (a hang or a stop skips rows, and the rates after one were divided by
+        // 25 s for 10 s of counts). A call at the instant of a sample finds that row.
+        let since_ns = self.last_monitor_tick;
         let newest = if update_table && self.now > since_ns {
             let window = self.nodes[n].window;
             written = self.monitor_sample(n, &window, self.now - since_ns);

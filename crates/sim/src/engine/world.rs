@@ -451,6 +451,9 @@ pub struct World<'s> {
     pub workload_started: Option<Nanos>,
     pub failovers: Vec<FailoverRecord>,
     pub monitor: Vec<crate::report::MonitorSample>,
+    /// When the monitor's 15 s tick last ran: every node's window counts from there, whether
+    /// the node recorded a row then or not (a hung or stopped one records none).
+    pub last_monitor_tick: Nanos,
     /// Rows `sp_dbmmonitorresults ... @update_table = 1` wrote (the status table keeps them for
     /// later calls; the report's `monitor` keeps its one sample per 15 s).
     pub monitor_updates: Vec<crate::report::MonitorSample>,
@@ -612,6 +615,7 @@ impl<'s> World<'s> {
             workload_started: None,
             failovers: Vec::new(),
             monitor: Vec::new(),
+            last_monitor_tick: 0,
             monitor_updates: Vec::new(),
             queries: Vec::new(),
             send_queue_max: 0,
