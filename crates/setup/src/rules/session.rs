@@ -208,10 +208,7 @@ impl Estate {
             // Reference section 7 puts "1470 not on the principal" first: issued on the witness
             // (or any instance without a copy) of a database the estate holds, it is that,
             // not 5011's "the database does not exist".
-            let elsewhere = self
-                .instances()
-                .any(|catalog| catalog.database(database).is_some());
-            return Err(if elsewhere {
+            return Err(if self.database_held_elsewhere(database) {
                 sql::principal_only(database).into()
             } else {
                 sql::cannot_alter_database(database).into()
@@ -459,10 +456,21 @@ impl Estate {
         database: &str,
         command: SessionCommand,
     ) -> Judged<Outcome> {
-        let copy = self
-            .catalog(on)
-            .database(database)
-            .ok_or_else(|| sql::cannot_alter_database(database))?;
+        let principal_only = matches!(
+            command,
+            SessionCommand::Failover | SessionCommand::Safety(_) | SessionCommand::Timeout(_)
+        );
+        let Some(copy) = self.catalog(on).database(database) else {
+            // As for SET WITNESS: a principal-only statement issued where the database is not
+            // (the witness) is 1470 when the estate holds it.
+            return Err(
+                if principal_only && self.database_held_elsewhere(database) {
+                    sql::principal_only(database).into()
+                } else {
+                    sql::cannot_alter_database(database).into()
+                },
+            );
+        };
         if copy.session().is_none() {
             let detail = match copy.mirroring {
                 Some(Mirroring::Prepared { .. }) => {
@@ -483,6 +491,14 @@ impl Estate {
                 command,
             },
         })
+    }
+}
+
+impl Estate {
+    /// Whether some instance of the estate holds a copy of `database`.
+    fn database_held_elsewhere(&self, database: &str) -> bool {
+        self.instances()
+            .any(|catalog| catalog.database(database).is_some())
     }
 }
 

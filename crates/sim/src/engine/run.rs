@@ -440,14 +440,14 @@ impl World<'_> {
                 .and_then(|n| self.session_of(n)),
         };
         let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));
-        // Both partners down: no one holds the session's connection, whatever the views frozen
-        // at the power-off say (both partners lost power while SYNCHRONIZED read synchronized).
-        // SUSPENDED persists across restarts (reference section 2) and stays.
+        // Both partners down, or one down and the other hung: no one holds the session's
+        // connection, whatever the views frozen at the power-off or the hang say (both partners
+        // lost power while SYNCHRONIZED read synchronized, the witness connected). SUSPENDED
+        // persists across restarts (reference section 2) and stays.
+        let pair = [last_principal, mirror].into_iter().flatten();
         let partners_down = outside.is_none()
-            && [last_principal, mirror]
-                .into_iter()
-                .flatten()
-                .all(|n| !self.nodes[n].running());
+            && pair.clone().all(|n| self.silent(n))
+            && pair.clone().any(|n| !self.nodes[n].running());
         let state = match state {
             SessionState::Synchronized
             | SessionState::Synchronizing
@@ -473,6 +473,7 @@ impl World<'_> {
             }),
             witness_state: view.filter(|p| p.config().witness.is_some()).map(|p| {
                 match p.witness_state() {
+                    _ if partners_down => crate::report::WitnessState::Disconnected,
                     mirror_protocol::WitnessState::Unknown => crate::report::WitnessState::Unknown,
                     mirror_protocol::WitnessState::Connected => {
                         crate::report::WitnessState::Connected
