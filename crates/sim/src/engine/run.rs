@@ -440,14 +440,15 @@ impl World<'_> {
                 .and_then(|n| self.session_of(n)),
         };
         let state = view.map_or(SessionState::NoSession, |p| session_state(p.state()));
-        // Both partners down, or one down and the other hung: no one holds the session's
-        // connection, whatever the views frozen at the power-off or the hang say (both partners
-        // lost power while SYNCHRONIZED read synchronized, the witness connected). SUSPENDED
-        // persists across restarts (reference section 2) and stays.
-        let pair = [last_principal, mirror].into_iter().flatten();
+        // Both partners down or hung: neither answers a ping, whatever the views frozen at the
+        // power-off or the hang say (both partners lost power while SYNCHRONIZED read
+        // synchronized, the witness connected). SUSPENDED persists across restarts (reference
+        // section 2) and stays.
         let partners_down = outside.is_none()
-            && pair.clone().all(|n| self.silent(n))
-            && pair.clone().any(|n| !self.nodes[n].running());
+            && [last_principal, mirror]
+                .into_iter()
+                .flatten()
+                .all(|n| self.silent(n));
         let state = match state {
             SessionState::Synchronized
             | SessionState::Synchronizing
