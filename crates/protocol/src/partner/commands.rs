@@ -144,6 +144,13 @@ impl Partner {
             self.forcing = Some(id);
             return Ok(());
         }
+        self.force_service_now(id);
+        Ok(())
+    }
+
+    /// Forced service without a witness: this mirror takes role sequence n+1 at once, in a new
+    /// fork at its hardened end, and the statement completes.
+    fn force_service_now(&mut self, id: CommandId) {
         let change = RoleChange {
             role_sequence: self.role_sequence() + 1,
             principal: self.durable.me,
@@ -153,7 +160,6 @@ impl Partner {
         };
         self.take_forced_service(change);
         self.complete(id, Ok(()));
-        Ok(())
     }
 
     /// The witness answered a forced service with the WITNESS OFF it recorded from the
@@ -169,15 +175,7 @@ impl Partner {
         config.witness = None;
         config.numbers.witness += 1;
         self.apply_config(config);
-        let change = RoleChange {
-            role_sequence: self.role_sequence() + 1,
-            principal: self.durable.me,
-            failover_lsn: self.lsn_hardened,
-            fork: Fork(self.durable.fork.0 + 1),
-            kind: FailoverKind::Forced,
-        };
-        self.take_forced_service(change);
-        self.complete(id, Ok(()));
+        self.force_service_now(id);
     }
 
     /// Forced service: M becomes principal at once at `change`'s role sequence (n+1),
