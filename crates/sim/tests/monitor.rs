@@ -5,6 +5,7 @@ mod common;
 use common::{principal_sample_at, report_of};
 use mirror_sim::report::MirroringRole;
 use mirror_sim::scenario::SessionState;
+use std::ops::RangeBounds;
 
 // Reference section 6: "Send queue = log on the principal not yet sent". A SUSPENDED or
 // DISCONNECTED principal keeps generating log that waits for the mirror: its `unsent_log_kb`
@@ -293,6 +294,14 @@ fn a_monitor_rows_time_behind_is_its_own() {
 
 /// Column `column` of every query row on instance `on` (any instance when empty) whose
 /// `key` column is `value`.
+/// Asserts that every figure of `values` lies in `range`.
+fn assert_all_within(values: &[u64], range: impl RangeBounds<u64> + std::fmt::Debug) {
+    assert!(
+        values.iter().all(|v| range.contains(v)),
+        "{values:?} not all within {range:?}"
+    );
+}
+
 fn column_where(
     report: &mirror_sim::report::Report,
     on: &str,
@@ -356,12 +365,7 @@ fn a_new_principals_time_behind_stays_while_its_mirror_is_down() {
     let report = report_of("a-new-principals-time-behind-stays-while-its-mirror-is-down.toml");
     let behind = column_where(&report, "beta", ("role", 1), "time_behind");
     assert!(behind.len() >= 4, "{behind:?}");
-    assert!(
-        behind
-            .iter()
-            .all(|&b| (19_000_000..=21_000_000).contains(&b)),
-        "{behind:?}"
-    );
+    assert_all_within(&behind, 19_000_000..=21_000_000);
 }
 
 // A row `@update_table = 1` writes (sp_dbmmonitorupdate) stays in the status table: the latest
@@ -405,12 +409,7 @@ fn a_suspended_old_principal_does_not_make_its_successor_caught_up() {
         "time_behind",
     );
     assert!(!behind.is_empty(), "{behind:?}");
-    assert!(
-        behind
-            .iter()
-            .all(|&b| (14_000_000..=16_000_000).contains(&b)),
-        "{behind:?}"
-    );
+    assert_all_within(&behind, 14_000_000..=16_000_000);
 }
 
 // Two `@update_table = 1` calls at one instant: the second row's rates were taken over the zero
@@ -423,7 +422,7 @@ fn two_update_table_calls_at_one_instant_give_the_same_rates() {
     let report = report_of("two-update-table-calls-at-one-instant-give-the-same-rates.toml");
     let rates = column_where(&report, "alpha", ("role", 1), "log_generation_rate");
     assert!(rates.len() >= 8, "{rates:?}");
-    assert!(rates.iter().all(|&r| (1..5_000).contains(&r)), "{rates:?}");
+    assert_all_within(&rates, 1..5_000);
 }
 
 // A split brain healed after forced service: the old principal comes back SUSPENDED, holding
@@ -434,12 +433,7 @@ fn a_healed_split_brain_old_principal_holds_only_the_fork() {
     let report = report_of("a-healed-split-brain-old-principal-holds-only-the-fork.toml");
     let behind = column_where(&report, "", ("time_recorded", 55_000_000), "time_behind");
     assert_eq!(behind.len(), 2, "{behind:?}");
-    assert!(
-        behind
-            .iter()
-            .all(|&b| (19_000_000..=21_000_000).contains(&b)),
-        "{behind:?}"
-    );
+    assert_all_within(&behind, 19_000_000..=21_000_000);
 }
 
 // spec/scenario.md, `pause`: "the instance hangs (no pings, no work)". The monitor job runs on
