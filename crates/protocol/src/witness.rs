@@ -1276,6 +1276,48 @@ mod tests {
         );
     }
 
+    // reference §4: the witness records "the failover LSN of the last role change". The old
+    // principal's hand-over of a manual failover reaches the witness as well; the witness
+    // records it and passes it to the new principal with its greeting, so that a mirror cut off
+    // from the hand-over can take over from the witness's word.
+    #[test]
+    fn witness_records_a_manual_hand_over_and_passes_it_on() {
+        let mut w = joined(10);
+        status(&mut w, 1, SyncState::Synchronized, numbers());
+        w.take_outputs();
+        let manual = RoleChange {
+            role_sequence: 1,
+            principal: M,
+            failover_lsn: 77,
+            fork: Fork(0),
+            kind: FailoverKind::Manual,
+        };
+        w.handle_message(
+            0,
+            env(
+                P,
+                1,
+                M,
+                Message::Hello(Hello {
+                    role_history: vec![manual],
+                    config: None,
+                    lsn_end: 77,
+                    incarnation: (0, 0),
+                }),
+            ),
+        );
+        w.invariants();
+        let r = w.record().unwrap();
+        assert_eq!((r.principal, r.numbers.role), (M, 1));
+        assert_eq!(r.last_change, Some(manual));
+        let greeted = sent(&w.take_outputs());
+        assert!(
+            greeted.iter().any(|(to, _, body)| *to == M
+                && matches!(body, Message::WitnessHello { last_change: Some(c), .. } if *c == manual)),
+            "{greeted:?}"
+        );
+    }
+
     // reference §4: "messages with a lower role sequence are ignored" -- the old principal's
     // report after the witness recorded a failover changes nothing.
     #[test]

@@ -991,6 +991,14 @@ impl Partner {
         self.merge_history(&[change]);
         self.become_mirror(change.role_sequence);
         self.durable.synced_role_sequence = change.role_sequence;
+        // The witness records the change as well, with its failover LSN (reference section 4:
+        // the witness's record holds "the failover LSN of the last role change"), and passes it
+        // to the new principal with its next greeting. Should the hand-over never reach the
+        // mirror (their link broke after it answered), the mirror, still connected to the
+        // witness, takes over from the witness's word (a role change from the witness at the
+        // current witness sequence, section 4) instead of waiting for the link to heal.
+        let hello = self.hello();
+        self.send_to_witness(hello);
     }
 
     fn progress_set_witness(&mut self) {

@@ -974,13 +974,19 @@ impl Partner {
     }
 
     fn send_hello(&mut self) {
-        let hello = Hello {
+        let hello = self.hello();
+        self.send(self.durable.partner, hello);
+    }
+
+    /// The handshake message: this partner's role history, configuration (a principal's) and
+    /// end of log.
+    pub(super) fn hello(&self) -> Message {
+        Message::Hello(Hello {
             role_history: self.durable.role_history.clone(),
             config: (self.durable.role == Role::Principal).then_some(self.durable.config),
             lsn_end: self.lsn_end,
             incarnation: self.durable.incarnation,
-        };
-        self.send(self.durable.partner, Message::Hello(hello));
+        })
     }
 
     fn on_link_lost(&mut self, peer: InstanceId) {
@@ -2928,6 +2934,67 @@ mod tests {
         assert_eq!(p.role(), Role::Principal);
         assert_ne!(p.state(), MirroringState::PendingFailover);
         assert!(p.is_serving(), "serves again, exposed");
+    }
+
+    // reference §4: the witness records "the failover LSN of the last role change", and a
+    // partner adopts a role change from the witness at the current witness sequence. The old
+    // principal tells the witness of its hand-over along with the mirror.
+    #[test]
+    fn a_manual_failover_is_told_to_the_witness_too() {
+        let mut p = principal_with_witness();
+        p.handle_command(SECOND, 7, SessionCommand::Failover)
+            .expect("accepted");
+        p.take_outputs();
+        let out = from_peer(
+            &mut p,
+            SECOND,
+            M,
+            Message::FailoverPrepared { failover_lsn: 0 },
+        );
+        let expected = change(1, M, 0, FailoverKind::Manual);
+        for peer in [M, W] {
+            assert!(
+                sent(&out).iter().any(|(to, m)| *to == peer
+                    && matches!(m, Message::Hello(h) if h.role_history == vec![expected])),
+                "{peer:?}: {:?}",
+                sent(&out)
+            );
+        }
+    }
+
+    // reference §4, as above, from the mirror's side: the hand-over itself was cut off (the
+    // link broke after the mirror answered); the witness's greeting carries the change, at the
+    // current witness sequence, and the mirror that prepared it takes over.
+    #[test]
+    fn a_mirror_takes_over_a_manual_failover_the_witness_passes_on() {
+        let mut m = mirror_with_witness(true);
+        from_peer(&mut m, 0, P, Message::FailoverPrepare { failover_lsn: 0 });
+        lose(&mut m, P);
+        let manual = change(1, M, 0, FailoverKind::Manual);
+        deliver(
+            &mut m,
+            SECOND,
+            env(
+                W,
+                M,
+                conn(M, 0),
+                1,
+                M,
+                Message::WitnessHello {
+                    last_change: Some(manual),
+                    numbers: Numbers {
+                        role: 1,
+                        ..witness_config().numbers
+                    },
+                    config: witness_config(),
+                    sees_principal: true,
+                },
+            ),
+        );
+        assert_eq!(m.role(), Role::Principal);
+        assert_eq!(m.role_sequence(), 1);
+        assert_eq!(m.take_over_kind(), Some(FailoverKind::Manual));
+        assert_eq!(m.failover_lsn(), 0);
     }
 
     #[test]
