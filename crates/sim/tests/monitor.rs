@@ -465,3 +465,27 @@ fn update_table_rates_after_a_hang_run_since_the_last_sample() {
     assert_eq!(rates.len(), 1, "{rates:?}");
     assert!((900..1_100).contains(&rates[0]), "{rates:?}");
 }
+
+// Reference section 2: a SUSPENDED session sends no log. The log a principal queued on the
+// connection it has since declared lost is not sent when the link heals (the mirror would drop
+// it): the rows of the suspended principal read no send rate while its send queue grows by the
+// log it writes. The row at 60 s read 1,379 KB/s, 20 MB the mirror never received.
+#[test]
+fn a_suspended_principal_sends_nothing_at_a_heal() {
+    let report = report_of("a-suspended-principal-sends-nothing-when-its-partition-heals.toml");
+    let suspended: Vec<_> = report
+        .monitor
+        .iter()
+        .filter(|m| {
+            m.role == MirroringRole::Principal && m.mirroring_state == SessionState::Suspended
+        })
+        .collect();
+    assert_eq!(suspended.len(), 3, "rows at 45, 60 and 75 s");
+    for pair in suspended.windows(2) {
+        assert_eq!(pair[1].send_rate_kbs, 0, "{:?}", pair[1]);
+        assert!(
+            pair[1].unsent_log_kb > pair[0].unsent_log_kb + 20_000,
+            "{pair:?}"
+        );
+    }
+}

@@ -1399,8 +1399,11 @@ impl<'s> World<'s> {
             // receiver that acknowledges nothing (its host lost power, or it hangs) takes no
             // more log: it stays in the send queue (TCP's window is full), where the
             // principal's figures show it, and a hung mirror does not harden at its resume
-            // log it could never have received.
+            // log it could never have received. Nor does a connection this principal has
+            // declared lost: the log waiting on it would be dropped by the mirror, and counting
+            // it as sent showed a suspended principal sending megabytes at a heal.
             if self.net.direction(n, to).partitioned
+                || !self.holds_connection(n, &template)
                 || self.stalled(n, to, template.conn)
                 || self.silent(to)
                 || self.receive_window_closed(n, to)
