@@ -8,6 +8,15 @@ use crate::types::{InstanceId, Safety};
 /// lacks quorum: the database cannot be opened."
 pub const ERROR_DATABASE_UNAVAILABLE: u32 = 955;
 
+/// The error a client gets when its commit would join a queue of waiting commits already at the
+/// simulator's bound ([`crate::types::PENDING_COMMITS_MAX`]): SQL Server's 701, "There is
+/// insufficient system memory in resource pool 'default' to run this query". Not 955: the
+/// database has its quorum, and the commits already waiting are still served.
+pub const ERROR_INSUFFICIENT_MEMORY: u32 = 701;
+
+/// The message of that refusal, for the principal's queue (the commits waiting for the mirror).
+pub const COMMIT_QUEUE_FULL: &str = "there is insufficient system memory to run this query: 1,048,576 commits already wait for the mirror (the simulator's bound on waiting commits)";
+
 /// A session command issued on one partner.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SessionCommand {

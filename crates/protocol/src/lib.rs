@@ -17,7 +17,9 @@ pub mod partner;
 pub mod types;
 pub mod witness;
 
-pub use command::{SessionCommand, ERROR_DATABASE_UNAVAILABLE};
+pub use command::{
+    SessionCommand, COMMIT_QUEUE_FULL, ERROR_DATABASE_UNAVAILABLE, ERROR_INSUFFICIENT_MEMORY,
+};
 pub use error::SqlError;
 pub use link::{Link, LinkState, Links};
 pub use message::{ConnId, Envelope, FailoverDenial, Forwarded, Hello, Message};

@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 
 mod commands;
 
-use crate::command::{SessionCommand, ERROR_DATABASE_UNAVAILABLE};
+use crate::command::{
+    SessionCommand, COMMIT_QUEUE_FULL, ERROR_DATABASE_UNAVAILABLE, ERROR_INSUFFICIENT_MEMORY,
+};
 
 use crate::error::SqlError;
 use crate::link::{LinkState, Links, Received};
@@ -742,7 +744,7 @@ impl Partner {
     }
 
     /// Whether as many commits wait for the mirror as this principal keeps: the next is
-    /// refused (error 955). A driver asks before it writes the commit's log, so that a refused
+    /// refused (error 701). A driver asks before it writes the commit's log, so that a refused
     /// commit leaves no record behind.
     pub fn commit_queue_full(&self) -> bool {
         self.pending.len() >= PENDING_COMMITS_MAX
@@ -759,10 +761,7 @@ impl Partner {
             ));
         }
         if self.commit_queue_full() {
-            return Err(SqlError::new(
-                ERROR_DATABASE_UNAVAILABLE,
-                "too many commits are waiting for the mirror",
-            ));
+            return Err(SqlError::new(ERROR_INSUFFICIENT_MEMORY, COMMIT_QUEUE_FULL));
         }
         assert!(
             lsn > self.lsn_end

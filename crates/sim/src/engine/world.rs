@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use hdrhistogram::Histogram;
 use mirror_protocol::{
     Envelope, ErrorKind, FailoverKind, InstanceId, Message, MirroringState, Nanos, Numbers, Output,
-    Partner, Role, RoleView, ServeVia, SessionCommand, SqlError, Timer, Witness,
-    ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
+    Partner, Role, RoleView, ServeVia, SessionCommand, SqlError, Timer, Witness, COMMIT_QUEUE_FULL,
+    ERROR_DATABASE_UNAVAILABLE, ERROR_INSUFFICIENT_MEMORY, MILLISECOND, SECOND,
 };
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
 
@@ -742,8 +742,8 @@ impl<'s> World<'s> {
             Ev::Submit { tx, .. } => {
                 if self.nodes[n].deferred_submits >= HELD_COMMITS_MAX {
                     let error = SqlError::new(
-                        ERROR_DATABASE_UNAVAILABLE,
-                        "too many commits are waiting for a hung instance",
+                        ERROR_INSUFFICIENT_MEMORY,
+                        "there is insufficient system memory to run this query: 1,048,576 commits already wait for a hung instance (the simulator's bound on waiting commits)",
                     );
                     self.fail_tx(*tx, error);
                     return;
@@ -2371,8 +2371,8 @@ impl<'s> World<'s> {
         waiting_for: &str,
     ) {
         if queue(&mut self.nodes[n]).len() >= HELD_COMMITS_MAX {
-            let message = format!("too many commits are waiting for {waiting_for}");
-            self.fail_tx(tx, SqlError::new(ERROR_DATABASE_UNAVAILABLE, message));
+            let message = format!("there is insufficient system memory to run this query: 1,048,576 commits already wait for {waiting_for} (the simulator's bound on waiting commits)");
+            self.fail_tx(tx, SqlError::new(ERROR_INSUFFICIENT_MEMORY, message));
             return;
         }
         queue(&mut self.nodes[n]).push_back(tx);
@@ -2504,10 +2504,7 @@ impl<'s> World<'s> {
             // Refused before its log is written: a failed commit leaves no commit record.
             self.fail_tx(
                 tx,
-                SqlError::new(
-                    ERROR_DATABASE_UNAVAILABLE,
-                    "too many commits are waiting for the mirror",
-                ),
+                SqlError::new(ERROR_INSUFFICIENT_MEMORY, COMMIT_QUEUE_FULL),
             );
             return;
         }
