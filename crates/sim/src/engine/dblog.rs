@@ -467,7 +467,7 @@ impl DbLog {
         }
         .expect("a writer at a hardened LSN with the default configuration");
         self.body = Body::Writer(writer);
-        self.cut_bookkeeping(lsn);
+        self.cut_writers_bookkeeping(lsn);
         self.segments.push((lsn, generation));
         self.ship_next = lsn;
         self.recreate = None;
@@ -533,7 +533,7 @@ impl DbLog {
                     LogWriter::new(writer_config(self.config), Lsn::new(hardened), fork)
                         .expect("valid configuration"),
                 );
-                self.cut_bookkeeping(hardened);
+                self.cut_writers_bookkeeping(hardened);
                 self.ship_next = hardened;
             }
             Body::Mirror(m) => {
@@ -587,6 +587,24 @@ impl DbLog {
         self.index.cut(lsn);
         self.ship_last = None;
         self.segments.retain(|&(from, _)| from < lsn);
+    }
+
+    /// As [`DbLog::cut_bookkeeping`], for a copy that stays writable (a crash, a restart): a
+    /// generation that began exactly at `lsn` and has written nothing yet stays listed. The
+    /// copy's history still holds it: a copy recovered after SET PARTNER OFF that restarted or
+    /// lost power before writing anything was no longer recognised as its own line, and the
+    /// commits the other copy acknowledged past the recovery point were judged a broken
+    /// `acknowledged_durable`. A generation that begins at the same LSN later (a restart)
+    /// follows it, so `generation_at` reads the same as before.
+    fn cut_writers_bookkeeping(&mut self, lsn: u64) {
+        let begun_here: Vec<(u64, u64)> = self
+            .segments
+            .iter()
+            .copied()
+            .filter(|&(from, _)| from == lsn)
+            .collect();
+        self.cut_bookkeeping(lsn);
+        self.segments.extend(begun_here);
     }
 
     /// Writes one transaction and seals its block (group commit: the commit needs it hardened).

@@ -519,11 +519,13 @@ impl History {
             // acknowledged it whose fork does not hold it.
             // A recovered copy's line is ranked by no role sequence: what it lost is whatever
             // others acknowledged past its fork, when the last principal's log is that line.
-            let ranks_above = |seq: u64, fork_lsn: u64, l: u64| match self.recovered_lines.get(&seq)
-            {
-                Some(&line) => generation_at(segments, fork_lsn + 1) == Some(line),
-                None => seq > ledger.role_at(l),
-            };
+            // (Its line, begun at the fork LSN, may hold no record yet: the copy's log then
+            // lists it without a record, see `DbLog::cut_writers_bookkeeping`.)
+            let ranks_above =
+                |seq: u64, _fork_lsn: u64, l: u64| match self.recovered_lines.get(&seq) {
+                    Some(&line) => segments.iter().any(|&(_, g)| g == line),
+                    None => seq > ledger.role_at(l),
+                };
             let lost_by = |l: u64| {
                 self.forced
                     .iter()

@@ -391,7 +391,8 @@ impl World<'_> {
                     (
                         !self.hung_and_replaced(n),
                         self.nodes[n].running(),
-                        self.role_sequence_of(n),
+                        // Across sessions set up again, the later session ranks first.
+                        self.nodes[n].role_offset + self.role_sequence_of(n),
                     )
                 })
         };
@@ -401,8 +402,9 @@ impl World<'_> {
         // The named principal's own session: its partner is the mirror, whatever other session
         // runs beside it (two sessions after PARTNER OFF: the report paired one session's
         // principal with the other's mirror).
-        let own_mirror = principal
-            .filter(|&p| last_principal == Some(p))
+        // With no one serving, the last principal's own partner too: two sessions' mirrors
+        // otherwise tied, and the report paired one with the other's principal.
+        let own_mirror = last_principal
             .and_then(|p| self.session_of(p))
             .map(|view| self.index_of(view.partner()))
             .filter(|&m| self.session_of(m).is_some_and(|v| v.role() == Role::Mirror));
