@@ -166,7 +166,10 @@ impl World<'_> {
                     |b| serde_json::json!({"between": self.names(b), "rate": rate}),
                 );
                 self.fault_event("loss", fields);
-                self.for_links(between, |d| d.loss = rate);
+                self.for_links(between, |d| {
+                    d.loss = rate;
+                    d.faulted = true;
+                });
             }
             FaultKind::SlowLink {
                 between,
@@ -183,9 +186,15 @@ impl World<'_> {
                 });
                 self.fault_event("slow_link", fields);
                 let [a, b] = [between[0].0, between[1].0];
-                self.net.direction_mut(a, b).extra_latency = latency_ns;
-                if !one_way {
-                    self.net.direction_mut(b, a).extra_latency = latency_ns;
+                let directions: &[(usize, usize)] = if one_way {
+                    &[(a, b)]
+                } else {
+                    &[(a, b), (b, a)]
+                };
+                for &(from, to) in directions {
+                    let d = self.net.direction_mut(from, to);
+                    d.extra_latency = latency_ns;
+                    d.faulted = true;
                 }
             }
             FaultKind::SlowDisk { target, flush_ns } => {
@@ -297,7 +306,7 @@ impl World<'_> {
         let links = (0..n).any(|a| {
             (0..n).any(|b| {
                 let d = self.net.direction(a, b);
-                d.partitioned || d.loss > 0.0 || d.extra_latency > 0
+                d.partitioned || d.faulted || d.loss > 0.0 || d.extra_latency > 0
             })
         });
         instances || links

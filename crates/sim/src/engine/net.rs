@@ -38,6 +38,10 @@ pub struct Direction {
     pub loss: f64,
     /// Extra one-way latency (a slow link, a gray failure).
     pub extra_latency: Nanos,
+    /// A loss or slow-link fault is in place, until a heal, whatever its figure: a loss of
+    /// rate 0 left unhealed is still a fault the scenario has not healed (spec/scenario.md,
+    /// `recovers`), as a slow link of 1 ms is.
+    pub faulted: bool,
     /// When the sender's interface is free again (the bandwidth FIFO).
     pub busy_until: Nanos,
     /// When the last message of each recent connection sent this way arrives, newest last:
@@ -78,6 +82,7 @@ impl Network {
                 directions.push(Direction {
                     params,
                     partitioned: false,
+                    faulted: false,
                     loss: 0.0,
                     extra_latency: 0,
                     busy_until: 0,
@@ -200,6 +205,7 @@ impl Network {
                     d.partitioned = false;
                     d.loss = 0.0;
                     d.extra_latency = 0;
+                    d.faulted = false;
                     // The order of arrivals is kept: the connections that survived the fault
                     // still deliver in order (a packet being retransmitted still comes first).
                 }
