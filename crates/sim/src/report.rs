@@ -588,7 +588,7 @@ fn optional_duration_check(
     let describe = if held {
         describe_duration
     } else {
-        crate::scenario::units::format_duration
+        crate::scenario::units::exact_duration
     };
     ExpectationCheck {
         name: name.to_string(),
@@ -855,7 +855,7 @@ mod tests {
             Some(10_711_261_000),
         );
         assert!(!failed.held);
-        assert_eq!(failed.actual, json!("10711.261ms"));
+        assert_eq!(failed.actual, json!("10.711261s"));
         let held = optional_duration_check(
             "unavailable",
             Comparison::Less(20_000_000_000),

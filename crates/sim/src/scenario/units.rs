@@ -43,7 +43,7 @@ pub enum UnitError {
         example: String,
     },
     /// A unit this kind of value does not know.
-    #[error("has an unknown unit \"{unit}\"; use one of {known}")]
+    #[error("{}", unknown_unit_text(unit, known))]
     UnknownUnit {
         /// The unit as written.
         unit: String,
@@ -253,6 +253,20 @@ pub fn parse_quantity(text: &str, dimension: &Dimension) -> Result<u64, UnitErro
 }
 
 /// Splits `"1.5ms"` into `("1.5", "ms")`: the leading digits and dots, then the rest.
+/// The text of [`UnitError::UnknownUnit`]. An exponent ("1e3s") reads as a unit starting with
+/// `e`: say that numbers are written in full instead (it read `unknown unit "e3s"`).
+fn unknown_unit_text(unit: &str, known: &str) -> String {
+    let mut characters = unit.chars();
+    let exponent = matches!(characters.next(), Some('e' | 'E'))
+        && characters
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '+' || c == '-');
+    if exponent {
+        return format!("has an exponent; write the number in full, with one of the units {known}");
+    }
+    format!("has an unknown unit \"{unit}\"; use one of {known}")
+}
+
 fn split_number(text: &str) -> (&str, &str) {
     let end = text
         .char_indices()
@@ -464,8 +478,8 @@ fn format_exact(value: u64, units: &[(u64, &str)], base: &str) -> String {
         )
 }
 
-/// Writes a measured duration for people, rounded to about three significant digits:
-/// `"1.4ms"`, `"11.2s"`, `"610us"`.
+/// Writes a measured duration for people, rounded to two decimals of its largest unit, and
+/// never to a whole number it is not: `"1.4ms"`, `"11.2s"`, `"610us"`, `"5.001s"`.
 pub fn describe_duration(nanoseconds: u64) -> String {
     const UNITS: &[(u64, &str)] = &[
         (NANOS_PER_HOUR, "h"),
@@ -486,12 +500,45 @@ pub fn describe_duration(nanoseconds: u64) -> String {
     if nanoseconds.is_multiple_of(factor) {
         return format!("{}{symbol}", nanoseconds / factor);
     }
-    // Lossy on purpose: a report, not a round trip.
+    // Lossy on purpose: a report, not a round trip. Two decimals, or as many more as it takes
+    // not to look whole: 5.001 s read "5s", beside a check "> 5s" that held.
     #[allow(clippy::cast_precision_loss)]
     let value = nanoseconds as f64 / factor as f64;
-    let text = format!("{value:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
+    let digits = factor.ilog10() as usize;
+    let text = (2..=digits.max(2))
+        .map(|decimals| format!("{value:.decimals$}"))
+        .map(|text| text.trim_end_matches('0').trim_end_matches('.').to_string())
+        .find(|text| text.contains('.'))
+        .unwrap_or_else(|| value.to_string());
     format!("{text}{symbol}")
+}
+
+/// `nanoseconds` in units of `factor` nanoseconds (a power of ten), every decimal written:
+/// `exact_decimal(10_208_506_000, NANOS_PER_SECOND)` is `"10.208506"`.
+fn exact_decimal(nanoseconds: u64, factor: u64) -> String {
+    let whole = nanoseconds / factor;
+    let rest = nanoseconds % factor;
+    if rest == 0 {
+        return whole.to_string();
+    }
+    let width = factor.ilog10() as usize;
+    let decimals = format!("{rest:0width$}");
+    format!("{whole}.{}", decimals.trim_end_matches('0'))
+}
+
+/// A duration exactly, in the largest unit (seconds at most) it reaches, with every decimal it
+/// needs: `"10.208506s"`, `"882.5us"`. What a failed check shows, so that the figure never reads
+/// as the bound it missed.
+pub fn exact_duration(nanoseconds: u64) -> String {
+    let (factor, symbol) = [
+        (NANOS_PER_SECOND, "s"),
+        (NANOS_PER_MILLISECOND, "ms"),
+        (NANOS_PER_MICROSECOND, "us"),
+    ]
+    .into_iter()
+    .find(|(factor, _)| nanoseconds >= *factor)
+    .unwrap_or((1, "ns"));
+    format!("{}{symbol}", exact_decimal(nanoseconds, factor))
 }
 
 /// What an `[expect]` key measures, which decides how its operands are written.
@@ -852,6 +899,18 @@ mod tests {
         assert_eq!(describe_duration(610_000), "610us");
         assert_eq!(describe_duration(0), "0s");
         assert_eq!(describe_duration(999), "999ns");
+        assert_eq!(
+            parse_duration("4e1s").unwrap_err().to_string(),
+            "has an exponent; write the number in full, with one of the units ns, us, ms, s, m, h, d"
+        );
+        // Never rounded to a whole number it is not (a check "> 5s" held beside "5s").
+        assert_eq!(describe_duration(5_001_003_000), "5.001s");
+        assert_eq!(describe_duration(4_999_900_000), "4.9999s");
+        assert_eq!(describe_duration(10_208_506_000), "10.21s");
+        assert_eq!(exact_duration(10_208_506_000), "10.208506s");
+        assert_eq!(exact_duration(882_500), "882.5us");
+        assert_eq!(exact_duration(5_000_000_000), "5s");
+        assert_eq!(exact_duration(999), "999ns");
     }
 
     #[test]
