@@ -16,7 +16,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    allow_negative_numbers = true
 )]
 pub struct Cli {
     /// What to do; without one, `sim SCENARIO.toml` runs the scenario.
@@ -46,6 +47,9 @@ pub enum Command {
 
 /// `sim run SCENARIO.toml [--seed N] [--json] [--trace FILE] [--events FILE]`.
 #[derive(Debug, Args)]
+// A negative number is a value, so that it gets the value's own error, not a tip to write it
+// after `--` (which made it the scenario's path).
+#[command(allow_negative_numbers = true)]
 pub struct RunArgs {
     /// The scenario file.
     #[arg(value_name = "SCENARIO.toml", required = true)]
@@ -77,18 +81,19 @@ pub struct ValidateArgs {
 
 /// `sim sweep SCENARIO.toml --seeds A..B [--swarm] [--jobs N] [--shard I/N] [--json]`.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
     /// The scenario file.
     #[arg(value_name = "SCENARIO.toml")]
     pub scenario: PathBuf,
     /// The seeds to run: A..B, both included.
-    #[arg(long, value_name = "A..B")]
+    #[arg(long, value_name = "A..B", allow_hyphen_values = true)]
     pub seeds: SeedRange,
     /// Also randomise the faults and timings from each seed.
     #[arg(long)]
     pub swarm: bool,
     /// Run this many seeds at a time.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub jobs: Option<NonZeroUsize>,
     /// Take every N-th seed, starting with the I-th (1 <= I <= N), so that N machines share a
     /// range.
@@ -104,6 +109,7 @@ pub struct SweepArgs {
 
 /// `sim shrink SCENARIO.toml --seed N [-o SMALLER.toml]`.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct ShrinkArgs {
     /// The scenario file.
     #[arg(value_name = "SCENARIO.toml")]
@@ -219,6 +225,44 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_command_is_named_as_such() {
+        let words = |line: &str| {
+            line.split(' ')
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
+        let message = misspelt_command(words("runn x.toml").into_iter()).expect("an error");
+        assert!(
+            message.starts_with("\"runn\" is not a command (run, validate"),
+            "{message}"
+        );
+        for fine in [
+            "run x.toml",
+            "x.toml --seed 3",
+            "sweep x.toml --seeds 1..2",
+            "help run",
+            "runn",
+            "x.toml y.toml",
+            "--json x.toml",
+        ] {
+            assert_eq!(misspelt_command(words(fine).into_iter()), None, "{fine}");
+        }
+    }
+
+    #[test]
+    fn negative_numbers_get_the_values_own_error() {
+        let error = Cli::try_parse_from(["sim", "run", "x.toml", "--seed", "-1"]).unwrap_err();
+        assert!(error.to_string().contains("is not a seed"), "{error}");
+        let error =
+            Cli::try_parse_from(["sim", "sweep", "x.toml", "--seeds", "-1..5"]).unwrap_err();
+        assert!(error.to_string().contains("is not a seed"), "{error}");
+        let error =
+            Cli::try_parse_from(["sim", "sweep", "x.toml", "--seeds", "1..5", "--jobs", "0"])
+                .unwrap_err();
+        assert!(error.to_string().contains("is not a count"), "{error}");
+    }
+
+    #[test]
     fn seed_ranges() {
         assert_eq!(
             "1..100".parse(),
@@ -268,4 +312,39 @@ mod tests {
             assert_eq!(error.exit_code(), 2, "{arguments:?}: {error}");
         }
     }
+}
+
+/// A count of at least 1 (`--jobs`, `--threads`), with the range in its error: clap's own said
+/// "number would be zero for non-zero type".
+pub fn parse_positive(text: &str) -> Result<NonZeroUsize, String> {
+    text.parse::<usize>()
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| format!("{text:?} is not a count (a whole number from 1)"))
+}
+
+/// The error for a first word that is neither a command nor a scenario file, followed by more
+/// words: a misspelt command (`sim runn scenario.toml`). Clap took the word for the scenario
+/// and said "the subcommand 'scenario.toml' cannot be used with '<SCENARIO.toml>'".
+pub fn misspelt_command(mut words: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
+    use clap::CommandFactory;
+    let first = words.next()?;
+    let first = first.to_str()?;
+    let next = words.next()?;
+    let is_command = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == first)
+        || first == "help";
+    let may_be_a_file = first.ends_with(".toml") || std::path::Path::new(first).exists();
+    if first.starts_with('-') || is_command || may_be_a_file || next.to_str()?.starts_with('-') {
+        return None;
+    }
+    let commands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    Some(format!(
+        "{first:?} is not a command ({}), nor a scenario file; to run a scenario: sim SCENARIO.toml",
+        commands.join(", ")
+    ))
 }

@@ -46,6 +46,10 @@ enum Exit {
 }
 
 fn main() -> ExitCode {
+    if let Some(message) = cli::misspelt_command(std::env::args_os().skip(1)) {
+        eprintln!("error: {message}");
+        return ExitCode::from(Exit::BadInput as u8);
+    }
     // Clap prints its own usage errors and exits 2 (0 for --help and --version).
     let cli = Cli::parse();
     let exit = match &cli.command {

@@ -38,6 +38,7 @@ pub const EXPLORE_DEFAULT: &str = "127.0.0.1:3000";
 #[derive(Clone, Debug, Default, clap::Args)]
 #[command(group(clap::ArgGroup::new("search").args(["bfs", "dfs", "simulate"])))]
 #[command(group(clap::ArgGroup::new("operator").args(["commands", "no_commands"])))]
+#[command(allow_negative_numbers = true)]
 pub struct CheckArgs {
     /// Check only this operating mode (all modes by default).
     #[arg(long, value_enum, value_name = "MODE")]
@@ -60,7 +61,7 @@ pub struct CheckArgs {
     pub seed: u64,
     /// Checker threads (default: 1 for breadth-first search, every core otherwise; at most
     /// 1024).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<NonZeroUsize>,
     /// Only the configurations with operator commands.
     #[arg(long)]
@@ -594,4 +595,16 @@ fn explore(args: &CheckArgs, configuration: &Configuration, address: &str) -> Re
     let checker = model.checker().threads(threads).serve(first);
     // `serve` returns only if its web server stops.
     Ok(i32::from(!checker.is_done()))
+}
+
+/// `--threads`: from 1 to 1024, said in the error (clap's own read "number would be zero for
+/// non-zero type").
+fn parse_threads(text: &str) -> Result<NonZeroUsize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|&n| n <= THREADS_MAX)
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| {
+            format!("{text:?} is not a number of threads (a whole number from 1 to 1024)")
+        })
 }

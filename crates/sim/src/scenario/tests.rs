@@ -1075,6 +1075,12 @@ fn fault_errors() {
             "\"2\"",
             &["drift", "\"+2%\""],
         ),
+        // A bare fraction, as the fault table words it: 0.02 is 2%.
+        (
+            "kind = \"clock_skew\"\ntarget = \"beta\"\ndrift = -0.005\n",
+            "-0.005",
+            &["drift", "\"-0.5%\""],
+        ),
         (
             "kind = \"clock_skew\"\ntarget = \"beta\"\ndrift = \"-100%\"\n",
             "\"-100%\"",

@@ -218,6 +218,22 @@ impl FaultFields<'_, '_> {
         let text = match value.get_ref() {
             Value::String(text) => text.clone(),
             Value::Integer(number) => number.to_string(),
+            // A bare fraction (the fault table says "by this fraction"): 0.02 is "+2%", not
+            // the "+0.02%" the plain missing unit suggested.
+            Value::Float(number) if number.is_finite() && number.abs() <= 1.0 => {
+                let percent = (number * 100.0 * 1e6).round() / 1e6;
+                let sign = if percent < 0.0 { "" } else { "+" };
+                return Err(resolver.error(
+                    value.span(),
+                    Problem::Quantity {
+                        key,
+                        written: written(value.get_ref()),
+                        reason: UnitError::MissingUnit {
+                            example: format!("{sign}{percent}%"),
+                        },
+                    },
+                ));
+            }
             Value::Float(number) => number.to_string(),
             other => {
                 return Err(resolver.error(

@@ -240,6 +240,13 @@ fn explain_toml_message(message: &str, source: &str, span: Option<Span>) -> Stri
             i64::MAX
         );
     }
+    // A Windows account or path in a double-quoted string: `"CORP\svc-alpha"` starts an escape.
+    if message.contains("escaped value") || message.contains("invalid escape") {
+        return format!(
+            "{message}; in a double-quoted string a backslash starts an escape: write it twice \
+             (\"CORP\\\\svc-alpha\") or use single quotes ('CORP\\svc-alpha')"
+        );
+    }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let missing = rest.split('`').next().unwrap_or(rest);
         // Only keys without a default get here: a key with one is optional in `raw`.
@@ -505,7 +512,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The value as the file wrote it: `"30"` (quoted) for a string, `30` for a number.
 fn written(value: &Value) -> String {
-    value.to_string()
+    match value {
+        // As short as written: 1e308 printed all of its 309 digits.
+        Value::Float(number) if number.is_finite() && number.abs() >= 1e16 => format!("{number:e}"),
+        _ => value.to_string(),
+    }
 }
 
 /// Where a host was declared: the line of its value, or of the instance's name when the host
@@ -711,7 +722,9 @@ impl Resolver<'_> {
             return Err(self.rule(
                 value.span(),
                 key,
-                "must not hold control characters (a newline, a tab, an escape)",
+                "must not hold control characters (a newline, a tab, an escape); in a \
+                 double-quoted string a backslash starts one (\"CORP\\tom\" holds a tab): write \
+                 it twice (\"CORP\\\\tom\") or use single quotes ('CORP\\tom')",
             ));
         }
         Ok(name)
@@ -802,7 +815,7 @@ impl Resolver<'_> {
     // ---- sections -----------------------------------------------------------------------
 
     fn top_level(&self, raw: &RawScenario) -> Resolved<(String, u64, u64)> {
-        let name = self.not_empty("name", &raw.name)?;
+        let name = self.plain_name("name", &raw.name)?;
         let seed = match &raw.seed {
             Some(seed) => self.integer("seed", seed, 0..=i64::MAX)?.unsigned_abs(),
             None => 0,
