@@ -631,6 +631,12 @@ pub enum ComparisonError {
     /// A comparison no value can satisfy, such as `"< 0"`.
     #[error("can never hold; nothing is below 0")]
     NeverHolds,
+    /// An operator the comparisons do not have, such as `"=<"` or `"!="`.
+    #[error("has an unknown operator \"{operator}\"; use <, <=, >, >=, a bare value (equal) or a range \"x..y\"")]
+    UnknownOperator {
+        /// The operator as written.
+        operator: String,
+    },
 }
 
 impl Comparison {
@@ -638,6 +644,15 @@ impl Comparison {
     pub fn parse(text: &str, measure: Measure) -> Result<Comparison, ComparisonError> {
         let text = text.trim();
         let operand = |rest: &str| measure.parse(rest);
+        // "=<" read as "=" then "< 1", which was "not a whole number".
+        if let Some(operator) = ["=<", "=>", "<>", "!=", "<<", ">>"]
+            .into_iter()
+            .find(|op| text.starts_with(op))
+        {
+            return Err(ComparisonError::UnknownOperator {
+                operator: operator.to_string(),
+            });
+        }
         let comparison = if let Some(rest) = text.strip_prefix("<=") {
             Comparison::LessOrEqual(operand(rest)?)
         } else if let Some(rest) = text.strip_prefix(">=") {
@@ -981,7 +996,7 @@ mod tests {
         ));
         assert!(matches!(
             Comparison::parse("=> 1", Measure::Count),
-            Err(ComparisonError::NotACount { .. })
+            Err(ComparisonError::UnknownOperator { .. })
         ));
         assert!(matches!(
             Comparison::parse("", Measure::Count),
