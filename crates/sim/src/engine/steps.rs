@@ -16,6 +16,10 @@ use super::world::{Ev, Process, World};
 /// network path was not found").
 const ERROR_INSTANCE_UNREACHABLE: u32 = 53;
 
+/// How old (microseconds) the newest status row must be for `sp_dbmmonitorresults ...
+/// @update_table = 1` to write another (SQL Server's 15 seconds).
+const MONITOR_UPDATE_MIN_AGE_US: u64 = 15_000_000;
+
 /// Error a client gets when the process it talks to dies under its statement (its host resets
 /// the connection): SqlClient's 10054.
 const ERROR_CONNECTION_RESET: u32 = 10054;
@@ -931,8 +935,10 @@ impl World<'_> {
                 connection_timeout_seconds: u32::try_from(p.config().timeout() / SECOND)
                     .unwrap_or(u32::MAX),
                 redo_queue_limit_mb: None,
-                end_of_log_lsn: p.lsn_end(),
-                replication_lsn: p.lsn_hardened(),
+                // SQL Server's page: "the local end-of-log that has been flushed to disk" (it
+                // read the log written or received, unflushed included).
+                end_of_log_lsn: p.lsn_hardened(),
+                replication_lsn: self.failover_lsn_known(p),
             }
         });
         Some(views::DatabaseMirroringView {
@@ -995,14 +1001,21 @@ impl World<'_> {
             .filter(|s| &s.on == name)
             .collect();
         kept.sort_by_key(|s| std::cmp::Reverse(s.at_us));
+        // sp_dbmmonitorresults updates the status table only when its newest row is 15 s old or
+        // more ("if the status table has been updated within the previous 15 seconds ... runs
+        // without updating the status"): a call 0.5 s after a sample wrote a row beside it, and
+        // two calls at one instant wrote two identical rows.
+        let stale = kept
+            .first()
+            .is_none_or(|newest| self.now / 1000 >= newest.at_us + MONITOR_UPDATE_MIN_AGE_US);
         let mut recorded = kept.into_iter();
         let mut written = None;
-        // The node's window runs since the last 15 s sample, not since a row written by an
-        // earlier call (two calls at one instant divided by a zero window), nor since its last
-        // recorded row (a hang or a stop skips rows, and the rates after one were divided by
-        // 25 s for 10 s of counts). A call at the instant of a sample finds that row.
+        // The node's window runs since the last 15 s sample, not since its last recorded row (a
+        // hang or a stop skips rows, and the rates after one were divided by 25 s for 10 s of
+        // counts). A call at the instant of a sample runs before it (the steps of an instant
+        // come first) and finds the row before.
         let since_ns = self.last_monitor_tick;
-        let newest = if update_table && self.now > since_ns {
+        let newest = if update_table && stale && self.now > since_ns {
             let window = self.nodes[n].window;
             written = self.monitor_sample(n, &window, self.now - since_ns);
             written.as_ref().map(|sample| self.monitor_row(sample))
@@ -1070,7 +1083,8 @@ impl World<'_> {
             average_delay: sample.average_delay_ms as u64,
             time_recorded_us: sample.at_us,
             time_behind_us: sample.time_behind_us,
-            local_time_us: self.now / 1000,
+            // "System clock time on the local server instance when this row was updated".
+            local_time_us: sample.at_us,
         }
     }
 
