@@ -231,6 +231,11 @@ mod tests {
                 .map(std::ffi::OsString::from)
                 .collect::<Vec<_>>()
         };
+        let message = misspelt_command(words("x.toml y.toml").into_iter()).expect("an error");
+        assert!(
+            message.starts_with("unexpected argument \"y.toml\": sim runs one scenario"),
+            "{message}"
+        );
         let message = misspelt_command(words("runn x.toml").into_iter()).expect("an error");
         assert!(
             message.starts_with("\"runn\" is not a command (run, validate"),
@@ -242,7 +247,6 @@ mod tests {
             "sweep x.toml --seeds 1..2",
             "help run",
             "runn",
-            "x.toml y.toml",
             "--json x.toml",
         ] {
             assert_eq!(misspelt_command(words(fine).into_iter()), None, "{fine}");
@@ -324,8 +328,9 @@ pub fn parse_positive(text: &str) -> Result<NonZeroUsize, String> {
 }
 
 /// The error for a first word that is neither a command nor a scenario file, followed by more
-/// words: a misspelt command (`sim runn scenario.toml`). Clap took the word for the scenario
-/// and said "the subcommand 'scenario.toml' cannot be used with '<SCENARIO.toml>'".
+/// words: a misspelt command (`sim runn scenario.toml`); or for a second scenario file (`sim
+/// a.toml b.toml`). Clap took the first word for the scenario and said "the subcommand
+/// 'scenario.toml' cannot be used with '<SCENARIO.toml>'".
 pub fn misspelt_command(mut words: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
     use clap::CommandFactory;
     let first = words.next()?;
@@ -336,8 +341,16 @@ pub fn misspelt_command(mut words: impl Iterator<Item = std::ffi::OsString>) -> 
         .any(|c| c.get_name() == first)
         || first == "help";
     let may_be_a_file = first.ends_with(".toml") || std::path::Path::new(first).exists();
-    if first.starts_with('-') || is_command || may_be_a_file || next.to_str()?.starts_with('-') {
+    let next = next.to_str()?;
+    if first.starts_with('-') || is_command || next.starts_with('-') {
         return None;
+    }
+    if may_be_a_file {
+        // `sim a.toml b.toml`: clap called the second file a subcommand.
+        return Some(format!(
+            "unexpected argument {next:?}: sim runs one scenario at a time (sim SCENARIO.toml \
+             [--seed N] [--json] [--trace FILE] [--events FILE])"
+        ));
     }
     let commands: Vec<String> = Cli::command()
         .get_subcommands()
