@@ -521,16 +521,15 @@ impl History {
             // others acknowledged past its fork, when the last principal's log is that line.
             // (Its line, begun at the fork LSN, may hold no record yet: the copy's log then
             // lists it without a record, see `DbLog::cut_writers_bookkeeping`.)
-            let ranks_above =
-                |seq: u64, _fork_lsn: u64, l: u64| match self.recovered_lines.get(&seq) {
-                    Some(&line) => segments.iter().any(|&(_, g)| g == line),
-                    None => seq > ledger.role_at(l),
-                };
+            let ranks_above = |seq: u64, l: u64| match self.recovered_lines.get(&seq) {
+                Some(&line) => segments.iter().any(|&(_, g)| g == line),
+                None => seq > ledger.role_at(l),
+            };
             let lost_by = |l: u64| {
                 self.forced
                     .iter()
                     .filter(|(seq, fork_lsn, forker)| {
-                        ranks_above(*seq, *fork_lsn, l)
+                        ranks_above(*seq, l)
                             && (l > *fork_lsn || generation_at(forker, l) != Some(generation))
                     })
                     .map(|(seq, _, _)| *seq)
