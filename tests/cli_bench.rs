@@ -45,6 +45,8 @@ struct CellRow {
     safety: String,
     commits: u64,
     p50_ms: f64,
+    max_ms: f64,
+    mean_ms: f64,
     hgrm: String,
 }
 
@@ -71,6 +73,8 @@ fn cell_rows(markdown: &str) -> Vec<CellRow> {
                 safety: fields[1].to_string(),
                 commits: fields[2].parse().unwrap(),
                 p50_ms: fields[4].parse().unwrap(),
+                max_ms: fields[8].parse().unwrap(),
+                mean_ms: fields[9].parse().unwrap(),
                 hgrm,
             }
         })
@@ -109,6 +113,15 @@ fn parse_hgrm(text: &str) -> Vec<(f64, f64, u64)> {
         assert!(text.contains(footer), "no {footer} in\n{text}");
     }
     rows
+}
+
+/// A footer figure of an `.hgrm` text: `#[Mean    =       11.209, ...` for "Mean".
+fn hgrm_footer(text: &str, name: &str) -> f64 {
+    let after = text
+        .split(&format!("#[{name:<8}="))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+    after.split(',').next().unwrap().trim().parse().unwrap()
 }
 
 /// The footer's `Total count`.
@@ -179,6 +192,10 @@ fn quick_bench_writes_the_report_the_charts_and_one_hgrm_per_cell() {
         assert_eq!(last.1, 1.0, "{}", row.hgrm);
         assert_eq!(last.2, row.commits, "{}: final total count", row.hgrm);
         assert_eq!(hgrm_total_count(&text), row.commits, "{}", row.hgrm);
+        // The table's figures are the file's: acknowledged commits only (the commits still
+        // waiting at the end of the run had put a value more in the table's percentiles).
+        assert_eq!(hgrm_footer(&text, "Mean"), row.mean_ms, "{}", row.hgrm);
+        assert_eq!(hgrm_footer(&text, "Max"), row.max_ms, "{}", row.hgrm);
     }
     for chart in ["latency-p50.svg", "latency-p99.svg", "throughput.svg"] {
         let svg = fs::read_to_string(out.join(chart)).unwrap();
