@@ -57,7 +57,15 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N")]
     pub simulate: Option<u64>,
     /// The seed of the random walks (printed; the same seed gives the same walks).
-    #[arg(long, value_name = "N", default_value_t = 0, requires = "simulate")]
+    // `requires` alone let `--seed 5 --dfs` through (the search group satisfied it), the seed
+    // ignored.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        requires = "simulate",
+        conflicts_with_all = ["bfs", "dfs"]
+    )]
     pub seed: u64,
     /// Checker threads (default: 1 for breadth-first search, every core otherwise; at most
     /// 1024).
@@ -92,8 +100,10 @@ pub struct CheckArgs {
         conflicts_with = "no_commands"
     )]
     pub operator_commands: Option<u8>,
-    /// Let any queued message be delivered, not only the oldest of its connection.
-    #[arg(long, help_heading = "Bounds")]
+    /// Let any queued message be delivered, not only the oldest of its connection: a network
+    /// that is not TCP. The protocol relies on in-order delivery on each connection, as
+    /// mirroring does over TCP, so violations are expected; they show which rules depend on it.
+    #[arg(long, help_heading = "Network model")]
     pub reorder: bool,
     /// Serve stateright's model explorer for the first selected configuration at ADDR
     /// (127.0.0.1:3000 when no address is given) instead of checking.
@@ -272,14 +282,16 @@ fn selected(args: &CheckArgs, mutant: Option<Mutant>) -> Vec<Configuration> {
         .into_iter()
         .flat_map(Configuration::for_check)
         .filter(|c| !args.commands || c.has_commands())
-        .filter(|c| !(args.no_commands && c.has_commands()))
+        // `--operator-commands 0` leaves only the configurations without commands, as
+        // `--no-commands` does: it turned the witness mode's configurations with commands into
+        // two more without them, of other bounds than the defaults.
+        .filter(|c| !((args.no_commands || args.operator_commands == Some(0)) && c.has_commands()))
         .map(|mut c| {
             c.transactions = args.transactions.unwrap_or(c.transactions);
             c.crashes = args.crashes.unwrap_or(c.crashes);
             c.partitions = args.partitions.unwrap_or(c.partitions);
             c.suspicions = args.suspicions.unwrap_or(c.suspicions);
             if c.has_commands() {
-                // 0 makes it the configuration without commands (merged below).
                 c.commands = args.operator_commands.unwrap_or(c.commands);
             }
             c.reorder |= args.reorder;
@@ -607,4 +619,43 @@ fn parse_threads(text: &str) -> Result<NonZeroUsize, String> {
         .ok_or_else(|| {
             format!("{text:?} is not a number of threads (a whole number from 1 to 1024)")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(args: &CheckArgs) -> Vec<String> {
+        selected(args, None).iter().map(Configuration::name).collect()
+    }
+
+    // README: "`--operator-commands 0` leaves only the configurations without commands", the
+    // same as `--no-commands` (it selected two more, the witness mode's with their commands
+    // removed).
+    #[test]
+    fn operator_commands_0_selects_the_configurations_without_commands() {
+        let without = names(&CheckArgs {
+            no_commands: true,
+            ..CheckArgs::default()
+        });
+        let zero = names(&CheckArgs {
+            operator_commands: Some(0),
+            ..CheckArgs::default()
+        });
+        assert_eq!(zero, without);
+        assert!(names(&CheckArgs::default()).len() > without.len());
+    }
+
+    #[test]
+    fn a_seed_needs_random_walks() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            check: CheckArgs,
+        }
+        assert!(Cli::try_parse_from(["check", "--seed", "5", "--dfs"]).is_err());
+        assert!(Cli::try_parse_from(["check", "--seed", "5"]).is_err());
+        assert!(Cli::try_parse_from(["check", "--seed", "5", "--simulate", "3"]).is_ok());
+    }
 }
