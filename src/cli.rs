@@ -214,6 +214,50 @@ impl FromStr for Shard {
     }
 }
 
+/// A count of at least 1 (`--jobs`, `--threads`), with the range in its error: clap's own said
+/// "number would be zero for non-zero type".
+pub fn parse_positive(text: &str) -> Result<NonZeroUsize, String> {
+    text.parse::<usize>()
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| format!("{text:?} is not a count (a whole number from 1)"))
+}
+
+/// The error for a first word that is neither a command nor a scenario file, followed by more
+/// words: a misspelt command (`sim runn scenario.toml`); or for a second scenario file (`sim
+/// a.toml b.toml`). Clap took the first word for the scenario and said "the subcommand
+/// 'scenario.toml' cannot be used with '<SCENARIO.toml>'".
+pub fn misspelt_command(mut words: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
+    use clap::CommandFactory;
+    let first = words.next()?;
+    let first = first.to_str()?;
+    let next = words.next()?;
+    let is_command = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == first)
+        || first == "help";
+    let may_be_a_file = first.ends_with(".toml") || std::path::Path::new(first).exists();
+    let next = next.to_str()?;
+    if first.starts_with('-') || is_command || next.starts_with('-') {
+        return None;
+    }
+    if may_be_a_file {
+        // `sim a.toml b.toml`: clap called the second file a subcommand.
+        return Some(format!(
+            "unexpected argument {next:?}: sim runs one scenario at a time (sim SCENARIO.toml \
+             [--seed N] [--json] [--trace FILE] [--events FILE])"
+        ));
+    }
+    let commands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    Some(format!(
+        "{first:?} is not a command ({}), nor a scenario file; to run a scenario: sim SCENARIO.toml",
+        commands.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,48 +360,4 @@ mod tests {
             assert_eq!(error.exit_code(), 2, "{arguments:?}: {error}");
         }
     }
-}
-
-/// A count of at least 1 (`--jobs`, `--threads`), with the range in its error: clap's own said
-/// "number would be zero for non-zero type".
-pub fn parse_positive(text: &str) -> Result<NonZeroUsize, String> {
-    text.parse::<usize>()
-        .ok()
-        .and_then(NonZeroUsize::new)
-        .ok_or_else(|| format!("{text:?} is not a count (a whole number from 1)"))
-}
-
-/// The error for a first word that is neither a command nor a scenario file, followed by more
-/// words: a misspelt command (`sim runn scenario.toml`); or for a second scenario file (`sim
-/// a.toml b.toml`). Clap took the first word for the scenario and said "the subcommand
-/// 'scenario.toml' cannot be used with '<SCENARIO.toml>'".
-pub fn misspelt_command(mut words: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
-    use clap::CommandFactory;
-    let first = words.next()?;
-    let first = first.to_str()?;
-    let next = words.next()?;
-    let is_command = Cli::command()
-        .get_subcommands()
-        .any(|c| c.get_name() == first)
-        || first == "help";
-    let may_be_a_file = first.ends_with(".toml") || std::path::Path::new(first).exists();
-    let next = next.to_str()?;
-    if first.starts_with('-') || is_command || next.starts_with('-') {
-        return None;
-    }
-    if may_be_a_file {
-        // `sim a.toml b.toml`: clap called the second file a subcommand.
-        return Some(format!(
-            "unexpected argument {next:?}: sim runs one scenario at a time (sim SCENARIO.toml \
-             [--seed N] [--json] [--trace FILE] [--events FILE])"
-        ));
-    }
-    let commands: Vec<String> = Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect();
-    Some(format!(
-        "{first:?} is not a command ({}), nor a scenario file; to run a scenario: sim SCENARIO.toml",
-        commands.join(", ")
-    ))
 }

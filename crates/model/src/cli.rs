@@ -626,7 +626,10 @@ mod tests {
     use super::*;
 
     fn names(args: &CheckArgs) -> Vec<String> {
-        selected(args, None).iter().map(Configuration::name).collect()
+        selected(args, None)
+            .iter()
+            .map(Configuration::name)
+            .collect()
     }
 
     // README: "`--operator-commands 0` leaves only the configurations without commands", the
