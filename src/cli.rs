@@ -227,26 +227,31 @@ pub fn parse_positive(text: &str) -> Result<NonZeroUsize, String> {
 /// words: a misspelt command (`sim runn scenario.toml`); or for a second scenario file (`sim
 /// a.toml b.toml`). Clap took the first word for the scenario and said "the subcommand
 /// 'scenario.toml' cannot be used with '<SCENARIO.toml>'".
-pub fn misspelt_command(mut words: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
+pub fn misspelt_command(words: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
     use clap::CommandFactory;
-    let first = words.next()?;
-    let first = first.to_str()?;
-    let next = words.next()?;
+    let words: Vec<String> = words
+        .map(|w| w.to_str().map(str::to_string))
+        .collect::<Option<_>>()?;
+    let (first, rest) = words.split_first()?;
     let is_command = Cli::command()
         .get_subcommands()
         .any(|c| c.get_name() == first)
         || first == "help";
-    let may_be_a_file = first.ends_with(".toml") || std::path::Path::new(first).exists();
-    let next = next.to_str()?;
-    if first.starts_with('-') || is_command || next.starts_with('-') {
+    if first.starts_with('-') || is_command {
         return None;
     }
+    let may_be_a_file = first.ends_with(".toml") || std::path::Path::new(first).exists();
     if may_be_a_file {
-        // `sim a.toml b.toml`: clap called the second file a subcommand.
+        // `sim a.toml b.toml`, also after options (`sim a.toml --json b.toml`): clap called
+        // the second file a subcommand.
+        let extra = second_positional(rest)?;
         return Some(format!(
-            "unexpected argument {next:?}: sim runs one scenario at a time (sim SCENARIO.toml \
+            "unexpected argument {extra:?}: sim runs one scenario at a time (sim SCENARIO.toml \
              [--seed N] [--json] [--trace FILE] [--events FILE])"
         ));
+    }
+    if rest.first()?.starts_with('-') {
+        return None;
     }
     let commands: Vec<String> = Cli::command()
         .get_subcommands()
@@ -256,6 +261,23 @@ pub fn misspelt_command(mut words: impl Iterator<Item = std::ffi::OsString>) -> 
         "{first:?} is not a command ({}), nor a scenario file; to run a scenario: sim SCENARIO.toml",
         commands.join(", ")
     ))
+}
+
+/// The first word of `rest` (what follows the scenario file of `sim SCENARIO.toml ...`) that is
+/// neither an option nor an option's value.
+fn second_positional(rest: &[String]) -> Option<&String> {
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--" => return words.next(),
+            "--seed" | "--trace" | "--events" | "--mutant" => {
+                words.next();
+            }
+            option if option.starts_with('-') => {}
+            positional => return Some(word).filter(|_| !positional.is_empty()),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -275,11 +297,18 @@ mod tests {
                 .map(std::ffi::OsString::from)
                 .collect::<Vec<_>>()
         };
-        let message = misspelt_command(words("x.toml y.toml").into_iter()).expect("an error");
-        assert!(
-            message.starts_with("unexpected argument \"y.toml\": sim runs one scenario"),
-            "{message}"
-        );
+        for line in [
+            "x.toml y.toml",
+            "x.toml --json y.toml",
+            "x.toml --seed 5 y.toml",
+            "x.toml -- y.toml",
+        ] {
+            let message = misspelt_command(words(line).into_iter()).expect("an error");
+            assert!(
+                message.starts_with("unexpected argument \"y.toml\": sim runs one scenario"),
+                "{line}: {message}"
+            );
+        }
         let message = misspelt_command(words("runn x.toml").into_iter()).expect("an error");
         assert!(
             message.starts_with("\"runn\" is not a command (run, validate"),
@@ -292,6 +321,7 @@ mod tests {
             "help run",
             "runn",
             "--json x.toml",
+            "x.toml --seed 5 --events e.jsonl",
         ] {
             assert_eq!(misspelt_command(words(fine).into_iter()), None, "{fine}");
         }

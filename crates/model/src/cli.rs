@@ -64,7 +64,7 @@ pub struct CheckArgs {
         value_name = "N",
         default_value_t = 0,
         requires = "simulate",
-        conflicts_with_all = ["bfs", "dfs"]
+        conflicts_with_all = ["bfs", "dfs", "explore"]
     )]
     pub seed: u64,
     /// Checker threads (default: 1 for breadth-first search, every core otherwise; at most
@@ -658,6 +658,7 @@ mod tests {
             check: CheckArgs,
         }
         assert!(Cli::try_parse_from(["check", "--seed", "5", "--dfs"]).is_err());
+        assert!(Cli::try_parse_from(["check", "--seed", "5", "--explore"]).is_err());
         assert!(Cli::try_parse_from(["check", "--seed", "5"]).is_err());
         assert!(Cli::try_parse_from(["check", "--seed", "5", "--simulate", "3"]).is_ok());
     }

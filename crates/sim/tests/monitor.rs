@@ -502,3 +502,31 @@ fn a_suspended_principal_sends_nothing_at_a_heal() {
         );
     }
 }
+
+// sp_dbmmonitorresults with @update_table = 1 at the instant of a 15 s sample: the sample is
+// that instant's row ("if the status table has been updated within the previous 15 seconds ...
+// runs without updating the status"). The call ran just before the sample and wrote a row of
+// its own: the later calls listed two identical 30 s rows, on the principal and the mirror.
+#[test]
+fn an_update_table_call_at_a_sample_instant_writes_no_second_row() {
+    let report = report_of("an-update-table-call-at-a-sample-instant-writes-no-second-row.toml");
+    for on in ["alpha", "beta"] {
+        let at_40s = report
+            .queries
+            .iter()
+            .filter(|q| q.on == on && q.at_us == 40_000_000)
+            .last()
+            .expect("the 40 s call of @mode 6");
+        let column = at_40s.columns.iter().position(|c| c == "time_recorded");
+        let rows: Vec<u64> = at_40s
+            .rows
+            .iter()
+            .map(|row| {
+                row[column.expect("time_recorded")]
+                    .as_u64()
+                    .expect("a number")
+            })
+            .collect();
+        assert_eq!(rows, [30_000_000, 15_000_000], "{on}");
+    }
+}

@@ -1012,10 +1012,13 @@ impl World<'_> {
         let mut written = None;
         // The node's window runs since the last 15 s sample, not since its last recorded row (a
         // hang or a stop skips rows, and the rates after one were divided by 25 s for 10 s of
-        // counts). A call at the instant of a sample runs before it (the steps of an instant
-        // come first) and finds the row before.
+        // counts). A call at the instant of a sample writes no row of its own: the sample is
+        // that instant's row (a call just before it wrote one beside it, two identical rows).
+        // Before the sample it finds the row before; after it, the sample's.
         let since_ns = self.last_monitor_tick;
-        let newest = if update_table && stale && self.now > since_ns {
+        let sample_due_now =
+            self.now > 0 && self.now.is_multiple_of(super::world::MONITOR_INTERVAL);
+        let newest = if update_table && stale && !sample_due_now && self.now > since_ns {
             let window = self.nodes[n].window;
             written = self.monitor_sample(n, &window, self.now - since_ns);
             written.as_ref().map(|sample| self.monitor_row(sample))

@@ -644,11 +644,13 @@ impl Comparison {
     pub fn parse(text: &str, measure: Measure) -> Result<Comparison, ComparisonError> {
         let text = text.trim();
         let operand = |rest: &str| measure.parse(rest);
-        // "=<" read as "=" then "< 1", which was "not a whole number".
-        if let Some(operator) = ["=<", "=>", "<>", "!=", "<<", ">>"]
-            .into_iter()
-            .find(|op| text.starts_with(op))
-        {
+        // "=<" read as "=" then "< 1", which was "not a whole number": the whole run of
+        // operator characters at the start is the operator.
+        let operator = text
+            .find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | ' '))
+            .map_or(text, |end| &text[..end])
+            .trim();
+        if !matches!(operator, "" | "<" | "<=" | ">" | ">=" | "=" | "==") {
             return Err(ComparisonError::UnknownOperator {
                 operator: operator.to_string(),
             });
@@ -994,6 +996,15 @@ mod tests {
             Comparison::parse("> 1.5", Measure::Count),
             Err(ComparisonError::NotACount { .. })
         ));
+        for written in ["<=> 1", "><1", ">=< 1", "<=<1", "< = 1", "!= 1", "=< 1"] {
+            assert!(
+                matches!(
+                    Comparison::parse(written, Measure::Count),
+                    Err(ComparisonError::UnknownOperator { .. })
+                ),
+                "{written}"
+            );
+        }
         assert!(matches!(
             Comparison::parse("=> 1", Measure::Count),
             Err(ComparisonError::UnknownOperator { .. })
