@@ -514,8 +514,8 @@ fn an_update_table_call_at_a_sample_instant_writes_no_second_row() {
         let at_40s = report
             .queries
             .iter()
-            .filter(|q| q.on == on && q.at_us == 40_000_000)
-            .last()
+            .rev()
+            .find(|q| q.on == on && q.at_us == 40_000_000)
             .expect("the 40 s call of @mode 6");
         let column = at_40s.columns.iter().position(|c| c == "time_recorded");
         let rows: Vec<u64> = at_40s
