@@ -78,3 +78,20 @@ fn closed_loop_clients_commit_at_most_the_open_loops_most() {
     );
     assert!(t.acknowledged > 1_000_000, "{t:?}");
 }
+
+// spec/scenario.md, `disk_full`: "log writes fail on this instance (9002 on a principal)". The
+// commits whose log was written just before the disk filled waited for a flush that could never
+// come: 7 of 8 closed-loop clients stalled for the last 40 s of the run, their commits in flight
+// at the end. They fail with 9002, and every client goes on getting 9002 for its new commits.
+#[test]
+fn a_full_log_disk_fails_the_commits_waiting_for_their_flush() {
+    let report = report_of("a-full-log-disk-fails-the-commits-waiting-for-their-flush.toml");
+    let tx = &report.transactions;
+    assert_eq!(tx.in_flight, 0, "{tx:?}");
+    assert!(tx.failed >= 8 * 40, "every client keeps failing: {tx:?}");
+    assert!(
+        report.commit_latency_us.max < 1_000_000,
+        "no commit waited for the disk: {:?}",
+        report.commit_latency_us
+    );
+}

@@ -146,6 +146,9 @@ pub enum Ev {
     PageRepaired { node: usize },
     /// A mirror whose log disk is full was asked to harden log: it suspends the session.
     MirrorWriteFailed { node: usize },
+    /// A principal whose log disk is full was asked to harden log: the commits waiting for it
+    /// fail (9002).
+    PrincipalWriteFailed { node: usize },
     /// A statement that failed softly is tried again (its connection attempt is retried).
     StatementRetry { step: usize, statement: usize },
 }
@@ -730,6 +733,7 @@ impl<'s> World<'s> {
             | Ev::RedoDrained { node, .. }
             | Ev::Submit { node, .. }
             | Ev::MirrorWriteFailed { node }
+            | Ev::PrincipalWriteFailed { node }
             | Ev::Pump { node }
             | Ev::ConnectionReset { node, .. } => Some(*node),
             _ => None,
@@ -839,6 +843,7 @@ impl<'s> World<'s> {
             Ev::LogBackup => self.log_backup_job(),
             Ev::PageRepaired { node } => self.page_repaired(node),
             Ev::MirrorWriteFailed { node } => self.mirror_write_failed(node),
+            Ev::PrincipalWriteFailed { node } => self.fail_commits_awaiting_a_flush(node),
             Ev::Resumed { node } => self.record_serving(node, "restart"),
             Ev::SessionStartFailed {
                 principal,
@@ -1584,9 +1589,16 @@ impl<'s> World<'s> {
             // after the disk filled while the partners were apart), else the principal waits
             // for ever for a harden that cannot come. Handled as its own event, outside the
             // handler that asked for the flush.
-            if node.mirror_cannot_write() {
-                self.queue.push(self.now, Ev::MirrorWriteFailed { node: n });
-            }
+            // On a principal (or a copy serving alone), the commits whose log was written
+            // before the disk filled can never be hardened: they fail with 9002 as new ones do
+            // (they waited for ever, closed-loop clients with them, and were acknowledged late
+            // if the disk was healed).
+            let ev = if node.mirror_cannot_write() {
+                Ev::MirrorWriteFailed { node: n }
+            } else {
+                Ev::PrincipalWriteFailed { node: n }
+            };
+            self.queue.push(self.now, ev);
             return;
         }
         let to = node.log.begin_flush(node.flush.requested);
@@ -2587,6 +2599,30 @@ impl<'s> World<'s> {
             // (its `serving` event said 1 and its `acknowledged` events 0).
             let role_sequence = self.nodes[n].serving_role_sequence;
             self.acknowledge(n, tx, lsn, role_sequence);
+        }
+    }
+
+    /// The log disk of instance `n` is full: the commits waiting on it whose log it has not
+    /// hardened fail with 9002 (spec/scenario.md, `disk_full`: "log writes fail ... 9002 on a
+    /// principal"). Their records stay in the log buffer: a client that got an error may still
+    /// find its transaction committed, as after any failed commit.
+    fn fail_commits_awaiting_a_flush(&mut self, n: usize) {
+        if !self.nodes[n].disk_full {
+            return;
+        }
+        let hardened = self.nodes[n].log.lsn_hardened();
+        let waiting: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.node == n && p.lsn > hardened)
+            .map(|(tx, _)| tx)
+            .collect();
+        for tx in waiting {
+            let message = format!(
+                "The transaction log for database '{}' is full: a log write failed, the disk is full",
+                self.scenario.database.name
+            );
+            self.fail_tx(tx, SqlError::new(ERROR_LOG_FULL, message));
         }
     }
 
