@@ -580,6 +580,19 @@ fn every_key_resolves() {
     );
 }
 
+// spec/scenario.md: "a numeric key takes a number (must be equal)". A duration's bare 0 needs
+// no unit (it was refused: "needs a unit"); any other bare number still does.
+#[test]
+fn a_bare_zero_is_a_duration_of_zero() {
+    let scenario = parse_text(&with("[expect]\nunavailable = 0\n")).unwrap();
+    assert_eq!(scenario.expect.unavailable, Some(Comparison::Equal(0)));
+    assert_error(
+        &with("[expect]\nunavailable = 1\n"),
+        "1\n",
+        &["1 needs a unit"],
+    );
+}
+
 #[test]
 fn the_resolved_text_parses_back_to_the_same_scenario() {
     let texts = ACCEPTANCE.iter().map(|(_, text)| *text).chain([

@@ -90,7 +90,10 @@ impl Resolver<'_> {
                     ))
                 })
             }
-            // A bare number for a duration: the parser says which unit to add.
+            // `unavailable = 0`: zero is zero in every unit, and the spec's "a numeric key takes
+            // a number (must be equal)" reads naturally so; it was refused ("needs a unit").
+            (Value::Integer(0), Measure::Duration) => Ok(Comparison::Equal(0)),
+            // Any other bare number for a duration: the parser says which unit to add.
             (Value::Integer(_) | Value::Float(_), Measure::Duration) => {
                 self.duration(key, value).map(Comparison::Equal)
             }
