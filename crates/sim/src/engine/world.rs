@@ -879,10 +879,13 @@ impl<'s> World<'s> {
             // The state the handler left comes before the acknowledgements it released: a
             // reader of the stream sees the state commits were acknowledged in (a lost mirror's
             // DISCONNECTED before the exposed acknowledgements, not after them), and still
-            // sees roles and serving change first.
+            // sees roles change first. It comes before `serving` too: a new principal served
+            // while its last `state` said PENDING_FAILOVER, which never acknowledges.
             let mut state_noted = false;
             for output in outputs.drain(..) {
-                if !state_noted && matches!(output, Output::Acknowledge { .. }) {
+                if !state_noted
+                    && matches!(output, Output::Acknowledge { .. } | Output::Serve { .. })
+                {
                     self.note_state(n);
                     state_noted = true;
                 }
