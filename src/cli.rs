@@ -233,10 +233,11 @@ pub fn misspelt_command(words: impl Iterator<Item = std::ffi::OsString>) -> Opti
         .map(|w| w.to_str().map(str::to_string))
         .collect::<Option<_>>()?;
     let (first, rest) = words.split_first()?;
-    let is_command = Cli::command()
+    let commands: Vec<String> = Cli::command()
         .get_subcommands()
-        .any(|c| c.get_name() == first)
-        || first == "help";
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let is_command = commands.iter().any(|c| c == first) || first == "help";
     if first.starts_with('-') || is_command {
         return None;
     }
@@ -253,10 +254,6 @@ pub fn misspelt_command(words: impl Iterator<Item = std::ffi::OsString>) -> Opti
     if rest.first()?.starts_with('-') {
         return None;
     }
-    let commands: Vec<String> = Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect();
     Some(format!(
         "{first:?} is not a command ({}), nor a scenario file; to run a scenario: sim SCENARIO.toml",
         commands.join(", ")

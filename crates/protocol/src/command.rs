@@ -1,6 +1,7 @@
 //! The session commands of reference section 5 (`ALTER DATABASE db SET PARTNER ...` and
 //! `SET WITNESS ...` once a session exists), as the protocol core judges them.
 
+use crate::error::SqlError;
 use crate::types::{InstanceId, Safety};
 
 /// The error a client gets when its commit cannot be served (database offline, role change,
@@ -14,8 +15,17 @@ pub const ERROR_DATABASE_UNAVAILABLE: u32 = 955;
 /// database has its quorum, and the commits already waiting are still served.
 pub const ERROR_INSUFFICIENT_MEMORY: u32 = 701;
 
-/// The message of that refusal, for the principal's queue (the commits waiting for the mirror).
-pub const COMMIT_QUEUE_FULL: &str = "there is insufficient system memory to run this query: 1,048,576 commits already wait for the mirror (the simulator's bound on waiting commits)";
+/// That refusal, for a commit that would wait for `waiting_for` ("the mirror", "a hung
+/// instance", "the failover").
+pub fn commits_waiting_at_their_bound(waiting_for: &str) -> SqlError {
+    SqlError::new(
+        ERROR_INSUFFICIENT_MEMORY,
+        format!(
+            "there is insufficient system memory to run this query: 1,048,576 commits already \
+             wait for {waiting_for} (the simulator's bound on waiting commits)"
+        ),
+    )
+}
 
 /// A session command issued on one partner.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -18,7 +18,8 @@ pub mod types;
 pub mod witness;
 
 pub use command::{
-    SessionCommand, COMMIT_QUEUE_FULL, ERROR_DATABASE_UNAVAILABLE, ERROR_INSUFFICIENT_MEMORY,
+    commits_waiting_at_their_bound, SessionCommand, ERROR_DATABASE_UNAVAILABLE,
+    ERROR_INSUFFICIENT_MEMORY,
 };
 pub use error::SqlError;
 pub use link::{Link, LinkState, Links};

@@ -10,9 +10,7 @@ use std::collections::VecDeque;
 
 mod commands;
 
-use crate::command::{
-    SessionCommand, COMMIT_QUEUE_FULL, ERROR_DATABASE_UNAVAILABLE, ERROR_INSUFFICIENT_MEMORY,
-};
+use crate::command::{commits_waiting_at_their_bound, SessionCommand, ERROR_DATABASE_UNAVAILABLE};
 
 use crate::error::SqlError;
 use crate::link::{LinkState, Links, Received};
@@ -761,7 +759,7 @@ impl Partner {
             ));
         }
         if self.commit_queue_full() {
-            return Err(SqlError::new(ERROR_INSUFFICIENT_MEMORY, COMMIT_QUEUE_FULL));
+            return Err(commits_waiting_at_their_bound("the mirror"));
         }
         assert!(
             lsn > self.lsn_end

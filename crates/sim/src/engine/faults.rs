@@ -306,7 +306,8 @@ impl World<'_> {
         let links = (0..n).any(|a| {
             (0..n).any(|b| {
                 let d = self.net.direction(a, b);
-                d.partitioned || d.faulted || d.loss > 0.0 || d.extra_latency > 0
+                // `faulted` is set with every loss and slow link and cleared with them.
+                d.partitioned || d.faulted
             })
         });
         instances || links

@@ -146,11 +146,8 @@ impl World<'_> {
     /// over was on its way when the partner went down or was cut off. The statement succeeded
     /// and the role sequence counts it (reference section 2); the report listed no failover.
     fn unheard_hand_over(&self, n: usize) -> Option<(mirror_protocol::RoleChange, usize)> {
-        let p = self.session_of(n)?;
-        let change = p.durable().role_history.last().copied()?;
-        let handed = p.role() == Role::Mirror
-            && change.principal == p.partner()
-            && change.role_sequence == p.role_sequence();
+        let (p, change) = self.current_role_change(n)?;
+        let handed = p.role() == Role::Mirror && change.principal == p.partner();
         let to = self.index_of(p.partner());
         let unheard = self
             .session_of(to)
@@ -158,17 +155,22 @@ impl World<'_> {
         (handed && unheard).then_some((change, to))
     }
 
+    /// Instance `n`'s view of the current session and the role change that made its current
+    /// role sequence, if it remembers one. The current session's view only: an instance that
+    /// never heard of a PARTNER OFF holds an older session, whose role sequences the history
+    /// numbers differently.
+    fn current_role_change(&self, n: usize) -> Option<(&Partner, mirror_protocol::RoleChange)> {
+        let p = self.session_of(n)?;
+        let change = p.durable().role_history.last().copied()?;
+        (change.role_sequence == p.role_sequence()).then_some((p, change))
+    }
+
     /// The role change by which instance `n` holds the principal role of the current session
     /// without having served at it yet (taking over, or crashed during its take-over), and the
     /// instance it took the role from.
     fn unserved_role_change(&self, n: usize) -> Option<(mirror_protocol::RoleChange, usize)> {
-        // The current session's view only: an instance that never heard of a PARTNER OFF holds
-        // an older session, whose role sequences the history numbers differently.
-        let p = self.session_of(n)?;
-        let change = p.durable().role_history.last().copied()?;
-        let holds_it = p.role() == Role::Principal
-            && change.principal == p.me()
-            && change.role_sequence == p.role_sequence();
+        let (p, change) = self.current_role_change(n)?;
+        let holds_it = p.role() == Role::Principal && change.principal == p.me();
         let history_role = self.nodes[n].role_offset + change.role_sequence;
         let served = self
             .history

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hdrhistogram::Histogram;
 use mirror_protocol::{
-    Envelope, ErrorKind, FailoverKind, InstanceId, Message, MirroringState, Nanos, Numbers, Output,
-    Partner, Role, RoleView, ServeVia, SessionCommand, SqlError, Timer, Witness, COMMIT_QUEUE_FULL,
-    ERROR_DATABASE_UNAVAILABLE, ERROR_INSUFFICIENT_MEMORY, MILLISECOND, SECOND,
+    commits_waiting_at_their_bound, Envelope, ErrorKind, FailoverKind, InstanceId, Message,
+    MirroringState, Nanos, Numbers, Output, Partner, Role, RoleView, ServeVia, SessionCommand,
+    SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
 };
 use mirror_setup::{Estate, FailureKind, ServerAddress, SessionPart};
 
@@ -745,11 +745,7 @@ impl<'s> World<'s> {
         match &ev {
             Ev::Submit { tx, .. } => {
                 if self.nodes[n].deferred_submits >= HELD_COMMITS_MAX {
-                    let error = SqlError::new(
-                        ERROR_INSUFFICIENT_MEMORY,
-                        "there is insufficient system memory to run this query: 1,048,576 commits already wait for a hung instance (the simulator's bound on waiting commits)",
-                    );
-                    self.fail_tx(*tx, error);
+                    self.fail_tx(*tx, commits_waiting_at_their_bound("a hung instance"));
                     return;
                 }
                 self.nodes[n].deferred_submits += 1;
@@ -2386,8 +2382,7 @@ impl<'s> World<'s> {
         waiting_for: &str,
     ) {
         if queue(&mut self.nodes[n]).len() >= HELD_COMMITS_MAX {
-            let message = format!("there is insufficient system memory to run this query: 1,048,576 commits already wait for {waiting_for} (the simulator's bound on waiting commits)");
-            self.fail_tx(tx, SqlError::new(ERROR_INSUFFICIENT_MEMORY, message));
+            self.fail_tx(tx, commits_waiting_at_their_bound(waiting_for));
             return;
         }
         queue(&mut self.nodes[n]).push_back(tx);
@@ -2517,10 +2512,7 @@ impl<'s> World<'s> {
             .is_some_and(Partner::commit_queue_full)
         {
             // Refused before its log is written: a failed commit leaves no commit record.
-            self.fail_tx(
-                tx,
-                SqlError::new(ERROR_INSUFFICIENT_MEMORY, COMMIT_QUEUE_FULL),
-            );
+            self.fail_tx(tx, commits_waiting_at_their_bound("the mirror"));
             return;
         }
         let queue_ahead = !its_turn && !self.nodes[n].buffer_waiters.is_empty();
@@ -2620,12 +2612,12 @@ impl<'s> World<'s> {
             .filter(|(_, p)| p.node == n && p.lsn > hardened)
             .map(|(tx, _)| tx)
             .collect();
+        let message = format!(
+            "The transaction log for database '{}' is full: a log write failed, the disk is full",
+            self.scenario.database.name
+        );
         for tx in waiting {
-            let message = format!(
-                "The transaction log for database '{}' is full: a log write failed, the disk is full",
-                self.scenario.database.name
-            );
-            self.fail_tx(tx, SqlError::new(ERROR_LOG_FULL, message));
+            self.fail_tx(tx, SqlError::new(ERROR_LOG_FULL, message.clone()));
         }
     }
 
