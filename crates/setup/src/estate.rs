@@ -24,7 +24,8 @@ pub const CATALOG_CHANGE: Duration = Duration::from_millis(1);
 pub struct StatementContext {
     /// The current end of log (LSN, a byte position) of the database the statement names, on
     /// the instance running it: where a full backup is taken, where a log backup ends, and the
-    /// log a principal's SET PARTNER waits for the mirror to harden.
+    /// log a principal's SET PARTNER waits for the mirror to harden. For a backup it is the
+    /// hardened end: a backup reads the log from disk, and a crash loses what is not there.
     pub end_of_log_lsn: u64,
     /// The data size of that database in bytes: what a full backup writes.
     pub database_size_bytes: u64,

@@ -676,7 +676,7 @@ impl World<'_> {
             return;
         };
         let context = mirror_setup::StatementContext {
-            end_of_log_lsn: self.nodes[n].log.lsn_end(),
+            end_of_log_lsn: self.backup_end(n),
             database_size_bytes: self.scenario.database.size_bytes,
             ..Default::default()
         };

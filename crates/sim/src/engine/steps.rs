@@ -221,7 +221,7 @@ impl World<'_> {
         if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
             if result.is_ok() {
                 let on = self.scenario.steps[i].on.0;
-                let end = self.nodes[on].log.lsn_end();
+                let end = self.backup_end(on);
                 self.estate.complete_database_backup(backup_id, end);
             }
         }
@@ -352,7 +352,14 @@ impl World<'_> {
             );
             return;
         }
-        let context = self.statement_context(n);
+        let mut context = self.statement_context(n);
+        if matches!(
+            statement,
+            mirror_setup::Statement::BackupDatabase { .. }
+                | mirror_setup::Statement::BackupLog { .. }
+        ) {
+            context.end_of_log_lsn = self.backup_end(n);
+        }
         let name = self.nodes[n].name.clone();
         let undo = match &statement {
             mirror_setup::Statement::BackupDatabase { database, .. }
@@ -440,6 +447,14 @@ impl World<'_> {
     }
 
     /// What the catalogs cannot know: live log and reachability.
+    /// Where a backup taken on instance `n` now ends: its hardened end of log. A backup reads
+    /// the log from disk, so log not yet flushed is not in it; a crash may still lose that log
+    /// (reference section 4), and a backup holding it would put log on a restored mirror that
+    /// its principal no longer has, and start a log chain past the end of the log.
+    pub(super) fn backup_end(&self, n: usize) -> u64 {
+        self.nodes[n].log.lsn_hardened()
+    }
+
     fn statement_context(&self, n: usize) -> StatementContext {
         let mut unreachable = BTreeMap::new();
         for (j, other) in self.nodes.iter().enumerate() {
