@@ -454,8 +454,17 @@ impl Partner {
         if self.durable.config.safety != safety {
             self.durable.config.safety = safety;
             self.durable.config.numbers.safety += 1;
-            if safety == Safety::Full && self.state == MirroringState::Synchronized {
-                // SAFETY FULL after OFF returns to SYNCHRONIZING with a new switch LSN.
+            if safety == Safety::Full
+                && matches!(
+                    self.state,
+                    MirroringState::Synchronized | MirroringState::Synchronizing
+                )
+            {
+                // SAFETY FULL after OFF returns to SYNCHRONIZING with a new switch LSN
+                // (reference section 4), also when already SYNCHRONIZING: a switch LSN fixed
+                // under OFF lies below commits acknowledged since, which the mirror may not
+                // have, and reaching it would report SYNCHRONIZED to the witness (found by an
+                // audit: an automatic failover then lost those commits).
                 self.set_state(MirroringState::Synchronizing);
                 self.switch_lsn = None;
             }
@@ -1564,6 +1573,49 @@ mod tests {
         // The same SAFETY again is no change.
         accepted(&mut p, 6, SessionCommand::Safety(Safety::Full));
         assert_eq!(p.config().numbers.safety, 2);
+    }
+
+    // reference §4: "SAFETY FULL after OFF, and RESUME, return the session to SYNCHRONIZING with
+    // a new switch LSN" -- also when the session is already SYNCHRONIZING under OFF: the switch
+    // LSN fixed then lies below commits acknowledged since, which the mirror may not have.
+    #[test]
+    fn safety_full_while_synchronizing_under_off_fixes_a_new_switch_lsn() {
+        let end = 200_000;
+        let mut p = connected_principal(end);
+        accepted(&mut p, 4, SessionCommand::Safety(Safety::Off));
+        from_peer(
+            &mut p,
+            0,
+            M,
+            Message::Ready {
+                lsn_end: 0,
+                lsn_hardened: 0,
+            },
+        );
+        p.handle_log_sent(0, end);
+        assert_eq!(p.switch_lsn(), Some(end), "fixed under OFF");
+        commit(&mut p, 1, end + 100);
+        assert_eq!(
+            acked(&flushed(&mut p, end + 100)),
+            vec![1],
+            "OFF: after the flush"
+        );
+
+        accepted(&mut p, 5, SessionCommand::Safety(Safety::Full));
+        assert_eq!(p.state(), MirroringState::Synchronizing);
+        assert_eq!(
+            p.switch_lsn(),
+            Some(end + 100),
+            "a new switch LSN, at the end of log (all of it sent)"
+        );
+        from_peer(&mut p, 0, M, Message::Hardened { lsn: end });
+        assert_eq!(
+            p.state(),
+            MirroringState::Synchronizing,
+            "the mirror lacks commit 1: not SYNCHRONIZED at the old switch LSN"
+        );
+        from_peer(&mut p, 0, M, Message::Hardened { lsn: end + 100 });
+        assert_eq!(p.state(), MirroringState::Synchronized);
     }
 
     // reference §4: "SUSPEND or RESUME issued on the mirror is forwarded to the principal, which

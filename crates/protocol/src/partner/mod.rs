@@ -48,7 +48,9 @@ pub struct PartnerDurable {
     /// automatic failover of this session any more (reference section 4).
     pub witness_excluded: bool,
     /// How many times this instance has started writing the log as principal (restarts and
-    /// take-overs), and the LSN the current incarnation started at.
+    /// take-overs), and the lowest LSN from which its log may differ from what a mirror last
+    /// in step with it holds: where the current incarnation started, or where the first of the
+    /// incarnations since the mirror's last handshake did.
     pub incarnation: (u64, Lsn),
     /// A mirror: the principal and its incarnation at the last completed handshake.
     pub synced_incarnation: Option<(InstanceId, u64)>,
@@ -828,8 +830,17 @@ impl Partner {
         self.epoch = epoch;
         self.lsn_mirror_hardened = lsn_mirror_hardened;
         if self.durable.role == Role::Principal {
-            // Recovery: the log is written on from the hardened end, as a new incarnation.
-            self.durable.incarnation = (self.durable.incarnation.0 + 1, lsn_hardened);
+            // Recovery: the log is written on from the hardened end, as a new incarnation. If
+            // the mirror never handshook with the last one, the log may differ from the
+            // mirror's already from where that one started: the mirror may hold blocks of an
+            // earlier incarnation past it, which a second restart must not hide (found by an
+            // audit: the mirror kept them, and its log was no prefix of the principal's).
+            let start = if self.durable.incarnation_synced {
+                lsn_hardened
+            } else {
+                self.durable.incarnation.1.min(lsn_hardened)
+            };
+            self.durable.incarnation = (self.durable.incarnation.0 + 1, start);
             self.durable.incarnation_synced = false;
         }
         if let Some(w) = self.durable.config.witness {
@@ -2407,6 +2418,43 @@ mod tests {
 
     // reference §4: "when the principal's unsent log first drops below one block, it fixes the
     // switch LSN = its current end of log"; SYNCHRONIZED once the mirror acknowledges it.
+    // reference §4, Reconnecting: "a mirror can briefly hold log that a crashed principal
+    // never hardened ... the mirror discards any log past" the principal's recovered end. After
+    // two restarts without the mirror, the log differs from the first recovered end on: the
+    // principal's handshake offers that one, until a mirror has been in step again.
+    #[test]
+    fn a_second_restart_before_the_mirror_returns_keeps_the_first_restart_point() {
+        let incarnation = |p: &Partner| match p.hello() {
+            Message::Hello(hello) => hello.incarnation,
+            other => panic!("not a Hello: {other:?}"),
+        };
+        let mut p = synchronized_principal();
+        p.crash();
+        p.restart(0, 1_000);
+        assert_eq!(incarnation(&p), (1, 1_000));
+        p.crash();
+        p.restart(0, 5_000);
+        assert_eq!(incarnation(&p), (2, 1_000), "the first restart point stays");
+
+        // The mirror returns and completes its handshake.
+        p.handle_timer(0, Timer::Ping);
+        let connection = p.links().link(M).and_then(|l| l.conn()).expect("dialling");
+        deliver(&mut p, 0, env(M, P, connection, 0, P, Message::Accept));
+        let ready = Message::Ready {
+            lsn_end: 0,
+            lsn_hardened: 0,
+        };
+        from_peer(&mut p, 0, M, ready);
+        assert!(p.durable().incarnation_synced);
+        p.crash();
+        p.restart(0, 7_000);
+        assert_eq!(
+            incarnation(&p),
+            (3, 7_000),
+            "in step again: from this restart"
+        );
+    }
+
     #[test]
     fn switch_lsn_is_fixed_when_unsent_log_drops_below_one_block() {
         let end = 200_000;
