@@ -350,9 +350,9 @@ impl World<'_> {
         }
         let node = &mut self.nodes[n];
         node.incarnation += 1;
-        // The flush under way dies with the process: its completion, numbered below the next
-        // flush's, is stale.
-        let id = node.flush.id + 1;
+        // The writes under way die with the process: their completions name no write under
+        // way any more, and are stale.
+        let id = node.flush.id;
         node.flush = Default::default();
         node.flush.id = id;
         node.redo_scheduled = false;

@@ -177,18 +177,48 @@ pub enum Process {
     PoweredOff,
 }
 
-/// A log flush under way.
+/// How many log flushes an instance keeps under way at once. SQL Server issues a log write as
+/// soon as a commit needs its block (reference section 6, "a block is flushed when a commit
+/// needs it"), without waiting for the one before, up to a limit on outstanding log I/O; 32 is
+/// SQL Server's documented limit for a database's outstanding log writes.
+pub const FLUSHES_OUTSTANDING_MAX: usize = 32;
+
+/// An instance's log flushes: what has been asked, and the writes under way.
 #[derive(Default)]
 pub struct Flush {
-    pub busy: bool,
+    /// The highest LSN a flush has been asked for.
     pub requested: u64,
+    /// The log epoch of the latest request.
     pub epoch: Option<u32>,
-    /// The flush under way: its number (a `Flushed` event of another is stale), the LSN it
-    /// hardens to, the log epoch it was asked at, and when it started.
+    /// The number of the last flush started: a `Flushed` event that names no flush under way
+    /// is stale (its process died, or a healed slow disk re-timed it).
     pub id: u64,
+    /// The writes under way, oldest first. They complete in LSN order: the hardened end of
+    /// log only moves forward over contiguous log, so a write never completes before the one
+    /// ahead of it.
+    pub outstanding: VecDeque<OutstandingFlush>,
+}
+
+/// One log write under way.
+#[derive(Clone, Copy)]
+pub struct OutstandingFlush {
+    /// Its number (see [`Flush::id`]).
+    pub id: u64,
+    /// The LSN it hardens to, and the log epoch it was asked at.
     pub to: u64,
     pub to_epoch: Option<u32>,
+    /// When it started, and when it completes.
     pub started: Nanos,
+    pub done_at: Nanos,
+}
+
+impl Flush {
+    /// The end of the log already being flushed, or `hardened` when nothing is.
+    fn flushing_to(&self, hardened: u64) -> u64 {
+        self.outstanding
+            .back()
+            .map_or(hardened, |f| f.to.max(hardened))
+    }
 }
 
 /// Monitor counters over the current 15 s window.
@@ -812,7 +842,9 @@ impl<'s> World<'s> {
                 epoch,
                 id,
             } => {
-                if self.nodes[node].flush.id == id {
+                let flush = &mut self.nodes[node].flush;
+                if flush.outstanding.front().is_some_and(|f| f.id == id) {
+                    flush.outstanding.pop_front();
                     self.flushed(node, lsn, epoch);
                 }
             }
@@ -1561,15 +1593,18 @@ impl<'s> World<'s> {
     // ---------------------------------------------------------------------------------------
     // Disks.
 
-    /// Asks the local disk to harden the log up to `lsn` (group commit: one flush at a time;
-    /// the next covers everything asked meanwhile).
+    /// Asks the local disk to harden the log up to `lsn`: a write of everything asked and not
+    /// yet being written starts at once, beside those under way, up to
+    /// [`FLUSHES_OUTSTANDING_MAX`] of them (then the next covers everything asked meanwhile).
+    /// A commit waited for the write ahead of its own when writes went one at a time: up to
+    /// twice the flush latency under load, where the reference's commit rule gives one.
     pub fn request_flush(&mut self, n: usize, lsn: u64, epoch: Option<u32>) {
         let node = &mut self.nodes[n];
         node.flush.requested = node.flush.requested.max(lsn);
         if epoch.is_some() {
             node.flush.epoch = epoch;
         }
-        if !node.flush.busy {
+        if node.flush.outstanding.len() < FLUSHES_OUTSTANDING_MAX {
             self.start_flush(n);
         }
     }
@@ -1579,7 +1614,8 @@ impl<'s> World<'s> {
         let jitter = self.rng_disk.exponential(mean_jitter);
         let base = self.scenario.disk.flush_ns;
         let node = &mut self.nodes[n];
-        if node.flush.requested <= node.log.lsn_hardened() {
+        let flushing_to = node.flush.flushing_to(node.log.lsn_hardened());
+        if node.flush.requested <= flushing_to {
             return;
         }
         if node.disk_full {
@@ -1601,47 +1637,66 @@ impl<'s> World<'s> {
             return;
         }
         let to = node.log.begin_flush(node.flush.requested);
-        if to <= node.log.lsn_hardened() {
+        if to <= flushing_to {
             return;
         }
-        node.flush.busy = true;
-        node.flush.to = to;
-        node.flush.to_epoch = node.flush.epoch;
-        node.flush.started = self.now;
         let latency = node.flush_override.unwrap_or(base) + jitter;
-        let ev = self.flushed_event(n);
-        self.after(latency, ev);
+        // In LSN order: never before the write ahead of it.
+        let done_at = node
+            .flush
+            .outstanding
+            .back()
+            .map_or(0, |f| f.done_at)
+            .max(self.now.saturating_add(latency));
+        let flush = OutstandingFlush {
+            id: 0,
+            to,
+            to_epoch: node.flush.epoch,
+            started: self.now,
+            done_at,
+        };
+        node.flush.outstanding.push_back(flush);
+        let index = node.flush.outstanding.len() - 1;
+        let ev = self.flushed_event(n, index);
+        self.queue.push(done_at, ev);
     }
 
-    /// The completion of node `n`'s flush under way, numbered afresh: an earlier completion
-    /// scheduled for it becomes stale.
-    fn flushed_event(&mut self, n: usize) -> Ev {
-        let node = &mut self.nodes[n];
-        node.flush.id += 1;
+    /// The completion of node `n`'s write under way at `index`, numbered afresh: an earlier
+    /// completion scheduled for it becomes stale.
+    fn flushed_event(&mut self, n: usize, index: usize) -> Ev {
+        let flush = &mut self.nodes[n].flush;
+        flush.id += 1;
+        let write = &mut flush.outstanding[index];
+        write.id = flush.id;
         Ev::Flushed {
             node: n,
-            lsn: node.flush.to,
-            epoch: node.flush.to_epoch,
-            id: node.flush.id,
+            lsn: write.to,
+            epoch: write.to_epoch,
+            id: write.id,
         }
     }
 
-    /// A slow disk recovered: the flush it was slowing completes as a normal one would have,
-    /// from when it started (at once if that is past), not when the slow one would have.
+    /// A slow disk recovered: the writes it was slowing complete as normal ones would have,
+    /// from when each started (at once if that is past; still in LSN order), not when the
+    /// slow ones would have.
     pub(super) fn speed_up_flush(&mut self, n: usize) {
         let base = self.scenario.disk.flush_ns;
-        if !self.nodes[n].flush.busy {
-            return;
+        let mut after = 0;
+        for index in 0..self.nodes[n].flush.outstanding.len() {
+            let write = &mut self.nodes[n].flush.outstanding[index];
+            let at = self.now.max(write.started.saturating_add(base)).max(after);
+            if at >= write.done_at {
+                after = write.done_at;
+                continue;
+            }
+            write.done_at = at;
+            after = at;
+            let ev = self.flushed_event(n, index);
+            self.queue.push(at, ev);
         }
-        let at = self
-            .now
-            .max(self.nodes[n].flush.started.saturating_add(base));
-        let ev = self.flushed_event(n);
-        self.queue.push(at, ev);
     }
 
     fn flushed(&mut self, n: usize, lsn: u64, epoch: Option<u32>) {
-        self.nodes[n].flush.busy = false;
         let current_epoch = self.nodes[n]
             .partner
             .as_ref()
@@ -1656,7 +1711,7 @@ impl<'s> World<'s> {
         }
         let node = &mut self.nodes[n];
         node.flush.requested = node.flush.requested.min(node.log.lsn_flushable());
-        if node.flush.requested > node.log.lsn_hardened() {
+        if node.flush.requested > node.flush.flushing_to(node.log.lsn_hardened()) {
             self.start_flush(n);
         }
     }
