@@ -986,19 +986,7 @@ impl Parser<'_> {
                 "expected msdb.dbo.sp_dbmmonitorresults (the only procedure the simulator runs)",
             ));
         }
-        let database = self.argument("@database_name", Self::database_argument)?;
-        let mut mode = None;
-        let mut update_table = None;
-        if self.accept(&Kind::Comma) {
-            mode = Some(self.argument("@mode", |parser| {
-                parser.number_up_to(9, "@mode (0 to 9: which rows)")
-            })?);
-            if self.accept(&Kind::Comma) {
-                update_table = Some(self.argument("@update_table", |parser| {
-                    parser.number_up_to(1, "0 or 1 for @update_table")
-                })?);
-            }
-        }
+        let (database, mode, update_table) = self.monitor_arguments(column)?;
         Ok(Statement::MonitorResults {
             database,
             mode,
@@ -1016,26 +1004,72 @@ impl Parser<'_> {
     }
 
     /// A procedure argument, optionally named (`@name = value`).
-    fn argument<T>(
+    /// `sp_dbmmonitorresults`'s arguments, as T-SQL passes them: by position, or by name in
+    /// any order once one is named (`@database_name = N'Sales', @update_table = 0`).
+    fn monitor_arguments(
         &mut self,
-        name: &str,
-        value: impl FnOnce(&mut Self) -> Result<T, ParseError>,
-    ) -> Result<T, ParseError> {
-        if let Some(Token {
-            kind: Kind::Variable(variable),
-            column,
-        }) = self.peek()
-        {
-            if !name[1..].eq_ignore_ascii_case(variable) {
+        procedure_column: usize,
+    ) -> Result<(String, Option<u32>, Option<u32>), ParseError> {
+        const PARAMETERS: [&str; 3] = ["@database_name", "@mode", "@update_table"];
+        let (mut database, mut mode, mut update_table) = (None, None, None);
+        let (mut position, mut named) = (0, false);
+        loop {
+            let column = self.column();
+            let slot = if let Some(Token {
+                kind: Kind::Variable(variable),
+                ..
+            }) = self.peek()
+            {
+                let Some(slot) = PARAMETERS
+                    .iter()
+                    .position(|p| p[1..].eq_ignore_ascii_case(variable))
+                else {
+                    return Err(error(
+                        column,
+                        format!("sp_dbmmonitorresults has no parameter `@{variable}` (it takes @database_name, @mode and @update_table)"),
+                    ));
+                };
+                self.position += 1;
+                self.expect(&Kind::Equals, &format!("`=` after {}", PARAMETERS[slot]))?;
+                named = true;
+                slot
+            } else if named {
                 return Err(error(
-                    *column,
-                    format!("expected {name}, found `@{variable}`"),
+                    column,
+                    "an argument by position after one by name: once an argument is named, the rest must be",
+                ));
+            } else if position < PARAMETERS.len() {
+                position
+            } else {
+                return Err(error(
+                    column,
+                    "sp_dbmmonitorresults takes at most three arguments",
+                ));
+            };
+            let given = [database.is_some(), mode.is_some(), update_table.is_some()][slot];
+            if given {
+                return Err(error(
+                    column,
+                    format!("{} is given twice", PARAMETERS[slot]),
                 ));
             }
-            self.position += 1;
-            self.expect(&Kind::Equals, &format!("`=` after {name}"))?;
+            match slot {
+                0 => database = Some(self.database_argument()?),
+                1 => mode = Some(self.number_up_to(9, "@mode (0 to 9: which rows)")?),
+                _ => update_table = Some(self.number_up_to(1, "0 or 1 for @update_table")?),
+            }
+            position += 1;
+            if !self.accept(&Kind::Comma) {
+                break;
+            }
         }
-        value(self)
+        let database = database.ok_or_else(|| {
+            error(
+                procedure_column,
+                "sp_dbmmonitorresults expects @database_name, which was not supplied",
+            )
+        })?;
+        Ok((database, mode, update_table))
     }
 
     fn database_argument(&mut self) -> Result<String, ParseError> {
@@ -1213,7 +1247,7 @@ mod tests {
             Statement::SelectDatabaseMirroring
         );
         assert_eq!(
-            one("EXEC msdb.dbo.sp_dbmmonitorresults @database_name = N'Sales', @mode = 0, 1"),
+            one("EXEC msdb.dbo.sp_dbmmonitorresults N'Sales', @update_table = 1, @mode = 0"),
             Statement::MonitorResults {
                 database: "Sales".into(),
                 mode: Some(0),
@@ -1255,6 +1289,61 @@ mod tests {
         assert_eq!(column_of_error("ALTER DATABASE é"), 17);
         assert_eq!(column_of_error("   ;  ; "), 1);
         assert_eq!(column_of_error("DROP ENDPOINT e DROP ENDPOINT f"), 17);
+    }
+
+    // T-SQL: arguments by position, then by name in any order; never by position after a name
+    // (SQL Server's error 119).
+    #[test]
+    fn monitor_arguments_by_name_come_in_any_order() {
+        let sales = |mode, update_table| Statement::MonitorResults {
+            database: "Sales".into(),
+            mode,
+            update_table,
+        };
+        assert_eq!(
+            one("EXEC msdb.dbo.sp_dbmmonitorresults @database_name = N'Sales', @update_table = 0"),
+            sales(None, Some(0))
+        );
+        assert_eq!(
+            one("EXEC msdb.dbo.sp_dbmmonitorresults @MODE = 2, @database_name = Sales"),
+            sales(Some(2), None)
+        );
+        assert_eq!(
+            one("EXEC sp_dbmmonitorresults Sales, 3, 1"),
+            sales(Some(3), Some(1))
+        );
+        let refused = [
+            (
+                "EXEC sp_dbmmonitorresults @database_name = Sales, 3",
+                51,
+                "once an argument is named",
+            ),
+            (
+                "EXEC sp_dbmmonitorresults Sales, @mode = 1, @mode = 2",
+                45,
+                "@mode is given twice",
+            ),
+            (
+                "EXEC sp_dbmmonitorresults Sales, @rows = 1",
+                34,
+                "no parameter `@rows`",
+            ),
+            (
+                "EXEC sp_dbmmonitorresults @mode = 1",
+                6,
+                "expects @database_name",
+            ),
+            (
+                "EXEC sp_dbmmonitorresults Sales, 1, 0, 1",
+                40,
+                "at most three",
+            ),
+        ];
+        for (sql, column, message) in refused {
+            let e = parse_batch(sql).expect_err(sql);
+            assert_eq!(e.column, column, "{sql}: {e}");
+            assert!(e.message.contains(message), "{sql}: {e}");
+        }
     }
 
     #[test]
