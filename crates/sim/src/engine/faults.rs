@@ -65,6 +65,7 @@ impl World<'_> {
         self.apply_fault(fault);
         if matches!(fault.kind, FaultKind::CorruptPage { .. }) || self.fault_state() != before {
             self.last_disturbance = self.now;
+            self.faulted = true;
             // SYNCHRONIZED at the heal itself counts (a cut between the mirror and the witness
             // never takes the partners out of it).
             self.synchronized_since_disturbance = self.nodes.iter().any(|node| {

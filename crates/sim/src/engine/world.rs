@@ -498,6 +498,9 @@ pub struct World<'s> {
     /// The last fault event (start, heal, restart) and whether faults are active.
     pub last_disturbance: Nanos,
     pub synchronized_since_disturbance: bool,
+    /// Whether any fault has changed something: `recovers` asks for SYNCHRONIZED "since the
+    /// last heal", and a run without one has nothing to recover from.
+    pub faulted: bool,
     /// When the last fault that can cause a failover happened (for `unavailable_us`).
     pub last_failure: Option<Nanos>,
     pub notes: Vec<String>,
@@ -657,6 +660,7 @@ impl<'s> World<'s> {
             unserved: Unserved::default(),
             last_disturbance: 0,
             synchronized_since_disturbance: false,
+            faulted: false,
             last_failure: None,
             notes: Vec::new(),
             witnesses_named: Default::default(),
