@@ -419,6 +419,10 @@ impl Estate {
         }
         let mut restored = copy.clone();
         restored.lsn_restored = set.last_lsn;
+        // The recovery model is a logged change: rolling the log forward brings the one in
+        // force when the log backup was taken (a full backup under BULK_LOGGED, then FULL and
+        // a log backup, leaves the copy in FULL, as on the principal).
+        restored.recovery_model = set.recovery_model;
         restored.log_restored_since_base = true;
         restored.last_log_backup = Some(set.id);
         self.finish_restore(on, restored, mode);
