@@ -63,3 +63,21 @@ fn a_crash_behind_a_partition_is_noticed_by_timeout() {
         failover.at_us
     );
 }
+
+// spec/cli.md: a failover's `unavailable_us` "runs from the failure (the fault ...)". With
+// SAFETY OFF the old principal serves on; the forced failover's count starts at the fault that
+// cut the partners: a loss of every packet as a partition, and never a fault healed before.
+#[test]
+fn a_forced_failover_counts_from_the_fault_that_cut_the_partners() {
+    for name in [
+        "a-forced-failovers-unavailability-runs-from-a-loss-fault.toml",
+        "a-forced-failovers-unavailability-ignores-a-fault-healed-before.toml",
+    ] {
+        let report = common::report_of(name);
+        let failover = report.failovers.first().expect("a forced failover");
+        assert_eq!(
+            failover.unavailable_us, 15_500_000,
+            "{name}: from the loss at 30 s to beta serving at 45.5 s"
+        );
+    }
+}

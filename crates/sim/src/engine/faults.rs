@@ -63,6 +63,11 @@ impl World<'_> {
         let fault = self.scenario.faults[index];
         let before = self.fault_state();
         self.apply_fault(fault);
+        if !self.faults_active() {
+            // Everything healed: a role change forced later comes from no fault of these (a
+            // forced failover counted its unavailability from a partition healed 34 s before).
+            self.last_failure = None;
+        }
         if matches!(fault.kind, FaultKind::CorruptPage { .. }) || self.fault_state() != before {
             self.last_disturbance = self.now;
             self.faulted = true;
@@ -167,6 +172,9 @@ impl World<'_> {
                     |b| serde_json::json!({"between": self.names(b), "rate": rate}),
                 );
                 self.fault_event("loss", fields);
+                if rate > 0.0 {
+                    self.last_failure = Some(self.now);
+                }
                 self.for_links(between, |d| {
                     d.loss = rate;
                     d.faulted = true;
@@ -186,6 +194,7 @@ impl World<'_> {
                     "one_way": one_way,
                 });
                 self.fault_event("slow_link", fields);
+                self.last_failure = Some(self.now);
                 let [a, b] = [between[0].0, between[1].0];
                 let directions: &[(usize, usize)] = if one_way {
                     &[(a, b)]
@@ -317,6 +326,13 @@ impl World<'_> {
     /// The process stops: crash (peers see a hard error at once) or power off (peers notice by
     /// TIMEOUT). Everything not on disk is gone; waiting commits fail.
     fn stop_instance(&mut self, n: usize, how: Process) {
+        if self.nodes[n].process == Process::Crashed && how == Process::PoweredOff {
+            // The host of a crashed process loses power: it stops answering with resets and
+            // goes silent (spec/scenario.md: peers notice only by TIMEOUT). The process is
+            // already down, so nothing else changes.
+            self.nodes[n].process = Process::PoweredOff;
+            return;
+        }
         if self.nodes[n].process != Process::Running {
             return;
         }
@@ -353,9 +369,7 @@ impl World<'_> {
         node.incarnation += 1;
         // The writes under way die with the process: their completions name no write under
         // way any more, and are stale.
-        let id = node.flush.id;
-        node.flush = Default::default();
-        node.flush.id = id;
+        node.flush.drop_writes_under_way();
         node.redo_scheduled = false;
         node.ship_envelope = None;
         if let Some(p) = node.partner.as_mut() {

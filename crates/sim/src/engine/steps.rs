@@ -854,6 +854,9 @@ impl World<'_> {
             .recovered_lines
             .insert(history_role, generation);
         self.nodes[n].log.start_writing(fork, generation);
+        // The mirror's writes of received log under way are not the writer's (a completion
+        // applied to the new log panicked: it ended past the writer's flush cursor).
+        self.nodes[n].flush.drop_writes_under_way();
         self.nodes[n].generation = generation;
         self.nodes[n].log.lsn_redone = fork_lsn;
         self.emit(

@@ -80,14 +80,9 @@ pub enum Ev {
         timer: Timer,
         generation: u64,
     },
-    /// A log flush completes.
-    /// `id` is the flush's number: a later flush, or the instance's crash, makes it stale.
-    Flushed {
-        node: usize,
-        lsn: u64,
-        epoch: Option<u32>,
-        id: u64,
-    },
+    /// A log write completes. `id` is the write's number: one that names no write under way
+    /// is stale (see [`Flush::id`]).
+    Flushed { node: usize, id: u64 },
     /// A log block's last byte left the principal.
     Departed {
         node: usize,
@@ -191,11 +186,10 @@ pub struct Flush {
     /// The log epoch of the latest request.
     pub epoch: Option<u32>,
     /// The number of the last flush started: a `Flushed` event that names no flush under way
-    /// is stale (its process died, or a healed slow disk re-timed it).
+    /// is stale (its process died, its log changed hands, or a healed slow disk re-timed it).
     pub id: u64,
-    /// The writes under way, oldest first. They complete in LSN order: the hardened end of
-    /// log only moves forward over contiguous log, so a write never completes before the one
-    /// ahead of it.
+    /// The writes under way, oldest first. The hardened end of log only moves forward over
+    /// contiguous log: a write that completes before one ahead of it waits for it.
     pub outstanding: VecDeque<OutstandingFlush>,
 }
 
@@ -210,6 +204,8 @@ pub struct OutstandingFlush {
     /// When it started, and when it completes.
     pub started: Nanos,
     pub done_at: Nanos,
+    /// The disk has completed it (a write ahead of it may not have).
+    pub done: bool,
 }
 
 impl Flush {
@@ -218,6 +214,15 @@ impl Flush {
         self.outstanding
             .back()
             .map_or(hardened, |f| f.to.max(hardened))
+    }
+
+    /// Forgets the writes under way and what was asked (their process died, or the log they
+    /// wrote became another: a mirror's received log turned into a writer's), keeping the
+    /// numbering so that their completions are stale.
+    pub fn drop_writes_under_way(&mut self) {
+        let id = self.id;
+        *self = Self::default();
+        self.id = id;
     }
 }
 
@@ -501,7 +506,8 @@ pub struct World<'s> {
     /// Whether any fault has changed something: `recovers` asks for SYNCHRONIZED "since the
     /// last heal", and a run without one has nothing to recover from.
     pub faulted: bool,
-    /// When the last fault that can cause a failover happened (for `unavailable_us`).
+    /// When the last fault that can cause a failover happened (for `unavailable_us`); none
+    /// once every fault has been healed.
     pub last_failure: Option<Nanos>,
     pub notes: Vec<String>,
     /// Every instance named by a SET WITNESS in this run: while it holds no partner session,
@@ -840,18 +846,7 @@ impl<'s> World<'s> {
                 timer,
                 generation,
             } => self.fire_timer(node, timer, generation),
-            Ev::Flushed {
-                node,
-                lsn,
-                epoch,
-                id,
-            } => {
-                let flush = &mut self.nodes[node].flush;
-                if flush.outstanding.front().is_some_and(|f| f.id == id) {
-                    flush.outstanding.pop_front();
-                    self.flushed(node, lsn, epoch);
-                }
-            }
+            Ev::Flushed { node, id } => self.write_completed(node, id),
             Ev::Departed {
                 node,
                 lsn,
@@ -1645,19 +1640,14 @@ impl<'s> World<'s> {
             return;
         }
         let latency = node.flush_override.unwrap_or(base) + jitter;
-        // In LSN order: never before the write ahead of it.
-        let done_at = node
-            .flush
-            .outstanding
-            .back()
-            .map_or(0, |f| f.done_at)
-            .max(self.now.saturating_add(latency));
+        let done_at = self.now.saturating_add(latency);
         let flush = OutstandingFlush {
             id: 0,
             to,
             to_epoch: node.flush.epoch,
             started: self.now,
             done_at,
+            done: false,
         };
         node.flush.outstanding.push_back(flush);
         let index = node.flush.outstanding.len() - 1;
@@ -1674,29 +1664,43 @@ impl<'s> World<'s> {
         write.id = flush.id;
         Ev::Flushed {
             node: n,
-            lsn: write.to,
-            epoch: write.to_epoch,
             id: write.id,
         }
     }
 
     /// A slow disk recovered: the writes it was slowing complete as normal ones would have,
-    /// from when each started (at once if that is past; still in LSN order), not when the
-    /// slow ones would have.
+    /// from when each started (at once if that is past), not when the slow ones would have.
     pub(super) fn speed_up_flush(&mut self, n: usize) {
         let base = self.scenario.disk.flush_ns;
-        let mut after = 0;
         for index in 0..self.nodes[n].flush.outstanding.len() {
             let write = &mut self.nodes[n].flush.outstanding[index];
-            let at = self.now.max(write.started.saturating_add(base)).max(after);
-            if at >= write.done_at {
-                after = write.done_at;
+            let at = self.now.max(write.started.saturating_add(base));
+            if write.done || at >= write.done_at {
                 continue;
             }
             write.done_at = at;
-            after = at;
             let ev = self.flushed_event(n, index);
             self.queue.push(at, ev);
+        }
+    }
+
+    /// The disk completed write `id` of node `n` (unless it is stale): the hardened end moves
+    /// over every completed write at the front, in LSN order.
+    fn write_completed(&mut self, n: usize, id: u64) {
+        let flush = &mut self.nodes[n].flush;
+        let Some(write) = flush.outstanding.iter_mut().find(|f| f.id == id) else {
+            return;
+        };
+        write.done = true;
+        while let Some(write) = self.nodes[n]
+            .flush
+            .outstanding
+            .front()
+            .copied()
+            .filter(|f| f.done)
+        {
+            self.nodes[n].flush.outstanding.pop_front();
+            self.flushed(n, write.to, write.to_epoch);
         }
     }
 
@@ -1968,6 +1972,9 @@ impl<'s> World<'s> {
             .map_or(1, |p| p.durable().fork.0);
         let generation = self.new_generation(n, role_sequence);
         self.nodes[n].log.start_writing(fork, generation);
+        // The mirror's writes of received log under way are not the writer's (a completion
+        // applied to the new log panicked: it ended past the writer's flush cursor).
+        self.nodes[n].flush.drop_writes_under_way();
         self.nodes[n].generation = generation;
         let from_i = self.index_of(from);
         let to_i = self.index_of(to);
@@ -2656,19 +2663,22 @@ impl<'s> World<'s> {
         }
     }
 
-    /// The log disk of instance `n` is full: the commits waiting on it whose log it has not
-    /// hardened fail with 9002 (spec/scenario.md, `disk_full`: "log writes fail ... 9002 on a
-    /// principal"). Their records stay in the log buffer: a client that got an error may still
+    /// The log disk of instance `n` is full: the commits waiting on it whose log no write has
+    /// taken fail with 9002 (spec/scenario.md, `disk_full`: "log writes fail ... 9002 on a
+    /// principal"). A write issued before the disk filled completes, and the commits it
+    /// covers are acknowledged (they failed with 9002 and were then hardened, and sent).
+    /// The failed ones' records stay in the log buffer: a client that got an error may still
     /// find its transaction committed, as after any failed commit.
     fn fail_commits_awaiting_a_flush(&mut self, n: usize) {
         if !self.nodes[n].disk_full {
             return;
         }
-        let hardened = self.nodes[n].log.lsn_hardened();
+        let node = &self.nodes[n];
+        let written = node.flush.flushing_to(node.log.lsn_hardened());
         let waiting: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.node == n && p.lsn > hardened)
+            .filter(|(_, p)| p.node == n && p.lsn > written)
             .map(|(tx, _)| tx)
             .collect();
         let message = format!(
