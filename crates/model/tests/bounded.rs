@@ -58,6 +58,10 @@ fn high_safety_holds() {
 fn high_safety_with_witness_holds() {
     let (held, found, unique) = checked(Configuration::new(Mode::HighSafetyWitness).crashes(1));
     assert!(held && found);
+    // 1,171,550 until a mirror that took its role from a connection handshake learnt the role
+    // change itself from a later message at that role sequence, and passed it on to its
+    // partner in a new Hello (the partner named as principal could not take the role without
+    // it: both stayed mirrors while connected).
     // 1,199,497 until an exposure the witness confirmed, or a report of it still out, outlived
     // the witness losing the mirror (the principal reports afresh and serves on; it stopped
     // for a witness round trip).
@@ -78,7 +82,7 @@ fn high_safety_with_witness_holds() {
     // confirmed it: a partner's connection to the witness is half-open until its confirmation
     // arrives, and the witness does not count it meanwhile.
     assert_eq!(
-        unique, 1_171_550,
+        unique, 1_210_439,
         "high safety with witness: the explored space changed"
     );
 }

@@ -1096,6 +1096,9 @@ impl Partner {
         if view.role_sequence > self.role_sequence() && !self.adopt(view, &body) {
             return; // a newer role we cannot take yet; the details come with a Hello
         }
+        if view.role_sequence == self.role_sequence() {
+            self.learn_current_change(view, &body);
+        }
         if from == self.durable.partner {
             if matches!(body, Message::Hello(_)) {
                 // The mirror answered at this role sequence (a newer one was adopted above):
@@ -1131,9 +1134,9 @@ impl Partner {
         }
     }
 
-    /// Adopts a higher role sequence seen in a message, before anything else. Returns whether the
-    /// message can now be handled.
-    fn adopt(&mut self, view: RoleView, body: &Message) -> bool {
+    /// The role changes a message carries that this instance may learn: a partner's whole
+    /// history, or the witness's change at the current witness sequence.
+    fn changes_in(&self, body: &Message) -> Vec<RoleChange> {
         // A role change from the witness counts only at the current witness sequence, and not
         // at all for an automatic failover once this mirror has recorded WITNESS OFF for its
         // principal (reference section 4: whoever recorded it takes no part in an automatic
@@ -1144,7 +1147,7 @@ impl Partner {
             numbers.witness == self.durable.config.numbers.witness
                 && !(self.durable.witness_excluded && change.kind == FailoverKind::Automatic)
         };
-        let history: Vec<RoleChange> = match body {
+        match body {
             Message::Hello(h) => h.role_history.clone(),
             Message::FailoverGranted { change, numbers } if from_witness(change, numbers) => {
                 vec![*change]
@@ -1155,7 +1158,44 @@ impl Partner {
                 ..
             } if from_witness(change, numbers) => vec![*change],
             _ => Vec::new(),
-        };
+        }
+    }
+
+    /// An instance that took the current role sequence from a connection handshake (a role for
+    /// another principal, without the change itself) learns the change when a message at that
+    /// sequence carries it, so that its own Hello passes it on. Without it, an old principal
+    /// that learnt from the witness that it is the mirror greeted the new principal, whose
+    /// grant the witness had recorded but never delivered, with a history lacking the change:
+    /// both stayed mirrors while connected (found by an audit).
+    fn learn_current_change(&mut self, view: RoleView, body: &Message) {
+        let current = self.role_sequence();
+        if self.durable.role != Role::Mirror
+            || self
+                .durable
+                .role_history
+                .iter()
+                .any(|c| c.role_sequence == current)
+        {
+            return;
+        }
+        let change = self
+            .changes_in(body)
+            .into_iter()
+            .find(|c| c.role_sequence == current && Some(c.principal) == view.principal);
+        if let Some(change) = change.filter(|c| c.principal != self.durable.me) {
+            self.merge_history(&[change]);
+            if self.links.is_up(self.durable.partner) {
+                // The Hello sent at the handshake lacked it: the partner named as principal
+                // needs the change to take the role.
+                self.send_hello();
+            }
+        }
+    }
+
+    /// Adopts a higher role sequence seen in a message, before anything else. Returns whether the
+    /// message can now be handled.
+    fn adopt(&mut self, view: RoleView, body: &Message) -> bool {
+        let history = self.changes_in(body);
         let Some(principal) = view.principal else {
             return false;
         };
@@ -2418,6 +2458,56 @@ mod tests {
 
     // reference §4: "when the principal's unsent log first drops below one block, it fixes the
     // switch LSN = its current end of log"; SYNCHRONIZED once the mirror acknowledges it.
+    // reference §4: an instance "adopts the newer roles before doing anything else", and "old P
+    // comes back and learns from W or M of a higher role sequence: old P becomes the mirror". A
+    // role taken from the witness's connection handshake comes without the change itself; when
+    // the witness's greeting brings it, the old principal passes it on to its partner, which
+    // needs it to take the role (the grant that named it never arrived).
+    #[test]
+    fn a_role_taken_from_a_handshake_is_passed_on_once_its_change_arrives() {
+        let mut p = principal_with_witness();
+        p.crash();
+        p.restart(0, 0);
+        p.handle_timer(0, Timer::Ping);
+        p.take_outputs();
+        let to_witness = p
+            .links()
+            .link(W)
+            .and_then(|l| l.conn())
+            .expect("dialling W");
+        deliver(&mut p, 0, env(W, P, to_witness, 1, M, Message::Accept));
+        assert_eq!((p.role(), p.role_sequence()), (Role::Mirror, 1));
+        let to_partner = p
+            .links()
+            .link(M)
+            .and_then(|l| l.conn())
+            .expect("dialling M");
+        let out = deliver(&mut p, 0, env(M, P, to_partner, 0, P, Message::Accept));
+        let greeting_lacks_change = sent(&out)
+            .iter()
+            .any(|(to, m)| *to == M && matches!(m, Message::Hello(h) if h.role_history.is_empty()));
+        assert!(greeting_lacks_change, "{out:?}");
+
+        let change = RoleChange {
+            role_sequence: 1,
+            principal: M,
+            failover_lsn: 0,
+            fork: Fork(0),
+            kind: FailoverKind::Automatic,
+        };
+        let greeting = Message::WitnessHello {
+            last_change: Some(change),
+            numbers: p.config().numbers,
+            config: p.config(),
+            sees_principal: false,
+        };
+        let out = from_peer(&mut p, 0, W, greeting);
+        let passed_on = sent(&out).iter().any(|(to, m)| {
+            *to == M && matches!(m, Message::Hello(h) if h.role_history == vec![change])
+        });
+        assert!(passed_on, "{out:?}");
+    }
+
     // reference §4, Reconnecting: "a mirror can briefly hold log that a crashed principal
     // never hardened ... the mirror discards any log past" the principal's recovered end. After
     // two restarts without the mirror, the log differs from the first recovered end on: the
