@@ -466,6 +466,11 @@ impl World<'_> {
         self.nodes[n].process = Process::Running;
         // A new process has declared nothing lost yet.
         self.principal_lost_at[n] = None;
+        if self.nodes[n].page_repair != PageRepair::None {
+            // The damaged page is still damaged: the restarted mirror goes on with its repair
+            // (it stopped with the process, and the session stayed SUSPENDED for good).
+            self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
+        }
         let hardened = self.nodes[n].log.lsn_hardened();
         if let Some((partner, me, change)) = self.unfinished_take_over(n) {
             // Reference section 5: the role change was recorded before this mirror drained its
@@ -616,7 +621,7 @@ impl World<'_> {
     /// the meantime ends the repair's hold on the session (`PageRepair::None`).
     pub fn page_repaired(&mut self, n: usize) {
         if !self.nodes[n].running() {
-            return; // a restarted mirror finds the page again when redo reaches it: not modelled
+            return; // the repair goes on when the process restarts
         }
         match self.nodes[n].page_repair {
             PageRepair::None => {}
@@ -638,11 +643,17 @@ impl World<'_> {
     /// Suspends the session for a damaged page, or tries again later if the mirror cannot
     /// (it is not connected to its principal).
     fn advance_page_repair(&mut self, n: usize) {
-        self.internal_command(n, SessionCommand::Suspend);
-        let suspended = self.nodes[n]
-            .session()
-            .is_some_and(|p| p.config().suspended);
-        if suspended {
+        let suspended = |world: &Self| {
+            world.nodes[n]
+                .session()
+                .is_some_and(|p| p.config().suspended)
+        };
+        // Once: a second SUSPEND, replayed after the repair had resumed the session (a hang
+        // across the repair), suspended it for good.
+        if !suspended(self) {
+            self.internal_command(n, SessionCommand::Suspend);
+        }
+        if suspended(self) {
             self.nodes[n].page_repair = PageRepair::Fetching;
         }
         self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });

@@ -775,6 +775,7 @@ impl<'s> World<'s> {
             | Ev::MirrorWriteFailed { node }
             | Ev::PrincipalWriteFailed { node }
             | Ev::Pump { node }
+            | Ev::PageRepaired { node }
             | Ev::ConnectionReset { node, .. } => Some(*node),
             _ => None,
         }
