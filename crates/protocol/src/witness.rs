@@ -303,7 +303,7 @@ impl Witness {
             Message::Hello(Hello {
                 config: Some(config),
                 ..
-            }) if from_principal => self.on_config(config),
+            }) if from_principal => self.on_principal_hello(config),
             Message::FailoverRequest {
                 numbers,
                 told_synchronized,
@@ -369,8 +369,10 @@ impl Witness {
             numbers: record.numbers,
             // At the numbers the hello carries anyway: only the rest of the configuration is
             // news to the principal.
+            // A record removed by a WITNESS OFF says so: the session it holds has no witness.
             config: SessionConfig {
                 numbers: record.numbers,
+                witness: record.config.witness.filter(|_| !record.removed),
                 ..record.config
             },
             sees_principal: self.sees_principal(),
@@ -459,6 +461,22 @@ impl Witness {
         r.sync_numbers = numbers;
         r.numbers = numbers;
         self.send(from, Message::StatusRecorded { report });
+    }
+
+    /// The principal's Hello, its answer to a greeting that showed the record removed while it
+    /// has no WITNESS OFF under way: a WITNESS OFF recorded here whose answer never reached it
+    /// failed there (1456, "the configuration was not changed"), so the session keeps its
+    /// witness, and so does the record. Left removed, the record refused every automatic
+    /// failover for good while both partners showed the witness connected (found by an audit).
+    /// A principal with a WITNESS OFF under way answers with its `Config` instead, which
+    /// restores nothing: the removal recorded here may yet be applied there.
+    fn on_principal_hello(&mut self, config: SessionConfig) {
+        if config.witness == Some(self.me) {
+            if let Some(r) = self.record.as_mut() {
+                r.removed = false;
+            }
+        }
+        self.on_config(config);
     }
 
     fn on_config(&mut self, config: SessionConfig) {
@@ -1050,6 +1068,59 @@ mod tests {
             "{out:?}"
         );
         assert!(w.record().unwrap().removed, "nothing recorded");
+    }
+
+    // reference §4: WITNESS OFF is "applied by the principal only after [it is] durably
+    // recorded ... if neither can be reached it fails with 1456", and a failed statement changes
+    // nothing (section 7). A removal recorded here whose answer was lost is shown to the
+    // principal when it reconnects; its Hello, still naming this witness, restores the record.
+    // A Config restores nothing: it may come from a principal whose WITNESS OFF is under way.
+    #[test]
+    fn a_principal_that_still_names_the_witness_restores_a_removed_record() {
+        let mut w = joined(10);
+        let off = Numbers {
+            witness: 2,
+            ..numbers()
+        };
+        deliver(&mut w, 0, P, 0, Message::WitnessOff { numbers: off });
+        w.handle_connection_lost(SECOND, P, ErrorKind::Hard);
+        // P's new connection.
+        let again = |w: &mut Witness, body: Message| {
+            let conn = ConnId {
+                initiator: P,
+                number: 2,
+            };
+            w.handle_message(
+                SECOND,
+                Envelope {
+                    conn,
+                    ..env(P, 0, P, body)
+                },
+            );
+            w.invariants();
+            sent(&w.take_outputs())
+        };
+        again(&mut w, Message::Connect);
+        let greeting = again(&mut w, Message::Confirm);
+        let shows_removal = greeting.iter().any(|(to, _, m)| {
+            *to == P
+                && matches!(m, Message::WitnessHello { config, .. } if config.witness.is_none())
+        });
+        assert!(shows_removal, "{greeting:?}");
+
+        again(&mut w, Message::Config(config(10)));
+        let hello = Hello {
+            role_history: Vec::new(),
+            config: Some(config(10)),
+            lsn_end: 0,
+            incarnation: (0, 0),
+        };
+        assert!(w.record().unwrap().removed, "a Config restores nothing");
+        again(&mut w, Message::Hello(hello));
+        assert!(
+            !w.record().unwrap().removed,
+            "the Hello restores the record"
+        );
     }
 
     // reference §4: WITNESS OFF is the principal's to apply; the mirror cannot remove the witness.

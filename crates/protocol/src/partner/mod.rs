@@ -1294,7 +1294,16 @@ impl Partner {
                         ..config
                     }) != ours
                     {
-                        self.send_to_witness(Message::Config(ours));
+                        // A record that a WITNESS OFF removed, while none is under way here:
+                        // it failed (1456), and the Hello tells the witness to keep the session.
+                        let removal_failed =
+                            config.witness != ours.witness && self.witness_off.is_none();
+                        let answer = if removal_failed {
+                            self.hello()
+                        } else {
+                            Message::Config(ours)
+                        };
+                        self.send_to_witness(answer);
                     }
                     // The witness lost track (its record is UNKNOWN): report afresh (reference
                     // section 4). An exposure it confirmed at these numbers stands: it is
