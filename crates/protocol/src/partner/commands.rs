@@ -2003,6 +2003,22 @@ mod tests {
         );
     }
 
+    // reference §4 and §7: a WITNESS OFF whose answer never reached the principal failed there
+    // (1456) and changed nothing; its greeting, still naming the witness, brings the mirror that
+    // recorded it back into automatic failover.
+    #[test]
+    fn a_principal_that_still_names_the_witness_brings_the_mirror_back_into_failover() {
+        let mut m = mirror_with_witness(true);
+        let off = Numbers {
+            witness: 2,
+            ..witness_config().numbers
+        };
+        from_peer(&mut m, 0, P, Message::WitnessOff { numbers: off });
+        assert!(m.durable().witness_excluded);
+        from_peer(&mut m, 0, P, hello(Vec::new(), witness_config(), 0));
+        assert!(!m.durable().witness_excluded);
+    }
+
     // reference §7 / section 5 errors: SET WITNESS on the mirror is 1470.
     #[test]
     fn set_witness_on_the_mirror_is_1470() {

@@ -1017,8 +1017,11 @@ impl Partner {
                 peer,
                 "the connection to the witness was lost before it recorded the session",
             );
+            // The witness may have recorded the grant before its answer was lost: the role
+            // change is then the witness's durable record, and this mirror takes it when it
+            // hears from the witness again (or from an old principal that learnt of it there).
             self.refuse_forcing(
-                "service cannot be forced safely: the connection to the witness was lost before it answered",
+                "service cannot be forced safely: the connection to the witness was lost before it answered; if the witness had recorded the forced service, this mirror becomes the principal when it hears from the witness again",
             );
         }
     }
@@ -1387,6 +1390,14 @@ impl Partner {
     /// last in step, then catch up from there.
     fn on_principal_hello(&mut self, hello: Hello) {
         let Some(config) = hello.config else { return };
+        if config.witness.is_some() {
+            // The principal greets this mirror still naming a witness: a WITNESS OFF recorded
+            // here whose answer never reached it failed there (1456, nothing changed), and
+            // this mirror takes part in automatic failover again; it stayed out for good (found
+            // by an audit). A WITNESS OFF still under way there comes after this greeting, on
+            // the same connection, and is recorded again.
+            self.durable.witness_excluded = false;
+        }
         self.merge_history(&hello.role_history);
         // A principal that restarted since the last handshake may have written other log at the
         // LSNs past its recovered end than the blocks this mirror received before it crashed
