@@ -81,3 +81,16 @@ fn a_forced_failover_counts_from_the_fault_that_cut_the_partners() {
         );
     }
 }
+
+// The same sentence of spec/cli.md: a fault outside every session (a link to an instance that
+// is neither partner nor witness) is not the failure behind a forced failover.
+#[test]
+fn a_forced_failover_counts_from_no_fault_outside_the_session() {
+    let name = "a-forced-failovers-unavailability-ignores-a-fault-outside-the-session.toml";
+    let report = common::report_of(name);
+    let failover = report.failovers.first().expect("a forced failover");
+    assert_eq!(
+        failover.unavailable_us, 20_500_000,
+        "{name}: from the partition at 20 s to beta serving at 40.5 s"
+    );
+}

@@ -63,11 +63,6 @@ impl World<'_> {
         let fault = self.scenario.faults[index];
         let before = self.fault_state();
         self.apply_fault(fault);
-        if !self.faults_active() {
-            // Everything healed: a role change forced later comes from no fault of these (a
-            // forced failover counted its unavailability from a partition healed 34 s before).
-            self.last_failure = None;
-        }
         if matches!(fault.kind, FaultKind::CorruptPage { .. }) || self.fault_state() != before {
             self.last_disturbance = self.now;
             self.faulted = true;
@@ -115,7 +110,7 @@ impl World<'_> {
                     "crash",
                     serde_json::json!({"target": self.nodes[target.0].name}),
                 );
-                self.last_failure = Some(self.now);
+                self.note_failure(&[target.0]);
                 self.stop_instance(target.0, Process::Crashed);
             }
             FaultKind::PowerOff { target } => {
@@ -123,7 +118,7 @@ impl World<'_> {
                     "power_off",
                     serde_json::json!({"target": self.nodes[target.0].name}),
                 );
-                self.last_failure = Some(self.now);
+                self.note_failure(&[target.0]);
                 self.stop_instance(target.0, Process::PoweredOff);
             }
             FaultKind::Restart { target } => {
@@ -141,7 +136,7 @@ impl World<'_> {
                 // A process that is not running has nothing to hang: the instance restarted
                 // later comes up running (it stayed hung, its session DISCONNECTED for good).
                 if self.nodes[target.0].running() {
-                    self.last_failure = Some(self.now);
+                    self.note_failure(&[target.0]);
                     self.nodes[target.0].paused = true;
                     self.nodes[target.0].paused_at = self.now;
                     self.record_serving(target.0, "paused");
@@ -159,7 +154,7 @@ impl World<'_> {
                     "partition",
                     serde_json::json!({"between": self.names(between), "one_way": one_way}),
                 );
-                self.last_failure = Some(self.now);
+                self.note_failure(&[between[0].0, between[1].0]);
                 let [a, b] = [between[0].0, between[1].0];
                 self.net.direction_mut(a, b).partitioned = true;
                 if !one_way {
@@ -173,7 +168,10 @@ impl World<'_> {
                 );
                 self.fault_event("loss", fields);
                 if rate > 0.0 {
-                    self.last_failure = Some(self.now);
+                    match between {
+                        Some(b) => self.note_failure(&[b[0].0, b[1].0]),
+                        None => self.last_failure = Some(self.now),
+                    }
                 }
                 self.for_links(between, |d| {
                     d.loss = rate;
@@ -194,7 +192,7 @@ impl World<'_> {
                     "one_way": one_way,
                 });
                 self.fault_event("slow_link", fields);
-                self.last_failure = Some(self.now);
+                self.note_failure(&[between[0].0, between[1].0]);
                 let [a, b] = [between[0].0, between[1].0];
                 let directions: &[(usize, usize)] = if one_way {
                     &[(a, b)]
@@ -242,6 +240,16 @@ impl World<'_> {
             FaultKind::Heal { scope } => self.heal(scope),
         }
         self.track_unavailability();
+    }
+
+    /// A fault on these instances (one) or on the link between them (two) may be what a later
+    /// role change comes from (`unavailable_us`), if every one of them takes part in a session
+    /// (a partner or a named witness): a fault on an instance or link outside every session
+    /// changed a split brain's forced failover from 20.5 s to 10.5 s (found by an audit).
+    fn note_failure(&mut self, instances: &[usize]) {
+        if instances.iter().all(|&n| self.takes_part(n)) {
+            self.last_failure = Some(self.now);
+        }
     }
 
     fn for_links(
@@ -412,13 +420,23 @@ impl World<'_> {
     /// their next ping provokes once the link heals ([`World::resets_after_heal`]).
     fn hard_errors_from(&mut self, n: usize) {
         for i in 0..self.nodes.len() {
-            if i == n || !self.nodes[i].running() || self.net.direction(n, i).partitioned {
+            let way = self.net.direction(n, i);
+            // A link that loses every packet is cut as a partition is (found by an audit: the
+            // reset crossed it at once, and the mirror took over in 0.5 s, not by TIMEOUT).
+            if i == n || !self.nodes[i].running() || way.partitioned || way.loss >= 1.0 {
                 continue;
             }
+            // "At once" (spec/scenario.md), but a slow link's extra latency is the way there.
             // Through the dispatcher, which holds it for a hung instance until it runs again,
             // after its ping ticks (found by an audit: a paused principal stopped serving on a
             // peer's crash).
-            self.dispatch(Ev::ConnectionReset { node: i, peer: n });
+            let extra = way.extra_latency;
+            let reset = Ev::ConnectionReset { node: i, peer: n };
+            if extra == 0 {
+                self.dispatch(reset);
+            } else {
+                self.after(extra, reset);
+            }
         }
     }
 
@@ -616,9 +634,10 @@ impl World<'_> {
     }
 
     /// A page repair's next step, PAGE_REPAIR after the previous one: suspend the session if
-    /// that could not be done yet, or resume it once the page has come from the principal. The
-    /// page comes only over a connection to the principal; an operator's SUSPEND or RESUME in
-    /// the meantime ends the repair's hold on the session (`PageRepair::None`).
+    /// that could not be done yet, or resume it once the page has come from the principal,
+    /// until it runs again. The page comes only over a connection to the principal; an
+    /// operator's SUSPEND or RESUME in the meantime ends the repair's hold on the session
+    /// (`PageRepair::None`).
     pub fn page_repaired(&mut self, n: usize) {
         if !self.nodes[n].running() {
             return; // the repair goes on when the process restarts
@@ -627,15 +646,21 @@ impl World<'_> {
             PageRepair::None => {}
             PageRepair::Suspending => self.advance_page_repair(n),
             PageRepair::Fetching => {
-                let connected = self.nodes[n]
-                    .session()
-                    .is_some_and(|p| p.is_connected(p.partner()));
-                if connected {
+                let session = self.nodes[n].session();
+                let connected = session.is_some_and(|p| p.is_connected(p.partner()));
+                let suspended = session.is_some_and(|p| p.config().suspended);
+                if !suspended {
+                    // The session runs again: the page came, and the repair is over.
                     self.nodes[n].page_repair = PageRepair::None;
-                    self.internal_command(n, SessionCommand::Resume);
-                } else {
-                    self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
+                    return;
                 }
+                if connected {
+                    // Asked again at each step until the session runs: a RESUME sent over a
+                    // link cut silently is lost (the session stayed SUSPENDED for good after
+                    // the partition healed; found by an audit).
+                    self.internal_command(n, SessionCommand::Resume);
+                }
+                self.after(PAGE_REPAIR, Ev::PageRepaired { node: n });
             }
         }
     }

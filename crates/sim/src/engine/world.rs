@@ -507,7 +507,7 @@ pub struct World<'s> {
     /// last heal", and a run without one has nothing to recover from.
     pub faulted: bool,
     /// When the last fault that can cause a failover happened (for `unavailable_us`); none
-    /// once every fault has been healed.
+    /// once every fault has been healed and the session SYNCHRONIZED again.
     pub last_failure: Option<Nanos>,
     pub notes: Vec<String>,
     /// Every instance named by a SET WITNESS in this run: while it holds no partner session,
@@ -1252,6 +1252,11 @@ impl<'s> World<'s> {
         self.witnesses_named.contains(&n) && self.nodes[n].session().is_none()
     }
 
+    /// Whether `n` takes part in a session: a partner, or a named witness.
+    pub(super) fn takes_part(&self, n: usize) -> bool {
+        self.nodes[n].session().is_some() || self.is_named_witness(n)
+    }
+
     /// Whether the connection between `a` and `b` still passes the catalogs, judged from the
     /// side that opens it (partners open connections to the witness; between partners, the lower
     /// id).
@@ -1897,6 +1902,12 @@ impl<'s> World<'s> {
     fn on_state(&mut self, n: usize, new: MirroringState) {
         if new == MirroringState::Synchronized {
             self.synchronized_since_disturbance = true;
+            if !self.faults_active() {
+                // Recovered: a role change forced later comes from none of the faults before
+                // (a forced failover counted its unavailability from a partition healed and
+                // resynchronized 34 s before).
+                self.last_failure = None;
+            }
         }
         // A mirror back with its principal: a loss it declared before is over, and no later
         // failover was detected by it.
@@ -2215,7 +2226,10 @@ impl<'s> World<'s> {
         let flush = self.nodes[m]
             .flush_override
             .unwrap_or(self.scenario.disk.flush_ns);
-        !there.partitioned && !back.partitioned && round_trip.saturating_add(flush) < timeout
+        // A link that loses every packet answers nothing while it lasts, as a partition (the
+        // same blackout read 5 s cut and 0 s lost).
+        let cut = |d: &super::net::Direction| d.partitioned || d.loss >= 1.0;
+        !cut(there) && !cut(back) && round_trip.saturating_add(flush) < timeout
     }
 
     /// Follows the stretches with no instance able to acknowledge commits (after the workload
