@@ -10,7 +10,7 @@ fn a_fault_after_the_end_of_the_run_is_noted() {
     let file = common::sims_file("quickstart.toml");
     let source = std::fs::read_to_string(&file).expect("the quickstart scenario");
     let source =
-        format!("{source}\n[[fault]]\nat = \"500s\"\nkind = \"crash\"\ntarget = \"alpha\"\n");
+        format!("{source}\n[[fault]]\nat = \"500.5s\"\nkind = \"crash\"\ntarget = \"alpha\"\n");
     let scenario = mirror_sim::scenario::parse(&source, &file).expect("valid input");
     let report = common::run(&scenario);
     let last = scenario.faults.len();
@@ -18,7 +18,7 @@ fn a_fault_after_the_end_of_the_run_is_noted() {
         report
             .notes
             .iter()
-            .any(|n| n.contains(&format!("fault {last} is at 500 s"))),
+            .any(|n| n.contains(&format!("fault {last} is at 500.5s, after the end"))),
         "notes: {:?}",
         report.notes
     );

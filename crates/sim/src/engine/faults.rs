@@ -8,7 +8,7 @@ use mirror_protocol::{
 
 use super::world::{reset_window, Ev, PageRepair, Process, Window, World, MONITOR_INTERVAL};
 use crate::report::{MirroringRole, MonitorSample, WitnessState};
-use crate::scenario::units::{format_drift, format_duration};
+use crate::scenario::units::{exact_duration, format_drift, format_duration};
 use crate::scenario::{FaultKind, HealScope, SessionState};
 
 /// How long fetching a damaged page from the principal takes (automatic page repair).
@@ -29,10 +29,10 @@ impl World<'_> {
             if fault.at_ns > end {
                 // Most likely a typo in `at` or `duration`: say so rather than ignore it quietly.
                 self.notes.push(format!(
-                    "fault {} is at {} s, after the end of the run ({} s): it never happens",
+                    "fault {} is at {}, after the end of the run ({}): it never happens",
                     index + 1,
-                    fault.at_ns / SECOND,
-                    end / SECOND
+                    exact_duration(fault.at_ns),
+                    exact_duration(end)
                 ));
             }
             self.queue.push(fault.at_ns, Ev::Fault { index });
