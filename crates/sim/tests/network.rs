@@ -94,3 +94,14 @@ fn a_forced_failover_counts_from_no_fault_outside_the_session() {
         "{name}: from the partition at 20 s to beta serving at 40.5 s"
     );
 }
+
+// The same sentence again: a fault healed while the session held together (a 1% loss, the
+// session SYNCHRONIZED throughout) is not the failure of a forced failover 35 s later; it
+// comes from the endpoint the DBA stopped, and counts from the take-over.
+#[test]
+fn a_forced_failover_counts_from_no_fault_healed_with_the_session_together() {
+    let name = "a-forced-failovers-unavailability-ignores-a-light-loss-healed-long-before.toml";
+    let report = common::report_of(name);
+    let failover = report.failovers.first().expect("a forced failover");
+    assert_eq!(failover.unavailable_us, 500_000, "{name}");
+}

@@ -170,6 +170,9 @@ pub struct Partner {
     failover_prepare: Option<Lsn>,
     /// The principal's incarnation seen in its last Hello, recorded once the handshake is done.
     pending_incarnation: Option<(InstanceId, u64)>,
+    /// A mirror: its principal's Hello came on the current connection at the current role
+    /// sequence. A handshake held by SUSPENDED is finished by RESUME only then.
+    greeted: bool,
     mutants: Mutants,
     out: Vec<Output>,
 }
@@ -344,6 +347,7 @@ impl Partner {
             failover_requested: false,
             failover_prepare: None,
             pending_incarnation: None,
+            greeted: false,
             mutants: Mutants::default(),
             out: Vec::new(),
         }
@@ -1037,6 +1041,7 @@ impl Partner {
         self.awaiting_partner_since = None;
         self.failover_prepare = None;
         self.handshaken = false;
+        self.greeted = false;
         self.mirror_ready = false;
         self.switch_lsn = None;
         match self.durable.role {
@@ -1408,6 +1413,7 @@ impl Partner {
             _ => None, // in step with this incarnation, or never synced (only restored log)
         };
         self.pending_incarnation = Some(incarnation);
+        self.greeted = true;
         let lowest = hello
             .role_history
             .iter()
@@ -1501,7 +1507,11 @@ impl Partner {
         if config.suspended {
             self.handshaken = false;
             self.set_state(MirroringState::Suspended);
-        } else if was_suspended && self.links.is_up(self.durable.partner) {
+        } else if was_suspended && self.links.is_up(self.durable.partner) && self.greeted {
+            // Only the handshake the principal's Hello began, with its discard point: a new
+            // principal's configuration can come before its Hello (a SAFETY change during
+            // its take-over), and a handshake finished on it kept log past the failover LSN
+            // (found by an audit and the model checker's random walks: `log_prefix`).
             self.finish_handshake();
         } else if config.safety == Safety::Full
             && was_safety == Safety::Off
@@ -1813,6 +1823,8 @@ impl Partner {
     /// This instance becomes the mirror at `role_sequence` (it learned of a newer role, or it
     /// finished a manual failover as the old principal).
     fn become_mirror(&mut self, role_sequence: u64) {
+        // A Hello of the old role sequence began no handshake with the new principal.
+        self.greeted = false;
         // Another role change came: no offer made before it can be granted any more.
         self.durable.failover_offers.clear();
         // The witness ignores a request made at an older role sequence: answer it here.
@@ -2526,6 +2538,30 @@ mod tests {
             *to == M && matches!(m, Message::Hello(h) if h.role_history == vec![change])
         });
         assert!(passed_on, "{out:?}");
+    }
+
+    // reference §4, Reconnecting, and §5: the returning old principal "discards its log past the
+    // failover LSN and resynchronizes" -- the handshake that does it begins with the principal's
+    // Hello. A configuration that lifts SUSPEND, arriving first, finishes no handshake.
+    #[test]
+    fn a_resume_before_the_principals_hello_finishes_no_handshake() {
+        let mut m = connected_mirror(1_000);
+        let suspended = SessionConfig {
+            suspended: true,
+            ..SessionConfig::new()
+        };
+        from_peer(&mut m, 0, P, Message::Config(suspended));
+        assert_eq!(m.state(), MirroringState::Suspended);
+        let out = from_peer(&mut m, 0, P, Message::Config(SessionConfig::new()));
+        let ready = |out: &[Output]| {
+            sent(out)
+                .iter()
+                .any(|(to, b)| *to == P && matches!(b, Message::Ready { .. }))
+        };
+        assert!(!ready(&out), "no Hello yet: {out:?}");
+        let out = from_peer(&mut m, 0, P, hello(Vec::new(), SessionConfig::new(), 500));
+        assert!(ready(&out), "{out:?}");
+        assert_eq!(discards(&out), vec![500], "the Hello's discard point");
     }
 
     // reference §4, Reconnecting: "a mirror can briefly hold log that a crashed principal

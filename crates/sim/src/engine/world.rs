@@ -161,6 +161,11 @@ pub enum PageRepair {
     Suspending,
     /// The session is suspended for the page, which is on its way from the principal.
     Fetching,
+    /// The page came; the repair's RESUME went to the principal on this connection. It is sent
+    /// again only on a new connection: on the same one it arrives (TCP), and RESUMEs sent
+    /// every step piled up behind a slow link or a hung principal and undid an operator's
+    /// later SUSPEND (found by an audit).
+    Resuming(mirror_protocol::ConnId),
 }
 
 /// Whether an instance's process runs.
