@@ -1613,8 +1613,9 @@ impl<'s> World<'s> {
     // Disks.
 
     /// Asks the local disk to harden the log up to `lsn`: a write of everything asked and not
-    /// yet being written starts at once, beside those under way, up to
-    /// [`FLUSHES_OUTSTANDING_MAX`] of them (then the next covers everything asked meanwhile).
+    /// yet being written starts once this instant's events are handled, beside those under
+    /// way, up to [`FLUSHES_OUTSTANDING_MAX`] of them (then the next covers everything asked
+    /// meanwhile).
     /// A commit waited for the write ahead of its own when writes went one at a time: up to
     /// twice the flush latency under load, where the reference's commit rule gives one.
     pub fn request_flush(&mut self, n: usize, lsn: u64, epoch: Option<u32>) {
@@ -2700,8 +2701,8 @@ impl<'s> World<'s> {
     /// The log disk of instance `n` is full: the commits waiting on it whose log no write has
     /// taken fail with 9002 (spec/scenario.md, `disk_full`: "log writes fail ... 9002 on a
     /// principal"). A write issued before the disk filled completes, and the commits it
-    /// covers are acknowledged (they failed with 9002 and were then hardened, and sent).
-    /// The failed ones' records stay in the log buffer: a client that got an error may still
+    /// covers are acknowledged (they used to fail with 9002 and be hardened and sent all the
+    /// same). The failed ones' records stay in the log buffer: a client that got an error may still
     /// find its transaction committed, as after any failed commit.
     fn fail_commits_awaiting_a_flush(&mut self, n: usize) {
         if !self.nodes[n].disk_full {
