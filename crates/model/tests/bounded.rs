@@ -58,6 +58,9 @@ fn high_safety_holds() {
 fn high_safety_with_witness_holds() {
     let (held, found, unique) = checked(Configuration::new(Mode::HighSafetyWitness).crashes(1));
     assert!(held && found);
+    // 1,210,439 until a partner stopped taking a role from the witness's connection handshake,
+    // which shows no witness sequence: it takes one from the witness's greeting, only with the
+    // change at the current witness sequence (a stale grant demoted a serving principal).
     // 1,171,550 until a mirror that took its role from a connection handshake learnt the role
     // change itself from a later message at that role sequence, and passed it on to its
     // partner in a new Hello (the partner named as principal could not take the role without
@@ -82,7 +85,7 @@ fn high_safety_with_witness_holds() {
     // confirmed it: a partner's connection to the witness is half-open until its confirmation
     // arrives, and the witness does not count it meanwhile.
     assert_eq!(
-        unique, 1_210_439,
+        unique, 1_019_686,
         "high safety with witness: the explored space changed"
     );
 }

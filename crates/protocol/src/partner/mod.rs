@@ -584,7 +584,11 @@ impl Partner {
                 if replaced {
                     self.on_link_lost(peer);
                 }
-                self.adopt_from_handshake(view);
+                if peer == self.durable.partner {
+                    // Not from the witness's handshake: its view may be a record of an older
+                    // witness sequence, and its greeting that follows shows which.
+                    self.adopt_from_handshake(view);
+                }
                 self.on_link_up(peer);
                 if let Some(body) = then {
                     self.on_body(now, from, view, body);
@@ -1225,11 +1229,38 @@ impl Partner {
                 true
             }
             (true, None) => false,
-            (false, _) => {
+            // Reference section 4: a role change from the witness counts only at the current
+            // witness sequence. A witness's record of an older one (a grant it recorded but
+            // never delivered, before the principal replaced it and named it again) demoted a
+            // serving principal, and no one served (found by an audit).
+            (false, None) if Self::witness_change_refused(body) => false,
+            (false, change) => {
                 self.become_mirror(view.role_sequence);
+                let from_witness = matches!(
+                    body,
+                    Message::WitnessHello { .. } | Message::FailoverGranted { .. }
+                );
+                if from_witness && change.is_some() && self.links.is_up(self.durable.partner) {
+                    // The partner named as principal needs the change to take the role, and
+                    // the Hello of this connection's handshake may have gone without it.
+                    self.send_hello();
+                }
                 true
             }
         }
+    }
+
+    /// The witness's message carries a role change that [`Self::changes_in`] refused: one of
+    /// another witness sequence (or an automatic failover after this mirror recorded WITNESS
+    /// OFF).
+    fn witness_change_refused(body: &Message) -> bool {
+        matches!(
+            body,
+            Message::WitnessHello {
+                last_change: Some(_),
+                ..
+            } | Message::FailoverGranted { .. }
+        )
     }
 
     fn merge_history(&mut self, history: &[RoleChange]) {
@@ -2490,36 +2521,36 @@ mod tests {
 
     // reference §4: "when the principal's unsent log first drops below one block, it fixes the
     // switch LSN = its current end of log"; SYNCHRONIZED once the mirror acknowledges it.
-    // reference §4: an instance "adopts the newer roles before doing anything else", and "old P
-    // comes back and learns from W or M of a higher role sequence: old P becomes the mirror". A
-    // role taken from the witness's connection handshake comes without the change itself; when
-    // the witness's greeting brings it, the old principal passes it on to its partner, which
-    // needs it to take the role (the grant that named it never arrived).
+    // reference §4: an instance "adopts the newer roles before doing anything else", "old P
+    // comes back and learns from W or M of a higher role sequence: old P becomes the mirror", and
+    // "partners accept a role change from the witness only at the current witness sequence". The
+    // witness's connection handshake shows no witness sequence, so the role is taken from its
+    // greeting, and the old principal passes the change on to its partner, which needs it to
+    // take the role (the grant that named it never arrived). A greeting of another witness
+    // sequence changes nothing.
     #[test]
-    fn a_role_taken_from_a_handshake_is_passed_on_once_its_change_arrives() {
-        let mut p = principal_with_witness();
-        p.crash();
-        p.restart(0, 0);
-        p.handle_timer(0, Timer::Ping);
-        p.take_outputs();
-        let to_witness = p
-            .links()
-            .link(W)
-            .and_then(|l| l.conn())
-            .expect("dialling W");
-        deliver(&mut p, 0, env(W, P, to_witness, 1, M, Message::Accept));
-        assert_eq!((p.role(), p.role_sequence()), (Role::Mirror, 1));
-        let to_partner = p
-            .links()
-            .link(M)
-            .and_then(|l| l.conn())
-            .expect("dialling M");
-        let out = deliver(&mut p, 0, env(M, P, to_partner, 0, P, Message::Accept));
-        let greeting_lacks_change = sent(&out)
-            .iter()
-            .any(|(to, m)| *to == M && matches!(m, Message::Hello(h) if h.role_history.is_empty()));
-        assert!(greeting_lacks_change, "{out:?}");
-
+    fn a_role_from_the_witness_is_taken_at_its_witness_sequence_and_passed_on() {
+        let restarted = || {
+            let mut p = principal_with_witness();
+            p.crash();
+            p.restart(0, 0);
+            p.handle_timer(0, Timer::Ping);
+            p.take_outputs();
+            let to_witness = p
+                .links()
+                .link(W)
+                .and_then(|l| l.conn())
+                .expect("dialling W");
+            deliver(&mut p, 0, env(W, P, to_witness, 1, M, Message::Accept));
+            assert_eq!((p.role(), p.role_sequence()), (Role::Principal, 0));
+            let to_partner = p
+                .links()
+                .link(M)
+                .and_then(|l| l.conn())
+                .expect("dialling M");
+            deliver(&mut p, 0, env(M, P, to_partner, 0, P, Message::Accept));
+            (p, to_witness)
+        };
         let change = RoleChange {
             role_sequence: 1,
             principal: M,
@@ -2527,13 +2558,29 @@ mod tests {
             fork: Fork(0),
             kind: FailoverKind::Automatic,
         };
-        let greeting = Message::WitnessHello {
+        let greeting = |numbers: Numbers, config| Message::WitnessHello {
             last_change: Some(change),
-            numbers: p.config().numbers,
-            config: p.config(),
+            numbers,
+            config,
             sees_principal: false,
         };
-        let out = from_peer(&mut p, 0, W, greeting);
+
+        let (mut p, to_witness) = restarted();
+        let stale = Numbers {
+            witness: p.config().numbers.witness - 1,
+            ..p.config().numbers
+        };
+        deliver(
+            &mut p,
+            0,
+            env(W, P, to_witness, 1, M, greeting(stale, p.config())),
+        );
+        assert_eq!((p.role(), p.role_sequence()), (Role::Principal, 0), "stale");
+
+        let (mut p, to_witness) = restarted();
+        let body = greeting(p.config().numbers, p.config());
+        let out = deliver(&mut p, 0, env(W, P, to_witness, 1, M, body));
+        assert_eq!((p.role(), p.role_sequence()), (Role::Mirror, 1));
         let passed_on = sent(&out).iter().any(|(to, m)| {
             *to == M && matches!(m, Message::Hello(h) if h.role_history == vec![change])
         });
