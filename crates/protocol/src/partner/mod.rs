@@ -2566,15 +2566,13 @@ mod tests {
         };
 
         let (mut p, to_witness) = restarted();
+        let config = p.config();
         let stale = Numbers {
-            witness: p.config().numbers.witness - 1,
-            ..p.config().numbers
+            witness: config.numbers.witness - 1,
+            ..config.numbers
         };
-        deliver(
-            &mut p,
-            0,
-            env(W, P, to_witness, 1, M, greeting(stale, p.config())),
-        );
+        let body = greeting(stale, config);
+        deliver(&mut p, 0, env(W, P, to_witness, 1, M, body));
         assert_eq!((p.role(), p.role_sequence()), (Role::Principal, 0), "stale");
 
         let (mut p, to_witness) = restarted();
