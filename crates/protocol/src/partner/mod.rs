@@ -1233,7 +1233,7 @@ impl Partner {
             // witness sequence. A witness's record of an older one (a grant it recorded but
             // never delivered, before the principal replaced it and named it again) demoted a
             // serving principal, and no one served (found by an audit).
-            (false, None) if Self::witness_change_refused(body) => false,
+            (false, None) if self.witness_record_older(body) => false,
             (false, change) => {
                 self.become_mirror(view.role_sequence);
                 let from_witness = matches!(
@@ -1250,17 +1250,21 @@ impl Partner {
         }
     }
 
-    /// The witness's message carries a role change that [`Self::changes_in`] refused: one of
-    /// another witness sequence (or an automatic failover after this mirror recorded WITNESS
-    /// OFF).
-    fn witness_change_refused(body: &Message) -> bool {
-        matches!(
-            body,
+    /// The witness's message carries a role change recorded at an older witness sequence than
+    /// this partner's. A newer one is the new principal's doing (its WITNESS OFF or SET WITNESS
+    /// after the change): refusing it left an old principal serving beside the new one (found
+    /// by the model checker).
+    fn witness_record_older(&self, body: &Message) -> bool {
+        let numbers = match body {
             Message::WitnessHello {
                 last_change: Some(_),
+                numbers,
                 ..
-            } | Message::FailoverGranted { .. }
-        )
+            }
+            | Message::FailoverGranted { numbers, .. } => numbers,
+            _ => return false,
+        };
+        numbers.witness < self.durable.config.numbers.witness
     }
 
     fn merge_history(&mut self, history: &[RoleChange]) {
