@@ -161,6 +161,11 @@ impl Links {
         self.link(peer).is_some_and(Link::is_up)
     }
 
+    /// The current connection to `peer`, up or being made.
+    pub fn conn(&self, peer: InstanceId) -> Option<ConnId> {
+        self.link(peer).and_then(Link::conn)
+    }
+
     /// Marks every link down without remembering anything (a restart: the process is new).
     pub fn reset_all(&mut self) {
         for link in &mut self.links {

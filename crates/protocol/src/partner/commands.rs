@@ -1257,7 +1257,7 @@ mod tests {
         principal: InstanceId,
         body: Message,
     ) -> Vec<Output> {
-        let conn = m.links().link(W).and_then(|l| l.conn()).expect("connected");
+        let conn = m.links().conn(W).expect("connected");
         deliver(m, 2 * SECOND, env(W, M, conn, role, principal, body))
     }
 

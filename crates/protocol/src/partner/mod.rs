@@ -2284,11 +2284,7 @@ mod tests {
         from: InstanceId,
         body: Message,
     ) -> Vec<Output> {
-        let conn = p
-            .links()
-            .link(from)
-            .and_then(|l| l.conn())
-            .expect("a connection");
+        let conn = p.links().conn(from).expect("a connection");
         let role = p.role_view();
         deliver(
             p,
@@ -2540,18 +2536,10 @@ mod tests {
             p.restart(0, 0);
             p.handle_timer(0, Timer::Ping);
             p.take_outputs();
-            let to_witness = p
-                .links()
-                .link(W)
-                .and_then(|l| l.conn())
-                .expect("dialling W");
+            let to_witness = p.links().conn(W).expect("dialling W");
             deliver(&mut p, 0, env(W, P, to_witness, 1, M, Message::Accept));
             assert_eq!((p.role(), p.role_sequence()), (Role::Principal, 0));
-            let to_partner = p
-                .links()
-                .link(M)
-                .and_then(|l| l.conn())
-                .expect("dialling M");
+            let to_partner = p.links().conn(M).expect("dialling M");
             deliver(&mut p, 0, env(M, P, to_partner, 0, P, Message::Accept));
             (p, to_witness)
         };
@@ -2633,7 +2621,7 @@ mod tests {
 
         // The mirror returns and completes its handshake.
         p.handle_timer(0, Timer::Ping);
-        let connection = p.links().link(M).and_then(|l| l.conn()).expect("dialling");
+        let connection = p.links().conn(M).expect("dialling");
         deliver(&mut p, 0, env(M, P, connection, 0, P, Message::Accept));
         let ready = Message::Ready {
             lsn_end: 0,
@@ -4017,11 +4005,7 @@ mod tests {
             [StateChangeEvent::SynchronizedPrincipalWithoutWitness]
         );
         p.handle_timer(SECOND, Timer::Ping);
-        let conn = p
-            .links()
-            .link(W)
-            .and_then(|l| l.conn())
-            .expect("reconnecting");
+        let conn = p.links().conn(W).expect("reconnecting");
         let out = deliver(&mut p, SECOND, env(W, P, conn, 0, P, Message::Accept));
         assert_eq!(
             events(&out),

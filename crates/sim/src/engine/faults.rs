@@ -663,7 +663,7 @@ impl World<'_> {
                 let session = self.nodes[n].session();
                 let connection = session
                     .filter(|p| p.is_connected(p.partner()))
-                    .and_then(|p| p.links().link(p.partner()).and_then(|l| l.conn()));
+                    .and_then(|p| p.links().conn(p.partner()));
                 let suspended = session.is_some_and(|p| p.config().suspended);
                 if !suspended {
                     // The session runs again: the page came, and the repair is over.
