@@ -437,7 +437,7 @@ impl World<'_> {
             let way = self.net.direction(n, i);
             // A link that loses every packet is cut as a partition is (found by an audit: the
             // reset crossed it at once, and the mirror took over in 0.5 s, not by TIMEOUT).
-            if i == n || !self.nodes[i].running() || way.partitioned || way.loss >= 1.0 {
+            if i == n || !self.nodes[i].running() || way.passes_nothing() {
                 continue;
             }
             // "At once" (spec/scenario.md), but a slow link's extra latency is the way there.

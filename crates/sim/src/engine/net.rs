@@ -215,6 +215,12 @@ impl Network {
 }
 
 impl Direction {
+    /// Nothing gets through this way: a partition, or a loss of every packet, which is a
+    /// partition while it lasts (no answer, and no crashed process's reset, crosses it).
+    pub fn passes_nothing(&self) -> bool {
+        self.partitioned || self.loss >= 1.0
+    }
+
     /// The arrival of a message of `conn` due at `arrives`: not before the last one of the same
     /// connection. Remembers it as that connection's last arrival.
     fn in_order(&mut self, conn: ConnId, arrives: Nanos) -> Nanos {

@@ -2248,8 +2248,9 @@ impl<'s> World<'s> {
             .unwrap_or(self.scenario.disk.flush_ns);
         // A link that loses every packet answers nothing while it lasts, as a partition (the
         // same blackout read 5 s cut and 0 s lost).
-        let cut = |d: &super::net::Direction| d.partitioned || d.loss >= 1.0;
-        !cut(there) && !cut(back) && round_trip.saturating_add(flush) < timeout
+        !there.passes_nothing()
+            && !back.passes_nothing()
+            && round_trip.saturating_add(flush) < timeout
     }
 
     /// Follows the stretches with no instance able to acknowledge commits (after the workload
