@@ -1255,10 +1255,10 @@ impl<'s> World<'s> {
         self.transmit(n, to, env, None, CONTROL_MESSAGE_BYTES);
     }
 
-    /// Whether the link between `a` and `b` is partitioned either way (nothing makes a round
-    /// trip on it).
+    /// Whether the link between `a` and `b` passes nothing either way (a partition, or a loss
+    /// of every packet), so that nothing makes a round trip on it.
     pub fn link_cut(&self, a: usize, b: usize) -> bool {
-        self.net.direction(a, b).partitioned || self.net.direction(b, a).partitioned
+        self.net.direction(a, b).passes_nothing() || self.net.direction(b, a).passes_nothing()
     }
 
     /// Whether `n` takes part as a witness: named by a SET WITNESS, holding no partner session.
