@@ -1694,10 +1694,14 @@ impl<'s> World<'s> {
         }
     }
 
-    /// A slow disk recovered: the writes it was slowing complete as normal ones would have,
+    /// A slow disk recovered, or became less slow (a second `slow_disk` with a shorter flush):
+    /// the writes it was slowing complete as writes at the disk's present speed would have,
     /// from when each started (at once if that is past), not when the slow ones would have.
+    /// A write is never made later.
     pub(super) fn speed_up_flush(&mut self, n: usize) {
-        let base = self.scenario.disk.flush_ns;
+        let base = self.nodes[n]
+            .flush_override
+            .unwrap_or(self.scenario.disk.flush_ns);
         for index in 0..self.nodes[n].flush.outstanding.len() {
             let write = &mut self.nodes[n].flush.outstanding[index];
             let at = self.now.max(write.started.saturating_add(base));
