@@ -530,6 +530,9 @@ fn exact_decimal(nanoseconds: u64, factor: u64) -> String {
 /// needs: `"10.208506s"`, `"882.5us"`. What a failed check shows, so that the figure never reads
 /// as the bound it missed.
 pub fn exact_duration(nanoseconds: u64) -> String {
+    if nanoseconds == 0 {
+        return "0s".to_string(); // as `format_duration` writes it
+    }
     let (factor, symbol) = [
         (NANOS_PER_SECOND, "s"),
         (NANOS_PER_MILLISECOND, "ms"),
@@ -928,6 +931,7 @@ mod tests {
         assert_eq!(exact_duration(882_500), "882.5us");
         assert_eq!(exact_duration(5_000_000_000), "5s");
         assert_eq!(exact_duration(999), "999ns");
+        assert_eq!(exact_duration(0), "0s"); // as a passing check shows it
     }
 
     #[test]
