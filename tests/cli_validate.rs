@@ -210,6 +210,14 @@ fn the_bad_scenarios_say_what_to_change() {
             ":3:8: seed: 99999999999999999999999 is too large",
         ),
         (
+            "seed-datetime.toml",
+            ":3:8: seed: expected a whole number, found a date-time, 1979-05-27T07:32:00Z",
+        ),
+        (
+            "host-with-port.toml",
+            ":24:8: instance 3: host: \"gamma.corp.example:7022\" is not a host name",
+        ),
+        (
             "seed-float.toml",
             ":3:8: seed: expected a whole number, found 1.5",
         ),

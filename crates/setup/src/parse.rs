@@ -1091,6 +1091,15 @@ struct MirroringClauses {
 }
 
 /// Parses `TCP://host:port` (the scheme in any case). The message says what is wrong.
+/// Whether `host` can stand between `TCP://` and the port of a server network address: letters,
+/// digits, dots, hyphens and underscores (no port, scheme or space).
+pub fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
 pub(crate) fn parse_address(text: &str) -> Result<ServerAddress, String> {
     let wrong = || format!("'{text}' is not a server network address: write 'TCP://host:port'");
     let rest = text
@@ -1099,11 +1108,7 @@ pub(crate) fn parse_address(text: &str) -> Result<ServerAddress, String> {
         .and_then(|_| text.get(6..))
         .ok_or_else(wrong)?;
     let (host, port) = rest.rsplit_once(':').ok_or_else(wrong)?;
-    let host_ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if !host_ok {
+    if !is_host_name(host) {
         return Err(format!(
             "'{text}' has no valid host name between TCP:// and the port"
         ));

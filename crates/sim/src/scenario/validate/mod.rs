@@ -219,7 +219,13 @@ fn explain_toml_message(message: &str, source: &str, span: Option<Span>) -> Stri
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         if let Some((found, expected)) = rest.rsplit_once(", expected ") {
-            let key = span.map(|span| key_at(source, span.start));
+            let key = span.as_ref().map(|span| key_at(source, span.start));
+            // The reader hands a date-time over as a table of one hidden key: say what it is.
+            let text = span.and_then(|span| source.get(span)).map(str::trim);
+            if found == "map" && text.is_some_and(|t| t.parse::<toml::value::Datetime>().is_ok()) {
+                let found = format!("a date-time, {}", text.unwrap_or_default());
+                return explain_invalid_type(key.as_deref(), &found, expected, source);
+            }
             return explain_invalid_type(key.as_deref(), found, expected, source);
         }
     }
@@ -896,7 +902,21 @@ impl Resolver<'_> {
         };
         // Defaults from the name, as spec/scenario.md shows them for alpha.
         let host = match &raw.host {
-            Some(host) => self.plain_name(&key("host"), host)?,
+            Some(host) => {
+                let written = self.plain_name(&key("host"), host)?;
+                if !mirror_setup::is_host_name(&written) {
+                    return Err(self.rule(
+                        host.span(),
+                        &key("host"),
+                        format!(
+                            "\"{written}\" is not a host name: write the name alone, as it \
+                             stands in 'TCP://host:7022' (letters, digits, dots, hyphens), \
+                             without a scheme, port or space"
+                        ),
+                    ));
+                }
+                written
+            }
             None => format!("{name}.{HOST_DEFAULT_DOMAIN}"),
         };
         let service_account = match &raw.service_account {
