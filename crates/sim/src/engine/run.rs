@@ -383,7 +383,9 @@ impl World<'_> {
             .filter(|&n| self.session_of(n).is_some())
             .collect();
         // A hung instance that was replaced holds a stale view of itself: it ranks last, and
-        // its view is not the session's.
+        // its view is not the session's. Then the higher role sequence: a down principal of
+        // role sequence 1 is the last principal, not its old principal restarted at 0 unaware
+        // of the failover (found by an audit: the report named the new principal the mirror).
         let by_role = |role: Role| {
             partners
                 .iter()
@@ -392,9 +394,9 @@ impl World<'_> {
                 .max_by_key(|&n| {
                     (
                         !self.hung_and_replaced(n),
-                        self.nodes[n].running(),
                         // Across sessions set up again, the later session ranks first.
                         self.nodes[n].role_offset + self.role_sequence_of(n),
+                        self.nodes[n].running(),
                     )
                 })
         };
