@@ -218,6 +218,11 @@ fn the_bad_scenarios_say_what_to_change() {
             ":24:8: instance 3: host: \"gamma.corp.example:7022\" is not a host name",
         ),
         (
+            "system-database.toml",
+            ":7:8: database.name: \"MSDB\" is a system database, and database mirroring mirrors \
+             user databases only",
+        ),
+        (
             "seed-float.toml",
             ":3:8: seed: expected a whole number, found 1.5",
         ),

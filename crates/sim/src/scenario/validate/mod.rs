@@ -55,6 +55,9 @@ const RATE_DEFAULT: f64 = 2000.0;
 const DATABASE_NAME_DEFAULT: &str = "Sales";
 /// The database's data size when `[database].size` is not set: 20GiB.
 const DATABASE_SIZE_DEFAULT_BYTES: u64 = 20 << 30;
+/// SQL Server's system databases, which cannot be mirrored (reference section 7).
+const SYSTEM_DATABASES: [&str; 4] = ["master", "model", "msdb", "tempdb"];
+
 /// The domain of the default host: instance `alpha` is at `alpha.corp.example`.
 const HOST_DEFAULT_DOMAIN: &str = "corp.example";
 /// The prefix of the default service account: instance `alpha` runs as `CORP\svc-alpha`.
@@ -1013,7 +1016,25 @@ impl Resolver<'_> {
             |key, value| self.positive(key, value, &SIZE),
         )?;
         let name = match &raw.name {
-            Some(name) => self.plain_name("database.name", name)?,
+            Some(name) => {
+                let written = self.plain_name("database.name", name)?;
+                // Reference section 7: user databases only; SQL Server cannot mirror its own.
+                if SYSTEM_DATABASES
+                    .iter()
+                    .any(|system| system.eq_ignore_ascii_case(&written))
+                {
+                    return Err(self.rule(
+                        name.span(),
+                        "database.name",
+                        format!(
+                            "\"{written}\" is a system database, and database mirroring \
+                             mirrors user databases only (reference section 7: master, model, \
+                             msdb and tempdb cannot be mirrored); name the user database to mirror"
+                        ),
+                    ));
+                }
+                written
+            }
             None => DATABASE_NAME_DEFAULT.to_string(),
         };
         // The first instance: instances are resolved before the database, and there is one.
