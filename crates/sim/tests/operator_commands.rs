@@ -364,3 +364,28 @@ fn a_step_issued_to_a_hung_instance_that_crashes_fails_with_10054() {
     assert_eq!(step.start_us, Some(20_000_000));
     assert_eq!(step.end_us, Some(22_000_000));
 }
+
+// A new partnership is a new session: after PARTNER OFF and SET PARTNER again, both partners
+// show a new `mirroring_guid` (SQL Server's "ID of the mirroring partnership"); every session of
+// a run showed one GUID, derived from the scenario's name.
+#[test]
+fn a_session_set_up_again_has_a_new_mirroring_guid() {
+    let report = common::report_of("a-session-set-up-again-has-a-new-mirroring-guid.toml");
+    let guid = |on: &str, at_us: u64| {
+        let query = report
+            .queries
+            .iter()
+            .find(|q| q.on == on && q.at_us == at_us)
+            .expect("the SELECT");
+        let column = query
+            .columns
+            .iter()
+            .position(|c| c == "mirroring_guid")
+            .expect("the column");
+        query.rows[0][column].as_str().expect("a GUID").to_string()
+    };
+    let first = guid("alpha", 7_000_000);
+    let second = guid("alpha", 25_000_000);
+    assert_ne!(first, second, "the second partnership kept the first one's GUID");
+    assert_eq!(second, guid("beta", 25_000_000), "both partners show their session's");
+}

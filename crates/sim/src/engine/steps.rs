@@ -801,6 +801,22 @@ impl World<'_> {
     }
 
     /// Instance `n`'s copy of the scenario's database in its catalog, if it has one.
+    /// The `mirroring_guid` of the session instance `n`'s copy is in: the catalog's, new with
+    /// each session set up (a session set up again after PARTNER OFF showed the first one's).
+    fn mirroring_guid(&self, n: usize) -> String {
+        self.catalog_copy(n)
+            .and_then(|copy| copy.session())
+            .map_or_else(
+                || {
+                    mirror_setup::derived_guid(&[
+                        &self.scenario.name,
+                        &self.scenario.database.name,
+                    ])
+                },
+                |session| session.mirroring_guid.clone(),
+            )
+    }
+
     fn catalog_copy(&self, n: usize) -> Option<&mirror_setup::Database> {
         self.estate
             .instance(&self.nodes[n].name)
@@ -930,10 +946,7 @@ impl World<'_> {
                 (self.address_of(n, wi), witness_state(p.witness_state()))
             });
             views::MirroringSessionView {
-                mirroring_guid: mirror_setup::derived_guid(&[
-                    &self.scenario.name,
-                    &self.scenario.database.name,
-                ]),
+                mirroring_guid: self.mirroring_guid(n),
                 state: mirroring_state(p.state()),
                 role: match p.role() {
                     Role::Principal => mirror_setup::MirroringRole::Principal,
@@ -978,10 +991,7 @@ impl World<'_> {
             },
             safety_sequence: r.numbers.safety,
             role_sequence: r.numbers.role,
-            mirroring_guid: mirror_setup::derived_guid(&[
-                &self.scenario.name,
-                &self.scenario.database.name,
-            ]),
+            mirroring_guid: self.mirroring_guid(principal),
             family_guid: mirror_setup::derived_guid(&["family", &self.scenario.database.name]),
             is_suspended: r.config.suspended,
             suspend_sequence: r.numbers.suspend,
