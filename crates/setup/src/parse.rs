@@ -996,7 +996,20 @@ impl Parser<'_> {
 
     /// A number from 0 to `max`: an argument that selects among a procedure's choices.
     fn number_up_to(&mut self, max: u32, what: &str) -> Result<u32, ParseError> {
-        let (value, column) = self.number(what)?;
+        // An int parameter takes a quoted number too: T-SQL converts '1' implicitly.
+        let column = self.column();
+        let quoted = match self.peek().map(|token| &token.kind) {
+            Some(Kind::Text(text)) => Some(text.trim().parse::<u64>().ok()),
+            _ => None,
+        };
+        let (value, column) = match quoted {
+            Some(Some(value)) => {
+                self.position += 1;
+                (value, column)
+            }
+            Some(None) => return Err(self.unexpected(what)),
+            None => self.number(what)?,
+        };
         u32::try_from(value)
             .ok()
             .filter(|&v| v <= max)
@@ -1317,7 +1330,22 @@ mod tests {
             one("EXEC sp_dbmmonitorresults Sales, 3, 1"),
             sales(Some(3), Some(1))
         );
+        // A quoted number is converted, as T-SQL does for an int parameter.
+        assert_eq!(
+            one("EXEC sp_dbmmonitorresults Sales, @mode = '1', @update_table = N'0'"),
+            sales(Some(1), Some(0))
+        );
         let refused = [
+            (
+                "EXEC sp_dbmmonitorresults Sales, @mode = 'one'",
+                42,
+                "@mode (0 to 9",
+            ),
+            (
+                "EXEC sp_dbmmonitorresults Sales, '12'",
+                34,
+                "12 is out of range",
+            ),
             (
                 "EXEC sp_dbmmonitorresults @database_name = Sales, 3",
                 51,
