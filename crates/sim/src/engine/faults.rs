@@ -179,7 +179,11 @@ impl World<'_> {
                         None => self.last_failure = Some(self.now),
                     }
                 }
+                let now = self.now;
                 self.for_links(between, |d| {
+                    if d.loss >= 1.0 && rate < 1.0 {
+                        d.blackout_ended = now;
+                    }
                     d.loss = rate;
                     d.faulted = true;
                 });
@@ -289,7 +293,7 @@ impl World<'_> {
         match scope {
             HealScope::Everything => {
                 self.fault_event("heal", serde_json::json!({}));
-                self.net.heal(None);
+                self.net.heal(self.now, None);
                 self.release_held();
                 self.resets_after_heal();
                 for n in 0..self.nodes.len() {
@@ -305,7 +309,7 @@ impl World<'_> {
             }
             HealScope::Link(between) => {
                 self.fault_event("heal", serde_json::json!({"between": self.names(between)}));
-                self.net.heal(Some((between[0].0, between[1].0)));
+                self.net.heal(self.now, Some((between[0].0, between[1].0)));
                 self.release_held();
                 self.resets_after_heal();
             }

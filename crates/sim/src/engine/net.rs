@@ -42,6 +42,9 @@ pub struct Direction {
     /// rate 0 left unhealed is still a fault the scenario has not healed (spec/scenario.md,
     /// `recovers`), as a slow link of 1 ms is.
     pub faulted: bool,
+    /// When a loss of every packet this way last ended (0: never): a stall it caused is an
+    /// outage to its end, retransmission tail included ([`World::follow_mirror_stall`]).
+    pub blackout_ended: Nanos,
     /// When the sender's interface is free again (the bandwidth FIFO).
     pub busy_until: Nanos,
     /// When the last message of each recent connection sent this way arrives, newest last:
@@ -85,6 +88,7 @@ impl Network {
                     faulted: false,
                     loss: 0.0,
                     extra_latency: 0,
+                    blackout_ended: 0,
                     busy_until: 0,
                     last_arrivals: Vec::with_capacity(CONNECTIONS_REMEMBERED),
                 });
@@ -196,13 +200,16 @@ impl Network {
     }
 
     /// Ends every link fault (partition, loss, slow link) between `a` and `b`, or everywhere.
-    pub fn heal(&mut self, between: Option<(usize, usize)>) {
+    pub fn heal(&mut self, now: Nanos, between: Option<(usize, usize)>) {
         for from in 0..self.n {
             for to in 0..self.n {
                 let hit = between.is_none_or(|(a, b)| (from, to) == (a, b) || (from, to) == (b, a));
                 if hit {
                     let d = self.direction_mut(from, to);
                     d.partitioned = false;
+                    if d.loss >= 1.0 {
+                        d.blackout_ended = now;
+                    }
                     d.loss = 0.0;
                     d.extra_latency = 0;
                     d.faulted = false;
@@ -292,7 +299,7 @@ mod tests {
             net.send(0, 1, 0, C1, 96, &mut rng).is_some(),
             "one way only"
         );
-        net.heal(None);
+        net.heal(0, None);
         assert!(net.send(0, 0, 1, C1, 96, &mut rng).is_some());
     }
 
@@ -318,7 +325,7 @@ mod tests {
         net.direction_mut(0, 1).loss = 1.0;
         let lost = net.send(0, 0, 1, C1, 96, &mut rng).unwrap();
         assert!(lost.lost, "total loss");
-        net.heal(None);
+        net.heal(0, None);
         let again = net.send(RETRANSMIT_FIRST, 0, 1, C1, 96, &mut rng).unwrap();
         assert!(
             !again.lost,
@@ -337,7 +344,7 @@ mod tests {
         let mut rng = Stream::new(5, "network");
         net.direction_mut(0, 1).extra_latency = SECOND;
         let slow = net.send(0, 0, 1, C1, 96, &mut rng).unwrap();
-        net.heal(None);
+        net.heal(0, None);
         let after = net.send(MILLISECOND, 0, 1, C1, 96, &mut rng).unwrap();
         assert!(
             after.arrives >= slow.arrives,

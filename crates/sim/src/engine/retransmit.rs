@@ -58,6 +58,8 @@ pub struct Retransmission {
 pub struct MirrorStall {
     /// The principal waiting.
     pub principal: usize,
+    /// Its mirror.
+    pub mirror: usize,
     /// Its connection to the mirror.
     pub conn: ConnId,
     /// When the oldest lost message holding it up first went out.
@@ -266,6 +268,7 @@ impl World<'_> {
                 .min()?;
             Some(MirrorStall {
                 principal: n,
+                mirror: m,
                 conn,
                 since,
                 timeout,
@@ -290,13 +293,29 @@ impl World<'_> {
             .mirror_connection(ended.principal)
             .is_some_and(|(_, conn, _)| conn == ended.conn);
         if answered {
+            let from = ended.since.max(start);
+            if self.blacked_out_since(ended.principal, ended.mirror, ended.since) {
+                // A loss of every packet is an outage while it lasts (as a partition), and
+                // the stall it caused to its end: the principal waited for its mirror until a
+                // retransmission got through after the heal (a 2 s blackout stopped commits
+                // for 3.2 s, and read 2 s).
+                self.note_unserved(from, self.now);
+                return None;
+            }
             // The moments from which the answer took TIMEOUT or more were not served.
             let late = self.now.saturating_sub(ended.timeout);
-            let from = ended.since.max(start);
             self.note_unserved(from, late);
             return None;
         }
         Some(ended.since.max(start))
+    }
+
+    /// Whether the link between `a` and `b` lost every packet, either way, at some moment
+    /// since `since` (it ended since, or still does).
+    fn blacked_out_since(&self, a: usize, b: usize, since: Nanos) -> bool {
+        [self.net.direction(a, b), self.net.direction(b, a)]
+            .iter()
+            .any(|d| d.loss >= 1.0 || d.blackout_ended > since)
     }
 
     /// At the end of the run: a stall still under way for TIMEOUT or more already means the

@@ -668,7 +668,24 @@ impl World<'_> {
                     segments: principal.log.segments().to_vec(),
                     lsn_end: principal.log.lsn_hardened(),
                 };
+                let end_lsn = start.lsn_end;
                 self.history.serve_on(start);
+                // The event stream says so too: the old session's serving ends and the new
+                // one's begins at its role sequence 0, as its acknowledgements say (the stream
+                // went on with the old session's role sequence, which a later failover of the
+                // new session then served at: two instances at one role sequence to a reader).
+                let served_at = self.nodes[p].serving_role_sequence;
+                self.emit(
+                    p,
+                    "not_serving",
+                    serde_json::json!({"role_sequence": served_at, "reason": "new_session"}),
+                );
+                self.nodes[p].serving_role_sequence = 0;
+                self.emit(
+                    p,
+                    "serving",
+                    serde_json::json!({"role_sequence": 0, "end_lsn": end_lsn, "via": "setup"}),
+                );
             }
         }
         self.sessions_started += 1;
