@@ -57,7 +57,11 @@ mod tests {
         // Names that differ in their last character differ in most digits, not a few.
         let first = derived_guid(&["mirroring", "Sales", "alpha", "beta", "1"]);
         let second = derived_guid(&["mirroring", "Sales", "alpha", "beta", "2"]);
-        let same = first.chars().zip(second.chars()).filter(|(a, b)| a == b).count();
+        let same = first
+            .chars()
+            .zip(second.chars())
+            .filter(|(a, b)| a == b)
+            .count();
         assert!(same < 16, "{first} and {second} share {same} characters");
     }
 }

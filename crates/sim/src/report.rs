@@ -753,6 +753,14 @@ fn verdict_block(text: &mut String, report: &Report, scenario_file: &Path) {
     }
 }
 
+/// A moment of the run, in seconds to the millisecond: "90.209s", where a duration's short
+/// form would round it to "1.5m".
+fn moment(microseconds: u64) -> String {
+    let millis = microseconds.saturating_add(500) / 1_000;
+    let text = format!("{}.{:03}", millis / 1_000, millis % 1_000);
+    format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
 fn figures_block(text: &mut String, report: &Report) {
     let us = |microseconds: u64| describe_duration(microseconds.saturating_mul(1_000));
     let end = &report.final_state;
@@ -788,7 +796,7 @@ fn figures_block(text: &mut String, report: &Report) {
             text,
             "failover   {} at {}: {} -> {}, unavailable {}, {} acknowledged lost",
             failover.kind.as_str(),
-            us(failover.at_us),
+            moment(failover.at_us),
             failover.from,
             failover.to,
             us(failover.unavailable_us),
@@ -804,7 +812,7 @@ fn figures_block(text: &mut String, report: &Report) {
         let _ = writeln!(
             text,
             "split brain from {} for {}: {} served at once ({cause})",
-            us(split.start_us),
+            moment(split.start_us),
             // The length, not the end: a stretch shorter than the display's rounding (a
             // principal acknowledging queued commits as it resumes) would read "from 45s to 45s".
             us(split.end_us.saturating_sub(split.start_us)),
@@ -846,6 +854,17 @@ mod tests {
 
     // A failed duration check shows the exact figure: 10,711,261 us against "< 10.71s" read
     // "wanted \"< 10.71s\", got \"10.71s\"". A check that holds keeps the short form.
+    // A failover at 90.209 s read "at 1.5m".
+    #[test]
+    fn a_moment_reads_in_seconds_to_the_millisecond() {
+        assert_eq!(moment(90_209_007), "90.209s");
+        assert_eq!(moment(0), "0s");
+        assert_eq!(moment(90_208_000), "90.208s");
+        assert_eq!(moment(30_000_000), "30s");
+        assert_eq!(moment(500), "0.001s");
+        assert_eq!(moment(3_725_500_000), "3725.5s");
+    }
+
     #[test]
     fn a_failed_duration_check_shows_the_exact_figure() {
         use crate::scenario::units::Comparison;

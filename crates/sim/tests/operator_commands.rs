@@ -386,6 +386,13 @@ fn a_session_set_up_again_has_a_new_mirroring_guid() {
     };
     let first = guid("alpha", 7_000_000);
     let second = guid("alpha", 25_000_000);
-    assert_ne!(first, second, "the second partnership kept the first one's GUID");
-    assert_eq!(second, guid("beta", 25_000_000), "both partners show their session's");
+    assert_ne!(
+        first, second,
+        "the second partnership kept the first one's GUID"
+    );
+    assert_eq!(
+        second,
+        guid("beta", 25_000_000),
+        "both partners show their session's"
+    );
 }

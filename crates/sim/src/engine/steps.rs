@@ -824,12 +824,7 @@ impl World<'_> {
         self.catalog_copy(n)
             .and_then(|copy| copy.session())
             .map_or_else(
-                || {
-                    mirror_setup::derived_guid(&[
-                        &self.scenario.name,
-                        &self.scenario.database.name,
-                    ])
-                },
+                || mirror_setup::derived_guid(&[&self.scenario.name, &self.scenario.database.name]),
                 |session| session.mirroring_guid.clone(),
             )
     }

@@ -1373,9 +1373,12 @@ impl<'s> World<'s> {
     /// arriving, and a FULL principal kept its acknowledgements, for seconds after the cut
     /// (found by an audit: declared lost 14 s after the cut instead of TIMEOUT).
     fn catch_on_the_wire(&mut self, from: usize, to: usize, parcel: Box<Parcel>) {
-        let bytes = parcel.block.as_ref().map_or(CONTROL_MESSAGE_BYTES, |block| {
-            self.net.wire_bytes_of_log(block.bytes.len() as u64)
-        });
+        let bytes = parcel
+            .block
+            .as_ref()
+            .map_or(CONTROL_MESSAGE_BYTES, |block| {
+                self.net.wire_bytes_of_log(block.bytes.len() as u64)
+            });
         let held = &mut self.held[from * self.nodes.len() + to];
         if held.len() == HELD_PER_DIRECTION_MAX {
             held.pop_front();

@@ -864,8 +864,10 @@ impl Resolver<'_> {
         for (index, raw_instance) in raw.instance.iter().enumerate() {
             let raw_instance = raw_instance.get_ref();
             let instance = self.one_instance(index + 1, raw_instance)?;
-            self.declare_host(&mut hosts, index + 1, raw_instance, &instance.host)?;
+            // The name first: a name used twice also defaults to a host used twice, and the
+            // message should name the cause.
             self.declare_name(index, raw_instance)?;
+            self.declare_host(&mut hosts, index + 1, raw_instance, &instance.host)?;
             instances.push(instance);
         }
         Ok(instances)
