@@ -465,9 +465,8 @@ pub struct World<'s> {
     pub nodes: Vec<Node>,
     pub net: Network,
     /// Per direction (`from * n + to`): the messages a partition holds, oldest first, with
-    /// their size on the wire and whether the partition caught them on the wire
-    /// (`World::release_held`, `World::catch_on_the_wire`).
-    pub held: Vec<VecDeque<(Box<Parcel>, u64, bool)>>,
+    /// their size on the wire (`World::release_held`).
+    pub held: Vec<VecDeque<(Box<Parcel>, u64)>>,
     /// The connections stalled behind a lost message, in the order they stalled
     /// (`super::retransmit`).
     pub retransmissions: Vec<Retransmission>,
@@ -850,13 +849,8 @@ impl<'s> World<'s> {
         }
         match ev {
             Ev::Deliver { to, parcel } => {
-                let from = self.index_of(parcel.env.from);
-                if self.net.direction(from, to).partitioned {
-                    self.catch_on_the_wire(from, to, parcel);
-                } else {
-                    let Parcel { env, block } = *parcel;
-                    self.deliver(to, env, block);
-                }
+                let Parcel { env, block } = *parcel;
+                self.deliver(to, env, block);
             }
             Ev::Timer {
                 node,
@@ -1360,31 +1354,11 @@ impl<'s> World<'s> {
             if held.len() == HELD_PER_DIRECTION_MAX {
                 held.pop_front();
             }
-            held.push_back((parcel, bytes, false));
+            held.push_back((parcel, bytes));
             return None;
         };
         self.after_attempt(from, to, parcel, bytes, transit);
         Some(transit.departs)
-    }
-
-    /// A message still on the wire when its link was cut: the partition drops it, and TCP
-    /// sends it again after the heal, so it is held like those sent during the cut, ahead of
-    /// them (it was sent before them). Delivered through the cut, the log on a slow path kept
-    /// arriving, and a FULL principal kept its acknowledgements, for seconds after the cut
-    /// (found by an audit: declared lost 14 s after the cut instead of TIMEOUT).
-    fn catch_on_the_wire(&mut self, from: usize, to: usize, parcel: Box<Parcel>) {
-        let bytes = parcel
-            .block
-            .as_ref()
-            .map_or(CONTROL_MESSAGE_BYTES, |block| {
-                self.net.wire_bytes_of_log(block.bytes.len() as u64)
-            });
-        let held = &mut self.held[from * self.nodes.len() + to];
-        if held.len() == HELD_PER_DIRECTION_MAX {
-            held.pop_front();
-        }
-        let behind_caught = held.iter().take_while(|(_, _, caught)| *caught).count();
-        held.insert(behind_caught, (parcel, bytes, true));
     }
 
     /// Sends what the healed links held, in order: the messages of connections their sender
@@ -1399,7 +1373,7 @@ impl<'s> World<'s> {
                     continue;
                 }
                 let held = std::mem::take(&mut self.held[i]);
-                for (parcel, bytes, _) in held {
+                for (parcel, bytes) in held {
                     if self.nodes[from].running() && self.holds_connection(from, &parcel.env) {
                         self.transmit_parcel(from, to, parcel, bytes);
                     }
