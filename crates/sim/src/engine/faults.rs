@@ -428,10 +428,14 @@ impl World<'_> {
                 ),
             );
         }
+        // What the process sent before it died is on the wire: its host's reset follows it.
+        let on_the_wire: Vec<Nanos> = (0..self.nodes.len())
+            .map(|i| self.net.direction(n, i).last_arrival())
+            .collect();
         self.net.forget_connections(n);
         self.drop_held(n);
         if how == Process::Crashed {
-            self.hard_errors_from(n);
+            self.hard_errors_from(n, &on_the_wire);
         }
     }
 
@@ -439,7 +443,7 @@ impl World<'_> {
     /// link from its host to them is cut (spec/scenario.md: a partition drops everything):
     /// then they notice only by TIMEOUT, as a soft error (reference section 3), or by the reset
     /// their next ping provokes once the link heals ([`World::resets_after_heal`]).
-    fn hard_errors_from(&mut self, n: usize) {
+    fn hard_errors_from(&mut self, n: usize, on_the_wire: &[Nanos]) {
         for i in 0..self.nodes.len() {
             let way = self.net.direction(n, i);
             // A link that loses every packet is cut as a partition is (found by an audit: the
@@ -447,17 +451,19 @@ impl World<'_> {
             if i == n || !self.nodes[i].running() || way.passes_nothing() {
                 continue;
             }
-            // "At once" (spec/scenario.md), but a slow link's extra latency is the way there.
-            // Through the dispatcher, which holds it for a hung instance until it runs again,
-            // after its ping ticks (found by an audit: a paused principal stopped serving on a
-            // peer's crash).
-            let extra = way.extra_latency;
+            // "At once" (spec/scenario.md): a packet's way there, slow link included, behind
+            // what the process sent before it died (reference section 3: in order; the reset
+            // came first, and the log on a 20 ms link was dropped as stale). Through the
+            // dispatcher, which holds it for a hung instance until it runs again, after its
+            // ping ticks (found by an audit: a paused principal stopped serving on a peer's
+            // crash).
+            let arrives = self
+                .now
+                .saturating_add(way.params.one_way_ns)
+                .saturating_add(way.extra_latency)
+                .max(on_the_wire[i]);
             let reset = Ev::ConnectionReset { node: i, peer: n };
-            if extra == 0 {
-                self.dispatch(reset);
-            } else {
-                self.after(extra, reset);
-            }
+            self.after(arrives - self.now, reset);
         }
     }
 

@@ -222,6 +222,11 @@ impl Network {
 }
 
 impl Direction {
+    /// When the last message sent this way arrives (0 when none is remembered).
+    pub fn last_arrival(&self) -> Nanos {
+        self.last_arrivals.iter().map(|&(_, at)| at).max().unwrap_or(0)
+    }
+
     /// Nothing gets through this way: a partition, or a loss of every packet, which is a
     /// partition while it lasts (no answer, and no crashed process's reset, crosses it).
     pub fn passes_nothing(&self) -> bool {
