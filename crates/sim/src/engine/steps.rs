@@ -667,6 +667,7 @@ impl World<'_> {
                     at: self.now,
                     segments: principal.log.segments().to_vec(),
                     lsn_end: principal.log.lsn_hardened(),
+                    segments_floor: None,
                 };
                 let end_lsn = start.lsn_end;
                 self.history.serve_on(start);

@@ -2178,6 +2178,7 @@ impl<'s> World<'s> {
                 at: self.now,
                 segments: node.log.segments().to_vec(),
                 lsn_end: node.log.lsn_hardened(),
+                segments_floor: None,
             };
             let end_lsn = start.lsn_end;
             self.history.serve(start);
