@@ -224,7 +224,11 @@ impl Network {
 impl Direction {
     /// When the last message sent this way arrives (0 when none is remembered).
     pub fn last_arrival(&self) -> Nanos {
-        self.last_arrivals.iter().map(|&(_, at)| at).max().unwrap_or(0)
+        self.last_arrivals
+            .iter()
+            .map(|&(_, at)| at)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Nothing gets through this way: a partition, or a loss of every packet, which is a
