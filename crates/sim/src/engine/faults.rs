@@ -444,7 +444,7 @@ impl World<'_> {
     /// then they notice only by TIMEOUT, as a soft error (reference section 3), or by the reset
     /// their next ping provokes once the link heals ([`World::resets_after_heal`]).
     fn hard_errors_from(&mut self, n: usize, on_the_wire: &[Nanos]) {
-        for i in 0..self.nodes.len() {
+        for (i, &sent_before) in on_the_wire.iter().enumerate() {
             let way = self.net.direction(n, i);
             // A link that loses every packet is cut as a partition is (found by an audit: the
             // reset crossed it at once, and the mirror took over in 0.5 s, not by TIMEOUT).
@@ -461,7 +461,7 @@ impl World<'_> {
                 .now
                 .saturating_add(way.params.one_way_ns)
                 .saturating_add(way.extra_latency)
-                .max(on_the_wire[i]);
+                .max(sent_before);
             let reset = Ev::ConnectionReset { node: i, peer: n };
             self.after(arrives - self.now, reset);
         }
