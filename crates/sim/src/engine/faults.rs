@@ -603,6 +603,7 @@ impl World<'_> {
             self.replay_due = None;
             replay.append(&mut self.replayed_ticks);
         }
+        self.release_replayed_acks();
         for (_, ev) in rest {
             self.queue.push(self.now, ev);
         }
