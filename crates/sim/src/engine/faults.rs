@@ -429,10 +429,12 @@ impl World<'_> {
             );
         }
         // What the process sent before it died is on the wire: its host's reset follows it.
+        // The order of its connections is kept, so that a reset its closed port answers a
+        // later ping with follows them too (it overtook the log on a slow path, found by an
+        // audit); a restarted process opens new connections, numbered afresh.
         let on_the_wire: Vec<Nanos> = (0..self.nodes.len())
             .map(|i| self.net.direction(n, i).last_arrival())
             .collect();
-        self.net.forget_connections(n);
         self.drop_held(n);
         if how == Process::Crashed {
             self.hard_errors_from(n, &on_the_wire);
@@ -462,7 +464,12 @@ impl World<'_> {
                 .saturating_add(way.params.one_way_ns)
                 .saturating_add(way.extra_latency)
                 .max(sent_before);
-            let reset = Ev::ConnectionReset { node: i, peer: n };
+            let conn = self.held_conn(i, n);
+            let reset = Ev::ConnectionReset {
+                node: i,
+                peer: n,
+                conn,
+            };
             self.after(arrives - self.now, reset);
         }
     }
@@ -480,13 +487,39 @@ impl World<'_> {
                 if i == n || !self.nodes[i].running() || self.link_cut(i, n) {
                     continue;
                 }
-                self.dispatch(Ev::ConnectionReset { node: i, peer: n });
+                let conn = self.held_conn(i, n);
+                self.dispatch(Ev::ConnectionReset {
+                    node: i,
+                    peer: n,
+                    conn,
+                });
             }
         }
     }
 
-    /// Instance `i` gets a reset on its connection to `peer`, if it still holds one.
-    pub fn connection_reset(&mut self, i: usize, peer: usize) {
+    /// The connection instance `i` holds to `peer` (up or being opened), if any.
+    fn held_conn(&self, i: usize, peer: usize) -> Option<mirror_protocol::ConnId> {
+        let pid = self.nodes[peer].pid;
+        let node = &self.nodes[i];
+        match node.partner.as_ref().filter(|p| !p.is_ended()) {
+            Some(p) => p.links().conn(pid),
+            None => node.witness.links().conn(pid),
+        }
+    }
+
+    /// Instance `i` gets a reset on `conn`, its connection to the dead process of `peer`, if it
+    /// still holds it. A connection opened since, to the process restarted, is not the dead
+    /// one's: the reset, which now travels the link's latency, broke it, and the mirror took
+    /// over from a principal that was running and synchronized (found by an audit).
+    pub fn connection_reset(
+        &mut self,
+        i: usize,
+        peer: usize,
+        conn: Option<mirror_protocol::ConnId>,
+    ) {
+        if self.held_conn(i, peer) != conn || (conn.is_none() && self.nodes[peer].running()) {
+            return;
+        }
         let pid = self.nodes[peer].pid;
         let now = self.clock_of(i);
         let node = &mut self.nodes[i];

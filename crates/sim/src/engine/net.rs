@@ -190,15 +190,6 @@ impl Network {
         self.direction(from, to).busy_until.saturating_sub(now)
     }
 
-    /// Forgets the ordering of messages on every link from or to `node` (its connections are
-    /// gone: it stopped, or it restarts; later messages travel on new connections).
-    pub fn forget_connections(&mut self, node: usize) {
-        for other in 0..self.n {
-            self.direction_mut(node, other).last_arrivals.clear();
-            self.direction_mut(other, node).last_arrivals.clear();
-        }
-    }
-
     /// Ends every link fault (partition, loss, slow link) between `a` and `b`, or everywhere.
     pub fn heal(&mut self, now: Nanos, between: Option<(usize, usize)>) {
         for from in 0..self.n {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hdrhistogram::Histogram;
 use mirror_protocol::{
-    commits_waiting_at_their_bound, Envelope, ErrorKind, FailoverKind, InstanceId, Message,
+    commits_waiting_at_their_bound, ConnId, Envelope, ErrorKind, FailoverKind, InstanceId, Message,
     MirroringState, Nanos, Numbers, Output, Partner, Role, RoleView, ServeVia, SessionCommand,
     SqlError, Timer, Witness, ERROR_DATABASE_UNAVAILABLE, MILLISECOND, SECOND,
 };
@@ -118,8 +118,13 @@ pub enum Ev {
         node: usize,
         command: SessionCommand,
     },
-    /// A crashed peer's reset reaches an instance that was paused when the peer died.
-    ConnectionReset { node: usize, peer: usize },
+    /// A crashed peer's reset reaches an instance: on `conn`, the connection it held to the
+    /// dead process (`None`: none).
+    ConnectionReset {
+        node: usize,
+        peer: usize,
+        conn: Option<ConnId>,
+    },
     /// The sender retransmits lost message `packet` (its kernel does, even while the
     /// instance is paused; `super::retransmit`).
     Retransmit { packet: u64 },
@@ -874,7 +879,7 @@ impl<'s> World<'s> {
             Ev::Client { client } => self.client_submits(client),
             Ev::Submit { node, tx } => self.commit_on(node, tx),
             Ev::StepStart { step } => self.start_step(step),
-            Ev::ConnectionReset { node, peer } => self.connection_reset(node, peer),
+            Ev::ConnectionReset { node, peer, conn } => self.connection_reset(node, peer, conn),
             Ev::Retransmit { packet } => self.retransmit(packet),
             Ev::StatementDone {
                 step,
