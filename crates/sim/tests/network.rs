@@ -98,3 +98,17 @@ fn a_forced_failover_counts_from_the_fault_that_cut_the_partners() {
         assert_eq!(failover.unavailable_us, unavailable_us, "{name}");
     }
 }
+
+// Reference section 3: a crashed process's host resets the connections that process held. A
+// request the restarted process accepted is not one of them: the late reset broke it, the
+// principal lost quorum, and 120 commits failed with 955 (18 fail at the crash itself).
+#[test]
+fn a_dead_processs_reset_spares_a_request_it_never_received() {
+    let report = common::report_of("a-dead-processs-reset-spares-a-request-it-never-received.toml");
+    assert_eq!(report.verdict, mirror_sim::report::Verdict::Pass);
+    let failed = report.transactions.failed;
+    assert!(
+        failed < 40,
+        "{failed} commits failed: the new connection was reset"
+    );
+}

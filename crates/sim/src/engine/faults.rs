@@ -2,7 +2,7 @@
 //! samples, all on the same clock.
 
 use mirror_protocol::{
-    ErrorKind, InstanceId, MirroringState, Nanos, Partner, Role, SessionCommand, SqlError,
+    ConnId, ErrorKind, InstanceId, MirroringState, Nanos, Partner, Role, SessionCommand, SqlError,
     MILLISECOND, SECOND,
 };
 
@@ -355,6 +355,11 @@ impl World<'_> {
     /// The process stops: crash (peers see a hard error at once) or power off (peers notice by
     /// TIMEOUT). Everything not on disk is gone; waiting commits fail.
     fn stop_instance(&mut self, n: usize, how: Process) {
+        // The connections the dying process holds, per peer: its host's resets are for these
+        // alone (a peer's request it never received may reach it once restarted).
+        let dead_conns: Vec<Option<ConnId>> = (0..self.nodes.len())
+            .map(|i| if i == n { None } else { self.held_conn(n, i) })
+            .collect();
         if self.nodes[n].process == Process::Crashed && how == Process::PoweredOff {
             // The host of a crashed process loses power: it stops answering with resets and
             // goes silent (spec/scenario.md: peers notice only by TIMEOUT). The process is
@@ -437,7 +442,7 @@ impl World<'_> {
             .collect();
         self.drop_held(n);
         if how == Process::Crashed {
-            self.hard_errors_from(n, &on_the_wire);
+            self.hard_errors_from(n, &on_the_wire, &dead_conns);
         }
     }
 
@@ -445,8 +450,8 @@ impl World<'_> {
     /// link from its host to them is cut (spec/scenario.md: a partition drops everything):
     /// then they notice only by TIMEOUT, as a soft error (reference section 3), or by the reset
     /// their next ping provokes once the link heals ([`World::resets_after_heal`]).
-    fn hard_errors_from(&mut self, n: usize, on_the_wire: &[Nanos]) {
-        for (i, &sent_before) in on_the_wire.iter().enumerate() {
+    fn hard_errors_from(&mut self, n: usize, on_the_wire: &[Nanos], dead_conns: &[Option<ConnId>]) {
+        for (i, (&sent_before, &conn)) in on_the_wire.iter().zip(dead_conns).enumerate() {
             let way = self.net.direction(n, i);
             // A link that loses every packet is cut as a partition is (found by an audit: the
             // reset crossed it at once, and the mirror took over in 0.5 s, not by TIMEOUT).
@@ -464,11 +469,13 @@ impl World<'_> {
                 .saturating_add(way.params.one_way_ns)
                 .saturating_add(way.extra_latency)
                 .max(sent_before);
-            let conn = self.held_conn(i, n);
+            let Some(conn) = conn else {
+                continue; // it held no connection to `i`: nothing of `i`'s is its to reset
+            };
             let reset = Ev::ConnectionReset {
                 node: i,
                 peer: n,
-                conn,
+                conn: Some(conn),
             };
             self.after(arrives - self.now, reset);
         }
@@ -498,7 +505,7 @@ impl World<'_> {
     }
 
     /// The connection instance `i` holds to `peer` (up or being opened), if any.
-    fn held_conn(&self, i: usize, peer: usize) -> Option<mirror_protocol::ConnId> {
+    fn held_conn(&self, i: usize, peer: usize) -> Option<ConnId> {
         let pid = self.nodes[peer].pid;
         let node = &self.nodes[i];
         match node.partner.as_ref().filter(|p| !p.is_ended()) {
@@ -511,12 +518,7 @@ impl World<'_> {
     /// still holds it. A connection opened since, to the process restarted, is not the dead
     /// one's: the reset, which now travels the link's latency, broke it, and the mirror took
     /// over from a principal that was running and synchronized (found by an audit).
-    pub fn connection_reset(
-        &mut self,
-        i: usize,
-        peer: usize,
-        conn: Option<mirror_protocol::ConnId>,
-    ) {
+    pub fn connection_reset(&mut self, i: usize, peer: usize, conn: Option<ConnId>) {
         if self.held_conn(i, peer) != conn || (conn.is_none() && self.nodes[peer].running()) {
             return;
         }
