@@ -1103,7 +1103,6 @@ struct MirroringClauses {
     encryption: Option<Encryption>,
 }
 
-/// Parses `TCP://host:port` (the scheme in any case). The message says what is wrong.
 /// Whether `host` can stand between `TCP://` and the port of a server network address: letters,
 /// digits, dots, hyphens and underscores (no port, scheme or space).
 pub fn is_host_name(host: &str) -> bool {
@@ -1113,6 +1112,7 @@ pub fn is_host_name(host: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
+/// Parses `TCP://host:port` (the scheme in any case). The message says what is wrong.
 pub(crate) fn parse_address(text: &str) -> Result<ServerAddress, String> {
     let wrong = || format!("'{text}' is not a server network address: write 'TCP://host:port'");
     let rest = text

@@ -852,8 +852,6 @@ mod tests {
     use super::*;
     use crate::scenario::{self, InstanceId};
 
-    // A failed duration check shows the exact figure: 10,711,261 us against "< 10.71s" read
-    // "wanted \"< 10.71s\", got \"10.71s\"". A check that holds keeps the short form.
     // A failover at 90.209 s read "at 1.5m".
     #[test]
     fn a_moment_reads_in_seconds_to_the_millisecond() {
@@ -865,6 +863,8 @@ mod tests {
         assert_eq!(moment(3_725_500_000), "3725.5s");
     }
 
+    // A failed duration check shows the exact figure: 10,711,261 us against "< 10.71s" read
+    // "wanted \"< 10.71s\", got \"10.71s\"". A check that holds keeps the short form.
     #[test]
     fn a_failed_duration_check_shows_the_exact_figure() {
         use crate::scenario::units::Comparison;

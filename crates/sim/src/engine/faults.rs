@@ -181,10 +181,7 @@ impl World<'_> {
                 }
                 let now = self.now;
                 self.for_links(between, |d| {
-                    if d.loss >= 1.0 && rate < 1.0 {
-                        d.blackout_ended = now;
-                    }
-                    d.loss = rate;
+                    d.set_loss(now, rate);
                     d.faulted = true;
                 });
             }
@@ -355,10 +352,18 @@ impl World<'_> {
     /// The process stops: crash (peers see a hard error at once) or power off (peers notice by
     /// TIMEOUT). Everything not on disk is gone; waiting commits fail.
     fn stop_instance(&mut self, n: usize, how: Process) {
-        // The connections the dying process holds, per peer: its host's resets are for these
-        // alone (a peer's request it never received may reach it once restarted).
-        let dead_conns: Vec<Option<ConnId>> = (0..self.nodes.len())
-            .map(|i| if i == n { None } else { self.held_conn(n, i) })
+        // Per peer, the connection the dying process holds and when the last message it sent
+        // that way arrives: its host's reset is for that connection alone (a peer's request it
+        // never received may reach it once restarted) and follows that message (reference
+        // section 3: in order; it overtook the log on a slow path, found by an audit). The
+        // order of its connections is kept, so that a reset its closed port answers a later
+        // ping with follows them too; a restarted process opens new connections, numbered
+        // afresh.
+        let dead_conns: Vec<(Option<ConnId>, Nanos)> = (0..self.nodes.len())
+            .map(|i| {
+                let conn = if i == n { None } else { self.held_conn(n, i) };
+                (conn, self.net.direction(n, i).last_arrival())
+            })
             .collect();
         if self.nodes[n].process == Process::Crashed && how == Process::PoweredOff {
             // The host of a crashed process loses power: it stops answering with resets and
@@ -433,16 +438,9 @@ impl World<'_> {
                 ),
             );
         }
-        // What the process sent before it died is on the wire: its host's reset follows it.
-        // The order of its connections is kept, so that a reset its closed port answers a
-        // later ping with follows them too (it overtook the log on a slow path, found by an
-        // audit); a restarted process opens new connections, numbered afresh.
-        let on_the_wire: Vec<Nanos> = (0..self.nodes.len())
-            .map(|i| self.net.direction(n, i).last_arrival())
-            .collect();
         self.drop_held(n);
         if how == Process::Crashed {
-            self.hard_errors_from(n, &on_the_wire, &dead_conns);
+            self.hard_errors_from(n, &dead_conns);
         }
     }
 
@@ -450,12 +448,15 @@ impl World<'_> {
     /// link from its host to them is cut (spec/scenario.md: a partition drops everything):
     /// then they notice only by TIMEOUT, as a soft error (reference section 3), or by the reset
     /// their next ping provokes once the link heals ([`World::resets_after_heal`]).
-    fn hard_errors_from(&mut self, n: usize, on_the_wire: &[Nanos], dead_conns: &[Option<ConnId>]) {
-        for (i, (&sent_before, &conn)) in on_the_wire.iter().zip(dead_conns).enumerate() {
+    fn hard_errors_from(&mut self, n: usize, dead_conns: &[(Option<ConnId>, Nanos)]) {
+        for (i, &(conn, sent_before)) in dead_conns.iter().enumerate() {
+            let Some(conn) = conn else {
+                continue; // it held no connection to `i`: nothing of `i`'s is its to reset
+            };
             let way = self.net.direction(n, i);
             // A link that loses every packet is cut as a partition is (found by an audit: the
             // reset crossed it at once, and the mirror took over in 0.5 s, not by TIMEOUT).
-            if i == n || !self.nodes[i].running() || way.passes_nothing() {
+            if !self.nodes[i].running() || way.passes_nothing() {
                 continue;
             }
             // "At once" (spec/scenario.md): a packet's way there, slow link included, behind
@@ -469,9 +470,6 @@ impl World<'_> {
                 .saturating_add(way.params.one_way_ns)
                 .saturating_add(way.extra_latency)
                 .max(sent_before);
-            let Some(conn) = conn else {
-                continue; // it held no connection to `i`: nothing of `i`'s is its to reset
-            };
             let reset = Ev::ConnectionReset {
                 node: i,
                 peer: n,

@@ -43,7 +43,7 @@ pub struct ServeStart {
     pub role_sequence: u64,
     /// When.
     pub at: Nanos,
-    /// Its log's generations then (the last [`SERVE_SEGMENTS_KEPT`] once remembered).
+    /// Its log's generations then (the newest [`SERVE_SEGMENTS_KEPT`]).
     pub segments: Vec<(u64, u64)>,
     /// Its end of log then.
     pub lsn_end: u64,
@@ -63,6 +63,29 @@ const SERVE_STARTS_MAX: usize = 1024;
 const SERVE_SEGMENTS_KEPT: usize = 64;
 
 impl ServeStart {
+    /// Instance `node` begins serving at `role_sequence` at `at`, its log of `segments` (its
+    /// generations) hardened to `lsn_end`. Only the newest [`SERVE_SEGMENTS_KEPT`] generations
+    /// are copied.
+    pub fn new(
+        node: usize,
+        role_sequence: u64,
+        at: Nanos,
+        segments: &[(u64, u64)],
+        lsn_end: u64,
+    ) -> Self {
+        let kept = &segments[segments.len().saturating_sub(SERVE_SEGMENTS_KEPT)..];
+        let let_go = kept.len() < segments.len();
+        let segments_floor = kept.first().map(|&(from, _)| from).filter(|_| let_go);
+        Self {
+            node,
+            role_sequence,
+            at,
+            segments: kept.to_vec(),
+            lsn_end,
+            segments_floor,
+        }
+    }
+
     /// Whether this start's log holds `lsn` of `generation`, as far as the generations it
     /// keeps tell (below them: taken to hold it, unjudged).
     fn holds(&self, lsn: u64, generation: u64) -> bool {
@@ -378,13 +401,8 @@ impl History {
         self.remember(start);
     }
 
-    /// Keeps `start` among the last [`SERVE_STARTS_MAX`], with its newest generations.
-    fn remember(&mut self, mut start: ServeStart) {
-        let extra = start.segments.len().saturating_sub(SERVE_SEGMENTS_KEPT);
-        if extra > 0 {
-            start.segments.drain(..extra);
-            start.segments_floor = start.segments.first().map(|&(from, _)| from);
-        }
+    /// Keeps `start` among the last [`SERVE_STARTS_MAX`].
+    fn remember(&mut self, start: ServeStart) {
         self.role_started_max = self.role_started_max.max(start.role_sequence);
         if self.serve_starts.len() == SERVE_STARTS_MAX {
             self.serve_starts.remove(0);
@@ -667,14 +685,22 @@ mod tests {
     use super::*;
 
     fn start(node: usize, seq: u64, at: Nanos, segments: Vec<(u64, u64)>, end: u64) -> ServeStart {
-        ServeStart {
-            node,
-            role_sequence: seq,
-            at,
-            segments,
-            lsn_end: end,
-            segments_floor: None,
-        }
+        ServeStart::new(node, seq, at, &segments, end)
+    }
+
+    // A serving start keeps its log's newest generations only (memory stays flat however many
+    // failovers): below them a commit is not judged against it; above, as before.
+    #[test]
+    fn a_serving_start_keeps_its_newest_generations() {
+        let segments: Vec<(u64, u64)> = (0..100).map(|g| (g * 10, g)).collect();
+        let s = ServeStart::new(0, 1, 0, &segments, 2_000);
+        assert_eq!(s.segments.len(), SERVE_SEGMENTS_KEPT);
+        assert_eq!(s.segments_floor, Some(360));
+        assert!(s.holds(100, 77), "below the kept ones: unjudged");
+        assert!(s.holds(995, 99) && !s.holds(995, 98), "judged above them");
+        assert!(!s.holds(2_001, 99), "past its end");
+        let short = ServeStart::new(0, 1, 0, &segments[..10], 2_000);
+        assert_eq!((short.segments.len(), short.segments_floor), (10, None));
     }
 
     #[test]

@@ -198,10 +198,7 @@ impl Network {
                 if hit {
                     let d = self.direction_mut(from, to);
                     d.partitioned = false;
-                    if d.loss >= 1.0 {
-                        d.blackout_ended = now;
-                    }
-                    d.loss = 0.0;
+                    d.set_loss(now, 0.0);
                     d.extra_latency = 0;
                     d.faulted = false;
                     // The order of arrivals is kept: the connections that survived the fault
@@ -222,10 +219,24 @@ impl Direction {
             .unwrap_or(0)
     }
 
+    /// Sets the fraction of packets lost from `now`, noting when a loss of every packet ends
+    /// (`blackout_ended`).
+    pub fn set_loss(&mut self, now: Nanos, rate: f64) {
+        if self.loses_everything() && rate < 1.0 {
+            self.blackout_ended = now;
+        }
+        self.loss = rate;
+    }
+
+    /// Every packet sent this way is lost.
+    pub fn loses_everything(&self) -> bool {
+        self.loss >= 1.0
+    }
+
     /// Nothing gets through this way: a partition, or a loss of every packet, which is a
     /// partition while it lasts (no answer, and no crashed process's reset, crosses it).
     pub fn passes_nothing(&self) -> bool {
-        self.partitioned || self.loss >= 1.0
+        self.partitioned || self.loses_everything()
     }
 
     /// The arrival of a message of `conn` due at `arrives`: not before the last one of the same

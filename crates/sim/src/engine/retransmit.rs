@@ -315,7 +315,7 @@ impl World<'_> {
     fn blacked_out_since(&self, a: usize, b: usize, since: Nanos) -> bool {
         [self.net.direction(a, b), self.net.direction(b, a)]
             .iter()
-            .any(|d| d.loss >= 1.0 || d.blackout_ended > since)
+            .any(|d| d.loses_everything() || d.blackout_ended > since)
     }
 
     /// At the end of the run: a stall still under way for TIMEOUT or more already means the

@@ -661,14 +661,13 @@ impl World<'_> {
             // forced service of this session was put down to PARTNER OFF, and the last
             // principal was ranked by its old session's number).
             if principal.serving_recorded {
-                let start = super::history::ServeStart {
-                    node: p,
-                    role_sequence: offset,
-                    at: self.now,
-                    segments: principal.log.segments().to_vec(),
-                    lsn_end: principal.log.lsn_hardened(),
-                    segments_floor: None,
-                };
+                let start = super::history::ServeStart::new(
+                    p,
+                    offset,
+                    self.now,
+                    principal.log.segments(),
+                    principal.log.lsn_hardened(),
+                );
                 let end_lsn = start.lsn_end;
                 self.history.serve_on(start);
                 // The event stream says so too: the old session's serving ends and the new
@@ -818,7 +817,6 @@ impl World<'_> {
         self.session_removed = true;
     }
 
-    /// Instance `n`'s copy of the scenario's database in its catalog, if it has one.
     /// The `mirroring_guid` of the session instance `n`'s copy is in: the catalog's, new with
     /// each session set up (a session set up again after PARTNER OFF showed the first one's).
     fn mirroring_guid(&self, n: usize) -> String {
@@ -830,6 +828,7 @@ impl World<'_> {
             )
     }
 
+    /// Instance `n`'s copy of the scenario's database in its catalog, if it has one.
     fn catalog_copy(&self, n: usize) -> Option<&mirror_setup::Database> {
         self.estate
             .instance(&self.nodes[n].name)

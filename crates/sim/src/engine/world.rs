@@ -170,7 +170,7 @@ pub enum PageRepair {
     /// again only on a new connection: on the same one it arrives (TCP), and RESUMEs sent
     /// every step piled up behind a slow link or a hung principal and undid an operator's
     /// later SUSPEND (found by an audit).
-    Resuming(mirror_protocol::ConnId),
+    Resuming(ConnId),
 }
 
 /// Whether an instance's process runs.
@@ -2189,14 +2189,13 @@ impl<'s> World<'s> {
         if serving {
             let history_role = self.history_role(n, served_at);
             let node = &self.nodes[n];
-            let start = ServeStart {
-                node: n,
-                role_sequence: history_role,
-                at: self.now,
-                segments: node.log.segments().to_vec(),
-                lsn_end: node.log.lsn_hardened(),
-                segments_floor: None,
-            };
+            let start = ServeStart::new(
+                n,
+                history_role,
+                self.now,
+                node.log.segments(),
+                node.log.lsn_hardened(),
+            );
             let end_lsn = start.lsn_end;
             self.history.serve(start);
             self.close_failover_unavailability(n);

@@ -224,9 +224,12 @@ fn explain_toml_message(message: &str, source: &str, span: Option<Span>) -> Stri
         if let Some((found, expected)) = rest.rsplit_once(", expected ") {
             let key = span.as_ref().map(|span| key_at(source, span.start));
             // The reader hands a date-time over as a table of one hidden key: say what it is.
-            let text = span.and_then(|span| source.get(span)).map(str::trim);
-            if found == "map" && text.is_some_and(|t| t.parse::<toml::value::Datetime>().is_ok()) {
-                let found = format!("a date-time, {}", text.unwrap_or_default());
+            let datetime = span
+                .and_then(|span| source.get(span))
+                .map(str::trim)
+                .filter(|text| found == "map" && text.parse::<toml::value::Datetime>().is_ok());
+            if let Some(text) = datetime {
+                let found = format!("a date-time, {text}");
                 return explain_invalid_type(key.as_deref(), &found, expected, source);
             }
             return explain_invalid_type(key.as_deref(), found, expected, source);
