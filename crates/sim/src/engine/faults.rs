@@ -162,9 +162,16 @@ impl World<'_> {
                 );
                 self.note_failure(&[between[0].0, between[1].0]);
                 let [a, b] = [between[0].0, between[1].0];
-                self.net.direction_mut(a, b).partitioned = true;
-                if !one_way {
-                    self.net.direction_mut(b, a).partitioned = true;
+                let directions: &[(usize, usize)] = if one_way {
+                    &[(a, b)]
+                } else {
+                    &[(a, b), (b, a)]
+                };
+                for &(from, to) in directions {
+                    if !self.net.direction(from, to).partitioned {
+                        self.net.direction_mut(from, to).partitioned = true;
+                        self.catch_on_the_wire(from, to);
+                    }
                 }
             }
             FaultKind::Loss { between, rate } => {

@@ -2,7 +2,8 @@
 //! bandwidth as a FIFO (a message takes size / bandwidth to go out, so a thin link builds a send
 //! queue), loss with TCP-like retransmission, partitions (both ways or one way) and slow links.
 //! Messages of one connection arrive in the order they were sent, as over TCP; a partition holds
-//! them (the world keeps them until the link heals, see `World::release_held`), and a lost
+//! them, those it caught on the wire first (the world keeps them until the link heals, see
+//! `World::catch_on_the_wire` and `World::release_held`), and a lost
 //! message stalls its connection until a retransmission gets through (`super::retransmit`).
 
 use mirror_protocol::{ConnId, Nanos, MILLISECOND, SECOND};

@@ -107,6 +107,33 @@ impl<E> EventQueue<E> {
         next.map(|s| (s.at, s.event))
     }
 
+    /// Takes out every event `pick` chooses, earliest first (by time, then by scheduling
+    /// order). The others keep their places. Linear in the queue's length: meant for rare
+    /// moments such as a fault, never for every event.
+    pub fn extract(&mut self, mut pick: impl FnMut(&E) -> bool) -> Vec<(Nanos, E)> {
+        let mut taken = Vec::new();
+        let mut kept = Vec::with_capacity(self.heap.len());
+        for scheduled in std::mem::take(&mut self.heap).into_vec() {
+            if pick(&scheduled.event) {
+                taken.push(scheduled);
+            } else {
+                kept.push(scheduled);
+            }
+        }
+        // The order events run in depends only on their (time, sequence) keys, which are
+        // unique, so rebuilding the heap changes nothing but its layout.
+        self.heap = BinaryHeap::from(kept);
+        for scheduled in std::mem::take(&mut self.lane) {
+            if pick(&scheduled.event) {
+                taken.push(scheduled);
+            } else {
+                self.lane.push_back(scheduled);
+            }
+        }
+        taken.sort_by_key(Scheduled::key);
+        taken.into_iter().map(|s| (s.at, s.event)).collect()
+    }
+
     /// When the earliest event is due.
     pub fn peek_time(&self) -> Option<Nanos> {
         if self.lane_first() {
@@ -176,5 +203,25 @@ mod tests {
             [7, 1, 0, 2, 4, 3, 5, 6, 8]
         );
         assert!(q.is_empty());
+    }
+
+    /// Extracting takes the chosen events out in the order they would have run, from the heap
+    /// and the lane alike, and leaves the others in theirs.
+    #[test]
+    fn extract_takes_the_chosen_events_in_order_and_keeps_the_rest() {
+        let mut q = EventQueue::default();
+        q.push(7, 70);
+        q.push_in_order(2, 21);
+        q.push(2, 20);
+        q.push_in_order(9, 91);
+        q.push(1, 11);
+        q.push_in_order(9, 90);
+        q.push(5, 51);
+        let taken = q.extract(|e| e % 2 == 1);
+        assert_eq!(taken, [(1, 11), (2, 21), (5, 51), (9, 91)]);
+        assert_eq!(q.len(), 3);
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(rest, [(2, 20), (7, 70), (9, 90)]);
+        assert!(q.extract(|_| true).is_empty());
     }
 }

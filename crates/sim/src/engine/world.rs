@@ -43,8 +43,9 @@ const CLIENT_CYCLE_MIN: Nanos = 1_000;
 pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
 /// Messages a partitioned direction holds at most. The connections across a partition are
 /// declared lost after TIMEOUT, which drops what they hold, and log blocks are not put on a
-/// partitioned link at all; so only control messages (a ping a second) wait here, and a
-/// TIMEOUT of hours stays within this bound. Beyond it the oldest are dropped with their
+/// partitioned link at all (only those the cut caught on the wire, which the shipping window
+/// bounds); so otherwise only control messages (a ping a second) wait here, and a TIMEOUT of
+/// hours stays within this bound. Beyond it the oldest are dropped with their
 /// connection's order broken, which TIMEOUT repairs by declaring the connection lost.
 const HELD_PER_DIRECTION_MAX: usize = 65_536;
 /// Error 9002: the transaction log is full.
@@ -1353,7 +1354,8 @@ impl<'s> World<'s> {
 
     /// Puts a message on the wire, or holds it while the link is partitioned: a partition
     /// keeps the connections up (reference section 3: only a reset or a side declaring it lost
-    /// ends a connection), so what is sent meanwhile arrives after the heal, in order, unless
+    /// ends a connection), so what is sent meanwhile arrives after the heal, in order (behind
+    /// what the cut caught on the wire, [`World::catch_on_the_wire`]), unless
     /// its connection is given up first. A lost message holds up its connection until a
     /// retransmission gets through (`super::retransmit`); the later ones wait behind it.
     pub(super) fn transmit_parcel(
@@ -1376,6 +1378,57 @@ impl<'s> World<'s> {
         };
         self.after_attempt(from, to, parcel, bytes, transit);
         Some(transit.departs)
+    }
+
+    /// A partition of the direction `from` to `to` begins: the messages still on the wire
+    /// that way are dropped with the rest, and are held to be sent again after the heal, ahead
+    /// of those sent during the cut, as TCP retransmits what was never acknowledged. So are the
+    /// messages of connections held up behind a lost packet that way, after the caught ones
+    /// (they were sent after them). A connection request or its answer caught on the wire is
+    /// simply lost: its initiator asks again at its next ping tick.
+    ///
+    /// Every message in flight is taken out of the event queue at the cut, including those
+    /// due after the heal: a cut shorter than a message's journey then cannot let a message
+    /// sent after the caught ones overtake them (the withdrawn fix caught messages only as they
+    /// arrived during the cut, and the mirror's log kept a hole for good). Delivered through
+    /// the cut, log and acknowledgements on a 4 s slow path kept arriving for 4 s after it, and
+    /// a FULL principal declared its mirror lost TIMEOUT after that (found by an audit).
+    pub(super) fn catch_on_the_wire(&mut self, from: usize, to: usize) {
+        let sender = self.nodes[from].pid;
+        let on_the_wire = self.queue.extract(|ev| {
+            matches!(ev, Ev::Deliver { to: t, parcel } if *t == to && parcel.env.from == sender)
+        });
+        let mut caught: VecDeque<(Box<Parcel>, u64)> = VecDeque::new();
+        for (_, ev) in on_the_wire {
+            let Ev::Deliver { parcel, .. } = ev else {
+                unreachable!("only deliveries were extracted")
+            };
+            if matches!(parcel.env.body, Message::Connect | Message::Accept) {
+                continue;
+            }
+            let bytes = parcel
+                .block
+                .as_ref()
+                .map_or(CONTROL_MESSAGE_BYTES, |block| {
+                    self.net.wire_bytes_of_log(block.bytes.len() as u64)
+                });
+            caught.push_back((parcel, bytes));
+        }
+        let (stalled, others): (Vec<Retransmission>, Vec<Retransmission>) =
+            std::mem::take(&mut self.retransmissions)
+                .into_iter()
+                .partition(|r| (r.from, r.to) == (from, to));
+        self.retransmissions = others;
+        for r in stalled {
+            caught.extend(r.queue.into_iter().map(|m| (m.parcel, m.bytes)));
+        }
+        let i = from * self.nodes.len() + to;
+        caught.extend(std::mem::take(&mut self.held[i]));
+        while caught.len() > HELD_PER_DIRECTION_MAX {
+            caught.pop_front();
+        }
+        self.held[i] = caught;
+        self.track_unavailability();
     }
 
     /// Sends what the healed links held, in order: the messages of connections their sender
