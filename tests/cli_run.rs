@@ -103,7 +103,9 @@ fn the_human_report_names_a_split_brain() {
     assert_eq!(output.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("split brain from 35.5s for 14.5s: alpha and beta served at once"),
+        stdout.contains(
+            "split brain from 35.5s for 14.5s: alpha and beta served diverging histories"
+        ),
         "{stdout}"
     );
 }

@@ -226,13 +226,16 @@ impl LatencySummary {
         }
     }
 
-    /// The summary with its longest latency exact (`max_us`, kept beside the histogram, which
-    /// rounds up to its precision): no percentile is reported above it.
-    pub fn with_exact_max(mut self, max_us: u64) -> LatencySummary {
+    /// The summary with its longest latency and its mean exact (`max_us` and `sum_us`, kept
+    /// beside the histogram, which rounds each value up to its precision): no percentile is
+    /// reported above the longest, and the mean lies between the shortest and the longest (the
+    /// histogram's mean of commits of exactly 1 s each read 1,000,192 us, above the max).
+    pub fn with_exact_max_and_mean(mut self, max_us: u64, sum_us: u128) -> LatencySummary {
         if self.count == 0 {
             return self;
         }
         self.max = max_us;
+        self.mean = sum_us as f64 / self.count as f64;
         for p in [&mut self.p50, &mut self.p90, &mut self.p99, &mut self.p999] {
             *p = (*p).min(max_us);
         }
@@ -286,11 +289,14 @@ pub struct FailoverReport {
 /// `split_brain[]`: a stretch when a forced-service principal and an older one both served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitBrainReport {
-    /// When the overlap began.
+    /// When it began: the second of the two started serving.
     pub start_us: u64,
-    /// When it ended (or the end of the run).
+    /// When it ended (or the end of the run): one of them stopped serving; after a forced
+    /// service, the one serving the abandoned fork.
     pub end_us: u64,
-    /// The instances that served at the same time.
+    /// The two principals. After a forced service they need not serve at the same moment: an
+    /// old principal that serves its abandoned fork after the forced one went down still
+    /// acknowledges commits the surviving history does not have.
     pub instances: Vec<String>,
     /// What made it: `forced_service`, or `partner_off` (SET PARTNER OFF on an instance whose
     /// partner never heard of it and took over).
@@ -811,7 +817,7 @@ fn figures_block(text: &mut String, report: &Report) {
         };
         let _ = writeln!(
             text,
-            "split brain from {} for {}: {} served at once ({cause})",
+            "split brain from {} for {}: {} served diverging histories ({cause})",
             moment(split.start_us),
             // The length, not the end: a stretch shorter than the display's rounding (a
             // principal acknowledging queued commits as it resumes) would read "from 45s to 45s".
@@ -1254,6 +1260,23 @@ unavailable = "< 15s"
             LatencySummary::from_histogram(&empty),
             LatencySummary::default()
         );
+    }
+
+    /// Commits of exactly 1 s each: the histogram rounds them up (its mean read 1,000,192 us,
+    /// above the max); the exact max and sum give 1 s for both.
+    #[test]
+    fn the_exact_mean_lies_between_the_shortest_and_the_longest() {
+        let mut histogram = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        for _ in 0..15 {
+            histogram.record(1_000_000).unwrap();
+        }
+        let rounded = LatencySummary::from_histogram(&histogram);
+        assert!(rounded.mean > 1_000_000.0, "{rounded:?}");
+        let exact = rounded.with_exact_max_and_mean(1_000_000, 15 * 1_000_000);
+        assert_eq!((exact.max, exact.mean), (1_000_000, 1_000_000.0));
+        assert_eq!(exact.p99, 1_000_000);
+        let empty = LatencySummary::default().with_exact_max_and_mean(0, 0);
+        assert_eq!(empty, LatencySummary::default());
     }
 
     #[test]

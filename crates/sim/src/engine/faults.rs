@@ -460,30 +460,35 @@ impl World<'_> {
             let Some(conn) = conn else {
                 continue; // it held no connection to `i`: nothing of `i`'s is its to reset
             };
-            let way = self.net.direction(n, i);
-            // A link that loses every packet is cut as a partition is (found by an audit: the
-            // reset crossed it at once, and the mirror took over in 0.5 s, not by TIMEOUT).
-            if !self.nodes[i].running() || way.passes_nothing() {
-                continue;
-            }
-            // "At once" (spec/scenario.md): a packet's way there, slow link included, behind
-            // what the process sent before it died (reference section 3: in order; the reset
-            // came first, and the log on a 20 ms link was dropped as stale). Through the
-            // dispatcher, which holds it for a hung instance until it runs again, after its
-            // ping ticks (found by an audit: a paused principal stopped serving on a peer's
-            // crash).
-            let arrives = self
-                .now
-                .saturating_add(way.params.one_way_ns)
-                .saturating_add(way.extra_latency)
-                .max(sent_before);
-            let reset = Ev::ConnectionReset {
-                node: i,
-                peer: n,
-                conn: Some(conn),
-            };
-            self.after(arrives - self.now, reset);
+            self.send_reset(n, i, conn, sent_before);
         }
+    }
+
+    /// The host of instance `from` resets connection `conn` to instance `to` (its process died,
+    /// or its endpoint stopped taking the connection). A link that loses every packet is cut
+    /// as a partition is: no reset crosses it, and `to` notices by TIMEOUT (found by an audit:
+    /// the reset crossed it at once, and the mirror took over in 0.5 s). Otherwise "at once"
+    /// (spec/scenario.md): a packet's way there, slow link included, behind `sent_before`, the
+    /// arrival of what `from` sent that way before (reference section 3: in order; the reset
+    /// came first, and the log on a 20 ms link was dropped as stale). Through the dispatcher,
+    /// which holds it for a hung instance until it runs again, after its ping ticks (found by
+    /// an audit: a paused principal stopped serving on a peer's crash).
+    pub(super) fn send_reset(&mut self, from: usize, to: usize, conn: ConnId, sent_before: Nanos) {
+        let way = self.net.direction(from, to);
+        if !self.nodes[to].running() || way.passes_nothing() {
+            return;
+        }
+        let arrives = self
+            .now
+            .saturating_add(way.params.one_way_ns)
+            .saturating_add(way.extra_latency)
+            .max(sent_before);
+        let reset = Ev::ConnectionReset {
+            node: to,
+            peer: from,
+            conn: Some(conn),
+        };
+        self.after(arrives - self.now, reset);
     }
 
     /// After a heal: an instance still holding a connection to a crashed process whose reset
@@ -510,7 +515,7 @@ impl World<'_> {
     }
 
     /// The connection instance `i` holds to `peer` (up or being opened), if any.
-    fn held_conn(&self, i: usize, peer: usize) -> Option<ConnId> {
+    pub(super) fn held_conn(&self, i: usize, peer: usize) -> Option<ConnId> {
         let pid = self.nodes[peer].pid;
         let node = &self.nodes[i];
         match node.partner.as_ref().filter(|p| !p.is_ended()) {

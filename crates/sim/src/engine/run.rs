@@ -591,9 +591,10 @@ impl World<'_> {
             },
             (Some(_), None) => StepOutcome::Succeeded,
         });
-        // The histogram keeps three significant figures; the longest wait is kept exactly.
-        let latency =
-            LatencySummary::from_histogram(&self.latency_us).with_exact_max(self.latency_max_us);
+        // The histogram keeps three significant figures; the longest wait and the sum of all
+        // are kept exactly.
+        let latency = LatencySummary::from_histogram(&self.latency_us)
+            .with_exact_max_and_mean(self.latency_max_us, self.latency_sum_us);
         let actual = ActualOutcome {
             principal,
             mirror,
