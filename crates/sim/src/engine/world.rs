@@ -41,12 +41,16 @@ const CLIENT_RETRY: Nanos = 100 * MILLISECOND;
 const CLIENT_CYCLE_MIN: Nanos = 1_000;
 /// Monitor samples are taken this often (`sp_dbmmonitorresults`).
 pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
-/// Messages a partitioned direction holds at most. The connections across a partition are
-/// declared lost after TIMEOUT, which drops what they hold, and log blocks are not put on a
-/// partitioned link at all (only those the cut caught on the wire, which the shipping window
-/// bounds); so otherwise only control messages (a ping a second) wait here, and a TIMEOUT of
-/// hours stays within this bound. Beyond it the oldest are dropped with their
-/// connection's order broken, which TIMEOUT repairs by declaring the connection lost.
+/// A message held for a partitioned direction, with its size on the wire.
+pub type HeldMessage = (Box<Parcel>, u64);
+
+/// Messages a partitioned direction holds at most, besides those the cut caught on the wire
+/// (bounded by what can be in flight: the mirror's receive buffer of log). The connections
+/// across a partition are declared lost after TIMEOUT, which drops what they hold, and log
+/// blocks are not put on a partitioned link at all; so only control messages (a ping a second)
+/// are sent to wait here, and a TIMEOUT of hours stays within this bound. Beyond it what is sent is dropped, as if never sent: the
+/// order of what is held is kept (the messages a cut caught on the wire come first, and are
+/// never dropped), and TIMEOUT declares such a connection lost.
 const HELD_PER_DIRECTION_MAX: usize = 65_536;
 /// Error 9002: the transaction log is full.
 pub const ERROR_LOG_FULL: u32 = 9002;
@@ -484,12 +488,16 @@ pub struct World<'s> {
     pub net: Network,
     /// Per direction (`from * n + to`): the messages a partition holds, oldest first, with
     /// their size on the wire (`World::release_held`).
-    pub held: Vec<VecDeque<(Box<Parcel>, u64)>>,
+    pub held: Vec<VecDeque<HeldMessage>>,
     /// The connections stalled behind a lost message, in the order they stalled
     /// (`super::retransmit`).
     pub retransmissions: Vec<Retransmission>,
     /// The number of the next message held up by a loss.
     pub next_packet: u64,
+    /// The numbers of messages a cut caught and put back in front of a held-up connection's
+    /// queue count down from [`super::retransmit::FIRST_PACKET`] (a queue is kept in number
+    /// order, and they come before everything in it).
+    pub next_caught_packet: u64,
     /// The stall of the connection a SYNCHRONIZED FULL principal waits on for its mirror, judged
     /// when it ends ([`World::follow_mirror_stall`]).
     pub mirror_stall: Option<MirrorStall>,
@@ -665,7 +673,8 @@ impl<'s> World<'s> {
             net: Network::new(&scenario.network, n),
             held: (0..n * n).map(|_| VecDeque::new()).collect(),
             retransmissions: Vec::new(),
-            next_packet: 0,
+            next_packet: super::retransmit::FIRST_PACKET,
+            next_caught_packet: super::retransmit::FIRST_PACKET,
             mirror_stall: None,
             estate,
             history: History::with_sizes(tx_sizes, &scenario.instances),
@@ -1381,10 +1390,9 @@ impl<'s> World<'s> {
             .attempt(self.now, from, to, bytes, &mut self.rng_net)
         else {
             let held = &mut self.held[from * self.nodes.len() + to];
-            if held.len() == HELD_PER_DIRECTION_MAX {
-                held.pop_front();
+            if held.len() < HELD_PER_DIRECTION_MAX {
+                held.push_back((parcel, bytes));
             }
-            held.push_back((parcel, bytes));
             return None;
         };
         self.after_attempt(from, to, parcel, bytes, transit);
@@ -1392,29 +1400,41 @@ impl<'s> World<'s> {
     }
 
     /// A partition of the direction `from` to `to` begins: the messages still on the wire
-    /// that way are dropped with the rest, and are held to be sent again after the heal, ahead
-    /// of those sent during the cut, as TCP retransmits what was never acknowledged. So are the
-    /// messages of connections held up behind a lost packet that way, after the caught ones
-    /// (they were sent after them). A connection request or its answer caught on the wire is
-    /// simply lost: its initiator asks again at its next ping tick.
+    /// that way are dropped with the rest, and are sent again after the heal, ahead of those
+    /// sent during the cut, as TCP retransmits what was never acknowledged. Those of a
+    /// connection held up behind a lost packet that way go back in front of its queue, to be
+    /// retransmitted as lost packets are ([`World::requeue_caught`]); the others are held
+    /// with what the cut holds. A connection request, its answer or a reset caught on the wire
+    /// is simply lost: the initiator asks again at its next ping tick, and a reset is given
+    /// again to the next message that reaches the host (a crashed process's host gives it at
+    /// the heal). The direction forgets the arrivals of what it caught,
+    /// so that what is sent again waits behind nothing still coming.
     ///
     /// Every message in flight is taken out of the event queue at the cut, including those
     /// due after the heal: a cut shorter than a message's journey then cannot let a message
     /// sent after the caught ones overtake them (the withdrawn fix caught messages only as they
     /// arrived during the cut, and the mirror's log kept a hole for good). Delivered through
     /// the cut, log and acknowledgements on a 4 s slow path kept arriving for 4 s after it, and
-    /// a FULL principal declared its mirror lost TIMEOUT after that (found by an audit).
+    /// a FULL principal declared its mirror lost TIMEOUT after that (found by an audit). The
+    /// caught messages are not bounded by [`HELD_PER_DIRECTION_MAX`]: dropping the oldest left
+    /// a hole in the mirror's log (17,000 small commits a second on a 4 s path), and what was
+    /// in flight is bounded already (the mirror's receive buffer, the pings of a journey).
     pub(super) fn catch_on_the_wire(&mut self, from: usize, to: usize) {
         let sender = self.nodes[from].pid;
-        let on_the_wire = self.queue.extract(|ev| {
-            matches!(ev, Ev::Deliver { to: t, parcel } if *t == to && parcel.env.from == sender)
+        let on_the_wire = self.queue.extract(|ev| match ev {
+            Ev::Deliver { to: t, parcel } => *t == to && parcel.env.from == sender,
+            Ev::ConnectionReset { node, peer, .. } => *node == to && *peer == from,
+            _ => false,
         });
-        let mut caught: VecDeque<(Box<Parcel>, u64)> = VecDeque::new();
+        let mut caught: VecDeque<HeldMessage> = VecDeque::new();
         for (_, ev) in on_the_wire {
             let Ev::Deliver { parcel, .. } = ev else {
-                unreachable!("only deliveries were extracted")
+                continue; // a reset: lost with the rest
             };
-            if matches!(parcel.env.body, Message::Connect | Message::Accept) {
+            if matches!(
+                parcel.env.body,
+                Message::Connect | Message::Accept | Message::Reset
+            ) {
                 continue;
             }
             let bytes = parcel
@@ -1425,21 +1445,12 @@ impl<'s> World<'s> {
                 });
             caught.push_back((parcel, bytes));
         }
-        let (stalled, others): (Vec<Retransmission>, Vec<Retransmission>) =
-            std::mem::take(&mut self.retransmissions)
-                .into_iter()
-                .partition(|r| (r.from, r.to) == (from, to));
-        self.retransmissions = others;
-        for r in stalled {
-            caught.extend(r.queue.into_iter().map(|m| (m.parcel, m.bytes)));
-        }
+        let mut held = self.requeue_caught(from, to, caught);
         let i = from * self.nodes.len() + to;
-        caught.extend(std::mem::take(&mut self.held[i]));
-        while caught.len() > HELD_PER_DIRECTION_MAX {
-            caught.pop_front();
-        }
-        self.held[i] = caught;
-        self.track_unavailability();
+        held.extend(std::mem::take(&mut self.held[i]));
+        self.held[i] = held;
+        let now = self.now;
+        self.net.direction_mut(from, to).forget_arrivals_after(now);
     }
 
     /// Sends what the healed links held, in order: the messages of connections their sender
