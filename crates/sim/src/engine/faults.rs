@@ -488,6 +488,7 @@ impl World<'_> {
             peer: from,
             conn: Some(conn),
         };
+        self.net.direction_mut(from, to).note_on_the_wire(arrives);
         self.after(arrives - self.now, reset);
     }
 

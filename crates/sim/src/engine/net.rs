@@ -52,6 +52,10 @@ pub struct Direction {
     /// arrivals stay in order per connection, as over TCP, and a new connection does not wait
     /// behind an old one's retransmissions.
     pub last_arrivals: Vec<(ConnId, Nanos)>,
+    /// When the last message or reset put on the wire this way is due: none is on the wire
+    /// after it (a cut takes what is on the wire out of the event queue only when it is later
+    /// than the cut, `World::catch_on_the_wire`).
+    pub on_the_wire_until: Nanos,
 }
 
 /// When a message goes out and arrives.
@@ -92,6 +96,7 @@ impl Network {
                     blackout_ended: 0,
                     busy_until: 0,
                     last_arrivals: Vec::with_capacity(CONNECTIONS_REMEMBERED),
+                    on_the_wire_until: 0,
                 });
             }
         }
@@ -221,6 +226,16 @@ impl Network {
 }
 
 impl Direction {
+    /// A message or reset is on the wire this way until `arrives`.
+    pub fn note_on_the_wire(&mut self, arrives: Nanos) {
+        self.on_the_wire_until = self.on_the_wire_until.max(arrives);
+    }
+
+    /// Whether something put on the wire this way may still be on its way at `now`.
+    pub fn may_be_on_the_wire(&self, now: Nanos) -> bool {
+        self.on_the_wire_until >= now
+    }
+
     /// Forgets the arrivals due after `now`: a cut took every message still on the wire this
     /// way, so what is sent again waits behind nothing still coming (the resent log waited for
     /// the arrival times of the messages it replaced, and a heal that also ended a 4 s slow link

@@ -102,6 +102,15 @@ impl World<'_> {
         })
     }
 
+    /// Schedules the delivery of `parcel` from `from` to `to` at `arrives`. The direction notes
+    /// when the last message on it is due, so that a cut looks for messages on the wire only
+    /// when some may be there (searching the whole event queue at every cut took 2,000 cuts of
+    /// an idle link from 7 s to 44 s of run time under heavy load: found by an audit).
+    fn put_on_the_wire(&mut self, from: usize, to: usize, arrives: Nanos, parcel: Box<Parcel>) {
+        self.net.direction_mut(from, to).note_on_the_wire(arrives);
+        self.queue.push(arrives, Ev::Deliver { to, parcel });
+    }
+
     /// Hands over or holds up one attempt `transit` of a message of `from` to `to`: behind its
     /// connection's lost message if there is one; held up itself when lost; else delivered in
     /// order.
@@ -122,7 +131,7 @@ impl World<'_> {
             // attempts after a heal waited for it, and the session stayed down for minutes
             // (found by an audit: a loss of every packet, healed, unlike a healed partition).
             if !transit.lost {
-                self.queue.push(transit.arrives, Ev::Deliver { to, parcel });
+                self.put_on_the_wire(from, to, transit.arrives, parcel);
             }
             return;
         }
@@ -136,14 +145,14 @@ impl World<'_> {
             // down to the end of the run (found by an audit).
             if !transit.lost {
                 let arrives = self.net.behind(from, to, conn, transit.arrives);
-                self.queue.push(arrives, Ev::Deliver { to, parcel });
+                self.put_on_the_wire(from, to, arrives, parcel);
             }
             return;
         }
         let held_up = self.retransmission_of(from, to, conn);
         if held_up.is_none() && !transit.lost {
             let arrives = self.net.in_order(from, to, conn, transit.arrives);
-            self.queue.push(arrives, Ev::Deliver { to, parcel });
+            self.put_on_the_wire(from, to, arrives, parcel);
             return;
         }
         let packet = self.next_packet;
@@ -289,7 +298,7 @@ impl World<'_> {
                 let arrives = self.net.in_order(from, to, conn, arrives);
                 let parcel = message.parcel;
                 if self.holds_connection(from, &parcel.env) {
-                    self.queue.push(arrives, Ev::Deliver { to, parcel });
+                    self.put_on_the_wire(from, to, arrives, parcel);
                 }
                 continue;
             }

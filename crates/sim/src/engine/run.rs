@@ -538,7 +538,7 @@ impl World<'_> {
             self.history.violate(
                 "recovers",
                 format!(
-                    "the last fault or operator command was {} s before the end, yet no instance serves",
+                    "the last fault or accepted SET PARTNER or SET WITNESS command was {} s before the end, yet no instance serves",
                     quiet / SECOND
                 ),
             );
@@ -546,7 +546,7 @@ impl World<'_> {
             && self.faulted
             && !(self.synchronized_since_disturbance || synchronized_now)
         {
-            self.history.violate("recovers", format!("the last fault or operator command was {} s before the end, yet the session has not been SYNCHRONIZED since the last heal", quiet / SECOND));
+            self.history.violate("recovers", format!("the last fault or accepted SET PARTNER or SET WITNESS command was {} s before the end, yet the session has not been SYNCHRONIZED since the last heal", quiet / SECOND));
         }
     }
 

@@ -44,6 +44,16 @@ pub const MONITOR_INTERVAL: Nanos = 15 * SECOND;
 /// A message held for a partitioned direction, with its size on the wire.
 pub type HeldMessage = (Box<Parcel>, u64);
 
+/// What a partitioned direction holds, to send at the heal, oldest first.
+#[derive(Default)]
+pub struct Held {
+    /// The messages: first those the cut caught on the wire, then those sent during it.
+    pub messages: VecDeque<HeldMessage>,
+    /// How many of them, at the front, the cut caught (they do not count against
+    /// [`HELD_PER_DIRECTION_MAX`]).
+    pub caught: usize,
+}
+
 /// Messages a partitioned direction holds at most, besides those the cut caught on the wire
 /// (bounded by what can be in flight: the mirror's receive buffer of log). The connections
 /// across a partition are declared lost after TIMEOUT, which drops what they hold, and log
@@ -488,7 +498,7 @@ pub struct World<'s> {
     pub net: Network,
     /// Per direction (`from * n + to`): the messages a partition holds, oldest first, with
     /// their size on the wire (`World::release_held`).
-    pub held: Vec<VecDeque<HeldMessage>>,
+    pub held: Vec<Held>,
     /// The connections stalled behind a lost message, in the order they stalled
     /// (`super::retransmit`).
     pub retransmissions: Vec<Retransmission>,
@@ -498,6 +508,10 @@ pub struct World<'s> {
     /// queue count down from [`super::retransmit::FIRST_PACKET`] (a queue is kept in number
     /// order, and they come before everything in it).
     pub next_caught_packet: u64,
+    /// While an instance handles the connections its endpoint has just closed: the instance,
+    /// and the peers whose connections closed (what it sends them meanwhile is not sent:
+    /// `Steps::rejudge_connections`).
+    pub endpoint_closing: Option<(usize, Vec<usize>)>,
     /// The stall of the connection a SYNCHRONIZED FULL principal waits on for its mirror, judged
     /// when it ends ([`World::follow_mirror_stall`]).
     pub mirror_stall: Option<MirrorStall>,
@@ -671,10 +685,11 @@ impl<'s> World<'s> {
             events: 0,
             nodes,
             net: Network::new(&scenario.network, n),
-            held: (0..n * n).map(|_| VecDeque::new()).collect(),
+            held: (0..n * n).map(|_| Held::default()).collect(),
             retransmissions: Vec::new(),
             next_packet: super::retransmit::FIRST_PACKET,
             next_caught_packet: super::retransmit::FIRST_PACKET,
+            endpoint_closing: None,
             mirror_stall: None,
             estate,
             history: History::with_sizes(tx_sizes, &scenario.instances),
@@ -1230,6 +1245,13 @@ impl<'s> World<'s> {
     // Network.
 
     fn send(&mut self, n: usize, env: Envelope) {
+        if self
+            .endpoint_closing
+            .as_ref()
+            .is_some_and(|(closing, peers)| *closing == n && peers.contains(&self.index_of(env.to)))
+        {
+            return; // its endpoint has just closed the connection: nothing more goes out on it
+        }
         if let Message::Log { lsn_from, lsn_to } = env.body {
             // The protocol ships as it writes; the wire may lag behind. While the ranges follow
             // one another on one connection, the range only grows. A new connection, or a new
@@ -1390,8 +1412,11 @@ impl<'s> World<'s> {
             .attempt(self.now, from, to, bytes, &mut self.rng_net)
         else {
             let held = &mut self.held[from * self.nodes.len() + to];
-            if held.len() < HELD_PER_DIRECTION_MAX {
-                held.push_back((parcel, bytes));
+            // The bound is on what is sent during the cut, not on what it caught: counting
+            // those, a cut that caught 65,536 messages dropped a TIMEOUT change sent during it,
+            // and the mirror kept the old TIMEOUT for good (found by an audit).
+            if held.messages.len() - held.caught < HELD_PER_DIRECTION_MAX {
+                held.messages.push_back((parcel, bytes));
             }
             return None;
         };
@@ -1420,6 +1445,9 @@ impl<'s> World<'s> {
     /// a hole in the mirror's log (17,000 small commits a second on a 4 s path), and what was
     /// in flight is bounded already (the mirror's receive buffer, the pings of a journey).
     pub(super) fn catch_on_the_wire(&mut self, from: usize, to: usize) {
+        if !self.net.direction(from, to).may_be_on_the_wire(self.now) {
+            return; // nothing is on its way: no search of the event queue
+        }
         let sender = self.nodes[from].pid;
         let on_the_wire = self.queue.extract(|ev| match ev {
             Ev::Deliver { to: t, parcel } => *t == to && parcel.env.from == sender,
@@ -1445,10 +1473,12 @@ impl<'s> World<'s> {
                 });
             caught.push_back((parcel, bytes));
         }
-        let mut held = self.requeue_caught(from, to, caught);
+        let mut messages = self.requeue_caught(from, to, caught);
         let i = from * self.nodes.len() + to;
-        held.extend(std::mem::take(&mut self.held[i]));
-        self.held[i] = held;
+        let before = std::mem::take(&mut self.held[i]);
+        let caught = messages.len() + before.caught;
+        messages.extend(before.messages);
+        self.held[i] = Held { messages, caught };
         let now = self.now;
         self.net.direction_mut(from, to).forget_arrivals_after(now);
     }
@@ -1461,10 +1491,10 @@ impl<'s> World<'s> {
         for from in 0..n {
             for to in 0..n {
                 let i = from * n + to;
-                if self.held[i].is_empty() || self.net.direction(from, to).partitioned {
+                if self.held[i].messages.is_empty() || self.net.direction(from, to).partitioned {
                     continue;
                 }
-                let held = std::mem::take(&mut self.held[i]);
+                let held = std::mem::take(&mut self.held[i]).messages;
                 for (parcel, bytes) in held {
                     if self.nodes[from].running() && self.holds_connection(from, &parcel.env) {
                         self.transmit_parcel(from, to, parcel, bytes);
@@ -1519,8 +1549,8 @@ impl<'s> World<'s> {
     pub fn drop_held(&mut self, n: usize) {
         let count = self.nodes.len();
         for other in 0..count {
-            self.held[n * count + other].clear();
-            self.held[other * count + n].clear();
+            self.held[n * count + other] = Held::default();
+            self.held[other * count + n] = Held::default();
         }
         self.drop_retransmissions(n);
     }
