@@ -251,3 +251,28 @@ fn a_figure_missed_keeps_the_story_that_missed_it() {
         "the session's setup stays"
     );
 }
+
+/// A latency that misses its bound must still be measured in the shrunk run: the shrink cut a
+/// run whose p99 missed "< 100us" to one that ended before its workload started, with no
+/// commit at all ("nothing measured" misses every bound), and said it failed as the original.
+#[test]
+fn a_latency_missed_is_still_measured_after_the_shrink() {
+    let file = sims_file("quickstart.toml");
+    let text = std::fs::read_to_string(&file).expect("bundled scenario");
+    let text = text.replace(
+        "commit_latency_p99 = \"< 5ms\"",
+        "commit_latency_p99 = \"< 100us\"",
+    );
+    let original = scenario::parse(&text, &file).expect("still a valid scenario");
+    let options = ShrinkOptions::default();
+    let shrunk = shrink::shrink(&original, 1, options, &mut |_| {}).expect("it fails");
+    let report = common::run(&shrunk.scenario);
+    let p99 = report
+        .expectations
+        .iter()
+        .find(|c| c.name == "commit_latency_p99")
+        .expect("the check that failed stays");
+    assert!(!p99.held);
+    assert_ne!(p99.actual, serde_json::json!("nothing measured"), "{p99:?}");
+    assert!(report.commit_latency_us.count > 0);
+}

@@ -363,6 +363,9 @@ impl History {
                 continue;
             }
             if apart {
+                if self.split_brain_between(other, start.node) {
+                    continue; // one is reported already (an old principal of a forced service)
+                }
                 self.split_brains.push(SplitBrain {
                     start: start.at,
                     end: None,
@@ -415,6 +418,13 @@ impl History {
         self.remember(start);
     }
 
+    /// Whether a split brain between `a` and `b` is still going.
+    fn split_brain_between(&self, a: usize, b: usize) -> bool {
+        self.split_brains
+            .iter()
+            .any(|sb| sb.end.is_none() && sb.nodes.contains(&a) && sb.nodes.contains(&b))
+    }
+
     /// Whether a split brain of forced service in which `stale` serves the abandoned fork is
     /// still going.
     fn split_brain_open(&self, stale: usize) -> bool {
@@ -432,9 +442,9 @@ impl History {
     /// old fork at its old role sequence, and acknowledged 24,945 commits the forced
     /// principal's history does not have, with no split brain reported (found by an audit).
     fn forced_principal_gone_before(&self, start: &ServeStart) -> Option<usize> {
-        if self.outside_at(start.node, start.at) {
-            return None; // outside any session: a split brain of its own kind, judged above
-        }
+        // Also when `start` serves outside any session: the instance that forced service ran
+        // SET PARTNER OFF before it went down, and the old principal, restarted unaware,
+        // served its abandoned fork with no split brain reported (found by an audit).
         let session = session_of_role(start.role_sequence);
         let forced_between = |high: u64| {
             self.forced.iter().any(|(seq, _, _)| {

@@ -221,7 +221,8 @@ pub struct Flush {
     /// The log epoch of the latest request.
     pub epoch: Option<u32>,
     /// The number of the last flush started: a `Flushed` event that names no flush under way
-    /// is stale (its process died, its log changed hands, or a healed slow disk re-timed it).
+    /// is stale (its process died, or its log changed hands), and so is one of a write already
+    /// done (a healed slow disk re-timed it, and its earlier completion came first).
     pub id: u64,
     /// The writes under way, oldest first. The hardened end of log only moves forward over
     /// contiguous log: a write that completes before one ahead of it waits for it.
@@ -1791,31 +1792,17 @@ impl<'s> World<'s> {
         }
         let latency = node.flush_override.unwrap_or(base) + jitter;
         let done_at = self.now.saturating_add(latency);
-        let flush = OutstandingFlush {
-            id: 0,
+        node.flush.id += 1;
+        let id = node.flush.id;
+        node.flush.outstanding.push_back(OutstandingFlush {
+            id,
             to,
             to_epoch: node.flush.epoch,
             started: self.now,
             done_at,
             done: false,
-        };
-        node.flush.outstanding.push_back(flush);
-        let index = node.flush.outstanding.len() - 1;
-        let ev = self.flushed_event(n, index);
-        self.queue.push(done_at, ev);
-    }
-
-    /// The completion of node `n`'s write under way at `index`, numbered afresh: an earlier
-    /// completion scheduled for it becomes stale.
-    fn flushed_event(&mut self, n: usize, index: usize) -> Ev {
-        let flush = &mut self.nodes[n].flush;
-        flush.id += 1;
-        let write = &mut flush.outstanding[index];
-        write.id = flush.id;
-        Ev::Flushed {
-            node: n,
-            id: write.id,
-        }
+        });
+        self.queue.push(done_at, Ev::Flushed { node: n, id });
     }
 
     /// A slow disk recovered, or became less slow (a second `slow_disk` with a shorter flush):
@@ -1833,8 +1820,8 @@ impl<'s> World<'s> {
                 continue;
             }
             write.done_at = at;
-            let ev = self.flushed_event(n, index);
-            self.queue.push(at, ev);
+            let id = write.id;
+            self.queue.push(at, Ev::Flushed { node: n, id });
         }
     }
 
@@ -1842,11 +1829,18 @@ impl<'s> World<'s> {
     /// over every completed write at the front, in LSN order.
     fn write_completed(&mut self, n: usize, id: u64) {
         let flush = &mut self.nodes[n].flush;
-        // Not a binary search: a write re-timed by a healed slow disk is numbered afresh, out
-        // of order. The oldest complete first, so the search stops near the front.
-        let Some(write) = flush.outstanding.iter_mut().find(|f| f.id == id) else {
-            return;
+        // Numbered as they started, so in order: with jitter, writes complete in any order
+        // among thousands under way, and a linear search took three quarters of a run's time.
+        let Ok(index) = flush.outstanding.binary_search_by_key(&id, |f| f.id) else {
+            return; // its process died, or its log changed hands
         };
+        let write = &mut flush.outstanding[index];
+        if write.done {
+            // Re-timed by a healed slow disk, it completed at the earlier moment: this is its
+            // first completion, now stale. (Not judged by the moment: a hung instance handles
+            // its completions when it runs again.)
+            return;
+        }
         write.done = true;
         while let Some(write) = self.nodes[n]
             .flush
