@@ -453,9 +453,15 @@ impl History {
                     && !self.recovered_lines.contains_key(seq)
             })
         };
+        // Two copies both of whose instances knowingly left the session are the DBA's choice,
+        // as when both serve at once (`serve`).
+        let both_knew = |other: usize| {
+            self.knowingly_out.contains(&other) && self.knowingly_out.contains(&start.node)
+        };
         self.serve_starts
             .iter()
             .filter(|s| s.node != start.node && !self.serving.contains_key(&s.node))
+            .filter(|s| !both_knew(s.node))
             .filter(|s| session_of_role(s.role_sequence) == session)
             .filter(|s| s.role_sequence > start.role_sequence && forced_between(s.role_sequence))
             .max_by_key(|s| (s.role_sequence, s.at))
@@ -859,6 +865,20 @@ mod tests {
         h2.stop_serving(1, 30);
         h2.serve(start(0, 0, 40, vec![(0, 1)], 300));
         assert!(h2.split_brains.is_empty());
+        // Both instances knowingly removed mirroring (each ran or heard SET PARTNER OFF): two
+        // copies serving are the DBA's choice, whether or not the forced one still serves.
+        let mut h3 = History::default();
+        h3.serve(start(0, 0, 0, vec![(0, 1)], 0));
+        h3.stop_serving(0, 10);
+        h3.forced.push((1, 250, vec![(0, 1)]));
+        h3.serve(start(1, 1, 20, vec![(0, 1), (250, 2)], 250));
+        for node in [0, 1] {
+            h3.left_session(node, 25);
+            h3.ended_knowingly(node);
+        }
+        h3.stop_serving(1, 30);
+        h3.serve(start(0, 0, 40, vec![(0, 1)], 300));
+        assert!(h3.split_brains.is_empty());
     }
 
     // reference section 7: SET PARTNER OFF ends the session on the instance that runs it. A

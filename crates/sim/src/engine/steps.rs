@@ -776,6 +776,11 @@ impl World<'_> {
                     && !self.judge_connect_pair(changed, peer)
             })
             .collect();
+        if broken.is_empty() {
+            // Nothing to handle: draining anyway moved a new witness's first ping tick (an
+            // endpoint created during setup), and with it every later tick.
+            return;
+        }
         // Nothing the instance writes on losing these connections goes out on them: its status
         // report to the witness, written when it lost the mirror, went out on the witness's
         // connection the same endpoint was closing, reached the witness before the reset, and
