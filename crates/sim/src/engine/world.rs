@@ -58,9 +58,10 @@ pub struct Held {
 /// (bounded by what can be in flight: the mirror's receive buffer of log). The connections
 /// across a partition are declared lost after TIMEOUT, which drops what they hold, and log
 /// blocks are not put on a partitioned link at all; so only control messages (a ping a second)
-/// are sent to wait here, and a TIMEOUT of hours stays within this bound. Beyond it what is sent is dropped, as if never sent: the
-/// order of what is held is kept (the messages a cut caught on the wire come first, and are
-/// never dropped), and TIMEOUT declares such a connection lost.
+/// are sent to wait here, and a TIMEOUT of hours stays within this bound. Beyond it what is
+/// sent is dropped, as if never sent: the order of what is held is kept (the messages a cut
+/// caught on the wire come first, and are never dropped), and TIMEOUT declares such a
+/// connection lost.
 const HELD_PER_DIRECTION_MAX: usize = 65_536;
 /// Error 9002: the transaction log is full.
 pub const ERROR_LOG_FULL: u32 = 9002;
@@ -1433,8 +1434,8 @@ impl<'s> World<'s> {
     /// with what the cut holds. A connection request, its answer or a reset caught on the wire
     /// is simply lost: the initiator asks again at its next ping tick, and a reset is given
     /// again to the next message that reaches the host (a crashed process's host gives it at
-    /// the heal). The direction forgets the arrivals of what it caught,
-    /// so that what is sent again waits behind nothing still coming.
+    /// the heal). The direction forgets the arrivals of what it caught, so that what is sent
+    /// again waits behind nothing still coming.
     ///
     /// Every message in flight is taken out of the event queue at the cut, including those
     /// due after the heal: a cut shorter than a message's journey then cannot let a message
