@@ -519,7 +519,7 @@ impl World<'_> {
     pub(super) fn held_conn(&self, i: usize, peer: usize) -> Option<ConnId> {
         let pid = self.nodes[peer].pid;
         let node = &self.nodes[i];
-        match node.partner.as_ref().filter(|p| !p.is_ended()) {
+        match node.session() {
             Some(p) => p.links().conn(pid),
             None => node.witness.links().conn(pid),
         }
@@ -533,6 +533,14 @@ impl World<'_> {
         if self.held_conn(i, peer) != conn || (conn.is_none() && self.nodes[peer].running()) {
             return;
         }
+        self.hard_error_on(i, peer);
+        self.drain(i);
+    }
+
+    /// Instance `i` takes a hard error on its connection to `peer`, if it is up: its session's
+    /// partner, or its witness when it holds no session, declares the connection lost. What
+    /// that writes is left for the caller to drain.
+    pub(super) fn hard_error_on(&mut self, i: usize, peer: usize) {
         let pid = self.nodes[peer].pid;
         let now = self.clock_of(i);
         let node = &mut self.nodes[i];
@@ -545,7 +553,6 @@ impl World<'_> {
             }
             None => {}
         }
-        self.drain(i);
     }
 
     /// A crashed or powered-off instance comes back: recovery, then it rejoins with its last role.

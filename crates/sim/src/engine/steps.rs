@@ -786,19 +786,9 @@ impl World<'_> {
         // connection the same endpoint was closing, reached the witness before the reset, and
         // the witness denied the failover (the mirror not synchronized: found by
         // `sim sweep --swarm`).
-        let now = self.clock_of(changed);
         for &peer in &broken {
-            if !self.connected_to(changed, peer) {
-                continue;
-            }
-            let pid = self.nodes[peer].pid;
-            let node = &mut self.nodes[changed];
-            match node.partner.as_mut().filter(|p| !p.is_ended()) {
-                Some(p) => p.handle_connection_lost(now, pid, mirror_protocol::ErrorKind::Hard),
-                None => {
-                    node.witness
-                        .handle_connection_lost(now, pid, mirror_protocol::ErrorKind::Hard)
-                }
+            if self.connected_to(changed, peer) {
+                self.hard_error_on(changed, peer);
             }
         }
         self.endpoint_closing = Some((changed, broken.clone()));
