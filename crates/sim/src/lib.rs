@@ -39,6 +39,11 @@ pub struct RunOutcome {
     /// `report.commit_latency_us` is the summary: `sim bench` writes it out as `.hgrm` files.
     /// Not part of the JSON report.
     pub commit_latency_us: hdrhistogram::Histogram<u64>,
+    /// The longest latency in `commit_latency_us` and the sum of them all, exact (the
+    /// histogram rounds each value up to its precision).
+    pub commit_latency_max_us: u64,
+    /// See `commit_latency_max_us`.
+    pub commit_latency_sum_us: u128,
     /// When the client workload started, in microseconds of simulated time (`None`: it never
     /// did); commits are measured from then to the end of the run.
     pub workload_started_us: Option<u64>,
@@ -88,6 +93,8 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
         report: result.report,
         output_errors,
         commit_latency_us: result.latency_us,
+        commit_latency_max_us: result.latency_max_us,
+        commit_latency_sum_us: result.latency_sum_us,
         workload_started_us: result.workload_started_ns.map(|ns| ns / 1000),
     }
 }

@@ -26,6 +26,11 @@ pub struct RunResult {
     /// `report.commit_latency_us` summarises, without the commits still in flight at the end),
     /// for callers that need the whole distribution (`sim bench`).
     pub latency_us: hdrhistogram::Histogram<u64>,
+    /// The longest of those latencies and their sum, exact (the histogram rounds each value
+    /// up to its precision), for an exact max and mean of the acknowledged commits.
+    pub latency_max_us: u64,
+    /// See `latency_max_us`.
+    pub latency_sum_us: u128,
     /// When the client workload started, in nanoseconds of simulated time; `None` if it never
     /// did (no workload, or the setup steps never finished).
     pub workload_started_ns: Option<u64>,
@@ -56,6 +61,7 @@ pub fn run(
     world.finish_unavailability();
     // The acknowledged commits' latencies (the report adds the waits of those in flight).
     let latency_us = world.latency_us.clone();
+    let (latency_max_us, latency_sum_us) = (world.latency_max_us, world.latency_sum_us);
     let report = world.report();
     let events_error = world.record.finish();
     let names = world.nodes.iter().map(|n| n.name.clone()).collect();
@@ -65,6 +71,8 @@ pub fn run(
         timeline: world.timeline.take().unwrap_or_default(),
         names,
         latency_us,
+        latency_max_us,
+        latency_sum_us,
         workload_started_ns: world.workload_started,
     }
 }
