@@ -113,9 +113,12 @@ pub struct FinalState {
     pub witness: String,
     /// `mirroring_state`, lower case, or `"none"` when no session exists.
     pub state: SessionState,
-    /// SAFETY; `null` when no session exists.
+    /// SAFETY; `"none"` when no session exists.
+    #[serde(with = "none_when_absent")]
     pub safety: Option<Safety>,
-    /// The witness's state as the principal sees it; `null` when no session exists.
+    /// The witness's state as the principal sees it; `"none"` when no session or no witness
+    /// exists.
+    #[serde(with = "none_when_absent")]
     pub witness_state: Option<WitnessState>,
     /// `mirroring_role_sequence`.
     pub role_sequence: u64,
@@ -141,6 +144,42 @@ impl FinalState {
 
 /// The word reports use for "no instance".
 pub const NONE: &str = "none";
+
+/// An absent value of `final` written as the string `"none"`, as spec/cli.md writes an absent
+/// principal, mirror, witness or state: a reader of the report finds a string in each of
+/// these fields, never `null`. Reads `"none"` or `null` as absent.
+mod none_when_absent {
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => value.serialize(serializer),
+            None => serializer.serialize_str(super::NONE),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum ValueOrNone<T> {
+            Value(T),
+            Absent(Option<String>),
+        }
+        match ValueOrNone::<T>::deserialize(deserializer)? {
+            ValueOrNone::Value(value) => Ok(Some(value)),
+            ValueOrNone::Absent(None) => Ok(None),
+            ValueOrNone::Absent(Some(text)) if text == super::NONE => Ok(None),
+            ValueOrNone::Absent(Some(text)) => Err(D::Error::custom(format!(
+                "expected a value or \"none\", found \"{text}\""
+            ))),
+        }
+    }
+}
 
 /// Transaction safety.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1199,6 +1238,9 @@ unavailable = "< 15s"
         assert_eq!(json["final"]["principal"], json!("none"));
         assert_eq!(json["final"]["state"], json!("none"));
         assert_eq!(json["final"]["failover_lsn"], json!(null));
+        // Strings in every field that names something, as spec/cli.md writes them.
+        assert_eq!(json["final"]["safety"], json!("none"));
+        assert_eq!(json["final"]["witness_state"], json!("none"));
         assert_eq!(json["steps"][2]["step"], json!(3));
         assert_eq!(json["steps"][2]["end_us"], json!(null));
         assert_eq!(json["failovers"][0]["kind"], json!("automatic"));
@@ -1217,6 +1259,17 @@ unavailable = "< 15s"
         }
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back, report);
+        // A session's values are written as themselves and read back.
+        report.final_state.safety = Some(Safety::Off);
+        report.final_state.witness_state = Some(WitnessState::Disconnected);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["final"]["safety"], json!("off"));
+        assert_eq!(json["final"]["witness_state"], json!("disconnected"));
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back, report);
+        let mut json = serde_json::to_value(&report).unwrap();
+        json["final"]["safety"] = json!("sometimes");
+        assert!(serde_json::from_value::<Report>(json).is_err());
     }
 
     #[test]
