@@ -886,6 +886,15 @@ fn error_1426_witness_needs_all_three_interconnected() {
         matches!(error, mirror_setup::StatementError::Sql { reported_after, .. } if reported_after == Duration::from_secs(21)),
         "{error:?}"
     );
+    // The principal has lost its mirror besides: it knows that at once, and does not wait
+    // for the timeout to say what it knows (an audit found 1426 after 11 s here, at once
+    // without the missing login).
+    rehearsal.context.witness_ready = false;
+    let error = rehearsal.fails("alpha", &set_witness("gamma"), 1426);
+    assert!(
+        matches!(error, mirror_setup::StatementError::Sql { reported_after, .. } if reported_after.is_zero()),
+        "{error:?}"
+    );
 }
 
 // reference §7 SET WITNESS: 1426 when the network between the mirror and the witness is cut,

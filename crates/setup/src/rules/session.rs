@@ -280,6 +280,14 @@ impl Estate {
         witness_address: &ServerAddress,
         context: &StatementContext,
     ) -> Judged<()> {
+        if !context.witness_ready {
+            // The principal knows at once that it has lost its mirror: nothing to wait for,
+            // whatever the mirror and the witness would make of each other (an audit found
+            // 1426 given after TIMEOUT plus a ping when, besides, the witness had no login for
+            // the mirror's account, and at once without that).
+            let detail = "the three instances are not all connected to each other, or the mirror has not yet hardened the log that existed when SET WITNESS was issued";
+            return Err(sql::witness_needs_interconnection(detail).into());
+        }
         let witness = self
             .instance_on_host(&witness_address.host)
             .expect("judged by the caller")
@@ -319,10 +327,6 @@ impl Estate {
                 reported_after: noticed_after(FailureKind::Soft, context),
                 error: sql::witness_needs_interconnection(&detail),
             });
-        }
-        if !context.witness_ready {
-            let detail = "the three instances are not all connected to each other, or the mirror has not yet hardened the log that existed when SET WITNESS was issued";
-            return Err(sql::witness_needs_interconnection(detail).into());
         }
         Ok(())
     }
