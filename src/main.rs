@@ -89,6 +89,17 @@ fn command_line(words: &[&str], mutant: Option<&str>) -> String {
         .join(" ")
 }
 
+/// A path as a command-line word: one that begins with `-` gets `./` before it, or the command
+/// would read it as an option (an audit found `sim run -dash.toml --seed 3` printed as the
+/// command that reproduces a failure, which exits 2).
+fn path_argument(path: &str) -> String {
+    if path.starts_with('-') {
+        format!("./{path}")
+    } else {
+        path.to_string()
+    }
+}
+
 /// Writes to stdout; a closed pipe (`sim ... | head`) is not worth a panic.
 fn print_out(text: &str) {
     let mut out = io::stdout().lock();
@@ -190,7 +201,8 @@ fn run(arguments: &RunArgs) -> Exit {
         // mutant run is reproduced only with its mutant.
         let (path, seed) = (file.display().to_string(), outcome.report.seed.to_string());
         let plain = format!("reproduce: sim run {path} --seed {seed}");
-        let words = ["sim", "run", &path, "--seed", &seed];
+        let argument = path_argument(&path);
+        let words = ["sim", "run", &argument, "--seed", &seed];
         let exact = format!(
             "reproduce: {}",
             command_line(&words, arguments.mutant.as_deref())
@@ -290,7 +302,7 @@ fn validate(file: &Path) -> Exit {
 
 #[cfg(test)]
 mod tests {
-    use super::command_line;
+    use super::{command_line, path_argument};
 
     #[test]
     fn a_command_line_quotes_what_a_shell_would_split() {
@@ -303,6 +315,12 @@ mod tests {
             "sim run 'my dir/it'\\''s.toml'"
         );
         assert_eq!(command_line(&["a", ""], None), "a ''");
+        // A path that begins with a dash is not taken for an option.
+        assert_eq!(
+            command_line(&["sim", "run", &path_argument("-x.toml")], None),
+            "sim run ./-x.toml"
+        );
+        assert_eq!(path_argument("sims/-x.toml"), "sims/-x.toml");
         assert_eq!(
             command_line(&["sim", "run", "x.toml"], Some("serve-without-quorum")),
             "sim run x.toml --mutant serve-without-quorum"

@@ -9,7 +9,7 @@ use mirror_sim::shrink::{self, ShrinkOptions, Shrunk};
 use mirror_sim::sweep;
 
 use crate::cli::ShrinkArgs;
-use crate::{command_line, load_with_mutant, print_err, print_out, Exit};
+use crate::{command_line, load_with_mutant, path_argument, print_err, print_out, Exit};
 
 /// Runs `sim shrink`.
 pub fn run(arguments: &ShrinkArgs) -> Exit {
@@ -75,7 +75,8 @@ pub fn run(arguments: &ShrinkArgs) -> Exit {
                 return Exit::BadInput;
             }
             let file = path.display().to_string();
-            let command = command_line(&["sim", "run", &file], arguments.mutant.as_deref());
+            let argument = path_argument(&file);
+            let command = command_line(&["sim", "run", &argument], arguments.mutant.as_deref());
             print_err(&format!("wrote {file}; run it with: {command}"));
         }
         None => print_out(&text),

@@ -10,7 +10,7 @@ use mirror_sim::sweep::{self, SeedOutcome, Seeds, SweepOptions, SweepSummary};
 use serde_json::json;
 
 use crate::cli::SweepArgs;
-use crate::{command_line, load_with_mutant, print_err, print_out, Exit};
+use crate::{command_line, load_with_mutant, path_argument, print_err, print_out, Exit};
 
 /// Runs `sim sweep`.
 pub fn run(arguments: &SweepArgs) -> Exit {
@@ -102,12 +102,12 @@ fn reproduce(file: &Path, seed: u64, swarm: bool, mutant: Option<&str>) -> Vec<S
     let stem = file
         .file_stem()
         .map_or_else(|| "scenario".into(), |stem| stem.to_string_lossy());
-    let path = file.display().to_string();
+    let path = path_argument(&file.display().to_string());
     let words = |words: &[&str]| command_line(words, mutant);
     let seed_text = seed.to_string();
     if swarm {
         let range = format!("{seed}..{seed}");
-        let smaller = format!("{stem}.seed-{seed}.toml");
+        let smaller = path_argument(&format!("{stem}.seed-{seed}.toml"));
         vec![
             words(&["sim", "sweep", &path, "--seeds", &range, "--swarm"]),
             words(&[
