@@ -537,21 +537,22 @@ impl World<'_> {
         self.drain(i);
     }
 
-    /// Instance `i` takes a hard error on its connection to `peer`, if it is up: its session's
-    /// partner, or its witness when it holds no session, declares the connection lost. What
-    /// that writes is left for the caller to drain.
+    /// Instance `i` takes a hard error on its connection to `peer`, up or being opened: its
+    /// session's partner, or its witness when it holds no session, declares the connection
+    /// lost (a request being made is refused; an acceptance not yet confirmed is given up).
+    /// What that writes is left for the caller to drain.
     pub(super) fn hard_error_on(&mut self, i: usize, peer: usize) {
+        if self.held_conn(i, peer).is_none() {
+            return;
+        }
         let pid = self.nodes[peer].pid;
         let now = self.clock_of(i);
         let node = &mut self.nodes[i];
         match node.partner.as_mut().filter(|p| !p.is_ended()) {
-            Some(p) if p.is_connected(pid) => p.handle_connection_lost(now, pid, ErrorKind::Hard),
-            Some(_) => {}
-            None if node.witness.is_connected(pid) => {
-                node.witness
-                    .handle_connection_lost(now, pid, ErrorKind::Hard)
-            }
-            None => {}
+            Some(p) => p.handle_connection_lost(now, pid, ErrorKind::Hard),
+            None => node
+                .witness
+                .handle_connection_lost(now, pid, ErrorKind::Hard),
         }
     }
 

@@ -772,7 +772,8 @@ impl World<'_> {
         let broken: Vec<usize> = (0..self.nodes.len())
             .filter(|&peer| {
                 peer != changed
-                    && (self.connected_to(changed, peer) || self.connected_to(peer, changed))
+                    && (self.holds_connection_to(changed, peer)
+                        || self.holds_connection_to(peer, changed))
                     && !self.judge_connect_pair(changed, peer)
             })
             .collect();
@@ -787,9 +788,7 @@ impl World<'_> {
         // the witness denied the failover (the mirror not synchronized: found by
         // `sim sweep --swarm`).
         for &peer in &broken {
-            if self.connected_to(changed, peer) {
-                self.hard_error_on(changed, peer);
-            }
+            self.hard_error_on(changed, peer);
         }
         self.endpoint_closing = Some((changed, broken.clone()));
         self.drain(changed);
@@ -804,14 +803,13 @@ impl World<'_> {
         }
     }
 
-    /// Whether running instance `a` holds an up connection to `b`.
-    fn connected_to(&self, a: usize, b: usize) -> bool {
-        let pid_b = self.nodes[b].pid;
-        self.nodes[a].running()
-            && match self.nodes[a].session() {
-                Some(p) => p.is_connected(pid_b),
-                None => self.nodes[a].witness.is_connected(pid_b),
-            }
+    /// Whether running instance `a` holds a connection to `b`, up or being opened. A connection
+    /// half open through a one-way cut (accepted, the acceptance held on the cut link) is
+    /// broken by the endpoint change too: left alone, it came up at the heal through a stopped
+    /// endpoint, and a principal cut off from its witness served with no quorum a stopped
+    /// endpoint could give (found by an audit).
+    fn holds_connection_to(&self, a: usize, b: usize) -> bool {
+        self.nodes[a].running() && self.held_conn(a, b).is_some()
     }
 
     /// The SET PARTNER that began a session between principal `p` and mirror `m` failed: the
