@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use mirror_protocol::{
-    CommandId, Partner, Role, SessionCommand, SqlError, MILLISECOND, PING_INTERVAL, SECOND,
+    CommandId, LinkState, Partner, Role, SessionCommand, SqlError, MILLISECOND, PING_INTERVAL,
+    SECOND,
 };
 use mirror_setup::{views, BackupUndo, Effect, FailureKind, Query, StatementContext, Work};
 
@@ -368,6 +369,9 @@ impl World<'_> {
             }
             _ => None,
         };
+        // Which peers the catalogs admit before the statement: an endpoint change breaks only
+        // the connections it stops admitting (`rejudge_connections`).
+        let admitted_before = self.peers_admitted(n);
         let outcome = match self.estate.execute(&name, &statement, &context) {
             Ok(outcome) => {
                 self.steps.soft_deadline = None;
@@ -415,7 +419,7 @@ impl World<'_> {
         if matches!(statement, mirror_setup::Statement::RecoverDatabase { .. }) {
             self.steps.recoveries.insert((i, k));
         }
-        match self.apply_effect(i, k, n, outcome.effect) {
+        match self.apply_effect(i, k, n, outcome.effect, &admitted_before) {
             Err(error) => self.queue.push(
                 self.now,
                 Ev::StatementDone {
@@ -514,12 +518,14 @@ impl World<'_> {
     }
 
     /// Applies a statement's effect. `Ok(true)`: the statement now waits for a protocol command.
+    /// `admitted_before`: [`Self::peers_admitted`] of instance `n` before the statement ran.
     fn apply_effect(
         &mut self,
         i: usize,
         k: usize,
         n: usize,
         effect: Effect,
+        admitted_before: &[bool],
     ) -> Result<bool, SqlError> {
         match effect {
             Effect::None => Ok(false),
@@ -529,7 +535,12 @@ impl World<'_> {
             }
             Effect::EndpointChanged { instance } => {
                 let node = self.node_named(&instance);
-                self.rejudge_connections(node);
+                let before = if node == n {
+                    admitted_before.to_vec()
+                } else {
+                    vec![true; self.nodes.len()]
+                };
+                self.rejudge_connections(node, &before);
                 Ok(false)
             }
             Effect::StartSession {
@@ -768,12 +779,23 @@ impl World<'_> {
     /// partners noticed a stopped endpoint through the partition and the mirror took over 8 s
     /// early, and a hung principal handled the loss and acknowledged commits while it hung
     /// (found by an audit).
-    fn rejudge_connections(&mut self, changed: usize) {
+    ///
+    /// Only connections the change stopped admitting break (`admitted_before`, by peer): a
+    /// connection refused for another reason (a peer's process down) is not the change's to
+    /// break, and refusing its request at once told a restarted principal that its mirror's
+    /// port was closed before the request had reached the host (found by a regression audit:
+    /// it served 0.7 s early). Every connection the instance holds breaks, requests out and
+    /// acceptances not yet confirmed too: one half open through a one-way cut (the acceptance
+    /// held on the cut link) came up at the heal through a stopped endpoint, and a principal
+    /// cut off from its witness served with a quorum no stopped endpoint could give (found by
+    /// an audit).
+    fn rejudge_connections(&mut self, changed: usize, admitted_before: &[bool]) {
         let broken: Vec<usize> = (0..self.nodes.len())
             .filter(|&peer| {
                 peer != changed
-                    && (self.holds_connection_to(changed, peer)
-                        || self.holds_connection_to(peer, changed))
+                    && admitted_before.get(peer).copied().unwrap_or(true)
+                    && (self.holds_any_connection(changed, peer)
+                        || self.connected_to(peer, changed))
                     && !self.judge_connect_pair(changed, peer)
             })
             .collect();
@@ -803,13 +825,39 @@ impl World<'_> {
         }
     }
 
-    /// Whether running instance `a` holds a connection to `b`, up or being opened. A connection
-    /// half open through a one-way cut (accepted, the acceptance held on the cut link) is
-    /// broken by the endpoint change too: left alone, it came up at the heal through a stopped
-    /// endpoint, and a principal cut off from its witness served with no quorum a stopped
-    /// endpoint could give (found by an audit).
-    fn holds_connection_to(&self, a: usize, b: usize) -> bool {
-        self.nodes[a].running() && self.held_conn(a, b).is_some()
+    /// Whether running instance `a` holds an up connection to `b`.
+    fn connected_to(&self, a: usize, b: usize) -> bool {
+        self.link_state(a, b)
+            .is_some_and(|state| matches!(state, LinkState::Up(_)))
+    }
+
+    /// Whether running instance `a` holds a connection with `b`: up, being requested, or
+    /// accepted and not yet confirmed.
+    fn holds_any_connection(&self, a: usize, b: usize) -> bool {
+        self.link_state(a, b)
+            .is_some_and(|state| state != LinkState::Down)
+    }
+
+    /// Whether the catalogs admit a connection between instance `n` and each instance (by
+    /// index; `false` for `n` itself).
+    fn peers_admitted(&self, n: usize) -> Vec<bool> {
+        (0..self.nodes.len())
+            .map(|peer| peer != n && self.judge_connect_pair(n, peer))
+            .collect()
+    }
+
+    /// The state of running instance `a`'s connection to `b`, if it has a link to `b`.
+    fn link_state(&self, a: usize, b: usize) -> Option<LinkState> {
+        let node = &self.nodes[a];
+        if !node.running() {
+            return None;
+        }
+        let pid = self.nodes[b].pid;
+        let links = match node.session() {
+            Some(p) => p.links(),
+            None => node.witness.links(),
+        };
+        links.link(pid).map(|link| link.state)
     }
 
     /// The SET PARTNER that began a session between principal `p` and mirror `m` failed: the

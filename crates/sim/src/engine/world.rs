@@ -1532,6 +1532,11 @@ impl<'s> World<'s> {
         if self.nodes[to].process != Process::Crashed || env.body == Message::Reset {
             return; // no reset answers a reset
         }
+        self.answer_with_reset(to, env);
+    }
+
+    /// Instance `to`'s host answers `env` with a reset on its connection.
+    fn answer_with_reset(&mut self, to: usize, env: &Envelope) {
         let from = self.index_of(env.from);
         let reset = Envelope {
             from: env.to,
@@ -1689,6 +1694,17 @@ impl<'s> World<'s> {
     fn deliver(&mut self, to: usize, env: Envelope, block: Option<ShippedBlock>) {
         let now = self.clock_of(to);
         let from = self.index_of(env.from);
+        if env.body == Message::Connect {
+            // Judged where it arrives as well as where it leaves: an endpoint may have stopped
+            // (or stopped admitting the sender) while the request travelled or waited on a cut
+            // link. A closed port resets it; a refused login drops it silently.
+            if let Err(kind) = self.judge_connect(from, to) {
+                if kind == FailureKind::Hard {
+                    self.answer_with_reset(to, &env);
+                }
+                return;
+            }
+        }
         let is_request = matches!(
             env.body,
             Message::FailoverRequest { .. } | Message::ForceServiceRequest { .. }
