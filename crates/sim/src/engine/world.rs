@@ -1335,7 +1335,11 @@ impl<'s> World<'s> {
 
     /// Whether the connection between `a` and `b` still passes the catalogs, judged from the
     /// side that opens it (partners open connections to the witness; between partners, the lower
-    /// id).
+    /// id). The catalogs only, not whether a process runs: what an endpoint statement changes
+    /// (`Steps::rejudge_connections`); judged with the processes, a crashed acceptor made a
+    /// stopped endpoint look as if it had changed nothing, and, depending on which instance the
+    /// scenario lists first, a principal kept its connection to a crashed mirror up through its
+    /// own stopped endpoint until TIMEOUT (found by a regression audit).
     pub fn judge_connect_pair(&self, a: usize, b: usize) -> bool {
         let is_witness = |n: usize| self.is_named_witness(n);
         let (from, to) = if is_witness(a) {
@@ -1345,16 +1349,22 @@ impl<'s> World<'s> {
         } else {
             (b, a)
         };
-        self.judge_connect(from, to).is_ok()
+        self.judge_catalogs(from, to).is_ok()
     }
 
-    /// Whether `from` may open a mirroring connection to `to` (the endpoints, logins and
-    /// security of both, judged by the catalogs).
+    /// Whether `from` may open a mirroring connection to `to`: a process runs there, and the
+    /// catalogs admit it ([`Self::judge_catalogs`]).
     fn judge_connect(&self, from: usize, to: usize) -> Result<(), FailureKind> {
-        let to_node = &self.nodes[to];
-        if to_node.process == Process::Crashed {
+        if self.nodes[to].process == Process::Crashed {
             return Err(FailureKind::Hard);
         }
+        self.judge_catalogs(from, to)
+    }
+
+    /// Whether the catalogs admit a mirroring connection from `from` to `to` (the endpoints,
+    /// logins and security of both).
+    fn judge_catalogs(&self, from: usize, to: usize) -> Result<(), FailureKind> {
+        let to_node = &self.nodes[to];
         let to_part = if self.is_named_witness(to) {
             SessionPart::Witness
         } else {
