@@ -2,8 +2,8 @@
 //! samples, all on the same clock.
 
 use mirror_protocol::{
-    ConnId, ErrorKind, InstanceId, MirroringState, Nanos, Partner, Role, SessionCommand, SqlError,
-    MILLISECOND, SECOND,
+    ConnId, ErrorKind, InstanceId, Links, MirroringState, Nanos, Partner, Role, SessionCommand,
+    SqlError, MILLISECOND, SECOND,
 };
 
 use super::world::{reset_window, Ev, PageRepair, Process, Window, World, MONITOR_INTERVAL};
@@ -517,11 +517,15 @@ impl World<'_> {
 
     /// The connection instance `i` holds to `peer` (up or being opened), if any.
     pub(super) fn held_conn(&self, i: usize, peer: usize) -> Option<ConnId> {
-        let pid = self.nodes[peer].pid;
+        self.links_of(i).conn(self.nodes[peer].pid)
+    }
+
+    /// Instance `i`'s connections: its session's, or its witness's when it holds no session.
+    pub(super) fn links_of(&self, i: usize) -> &Links {
         let node = &self.nodes[i];
         match node.session() {
-            Some(p) => p.links().conn(pid),
-            None => node.witness.links().conn(pid),
+            Some(p) => p.links(),
+            None => node.witness.links(),
         }
     }
 

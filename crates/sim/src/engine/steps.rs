@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use mirror_protocol::{
-    CommandId, LinkState, Partner, Role, SessionCommand, SqlError, MILLISECOND, PING_INTERVAL,
-    SECOND,
+    CommandId, Partner, Role, SessionCommand, SqlError, MILLISECOND, PING_INTERVAL, SECOND,
 };
 use mirror_setup::{views, BackupUndo, Effect, FailureKind, Query, StatementContext, Work};
 
@@ -827,15 +826,13 @@ impl World<'_> {
 
     /// Whether running instance `a` holds an up connection to `b`.
     fn connected_to(&self, a: usize, b: usize) -> bool {
-        self.link_state(a, b)
-            .is_some_and(|state| matches!(state, LinkState::Up(_)))
+        self.nodes[a].running() && self.links_of(a).is_up(self.nodes[b].pid)
     }
 
     /// Whether running instance `a` holds a connection with `b`: up, being requested, or
     /// accepted and not yet confirmed.
     fn holds_any_connection(&self, a: usize, b: usize) -> bool {
-        self.link_state(a, b)
-            .is_some_and(|state| state != LinkState::Down)
+        self.nodes[a].running() && self.held_conn(a, b).is_some()
     }
 
     /// Whether the catalogs admit a connection between instance `n` and each instance (by
@@ -844,20 +841,6 @@ impl World<'_> {
         (0..self.nodes.len())
             .map(|peer| peer != n && self.judge_connect_pair(n, peer))
             .collect()
-    }
-
-    /// The state of running instance `a`'s connection to `b`, if it has a link to `b`.
-    fn link_state(&self, a: usize, b: usize) -> Option<LinkState> {
-        let node = &self.nodes[a];
-        if !node.running() {
-            return None;
-        }
-        let pid = self.nodes[b].pid;
-        let links = match node.session() {
-            Some(p) => p.links(),
-            None => node.witness.links(),
-        };
-        links.link(pid).map(|link| link.state)
     }
 
     /// The SET PARTNER that began a session between principal `p` and mirror `m` failed: the
