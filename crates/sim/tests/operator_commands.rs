@@ -396,3 +396,41 @@ fn a_session_set_up_again_has_a_new_mirroring_guid() {
         "both partners show their session's"
     );
 }
+
+// Reference sections 4 and 7: quorum is two of the session's instances with their connection
+// up. A mirror cut off from its principal runs PARTNER OFF; the witness drops its record. The
+// principal, its witness declared lost at 45 s, connects again to the witness and (after the
+// heal) to the old mirror: both connections come up, neither instance holds the session, and
+// each answers a ping before any greeting. The principal has no quorum, and every commit it is
+// given from then on fails (955). It counted those connections, and 22,136 commits waited to
+// the end for an exposure confirmation the witness would never send.
+#[test]
+fn a_principal_left_alone_in_its_session_fails_its_commits_instead_of_holding_them() {
+    let report =
+        report_of("partner-off-on-a-cut-off-mirror-leaves-the-principal-without-quorum.toml");
+    let tx = &report.transactions;
+    assert_eq!(
+        tx.in_flight, 0,
+        "no commit waits for a witness without the session"
+    );
+    assert!(tx.failed > 20_000, "{} failed", tx.failed);
+    assert_eq!(tx.acknowledged + tx.failed, tx.submitted);
+    let witness_state = |at_us: u64| {
+        let query = report
+            .queries
+            .iter()
+            .find(|q| q.on == "alpha" && q.at_us == at_us)
+            .unwrap_or_else(|| panic!("the SELECT at {at_us} us"));
+        let i = query
+            .columns
+            .iter()
+            .position(|c| c == "mirroring_witness_state_desc")
+            .expect("the column");
+        query.rows[0][i].as_str().expect("a state").to_owned()
+    };
+    assert_eq!(
+        witness_state(60_000_000),
+        "DISCONNECTED",
+        "connected again, but the witness holds no session"
+    );
+}

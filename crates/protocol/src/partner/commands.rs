@@ -492,14 +492,18 @@ impl Partner {
     }
 
     /// 1431 on a principal with a witness set that has neither its mirror nor its witness
-    /// connection (reference section 4: no quorum, it has stopped serving). Without a witness,
-    /// quorum is not required and the command goes ahead (a DBA may change SAFETY while the
-    /// mirror is away). Judged on the connections alone, whatever a mutant does to serving.
+    /// connection (reference section 4: no quorum, it has stopped serving); a connection whose
+    /// peer has shown it holds no session does not count. Without a witness, quorum is not required
+    /// and the command goes ahead (a DBA may change SAFETY while the mirror is away). Judged on
+    /// the connections alone, whatever a mutant does to serving.
     fn require_quorum_peer(&self, what: &str) -> Result<(), SqlError> {
         let Some(w) = self.durable.config.witness else {
             return Ok(());
         };
-        if self.links.is_up(self.durable.partner) || self.links.is_up(w) {
+        if [self.durable.partner, w]
+            .iter()
+            .any(|&peer| self.may_be_member(peer))
+        {
             return Ok(());
         }
         Err(no_quorum(what))
@@ -553,11 +557,15 @@ impl Partner {
         }
     }
 
-    /// Who can record WITNESS OFF now: the witness, else the mirror.
+    /// Who can record WITNESS OFF now: the witness, else the mirror, connected and holding the
+    /// session, else one whose greeting may still be on the way. A witness that dropped its
+    /// record (a PARTNER OFF on the mirror reached it) answers no WITNESS OFF: asked, it left
+    /// the statement waiting to the end of the run. Once it shows it holds no session, the
+    /// statement goes to the mirror or fails with 1456 (`progress_witness_off`).
     fn witness_off_recorder(&self, witness: InstanceId) -> Option<InstanceId> {
-        [witness, self.durable.partner]
-            .into_iter()
-            .find(|&peer| self.links.is_up(peer))
+        let peers = [witness, self.durable.partner];
+        let member = peers.into_iter().find(|&peer| self.member_connected(peer));
+        member.or_else(|| peers.into_iter().find(|&peer| self.may_be_member(peer)))
     }
 
     /// Asks `recorder` to record WITNESS OFF at `witness_sequence`, with the session's other
@@ -587,14 +595,17 @@ impl Partner {
     }
 
     /// A pending WITNESS OFF whose connection to its recorder was lost before the answer (a
-    /// witness that died silently is only declared lost after TIMEOUT) is asked again of whoever
-    /// can record it now; with neither reachable it fails with 1456, as at the start.
+    /// witness that died silently is only declared lost after TIMEOUT), or whose recorder showed
+    /// it holds no session, is asked again of whoever can record it now; with neither reachable
+    /// it fails with 1456, as at the start.
     fn progress_witness_off(&mut self) {
         let Some(pending) = self.witness_off else {
             return;
         };
         let link = self.links.link(pending.recorder);
-        if link.is_some_and(|l| l.is_up() && l.conn() == pending.conn) {
+        if link.is_some_and(|l| l.is_up() && l.conn() == pending.conn)
+            && self.may_be_member(pending.recorder)
+        {
             return;
         }
         let Some(w) = self.durable.config.witness else {
@@ -635,6 +646,7 @@ impl Partner {
         self.witness_off = None;
         if let Some(w) = self.durable.config.witness.take() {
             self.links.remove_peer(w);
+            self.witness_member = super::Membership::Awaited;
         }
         // Only the witness sequence: the other numbers may have moved on since the command was
         // issued (a SAFETY change, a SUSPEND), and a sequence number never goes back (found by
@@ -807,6 +819,7 @@ impl Partner {
             return;
         };
         self.links.remove_peer(pending.witness);
+        self.witness_member = super::Membership::Awaited;
         let error = if pending.replacing {
             SqlError::new(
                 error.number,
@@ -1421,7 +1434,12 @@ mod tests {
         m.restart(SECOND, 0);
         m.handle_timer(SECOND, Timer::Ping);
         deliver(&mut m, SECOND, env(W, M, conn(M, 1), 0, P, Message::Accept));
-        assert_eq!(m.witness_state(), WitnessState::Connected);
+        assert!(m.is_connected(W));
+        assert_eq!(
+            m.witness_state(),
+            WitnessState::Disconnected,
+            "the witness has not spoken"
+        );
         assert!(!m.is_connected(P));
         assert_eq!(refused(&mut m, SessionCommand::ForceService), 1406);
         // Once the witness says it has lost the principal, service can be forced.

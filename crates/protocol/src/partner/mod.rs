@@ -83,6 +83,17 @@ pub enum Exposure {
     Confirmed(u64),
 }
 
+/// What a peer's current connection has shown of its membership of the session.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Membership {
+    /// Nothing yet (or no connection): its greeting may be on the way.
+    Awaited,
+    /// It greeted this instance, or sent any other session message: it holds the session.
+    Member,
+    /// It answered a ping before any greeting: it holds no session with this instance.
+    NotMember,
+}
+
 /// A principal or mirror of one session.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Partner {
@@ -128,6 +139,17 @@ pub struct Partner {
     lsn_mirror_hardened: Lsn,
     switch_lsn: Option<Lsn>,
     exposure: Exposure,
+    /// What the partner's current connection showed of its membership of the session. Quorum
+    /// is two of the *session's* instances with their connection up (reference section 4): a
+    /// connection to an instance whose own PARTNER OFF ended the session there, while this
+    /// principal was cut off, comes up but greets no one.
+    partner_member: Membership,
+    /// The same for the witness's connection. A witness that a PARTNER OFF on the mirror made
+    /// drop its record accepts a principal's new connection and answers its pings, but sends
+    /// no greeting. Counting that connection for quorum, a principal took commits that waited
+    /// to the end for an exposure confirmation the witness would never send, where they fail
+    /// with no quorum (found by an audit: 58,688 commits in flight at the end).
+    witness_member: Membership,
     pending: VecDeque<(TxId, Lsn)>,
     manual_failover: Option<(CommandId, Lsn)>,
     set_partner: Option<PendingPartner>,
@@ -329,6 +351,8 @@ impl Partner {
             lsn_mirror_hardened: 0,
             switch_lsn: None,
             exposure: Exposure::Unreported,
+            partner_member: Membership::Awaited,
+            witness_member: Membership::Awaited,
             pending: VecDeque::new(),
             manual_failover: None,
             set_partner: None,
@@ -388,9 +412,16 @@ impl Partner {
     pub fn state(&self) -> MirroringState {
         self.state
     }
-    /// The witness's state as this partner sees it.
+    /// The witness's state as this partner sees it. A connection on which the witness has not
+    /// yet shown that it holds the session (its greeting is on the way, or it dropped its
+    /// record) is no witness connected: it does not count for quorum either.
     pub fn witness_state(&self) -> WitnessState {
-        self.witness_state
+        match self.witness_state {
+            WitnessState::Connected if self.witness_member != Membership::Member => {
+                WitnessState::Disconnected
+            }
+            state => state,
+        }
     }
     /// The session configuration this partner holds.
     pub fn config(&self) -> SessionConfig {
@@ -513,7 +544,7 @@ impl Partner {
             && self.durable.role == Role::Principal
             && self.taking_over.is_none()
             && self.state != MirroringState::PendingFailover
-            && self.has_quorum()
+            && self.quorum_in_reach()
             && self.awaiting_partner_since.is_none()
     }
 
@@ -796,6 +827,8 @@ impl Partner {
         self.running = false;
         self.serving = false;
         self.links.reset_all();
+        self.partner_member = Membership::Awaited;
+        self.witness_member = Membership::Awaited;
         self.pending.clear();
         self.taking_over = None;
         self.out.clear();
@@ -958,9 +991,10 @@ impl Partner {
 
     fn state_event(&self, new: MirroringState) -> Option<StateChangeEvent> {
         use StateChangeEvent as E;
-        // "Without witness" also covers a witness that is set but not connected: that is how a
-        // DBA's alert learns the session lost its witness (reference section 2, events 1 to 4).
-        let with_witness = self.witness().is_some_and(|w| self.links.is_up(w));
+        // "Without witness" also covers a witness that is set but not connected, or connected
+        // without having shown it holds the session (as `witness_state` shows it): that is how
+        // a DBA's alert learns the session lost its witness (reference section 2, events 1-4).
+        let with_witness = self.witness().is_some_and(|w| self.member_connected(w));
         Some(match (new, self.durable.role) {
             (MirroringState::Synchronized, Role::Principal) if with_witness => {
                 E::SynchronizedPrincipalWithWitness
@@ -1010,6 +1044,7 @@ impl Partner {
             self.on_partner_lost();
         } else if self.is_witness(peer) {
             self.witness_state = WitnessState::Disconnected;
+            self.witness_member = Membership::Awaited;
             // A confirmed exposure stands: the witness has durably recorded UNSYNCHRONIZED at
             // the current numbers, which losing the connection does not change, and the
             // principal keeps quorum with its mirror (reference section 4: confirmed once per
@@ -1042,6 +1077,7 @@ impl Partner {
     }
 
     fn on_partner_lost(&mut self) {
+        self.partner_member = Membership::Awaited;
         self.awaiting_partner_since = None;
         self.failover_prepare = None;
         self.handshaken = false;
@@ -1099,6 +1135,8 @@ impl Partner {
     // Messages.
 
     fn on_body(&mut self, now: Nanos, from: InstanceId, view: RoleView, body: Message) {
+        // A greeting at any role sequence shows that the peer holds the session.
+        self.note_greeting(from, &body);
         if self.mutants.is(Mutant::IgnoreRoleSequence) {
             return self.on_body_mutant_ignoring_roles(now, from, body);
         }
@@ -1120,6 +1158,31 @@ impl Partner {
             self.on_partner_body(now, body);
         } else if self.is_witness(from) {
             self.on_witness_body(now, body);
+        }
+    }
+
+    /// A session message from a peer on the current connection (its greeting comes first: a
+    /// partner's Hello, a witness's WitnessHello, or Joined for a witness being set) shows that
+    /// it holds the session: from now on it counts for quorum. An instance without the session
+    /// answers pings, and says nothing else: a reply to a ping before any greeting shows that
+    /// it holds none (a peer that holds the session greets as its side of the connection comes
+    /// up, before any ping sent on it can arrive, and a connection delivers in order).
+    fn note_greeting(&mut self, from: InstanceId, body: &Message) {
+        let member = if from == self.durable.partner {
+            &mut self.partner_member
+        } else if self.is_witness(from) {
+            &mut self.witness_member
+        } else {
+            return;
+        };
+        match body {
+            Message::Ping | Message::Confirm => {}
+            Message::Pong { .. } => {
+                if *member == Membership::Awaited {
+                    *member = Membership::NotMember;
+                }
+            }
+            _ => *member = Membership::Member,
         }
     }
 
@@ -1568,6 +1631,7 @@ impl Partner {
             if let Some(w) = old.witness {
                 self.links.remove_peer(w);
                 self.witness_state = WitnessState::Unknown;
+                self.witness_member = Membership::Awaited;
             }
             if let Some(w) = config.witness {
                 self.links.add_peer(w, true);
@@ -1668,14 +1732,56 @@ impl Partner {
         if self.mutants.is(Mutant::ServeWithoutQuorum) {
             return true;
         }
-        match self.witness() {
-            None => true,
-            Some(w) => self.links.is_up(self.durable.partner) || self.links.is_up(w),
+        self.witness().is_none_or(|w| {
+            [self.durable.partner, w]
+                .iter()
+                .any(|&p| self.member_connected(p))
+        })
+    }
+
+    /// Quorum is within reach: no witness is set, or the mirror's or the witness's connection
+    /// is up and its peer has not shown that it holds no session (its greeting may still be on
+    /// the way). The database stays online meanwhile, and the commits wait: a principal whose
+    /// mirror was declared lost while its new connection to the witness awaited the greeting
+    /// failed every commit that had waited for the mirror (found by a regression audit: 10,500
+    /// of them, at 150 ms one way).
+    fn quorum_in_reach(&self) -> bool {
+        if self.mutants.is(Mutant::ServeWithoutQuorum) {
+            return true;
+        }
+        self.witness().is_none_or(|w| {
+            [self.durable.partner, w]
+                .iter()
+                .any(|&p| self.may_be_member(p))
+        })
+    }
+
+    /// What `peer`'s current connection showed of its membership of the session.
+    fn membership(&self, peer: InstanceId) -> Membership {
+        if peer == self.durable.partner {
+            self.partner_member
+        } else if self.is_witness(peer) {
+            self.witness_member
+        } else {
+            Membership::NotMember
         }
     }
 
+    /// The connection to `peer` is up and `peer` has greeted this instance on it: it holds the
+    /// session, and will answer what it is asked.
+    pub(super) fn member_connected(&self, peer: InstanceId) -> bool {
+        self.links.is_up(peer) && self.membership(peer) == Membership::Member
+    }
+
+    /// The connection to `peer` is up, and `peer` has not shown that it holds no session.
+    pub(super) fn may_be_member(&self, peer: InstanceId) -> bool {
+        self.links.is_up(peer) && self.membership(peer) != Membership::NotMember
+    }
+
+    /// Commits are taken (`accepts_commits`), and quorum is there: a peer that holds the
+    /// session is connected.
     fn can_acknowledge(&self) -> bool {
-        self.accepts_commits()
+        self.accepts_commits() && self.has_quorum()
     }
 
     /// The commit rule of reference section 4, as the highest LSN up to which commits may be
@@ -1823,7 +1929,7 @@ impl Partner {
     /// database offline at once: every waiting commit fails, exposed ones awaiting the witness's
     /// confirmation included (reference section 4, "Running exposed" and the commit rule).
     fn update_quorum(&mut self) {
-        let offline = !self.has_quorum();
+        let offline = !self.quorum_in_reach();
         if offline == self.offline {
             return;
         }
@@ -1845,7 +1951,7 @@ impl Partner {
             StopReason::RoleChange
         } else if self.state == MirroringState::PendingFailover {
             StopReason::PendingFailover
-        } else if !self.has_quorum() {
+        } else if !self.quorum_in_reach() {
             StopReason::NoQuorum
         } else {
             StopReason::AwaitingWitness
@@ -2170,6 +2276,18 @@ impl Partner {
                 || self.durable.role == Role::Mirror,
             "only a mirror forwards commands"
         );
+        assert!(
+            self.partner_member == Membership::Awaited || self.links.is_up(self.durable.partner),
+            "the partner was heard on a connection that is not up"
+        );
+        assert!(
+            self.witness_member == Membership::Awaited
+                || [self.witness(), self.set_witness.map(|p| p.witness)]
+                    .into_iter()
+                    .flatten()
+                    .any(|w| self.links.is_up(w)),
+            "the witness was heard on a connection that is not up"
+        );
         if self.serving {
             assert_eq!(
                 self.durable.role,
@@ -2376,12 +2494,35 @@ mod tests {
         }
     }
 
-    /// P, principal with `lsn` written and hardened, connected to M on (P, 0); M not yet ready.
+    /// P, principal with `lsn` written and hardened, connected to M on (P, 0) and greeted by
+    /// its Hello; M not yet ready.
     pub(super) fn connected_principal(lsn: Lsn) -> Partner {
         let mut p = Partner::new_principal(P, M, lsn, lsn, Fork(0), 1, 0);
         p.handle_timer(0, Timer::Ping);
         deliver(&mut p, 0, env(M, P, conn(P, 0), 0, P, Message::Accept));
+        from_peer(&mut p, 0, M, mirror_hello(lsn));
         p
+    }
+
+    /// The witness's greeting on a new connection: its record holds `config` and no role
+    /// change, and it sees the principal.
+    pub(super) fn witness_greeting(config: SessionConfig) -> Message {
+        Message::WitnessHello {
+            last_change: None,
+            numbers: config.numbers,
+            config,
+            sees_principal: true,
+        }
+    }
+
+    /// The mirror's Hello: no history, no configuration, hardened up to `lsn_end`.
+    pub(super) fn mirror_hello(lsn_end: Lsn) -> Message {
+        Message::Hello(Hello {
+            role_history: Vec::new(),
+            config: None,
+            lsn_end,
+            incarnation: (0, 0),
+        })
     }
 
     /// P SYNCHRONIZED with M at LSN 0, SAFETY FULL, no witness.
@@ -2454,6 +2595,12 @@ mod tests {
         from_peer(&mut m, 0, P, hello(vec![], config, 0));
         m.handle_timer(0, Timer::Ping);
         deliver(&mut m, 0, env(W, M, conn(M, 0), 0, P, Message::Accept));
+        assert_eq!(
+            m.witness_state(),
+            WitnessState::Disconnected,
+            "not before the witness shows it holds the session"
+        );
+        from_peer(&mut m, 0, W, witness_greeting(config));
         assert_eq!(m.witness_state(), WitnessState::Connected);
         if told {
             from_peer(
@@ -3052,6 +3199,140 @@ mod tests {
         assert!(!p.accepts_commits());
         assert_eq!(p.handle_commit(0, 2, 200).unwrap_err().number, 955);
         assert_eq!(p.pending_commits(), 0);
+    }
+
+    /// The commits `out` failed with 955.
+    fn failed_955(out: &[Output]) -> Vec<TxId> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::FailCommit { tx, error } if error.number == 955 => Some(*tx),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `p` connects to `peer` again (the acceptance arrives): up, nothing heard on it yet.
+    fn reconnect(p: &mut Partner, now: Nanos, peer: InstanceId) -> Vec<Output> {
+        p.handle_timer(now, Timer::Ping);
+        let conn = p.links().conn(peer).expect("reconnecting");
+        deliver(p, now, env(peer, P, conn, 0, P, Message::Accept))
+    }
+
+    fn pong(sees_principal: bool) -> Message {
+        Message::Pong {
+            witness_sees_principal: Some(sees_principal),
+        }
+    }
+
+    // reference §4: quorum is two of the *session's* instances with their connection up. A
+    // witness whose record a PARTNER OFF on the mirror dropped accepts the principal's new
+    // connection and answers its pings, but never greets it. A principal counted that
+    // connection, and took commits that waited to the end for an exposure confirmation that
+    // never came (found by an audit: 58,688 commits in flight at the end of its run). Until the
+    // witness is heard, its greeting may be on the way: the database is back online and commits
+    // wait. A reply to a ping before any greeting shows it holds no session (it would have
+    // greeted first): no quorum, the commits fail (955). Its greeting counts it in.
+    #[test]
+    fn a_witness_that_answers_pings_without_greeting_gives_no_quorum() {
+        let mut p = principal_with_witness();
+        lose(&mut p, M);
+        lose(&mut p, W);
+        assert!(!p.accepts_commits(), "no quorum");
+        reconnect(&mut p, SECOND, W);
+        assert!(
+            p.accepts_commits(),
+            "the witness's greeting may be on the way"
+        );
+        assert!(!p.is_serving());
+        assert_eq!(p.witness_state(), WitnessState::Disconnected);
+        commit(&mut p, 1, 100);
+        assert!(acked(&flushed(&mut p, 100)).is_empty(), "no quorum yet");
+        let out = from_peer(&mut p, SECOND, W, pong(true));
+        assert_eq!(failed_955(&out), vec![1], "a pong before any greeting");
+        assert!(out.contains(&Output::Event(StateChangeEvent::NoQuorum)));
+        assert!(!p.accepts_commits());
+        assert_eq!(p.handle_commit(SECOND, 2, 200).unwrap_err().number, 955);
+        let refused = p
+            .handle_command(SECOND, 3, SessionCommand::Safety(Safety::Off))
+            .expect_err("neither the partner nor the witness is available");
+        assert_eq!(refused.number, 1431);
+        from_peer(&mut p, SECOND, W, witness_greeting(witness_config()));
+        assert!(p.accepts_commits(), "quorum with the witness");
+        assert_eq!(p.witness_state(), WitnessState::Connected);
+        // A new connection is heard afresh.
+        lose(&mut p, W);
+        reconnect(&mut p, 2 * SECOND, W);
+        assert_eq!(p.witness_state(), WitnessState::Disconnected);
+        from_peer(&mut p, 2 * SECOND, W, pong(true));
+        assert!(!p.accepts_commits());
+    }
+
+    // reference §4 and §7: an instance whose PARTNER OFF ended the session there, while the
+    // principal was cut off, accepts the principal's connection without holding the session: it
+    // sends no Hello, and answers pings. The principal does not count it for quorum.
+    #[test]
+    fn a_partner_that_answers_pings_without_greeting_gives_no_quorum() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        lose(&mut p, M);
+        assert!(!p.accepts_commits(), "no quorum");
+        reconnect(&mut p, SECOND, M);
+        assert!(p.accepts_commits(), "the mirror's Hello may be on the way");
+        assert!(!p.is_serving());
+        from_peer(
+            &mut p,
+            SECOND,
+            M,
+            Message::Pong {
+                witness_sees_principal: None,
+            },
+        );
+        assert!(!p.accepts_commits(), "it holds no session");
+        from_peer(&mut p, SECOND, M, mirror_hello(0));
+        assert!(p.accepts_commits(), "partner-to-partner quorum");
+    }
+
+    // reference §4, "M lost, P-W connected: P keeps serving, exposed (after W records it)". A
+    // principal whose mirror is declared lost while its new connection to the witness awaits
+    // the witness's greeting keeps the commits that waited for the mirror: the greeting, then
+    // the witness's record of the exposure, let them be acknowledged. They failed with 955 when
+    // the principal counted only a witness it had heard (found by a regression audit: 10,500
+    // commits at 150 ms one way).
+    #[test]
+    fn commits_survive_a_lost_mirror_while_the_witness_greeting_is_on_its_way() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        commit(&mut p, 1, 100);
+        assert!(
+            acked(&flushed(&mut p, 100)).is_empty(),
+            "waits for the mirror"
+        );
+        reconnect(&mut p, SECOND, W);
+        let mut out = lose(&mut p, M);
+        assert!(failed_955(&out).is_empty(), "{out:?}");
+        assert!(!out.contains(&Output::Event(StateChangeEvent::NoQuorum)));
+        assert!(!p.is_serving());
+        out.extend(from_peer(
+            &mut p,
+            SECOND,
+            W,
+            witness_greeting(witness_config()),
+        ));
+        assert!(!p.is_serving(), "until the witness records the exposure");
+        let report = sent(&out)
+            .into_iter()
+            .find_map(|(to, m)| match m {
+                Message::Status {
+                    report,
+                    sync: SyncState::Unsynchronized,
+                    ..
+                } if to == W => Some(report),
+                _ => None,
+            })
+            .expect("the exposure reported to the witness");
+        let out = from_peer(&mut p, SECOND, W, Message::StatusRecorded { report });
+        assert_eq!(acked(&out), vec![1]);
+        assert!(p.is_serving());
     }
 
     // reference §4: "Without that confirmation those commits wait; if quorum is then lost, they
@@ -4007,6 +4288,11 @@ mod tests {
         p.handle_timer(SECOND, Timer::Ping);
         let conn = p.links().conn(W).expect("reconnecting");
         let out = deliver(&mut p, SECOND, env(W, P, conn, 0, P, Message::Accept));
+        assert!(
+            events(&out).is_empty(),
+            "not before the witness shows it holds the session: {out:?}"
+        );
+        let out = from_peer(&mut p, SECOND, W, witness_greeting(witness_config()));
         assert_eq!(
             events(&out),
             [StateChangeEvent::SynchronizedPrincipalWithWitness]
