@@ -557,15 +557,17 @@ impl Partner {
         }
     }
 
-    /// Who can record WITNESS OFF now: the witness, else the mirror, connected and holding the
-    /// session, else one whose greeting may still be on the way. A witness that dropped its
-    /// record (a PARTNER OFF on the mirror reached it) answers no WITNESS OFF: asked, it left
-    /// the statement waiting to the end of the run. Once it shows it holds no session, the
-    /// statement goes to the mirror or fails with 1456 (`progress_witness_off`).
+    /// Who can record WITNESS OFF now: the witness, else the mirror, connected and not known to
+    /// hold no session (a greeting may still be on the way: the witness is reachable, and
+    /// reference section 4 has it record the removal, or keep its record of a session without
+    /// it). A witness that dropped its record (a PARTNER OFF on the mirror reached it) answers
+    /// no WITNESS OFF: asked, it left the statement waiting to the end of the run. Once it
+    /// shows it holds no session, the statement goes to the mirror or fails with 1456
+    /// (`progress_witness_off`).
     fn witness_off_recorder(&self, witness: InstanceId) -> Option<InstanceId> {
-        let peers = [witness, self.durable.partner];
-        let member = peers.into_iter().find(|&peer| self.member_connected(peer));
-        member.or_else(|| peers.into_iter().find(|&peer| self.may_be_member(peer)))
+        [witness, self.durable.partner]
+            .into_iter()
+            .find(|&peer| self.may_be_member(peer))
     }
 
     /// Asks `recorder` to record WITNESS OFF at `witness_sequence`, with the session's other

@@ -1166,7 +1166,8 @@ impl Partner {
     /// it holds the session: from now on it counts for quorum. An instance without the session
     /// answers pings, and says nothing else: a reply to a ping before any greeting shows that
     /// it holds none (a peer that holds the session greets as its side of the connection comes
-    /// up, before any ping sent on it can arrive, and a connection delivers in order).
+    /// up, before any ping sent on it can arrive, and a connection delivers in order). A
+    /// greeting that comes later all the same (messages reordered) counts the peer in again.
     fn note_greeting(&mut self, from: InstanceId, body: &Message) {
         let member = if from == self.durable.partner {
             &mut self.partner_member
@@ -1769,7 +1770,7 @@ impl Partner {
 
     /// The connection to `peer` is up and `peer` has greeted this instance on it: it holds the
     /// session, and will answer what it is asked.
-    pub(super) fn member_connected(&self, peer: InstanceId) -> bool {
+    fn member_connected(&self, peer: InstanceId) -> bool {
         self.links.is_up(peer) && self.membership(peer) == Membership::Member
     }
 
@@ -3290,6 +3291,34 @@ mod tests {
         assert!(!p.accepts_commits(), "it holds no session");
         from_peer(&mut p, SECOND, M, mirror_hello(0));
         assert!(p.accepts_commits(), "partner-to-partner quorum");
+    }
+
+    // reference §4: "WITNESS OFF is applied by the principal only after the witness (or, if the
+    // witness cannot be reached, the mirror) has durably recorded it". A witness whose greeting
+    // is still on its way is reachable: it is asked, not the mirror (asked the mirror, a
+    // regression audit found the witness listing the session to the end). Once it answers a
+    // ping without greeting, it holds no session, and the mirror is asked instead.
+    #[test]
+    fn witness_off_asks_a_witness_whose_greeting_is_on_its_way() {
+        let mut p = principal_with_witness();
+        lose(&mut p, W);
+        reconnect(&mut p, SECOND, W);
+        p.handle_command(SECOND, 7, SessionCommand::WitnessOff)
+            .expect("WITNESS OFF accepted");
+        p.invariants();
+        let asked: Vec<_> = sent(&p.take_outputs())
+            .into_iter()
+            .filter(|(_, m)| matches!(m, Message::WitnessOff { .. }))
+            .map(|(to, _)| to)
+            .collect();
+        assert_eq!(asked, vec![W]);
+        let out = from_peer(&mut p, SECOND, W, pong(true));
+        let asked: Vec<_> = sent(&out)
+            .into_iter()
+            .filter(|(_, m)| matches!(m, Message::WitnessOff { .. }))
+            .map(|(to, _)| to)
+            .collect();
+        assert_eq!(asked, vec![M], "the witness holds no session");
     }
 
     // reference §4, "M lost, P-W connected: P keeps serving, exposed (after W records it)". A
