@@ -154,17 +154,9 @@ fn an_old_principal_after_forced_service_shows_the_fork_as_failover_lsn() {
     let report =
         common::report_of("forced-service-old-principal-shows-the-fork-as-failover-lsn.toml");
     let failover_lsn = |on: &str, at_us: u64| {
-        let query = report
-            .queries
-            .iter()
-            .find(|q| q.on == on && q.at_us == at_us)
-            .unwrap_or_else(|| panic!("the SELECT at {at_us} us on {on}"));
-        let i = query
-            .columns
-            .iter()
-            .position(|c| c == "mirroring_failover_lsn")
-            .expect("the column");
-        query.rows[0][i].as_u64().expect("an LSN")
+        common::queried(&report, on, at_us, "mirroring_failover_lsn")
+            .as_u64()
+            .expect("an LSN")
     };
     // The new principal's view right after forcing: the fork LSN.
     let fork = failover_lsn("beta", 33_000_000);
@@ -416,17 +408,10 @@ fn a_principal_left_alone_in_its_session_fails_its_commits_instead_of_holding_th
     assert!(tx.failed > 20_000, "{} failed", tx.failed);
     assert_eq!(tx.acknowledged + tx.failed, tx.submitted);
     let witness_state = |at_us: u64| {
-        let query = report
-            .queries
-            .iter()
-            .find(|q| q.on == "alpha" && q.at_us == at_us)
-            .unwrap_or_else(|| panic!("the SELECT at {at_us} us"));
-        let i = query
-            .columns
-            .iter()
-            .position(|c| c == "mirroring_witness_state_desc")
-            .expect("the column");
-        query.rows[0][i].as_str().expect("a state").to_owned()
+        common::queried(&report, "alpha", at_us, "mirroring_witness_state_desc")
+            .as_str()
+            .expect("a state")
+            .to_owned()
     };
     assert_eq!(
         witness_state(60_000_000),

@@ -497,13 +497,7 @@ impl Partner {
     /// and the command goes ahead (a DBA may change SAFETY while the mirror is away). Judged on
     /// the connections alone, whatever a mutant does to serving.
     fn require_quorum_peer(&self, what: &str) -> Result<(), SqlError> {
-        let Some(w) = self.durable.config.witness else {
-            return Ok(());
-        };
-        if [self.durable.partner, w]
-            .iter()
-            .any(|&peer| self.may_be_member(peer))
-        {
+        if self.quorum_by(Self::may_be_member) {
             return Ok(());
         }
         Err(no_quorum(what))

@@ -1733,10 +1733,16 @@ impl Partner {
         if self.mutants.is(Mutant::ServeWithoutQuorum) {
             return true;
         }
+        self.quorum_by(Self::member_connected)
+    }
+
+    /// No witness is set, or the mirror or the witness `counts` (its connection, judged by
+    /// what the peer has shown of its membership).
+    pub(super) fn quorum_by(&self, counts: impl Fn(&Self, InstanceId) -> bool) -> bool {
         self.witness().is_none_or(|w| {
             [self.durable.partner, w]
-                .iter()
-                .any(|&p| self.member_connected(p))
+                .into_iter()
+                .any(|peer| counts(self, peer))
         })
     }
 
@@ -1750,11 +1756,7 @@ impl Partner {
         if self.mutants.is(Mutant::ServeWithoutQuorum) {
             return true;
         }
-        self.witness().is_none_or(|w| {
-            [self.durable.partner, w]
-                .iter()
-                .any(|&p| self.may_be_member(p))
-        })
+        self.quorum_by(Self::may_be_member)
     }
 
     /// What `peer`'s current connection showed of its membership of the session.
@@ -2989,17 +2991,7 @@ mod tests {
         p.handle_command(0, 5, SessionCommand::Safety(Safety::Off))
             .expect("SAFETY OFF accepted");
         let out = p.take_outputs();
-        let report = sent(&out)
-            .iter()
-            .find_map(|(to, body)| match body {
-                Message::Status {
-                    report,
-                    sync: SyncState::Unsynchronized,
-                    ..
-                } if *to == W => Some(*report),
-                _ => None,
-            })
-            .expect("SAFETY OFF is reported to the witness");
+        let report = exposure_report(&out).expect("SAFETY OFF is reported to the witness");
         from_peer(&mut p, 0, W, Message::StatusRecorded { report });
         assert!(p.is_serving());
         let out = lose(&mut p, W);
@@ -3202,6 +3194,18 @@ mod tests {
         assert_eq!(p.pending_commits(), 0);
     }
 
+    /// The number of the UNSYNCHRONIZED report `out` sends the witness, if any.
+    fn exposure_report(out: &[Output]) -> Option<u64> {
+        sent(out).into_iter().find_map(|(to, m)| match m {
+            Message::Status {
+                report,
+                sync: SyncState::Unsynchronized,
+                ..
+            } if to == W => Some(report),
+            _ => None,
+        })
+    }
+
     /// The commits `out` failed with 955.
     fn failed_955(out: &[Output]) -> Vec<TxId> {
         out.iter()
@@ -3348,17 +3352,7 @@ mod tests {
             witness_greeting(witness_config()),
         ));
         assert!(!p.is_serving(), "until the witness records the exposure");
-        let report = sent(&out)
-            .into_iter()
-            .find_map(|(to, m)| match m {
-                Message::Status {
-                    report,
-                    sync: SyncState::Unsynchronized,
-                    ..
-                } if to == W => Some(report),
-                _ => None,
-            })
-            .expect("the exposure reported to the witness");
+        let report = exposure_report(&out).expect("the exposure reported to the witness");
         let out = from_peer(&mut p, SECOND, W, Message::StatusRecorded { report });
         assert_eq!(acked(&out), vec![1]);
         assert!(p.is_serving());
@@ -4262,17 +4256,7 @@ mod tests {
             !out.iter().any(|o| matches!(o, Output::Serve { .. })),
             "exposed: waits for W"
         );
-        let report = sent(&out)
-            .into_iter()
-            .find_map(|(to, m)| match m {
-                Message::Status {
-                    report,
-                    sync: SyncState::Unsynchronized,
-                    ..
-                } if to == W => Some(report),
-                _ => None,
-            })
-            .expect("an UNSYNCHRONIZED report to W");
+        let report = exposure_report(&out).expect("an UNSYNCHRONIZED report to W");
         let out = from_peer(&mut m, 2 * SECOND, W, Message::StatusRecorded { report });
         assert!(out.contains(&Output::Serve {
             via: ServeVia::Automatic,

@@ -57,3 +57,23 @@ pub fn the_failover(report: &Report) -> &FailoverReport {
     };
     failover
 }
+
+/// The first row's value of `column` in the `SELECT` run on `on` at `at_us`.
+pub fn queried<'a>(
+    report: &'a Report,
+    on: &str,
+    at_us: u64,
+    column: &str,
+) -> &'a serde_json::Value {
+    let query = report
+        .queries
+        .iter()
+        .find(|q| q.on == on && q.at_us == at_us)
+        .unwrap_or_else(|| panic!("the SELECT at {at_us} us on {on}"));
+    let i = query
+        .columns
+        .iter()
+        .position(|c| c == column)
+        .unwrap_or_else(|| panic!("the column {column}"));
+    &query.rows[0][i]
+}
