@@ -27,13 +27,15 @@ pub const INTERNAL_COMMAND: CommandId = 0;
 /// Why a principal stopped serving.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StopReason {
-    /// A witness is set and both connections were declared lost.
+    /// A witness is set and neither connection may count for quorum: both were declared lost,
+    /// or the peer at the other end showed that it holds no session.
     NoQuorum,
     /// It became the mirror (failover, or it learned of a newer role sequence).
     RoleChange,
     /// A manual failover started (PENDING_FAILOVER).
     PendingFailover,
-    /// It must confirm its exposure with the witness before acknowledging more.
+    /// It must confirm its exposure with the witness before acknowledging more, or hear a
+    /// connected peer's greeting (its quorum is within reach, not there yet).
     AwaitingWitness,
     /// The session ended and this copy is no longer online.
     SessionEnded,
