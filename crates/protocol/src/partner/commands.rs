@@ -641,8 +641,7 @@ impl Partner {
         }
         self.witness_off = None;
         if let Some(w) = self.durable.config.witness.take() {
-            self.links.remove_peer(w);
-            self.witness_member = super::Membership::Awaited;
+            self.drop_witness_connection(w);
         }
         // Only the witness sequence: the other numbers may have moved on since the command was
         // issued (a SAFETY change, a SUSPEND), and a sequence number never goes back (found by
@@ -814,8 +813,7 @@ impl Partner {
         let Some(pending) = self.set_witness.take() else {
             return;
         };
-        self.links.remove_peer(pending.witness);
-        self.witness_member = super::Membership::Awaited;
+        self.drop_witness_connection(pending.witness);
         let error = if pending.replacing {
             SqlError::new(
                 error.number,

@@ -1630,9 +1630,8 @@ impl Partner {
         }
         if old.witness != config.witness {
             if let Some(w) = old.witness {
-                self.links.remove_peer(w);
+                self.drop_witness_connection(w);
                 self.witness_state = WitnessState::Unknown;
-                self.witness_member = Membership::Awaited;
             }
             if let Some(w) = config.witness {
                 self.links.add_peer(w, true);
@@ -1757,6 +1756,13 @@ impl Partner {
             return true;
         }
         self.quorum_by(Self::may_be_member)
+    }
+
+    /// The witness `w` is no longer this instance's (removed, replaced, or its SET WITNESS
+    /// abandoned): its connection goes, and with it what the connection showed.
+    pub(super) fn drop_witness_connection(&mut self, w: InstanceId) {
+        self.links.remove_peer(w);
+        self.witness_member = Membership::Awaited;
     }
 
     /// What `peer`'s current connection showed of its membership of the session.
@@ -4331,13 +4337,7 @@ mod tests {
         p.handle_command(0, 3, SessionCommand::Timeout(20))
             .expect("TIMEOUT accepted");
         p.take_outputs();
-        let greeting = |config: SessionConfig| Message::WitnessHello {
-            last_change: None,
-            numbers: config.numbers,
-            config,
-            sees_principal: true,
-        };
-        let out = from_peer(&mut p, 0, W, greeting(witness_config()));
+        let out = from_peer(&mut p, 0, W, witness_greeting(witness_config()));
         let configs: Vec<_> = sent(&out)
             .into_iter()
             .filter_map(|(to, body)| match body {
@@ -4347,7 +4347,7 @@ mod tests {
             .collect();
         assert_eq!(configs, [p.config()]);
         assert_eq!(p.config().timeout_seconds, 20);
-        let current = greeting(p.config());
+        let current = witness_greeting(p.config());
         let out = from_peer(&mut p, 0, W, current);
         assert!(
             !sent(&out)
