@@ -557,6 +557,9 @@ impl Measure {
     /// Parses one operand of a comparison.
     pub fn parse(self, text: &str) -> Result<u64, ComparisonError> {
         match self {
+            // `"> 0"`, `"0..0"`: zero is zero in every unit, as a bare `unavailable = 0` is
+            // (it was refused inside a comparison: "needs a unit").
+            Measure::Duration if is_bare_zero(text) => Ok(0),
             Measure::Duration => parse_duration(text).map_err(ComparisonError::Operand),
             Measure::Count => parse_count(text),
         }
@@ -569,6 +572,14 @@ impl Measure {
             Measure::Count => value.to_string(),
         }
     }
+}
+
+/// `"0"`, `"0.0"`: a zero written without a unit.
+fn is_bare_zero(text: &str) -> bool {
+    let text = text.trim();
+    text.contains('0')
+        && text.matches('.').count() <= 1
+        && text.chars().all(|c| matches!(c, '0' | '.'))
 }
 
 fn parse_count(text: &str) -> Result<u64, ComparisonError> {
@@ -980,6 +991,38 @@ mod tests {
             Comparison::parse("500us..2ms", Measure::Duration)
         );
         assert!(Comparison::parse("1..2", Measure::Duration).is_err());
+    }
+
+    // spec/scenario.md, Expectations: `"> 0"` is the spec's own example of a comparison; on a
+    // duration key (`unavailable = "> 0"`) it was refused for want of a unit, while a bare
+    // `unavailable = 0` was accepted. Zero needs no unit; any other bare operand still does.
+    #[test]
+    fn a_duration_compared_with_zero_needs_no_unit() {
+        let some = Comparison::parse("> 0", Measure::Duration).unwrap();
+        assert_eq!(some, Comparison::Greater(0));
+        assert!(some.holds(1) && !some.holds(0));
+        assert_eq!(
+            Comparison::parse(">= 0.0", Measure::Duration),
+            Ok(Comparison::GreaterOrEqual(0))
+        );
+        assert_eq!(
+            Comparison::parse("0..0", Measure::Duration),
+            Ok(Comparison::Within { low: 0, high: 0 })
+        );
+        assert_eq!(
+            Comparison::parse("0..1s", Measure::Duration),
+            Comparison::parse("0s..1s", Measure::Duration)
+        );
+        assert_eq!(
+            Comparison::parse("< 0", Measure::Duration),
+            Err(ComparisonError::NeverHolds)
+        );
+        for written in ["> 1", "> 0.5", "0..1", "> 00.0.", "> .", "> 10"] {
+            assert!(
+                Comparison::parse(written, Measure::Duration).is_err(),
+                "{written}"
+            );
+        }
     }
 
     #[test]
