@@ -628,17 +628,16 @@ fn optional_duration_check(
     actual_ns: Option<u64>,
 ) -> ExpectationCheck {
     let held = actual_ns.is_some_and(|ns| expected.holds(ns));
-    // A failed check shows the exact figure: rounded, it could read the same as the bound it
-    // missed ("wanted \"10.71s\", got \"10.71s\"").
-    let describe = if held {
-        describe_duration
-    } else {
-        crate::scenario::units::exact_duration
-    };
+    // The exact figure, held or not: rounded, a failed check could read the same as the bound
+    // it missed ("wanted \"10.71s\", got \"10.71s\""), and one format whatever the verdict
+    // is what a tool reading `actual` needs (a held check was rounded, a failed one exact).
     ExpectationCheck {
         name: name.to_string(),
         expected: comparison_json(expected, Measure::Duration),
-        actual: actual_ns.map_or_else(|| json!("nothing measured"), |ns| json!(describe(ns))),
+        actual: actual_ns.map_or_else(
+            || json!("nothing measured"),
+            |ns| json!(crate::scenario::units::exact_duration(ns)),
+        ),
         held,
     }
 }
@@ -908,10 +907,11 @@ mod tests {
         assert_eq!(moment(3_725_500_000), "3725.5s");
     }
 
-    // A failed duration check shows the exact figure: 10,711,261 us against "< 10.71s" read
-    // "wanted \"< 10.71s\", got \"10.71s\"". A check that holds keeps the short form.
+    // A duration check shows the exact figure: 10,711,261 us against "< 10.71s" read
+    // "wanted \"< 10.71s\", got \"10.71s\"". A check that holds shows it too: it was rounded
+    // ("10.71s"), so `actual` had one format for a held check and another for a failed one.
     #[test]
-    fn a_failed_duration_check_shows_the_exact_figure() {
+    fn a_duration_check_shows_the_exact_figure_whatever_its_verdict() {
         use crate::scenario::units::Comparison;
         let failed = optional_duration_check(
             "unavailable",
@@ -926,7 +926,7 @@ mod tests {
             Some(10_711_261_000),
         );
         assert!(held.held);
-        assert_eq!(held.actual, json!("10.71s"));
+        assert_eq!(held.actual, json!("10.711261s"));
     }
 
     const SCENARIO: &str = r#"name = "report-test"
