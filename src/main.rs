@@ -267,9 +267,15 @@ fn prepare_outputs(arguments: &RunArgs, scenario: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether two paths name one file once resolved (a file that does not exist yet is resolved
-/// through its folder: `x` and `./x` are one file).
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether two paths name one file: the same file on disk (also through a hard link, which no
+/// resolution of the path shows: `--events` through one overwrote the scenario), or, for a file
+/// that does not exist yet, the same path once resolved through its folder (`x` and `./x`).
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    same_file::is_same_file(a, b).unwrap_or(false) || same_path(a, b)
+}
+
+/// Whether two paths resolve to one (a file that does not exist yet through its folder).
+fn same_path(a: &Path, b: &Path) -> bool {
     fn resolved(path: &Path) -> PathBuf {
         fs::canonicalize(path).unwrap_or_else(|_| {
             let folder = match path.parent() {

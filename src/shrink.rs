@@ -91,14 +91,7 @@ fn check_output(arguments: &ShrinkArgs) -> Result<(), String> {
     let Some(path) = &arguments.output else {
         return Ok(());
     };
-    let same = match (
-        fs::canonicalize(path),
-        fs::canonicalize(&arguments.scenario),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
+    if crate::same_file(path, &arguments.scenario) {
         return Err(format!(
             "sim shrink: -o {} is the scenario itself; write the smaller one elsewhere",
             path.display()

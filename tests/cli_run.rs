@@ -190,15 +190,24 @@ fn an_output_naming_the_scenario_or_the_other_output_is_bad_input() {
     let before = std::fs::read(SCENARIO).expect("the scenario reads");
     let copy = std::env::temp_dir().join(format!("mirrorsim-self-{}.toml", std::process::id()));
     std::fs::write(&copy, &before).expect("the temporary directory is writable");
+    // A hard link is the same file under another name: no resolution of the path shows it, and
+    // `--events` through one overwrote the scenario.
+    let link = std::env::temp_dir().join(format!("mirrorsim-link-{}.toml", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::fs::hard_link(&copy, &link).expect("the temporary directory takes a hard link");
     let copy = copy.to_str().expect("a UTF-8 path");
+    let link = link.to_str().expect("a UTF-8 path");
     for flag in ["--events", "--trace"] {
-        let output = sim(&["run", copy, flag, copy]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("that is the scenario file"), "{stderr}");
-        assert_eq!(std::fs::read(copy).expect("it reads"), before);
+        for output_path in [copy, link] {
+            let output = sim(&["run", copy, flag, output_path]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{output_path}: {stderr}");
+            assert!(stderr.contains("that is the scenario file"), "{stderr}");
+            assert_eq!(std::fs::read(copy).expect("it reads"), before);
+        }
     }
     let _ = std::fs::remove_file(copy);
+    let _ = std::fs::remove_file(link);
     let both = std::env::temp_dir().join(format!("mirrorsim-both-{}.out", std::process::id()));
     let both = both.to_str().expect("a UTF-8 path");
     let dotted = format!(

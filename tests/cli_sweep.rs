@@ -168,6 +168,27 @@ fn a_shrunk_scenario_is_written_and_still_fails() {
     );
     let text = fs::read_to_string(&smaller).expect("written");
     assert!(text.starts_with("# shrunk by `sim shrink` from "), "{text}");
+    // -o through a hard link to the scenario is the scenario itself: refused, nothing written
+    // (it replaced the user's scenario with the shrunk one).
+    let link = directory.join("link.toml");
+    fs::hard_link(&file, &link).expect("a hard link");
+    let original = fs::read(&file).expect("the scenario reads");
+    let through_link = sim(&[
+        "shrink",
+        file.to_str().expect("UTF-8"),
+        "--seed",
+        "1",
+        "-o",
+        link.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(
+        through_link.status.code(),
+        Some(2),
+        "{}",
+        stderr(&through_link)
+    );
+    assert!(stderr(&through_link).contains("is the scenario itself"));
+    assert_eq!(fs::read(&file).expect("the scenario reads"), original);
     let run = sim(&["run", smaller.to_str().expect("UTF-8")]);
     assert_eq!(run.status.code(), Some(1));
     assert!(stdout(&run).contains("expect lost_acknowledged"));
