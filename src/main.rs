@@ -22,7 +22,7 @@ use clap::Parser;
 use mirror_sim::{
     report::{self, Verdict},
     run_scenario,
-    scenario::{self, Scenario},
+    scenario::{self, units::format_duration, Scenario},
     RunOptions,
 };
 
@@ -158,6 +158,7 @@ fn run(arguments: &RunArgs) -> Exit {
         Ok(scenario) => scenario,
         Err(exit) => return exit,
     };
+    note_faults_after_the_end(&scenario);
     if let Err(message) = prepare_outputs(arguments, file) {
         print_err(&message);
         return Exit::BadInput;
@@ -291,10 +292,28 @@ fn same_path(a: &Path, b: &Path) -> bool {
     resolved(a) == resolved(b)
 }
 
+/// Says on stderr which faults come after the end of the run. Valid (spec/scenario.md asks
+/// only `at` >= 0) but never applied, which a run's report cannot show: a fault meant for
+/// `at = "31s"` in a 30 s run left no trace (a step that late fails as never finished).
+fn note_faults_after_the_end(scenario: &Scenario) {
+    for (index, fault) in scenario.faults.iter().enumerate() {
+        if fault.at_ns > scenario.duration_ns {
+            print_err(&format!(
+                "sim: note: fault {} ({}) at {} comes after the end of the run ({}): it never happens",
+                index + 1,
+                fault.kind.name(),
+                format_duration(fault.at_ns),
+                format_duration(scenario.duration_ns)
+            ));
+        }
+    }
+}
+
 /// `sim validate`: the resolved scenario on stdout.
 fn validate(file: &Path) -> Exit {
     match load(file) {
         Ok(scenario) => {
+            note_faults_after_the_end(&scenario);
             let header = format!(
                 "# {} is valid. Resolved, with every default filled in:\n\n",
                 file.display()
