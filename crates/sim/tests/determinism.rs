@@ -9,6 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 fn events_of(file: &Path, seed: Option<u64>) -> Vec<u8> {
+    let out = events_file(file, seed);
+    let bytes = std::fs::read(&out).expect("the event stream was written");
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
+/// Runs `file` with `--events` to a temporary file and returns its path (the caller removes it).
+fn events_file(file: &Path, seed: Option<u64>) -> PathBuf {
     let scenario = mirror_sim::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
     let out = std::env::temp_dir().join(format!(
         "mirrorsim-events-{}-{}-{}-{}.jsonl",
@@ -28,9 +36,7 @@ fn events_of(file: &Path, seed: Option<u64>) -> Vec<u8> {
         "{:?}",
         outcome.output_errors
     );
-    let bytes = std::fs::read(&out).expect("the event stream was written");
-    let _ = std::fs::remove_file(&out);
-    bytes
+    out
 }
 
 /// A bundled scenario of `sims/`, by name.
@@ -149,10 +155,14 @@ struct ServingLine<'a> {
 /// Panics if the stream of `file` acknowledges a commit on an instance that it last said was not
 /// serving.
 fn assert_acknowledges_only_while_serving(file: &Path) {
-    let bytes = events_of(file, None);
+    use std::io::BufRead;
+    // Read line by line: the longest streams are hundreds of megabytes, two at a time.
+    let out = events_file(file, None);
+    let stream = std::io::BufReader::new(std::fs::File::open(&out).expect("the event stream"));
     let mut serving = std::collections::BTreeMap::new();
-    for line in String::from_utf8(bytes).expect("UTF-8").lines() {
-        let event: ServingLine = serde_json::from_str(line).expect("one JSON object");
+    for line in stream.lines() {
+        let line = line.expect("a UTF-8 line");
+        let event: ServingLine = serde_json::from_str(&line).expect("one JSON object");
         let instance = event.instance.unwrap_or_default();
         match event.event.as_ref() {
             "serving" => {
@@ -169,6 +179,7 @@ fn assert_acknowledges_only_while_serving(file: &Path) {
             _ => {}
         }
     }
+    let _ = std::fs::remove_file(&out);
 }
 
 #[test]
