@@ -148,14 +148,17 @@ fn a_shrunk_scenario_is_written_and_still_fails() {
     let directory = scratch("shrink");
     let file = failing_scenario(&directory);
     let smaller = directory.join("smaller.toml");
-    let output = sim(&[
-        "shrink",
-        file.to_str().expect("UTF-8"),
-        "--seed",
-        "1",
-        "-o",
-        smaller.to_str().expect("UTF-8"),
-    ]);
+    let shrink_into = |output: &Path| {
+        sim(&[
+            "shrink",
+            file.to_str().expect("UTF-8"),
+            "--seed",
+            "1",
+            "-o",
+            output.to_str().expect("UTF-8"),
+        ])
+    };
+    let output = shrink_into(&smaller);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(output.stdout.is_empty(), "the scenario went to the file");
     assert!(
@@ -173,14 +176,7 @@ fn a_shrunk_scenario_is_written_and_still_fails() {
     let link = directory.join("link.toml");
     fs::hard_link(&file, &link).expect("a hard link");
     let original = fs::read(&file).expect("the scenario reads");
-    let through_link = sim(&[
-        "shrink",
-        file.to_str().expect("UTF-8"),
-        "--seed",
-        "1",
-        "-o",
-        link.to_str().expect("UTF-8"),
-    ]);
+    let through_link = shrink_into(&link);
     assert_eq!(
         through_link.status.code(),
         Some(2),
