@@ -1040,6 +1040,25 @@ impl Partner {
     }
 
     fn on_link_lost(&mut self, peer: InstanceId) {
+        self.on_peer_lost(peer);
+        self.note_mirror_without_quorum();
+    }
+
+    /// Reference section 2, event 10 ("no quorum"), on a mirror: with a witness set, it has now
+    /// lost both the principal and the witness. Only this instance's view (it cannot fail over,
+    /// and cannot tell a lost principal from a cut link); the principal's own comes from
+    /// `update_quorum`. The event was raised by principals only.
+    fn note_mirror_without_quorum(&mut self) {
+        let isolated = self.durable.role == Role::Mirror
+            && !self.ended
+            && !self.links.is_up(self.durable.partner)
+            && self.witness().is_some_and(|w| !self.links.is_up(w));
+        if isolated {
+            self.out.push(Output::Event(StateChangeEvent::NoQuorum));
+        }
+    }
+
+    fn on_peer_lost(&mut self, peer: InstanceId) {
         if peer == self.durable.partner {
             self.on_partner_lost();
         } else if self.is_witness(peer) {
@@ -3928,6 +3947,30 @@ mod tests {
 
     // reference §5 automatic failover: M asks W only when SAFETY FULL, a witness is set, M has
     // declared P lost, M's connection to W is up, W has declared P lost, and M was told
+    // Reference section 2, event 10 ("no quorum"): a mirror with a witness set that has lost
+    // both the principal and the witness has no quorum, and says so once, at the second loss,
+    // whichever goes first. It was raised by principals only.
+    #[test]
+    fn a_mirror_that_loses_principal_and_witness_raises_no_quorum() {
+        let no_quorum = Output::Event(StateChangeEvent::NoQuorum);
+        for first in [P, W] {
+            let second = if first == P { W } else { P };
+            let mut m = mirror_with_witness(true);
+            let out = lose(&mut m, first);
+            assert!(!out.contains(&no_quorum), "{first:?} alone: {out:?}");
+            let out = lose(&mut m, second);
+            assert_eq!(
+                out.iter().filter(|o| **o == no_quorum).count(),
+                1,
+                "{first:?} then {second:?}: {out:?}"
+            );
+        }
+        // Without a witness a lost principal is no loss of quorum.
+        let mut m = connected_mirror(0);
+        from_peer(&mut m, 0, P, hello(vec![], SessionConfig::default(), 0));
+        assert!(!lose(&mut m, P).contains(&no_quorum));
+    }
+
     // SYNCHRONIZED at the current numbers.
     #[test]
     fn mirror_asks_witness_for_failover_only_when_every_condition_holds() {
