@@ -95,3 +95,52 @@ fn a_full_log_disk_fails_the_commits_waiting_for_their_flush() {
         report.commit_latency_us
     );
 }
+
+/// The `failed` events of the bundled scenario `name` at the instant `at_us`, as
+/// (instance, error) pairs.
+fn failures_at(name: &str, at_us: u64) -> Vec<(String, u64)> {
+    let file = common::sims_file(name);
+    let scenario = mirror_sim::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let events = std::env::temp_dir().join(format!(
+        "mirrorsim-failures-{}-{name}.jsonl",
+        std::process::id()
+    ));
+    let options = mirror_sim::RunOptions {
+        seed: scenario.seed,
+        events: Some(events.clone()),
+        ..Default::default()
+    };
+    mirror_sim::run_scenario(&scenario, &options);
+    let text = std::fs::read_to_string(&events).expect("the event stream");
+    let _ = std::fs::remove_file(&events);
+    text.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        .filter(|e| e["event"] == "failed" && e["t_us"] == at_us)
+        .map(|e| {
+            let instance = e["instance"].as_str().unwrap_or_default().to_string();
+            (instance, e["error"].as_u64().expect("an error number"))
+        })
+        .collect()
+}
+
+// The commits a principal holds when its process stops fail as a statement running there does
+// (README, "A statement whose instance stops fails at once"): 10054 after a
+// crash, 121 after a power-off. They failed with 955 ("the database lacks quorum"), which a
+// stopped instance cannot send and which points a DBA at the witness and the mirror.
+#[test]
+fn commits_in_flight_when_the_principal_stops_fail_as_its_connections_do() {
+    for (name, error) in [
+        ("auto-failover-principal-crash-fast.toml", 10054),
+        ("auto-failover-principal-power-off.toml", 121),
+    ] {
+        let failed = failures_at(name, 20_000_000);
+        assert!(
+            !failed.is_empty(),
+            "{name}: no commit in flight at the fault"
+        );
+        assert!(
+            failed.iter().all(|f| *f == ("alpha".to_string(), error)),
+            "{name}: {failed:?}"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 
 use mirror_protocol::{
     ConnId, ErrorKind, InstanceId, Links, MirroringState, Nanos, Partner, Role, SessionCommand,
-    SqlError, MILLISECOND, SECOND,
+    MILLISECOND, SECOND,
 };
 
 use super::world::{reset_window, Ev, PageRepair, Process, Window, World, MONITOR_INTERVAL};
@@ -436,14 +436,12 @@ impl World<'_> {
             .filter(|(_, t)| t.node == n)
             .map(|(tx, _)| tx)
             .collect();
+        // Their clients' connections die with the process, as a statement's does: 10054 after a
+        // crash, 121 after a power-off. They failed with 955 ("lacks quorum"), which a stopped
+        // instance cannot send and which would have a DBA look for a quorum problem.
+        let stopped = self.stopped_error(n, how == Process::Crashed);
         for tx in waiting.into_iter().chain(buffer_waiters) {
-            self.fail_tx(
-                tx,
-                SqlError::new(
-                    mirror_protocol::ERROR_DATABASE_UNAVAILABLE,
-                    "the principal's process stopped",
-                ),
-            );
+            self.fail_tx(tx, stopped.clone());
         }
         self.drop_held(n);
         if how == Process::Crashed {

@@ -304,7 +304,7 @@ impl World<'_> {
 
     /// What the client of a statement on node `n` sees when the node stops: 10054 after a
     /// crash, 121 after a power-off.
-    fn stopped_error(&self, n: usize, crashed: bool) -> SqlError {
+    pub(super) fn stopped_error(&self, n: usize, crashed: bool) -> SqlError {
         let name = &self.nodes[n].name;
         if crashed {
             SqlError::new(
