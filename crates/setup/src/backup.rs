@@ -164,6 +164,18 @@ impl BackupFolder {
         Some(removed)
     }
 
+    /// The backup set with this id, if it was written and not taken back.
+    pub(crate) fn set(&self, id: u64) -> Option<&BackupSet> {
+        self.files
+            .values()
+            .filter_map(|(_, file)| match file {
+                BackupFile::Media(sets) => Some(sets),
+                BackupFile::Certificate(_) => None,
+            })
+            .flatten()
+            .find(|set| set.id == id)
+    }
+
     /// The backup set with this id, to change.
     pub(crate) fn set_mut(&mut self, id: u64) -> Option<&mut BackupSet> {
         self.files

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::backup::BackupFolder;
+use crate::backup::{BackupFolder, BackupKind};
 use crate::catalog::{
     key, Database, DatabaseState, InstanceCatalog, InstanceSpec, Mirroring, MirroringRole,
     RecoveryFork,
@@ -429,6 +429,35 @@ impl Estate {
         }
     }
 
+    /// The log backup chain a new principal takes over at a role switch at `switch_lsn`, and its
+    /// last log backup: the chain lives in the log, so it holds the log backups whose end the
+    /// new principal's log reaches. A log backup that ends past the switch was taken after the
+    /// new principal's log stopped coming (the session SUSPENDED or disconnected before a forced
+    /// service): its record is in a log this copy never held, so the chain goes back along the
+    /// backups before it to the last one within reach. The new principal counted it: it kept
+    /// its log from the fork, not from the last backup it knew of, and its 9002 came 5 s late.
+    /// With no such backup in the chain, the switch point (log past it may be discarded).
+    fn chain_within(
+        &self,
+        chain: Option<u64>,
+        last_log_backup: Option<u64>,
+        switch_lsn: u64,
+    ) -> (Option<u64>, Option<u64>) {
+        match chain {
+            Some(end) if end > switch_lsn => {
+                let mut id = last_log_backup;
+                while let Some(set) = id.and_then(|id| self.backup_folder().set(id)) {
+                    if set.kind == BackupKind::Log && set.last_lsn <= switch_lsn {
+                        return (Some(set.last_lsn), Some(set.id));
+                    }
+                    id = set.log_backup_before;
+                }
+                (Some(switch_lsn), last_log_backup)
+            }
+            _ => (chain, last_log_backup),
+        }
+    }
+
     /// Records a role switch the protocol core carried out: `new_principal`'s copy becomes the
     /// ONLINE principal, and its partner's copy the RESTORING mirror if `old_knows` (its
     /// instance has taken the mirror's role already); otherwise when it does
@@ -471,18 +500,18 @@ impl Estate {
         };
         let partner_in_session = partner_copy.is_some();
         let differential_base = current_principal.differential_base;
-        let last_log_backup = current_principal.last_log_backup;
         let family_guid = current_principal.fork.family_guid.clone();
         let mut fork = current_principal.fork.clone();
-        // Log past the switch point may be discarded, so the next log backup starts there at
-        // the latest.
         // An old principal that took the mirror's role first (a manual failover) gave its
         // chain up then: the new principal takes it over now (it got 4214 after a manual
         // failover, and its log never truncated).
-        let log_chain_lsn = current_principal
-            .log_chain_lsn
-            .or(partner_copy.and_then(|copy| copy.chain_given_up))
-            .map(|chain| chain.min(switch.lsn()));
+        let (log_chain_lsn, last_log_backup) = self.chain_within(
+            current_principal
+                .log_chain_lsn
+                .or(partner_copy.and_then(|copy| copy.chain_given_up)),
+            current_principal.last_log_backup,
+            switch.lsn(),
+        );
         if let RoleSwitch::ForcedService { .. } = switch {
             fork = self.start_fork(family_guid);
         }

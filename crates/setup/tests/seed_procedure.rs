@@ -525,11 +525,16 @@ fn recovering_the_old_mirror_starts_a_new_fork() {
     rehearsal.run("alpha", &set_partner("beta"));
 }
 
-// reference §5 forced service: "a new recovery fork starts at the fork LSN"; the new
-// principal's log backups start there, even when the old principal had backed up further.
+// reference §5 forced service: "a new recovery fork starts at the fork LSN". The new
+// principal's log backup chain is the one its log holds: a log backup the old principal took
+// past the fork LSN (the mirror behind, or the session suspended) is not in it, so the chain
+// goes back to the backup before (reference §6: the log is kept from the end of the last log
+// backup). It was taken at the fork LSN, freeing log no backup the new principal knows holds.
 #[test]
-fn forced_service_starts_a_new_fork_and_log_chain_at_the_fork_lsn() {
+fn forced_service_starts_a_new_fork_and_keeps_the_log_chain_its_log_holds() {
     let mut rehearsal = session_running();
+    let chain_before = alpha_sales(&rehearsal).log_chain_lsn.expect("a chain");
+    rehearsal.context.end_of_log_lsn = chain_before + 10_000;
     rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'last_on_alpha.trn'");
     let fork_before = rehearsal
         .estate
@@ -555,12 +560,47 @@ fn forced_service_starts_a_new_fork_and_log_chain_at_the_fork_lsn() {
         .expect("kept");
     assert_ne!(beta.fork, fork_before);
     assert_eq!(beta.fork.family_guid, fork_before.family_guid);
-    assert_eq!(beta.log_chain_lsn, Some(fork_lsn));
+    assert_eq!(beta.log_chain_lsn, Some(chain_before));
     rehearsal.context.end_of_log_lsn = fork_lsn + 500;
     assert_eq!(
         rehearsal
             .run("beta", "BACKUP LOG Sales TO DISK = 'first_on_beta.trn'")
             .work,
-        Work::Disk { bytes: 500 }
+        Work::Disk {
+            bytes: fork_lsn + 500 - chain_before
+        }
     );
+}
+
+// The same when the old principal's last log backup ends within the log the new principal
+// holds: the chain is that backup's end, as before.
+#[test]
+fn forced_service_keeps_a_log_backup_its_log_holds() {
+    let mut rehearsal = session_running();
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'last_on_alpha.trn'");
+    let backed_up_to = alpha_sales(&rehearsal).log_chain_lsn.expect("a chain");
+    let fork_lsn = backed_up_to + 2_000;
+    rehearsal
+        .estate
+        .record_role_switch(
+            "Sales",
+            "beta",
+            RoleSwitch::ForcedService { fork_lsn },
+            true,
+        )
+        .expect("a session");
+    let beta = rehearsal
+        .estate
+        .instance("beta")
+        .and_then(|c| c.database("Sales"))
+        .expect("kept");
+    assert_eq!(beta.log_chain_lsn, Some(backed_up_to));
+}
+
+fn alpha_sales(rehearsal: &Rehearsal) -> &mirror_setup::Database {
+    rehearsal
+        .estate
+        .instance("alpha")
+        .and_then(|c| c.database("Sales"))
+        .expect("alpha holds Sales")
 }

@@ -144,3 +144,30 @@ fn commits_in_flight_when_the_principal_stops_fail_as_its_connections_do() {
         );
     }
 }
+
+// Reference sections 5 and 6: a log backup taken on the principal while the session is
+// SUSPENDED is in no log the mirror holds, so the principal that forced service keeps its log
+// from the last backup its own log holds, as if that backup had never been taken. It counted
+// the old principal's backup: its log was kept only from the fork LSN, and it failed with 9002
+// about 5 s later (27,988 failed commits against 28,025).
+#[test]
+fn a_backup_the_forced_principal_never_held_frees_none_of_its_log() {
+    let file = common::sims_file(
+        "a-log-backup-taken-while-suspended-is-not-in-the-forced-principals-chain.toml",
+    );
+    let scenario = mirror_sim::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let with_backup = common::run(&scenario);
+    let mut without = scenario.clone();
+    let suspended_backup = without
+        .steps
+        .iter()
+        .position(|s| s.sql.contains("l3.trn"))
+        .expect("the backup taken while suspended");
+    without.steps.remove(suspended_backup);
+    let without_backup = common::run(&without);
+    assert!(with_backup.transactions.failed > 0, "the log filled");
+    assert_eq!(
+        with_backup.transactions.failed,
+        without_backup.transactions.failed
+    );
+}
