@@ -536,28 +536,9 @@ fn forced_service_starts_a_new_fork_and_keeps_the_log_chain_its_log_holds() {
     let chain_before = alpha_sales(&rehearsal).log_chain_lsn.expect("a chain");
     rehearsal.context.end_of_log_lsn = chain_before + 10_000;
     rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'last_on_alpha.trn'");
-    let fork_before = rehearsal
-        .estate
-        .instance("alpha")
-        .and_then(|c| c.database("Sales"))
-        .expect("kept")
-        .fork
-        .clone();
+    let fork_before = alpha_sales(&rehearsal).fork.clone();
     let fork_lsn = rehearsal.context.end_of_log_lsn - 3_000; // the mirror was behind (SAFETY OFF)
-    rehearsal
-        .estate
-        .record_role_switch(
-            "Sales",
-            "beta",
-            RoleSwitch::ForcedService { fork_lsn },
-            true,
-        )
-        .expect("a session");
-    let beta = rehearsal
-        .estate
-        .instance("beta")
-        .and_then(|c| c.database("Sales"))
-        .expect("kept");
+    let beta = force_service_on_beta(&mut rehearsal, fork_lsn);
     assert_ne!(beta.fork, fork_before);
     assert_eq!(beta.fork.family_guid, fork_before.family_guid);
     assert_eq!(beta.log_chain_lsn, Some(chain_before));
@@ -579,7 +560,12 @@ fn forced_service_keeps_a_log_backup_its_log_holds() {
     let mut rehearsal = session_running();
     rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'last_on_alpha.trn'");
     let backed_up_to = alpha_sales(&rehearsal).log_chain_lsn.expect("a chain");
-    let fork_lsn = backed_up_to + 2_000;
+    let beta = force_service_on_beta(&mut rehearsal, backed_up_to + 2_000);
+    assert_eq!(beta.log_chain_lsn, Some(backed_up_to));
+}
+
+/// Records a forced service by beta at `fork_lsn` and returns beta's copy of Sales.
+fn force_service_on_beta(rehearsal: &mut Rehearsal, fork_lsn: u64) -> &mirror_setup::Database {
     rehearsal
         .estate
         .record_role_switch(
@@ -589,12 +575,11 @@ fn forced_service_keeps_a_log_backup_its_log_holds() {
             true,
         )
         .expect("a session");
-    let beta = rehearsal
+    rehearsal
         .estate
         .instance("beta")
         .and_then(|c| c.database("Sales"))
-        .expect("kept");
-    assert_eq!(beta.log_chain_lsn, Some(backed_up_to));
+        .expect("beta holds Sales")
 }
 
 fn alpha_sales(rehearsal: &Rehearsal) -> &mirror_setup::Database {
