@@ -3,41 +3,12 @@
 //! small scenarios show any change in behaviour as a diff (regenerate them with
 //! `UPDATE_GOLDEN=1 cargo test -p mirror-sim --test determinism` and review the diff).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-static RUNS: AtomicUsize = AtomicUsize::new(0);
-
-fn events_of(file: &Path, seed: Option<u64>) -> Vec<u8> {
-    let out = events_file(file, seed);
-    let bytes = std::fs::read(&out).expect("the event stream was written");
-    let _ = std::fs::remove_file(&out);
-    bytes
-}
-
-/// Runs `file` with `--events` to a temporary file and returns its path (the caller removes it).
-fn events_file(file: &Path, seed: Option<u64>) -> PathBuf {
-    let scenario = mirror_sim::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
-    let out = std::env::temp_dir().join(format!(
-        "mirrorsim-events-{}-{}-{}-{}.jsonl",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed),
-        file.file_stem().unwrap().to_string_lossy(),
-        seed.unwrap_or(u64::MAX)
-    ));
-    let options = mirror_sim::RunOptions {
-        seed: seed.unwrap_or(scenario.seed),
-        events: Some(out.clone()),
-        ..Default::default()
-    };
-    let outcome = mirror_sim::run_scenario(&scenario, &options);
-    assert!(
-        outcome.output_errors.is_empty(),
-        "{:?}",
-        outcome.output_errors
-    );
-    out
-}
+use common::{events_file, events_of};
 
 /// A bundled scenario of `sims/`, by name.
 fn bundled(name: &str) -> PathBuf {

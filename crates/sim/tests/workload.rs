@@ -99,20 +99,8 @@ fn a_full_log_disk_fails_the_commits_waiting_for_their_flush() {
 /// The `failed` events of the bundled scenario `name` at the instant `at_us`, as
 /// (instance, error) pairs.
 fn failures_at(name: &str, at_us: u64) -> Vec<(String, u64)> {
-    let file = common::sims_file(name);
-    let scenario = mirror_sim::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
-    let events = std::env::temp_dir().join(format!(
-        "mirrorsim-failures-{}-{name}.jsonl",
-        std::process::id()
-    ));
-    let options = mirror_sim::RunOptions {
-        seed: scenario.seed,
-        events: Some(events.clone()),
-        ..Default::default()
-    };
-    mirror_sim::run_scenario(&scenario, &options);
-    let text = std::fs::read_to_string(&events).expect("the event stream");
-    let _ = std::fs::remove_file(&events);
+    let events = common::events_of(&common::sims_file(name), None);
+    let text = String::from_utf8(events).expect("UTF-8");
     text.lines()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
         .filter(|e| e["event"] == "failed" && e["t_us"] == at_us)

@@ -3335,19 +3335,16 @@ mod tests {
         p.handle_command(SECOND, 7, SessionCommand::WitnessOff)
             .expect("WITNESS OFF accepted");
         p.invariants();
-        let asked: Vec<_> = sent(&p.take_outputs())
-            .into_iter()
-            .filter(|(_, m)| matches!(m, Message::WitnessOff { .. }))
-            .map(|(to, _)| to)
-            .collect();
-        assert_eq!(asked, vec![W]);
+        let asked = |out: &[Output]| -> Vec<InstanceId> {
+            sent(out)
+                .into_iter()
+                .filter(|(_, m)| matches!(m, Message::WitnessOff { .. }))
+                .map(|(to, _)| to)
+                .collect()
+        };
+        assert_eq!(asked(&p.take_outputs()), vec![W]);
         let out = from_peer(&mut p, SECOND, W, pong(true));
-        let asked: Vec<_> = sent(&out)
-            .into_iter()
-            .filter(|(_, m)| matches!(m, Message::WitnessOff { .. }))
-            .map(|(to, _)| to)
-            .collect();
-        assert_eq!(asked, vec![M], "the witness holds no session");
+        assert_eq!(asked(&out), vec![M], "the witness holds no session");
     }
 
     // reference §4, "M lost, P-W connected: P keeps serving, exposed (after W records it)". A

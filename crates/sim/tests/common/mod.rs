@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mirror_sim::report::{FailoverReport, MirroringRole, MonitorSample, Report, StepReport};
 use mirror_sim::scenario::Scenario;
@@ -13,6 +14,41 @@ pub fn sims_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../sims")
         .join(name)
+}
+
+/// Numbers the event streams written, so that runs on several threads never share a file.
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// The `--events` stream of `file`, run with `seed` (its own when `None`).
+pub fn events_of(file: &Path, seed: Option<u64>) -> Vec<u8> {
+    let out = events_file(file, seed);
+    let bytes = std::fs::read(&out).expect("the event stream was written");
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
+/// Runs `file` with `--events` to a temporary file and returns its path (the caller removes it).
+pub fn events_file(file: &Path, seed: Option<u64>) -> PathBuf {
+    let scenario = mirror_sim::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::env::temp_dir().join(format!(
+        "mirrorsim-events-{}-{}-{}-{}.jsonl",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed),
+        file.file_stem().unwrap().to_string_lossy(),
+        seed.unwrap_or(u64::MAX)
+    ));
+    let options = mirror_sim::RunOptions {
+        seed: seed.unwrap_or(scenario.seed),
+        events: Some(out.clone()),
+        ..Default::default()
+    };
+    let outcome = mirror_sim::run_scenario(&scenario, &options);
+    assert!(
+        outcome.output_errors.is_empty(),
+        "{:?}",
+        outcome.output_errors
+    );
+    out
 }
 
 /// The report of `scenario` run with its own seed.
