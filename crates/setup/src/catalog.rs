@@ -17,6 +17,17 @@ pub(crate) fn key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// SQL Server's system databases, which cannot be mirrored (reference section 7: "user
+/// databases only"). The simulator holds none of them.
+pub const SYSTEM_DATABASES: [&str; 4] = ["master", "model", "msdb", "tempdb"];
+
+/// Whether `name` is one of [`SYSTEM_DATABASES`] (names are not case-sensitive).
+pub fn is_system_database(name: &str) -> bool {
+    SYSTEM_DATABASES
+        .iter()
+        .any(|system| system.eq_ignore_ascii_case(name))
+}
+
 /// A SQL Server edition (spec/scenario.md `edition`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Edition {

@@ -168,12 +168,27 @@ pub(crate) mod sql {
         SqlError::new(1465, format!("Database \"{database}\" is not in full recovery mode on each of the server instances (not on {instance}). The full recovery model is required for a database to participate in database mirroring."))
     }
 
+    pub fn option_not_settable(option: &str, database: &str) -> SqlError {
+        SqlError::new(
+            5058,
+            format!("Option '{option}' cannot be set in database '{database}'."),
+        )
+    }
+
+    pub fn zero_length_device_name() -> SqlError {
+        SqlError::new(3044, "Invalid zero-length device name. Reissue the BACKUP statement with a valid device name.")
+    }
+
     pub fn involved_in_mirroring(database: &str) -> SqlError {
         SqlError::new(1468, format!("The operation cannot be performed on database \"{database}\" because it is involved in a database mirroring session."))
     }
 
     pub fn principal_only(database: &str) -> SqlError {
         SqlError::new(1470, text::principal_only(database))
+    }
+
+    pub fn force_service_without_a_copy(database: &str) -> SqlError {
+        SqlError::new(1455, format!("{} [this instance holds no copy of it: FORCE_SERVICE_ALLOW_DATA_LOSS is issued on the mirror]", text::cannot_force(database)))
     }
 
     pub fn insufficient_log_on_mirror(database: &str) -> SqlError {
@@ -315,6 +330,11 @@ mod text {
         "To issue ALTER DATABASE SET WITNESS, all three server instances must be interconnected, and the mirror database must be caught up. When these conditions are met, reissue the command.".to_string()
     }
 
+    /// 1455.
+    pub fn cannot_force(database: &str) -> String {
+        format!("The database mirroring service cannot be forced for database \"{database}\" because the database is not in the correct state to become the principal database.")
+    }
+
     /// 1470.
     pub fn principal_only(database: &str) -> String {
         format!("The alter database for this partner config values may only be initiated on the current principal server for database \"{database}\".")
@@ -336,7 +356,7 @@ pub fn in_sql_server_words(error: SqlError, database: &str, remote: &str) -> Sql
         1426 => text::not_interconnected(),
         1431 => format!("Neither the partner nor the witness server instance for database \"{database}\" is available. Reissue the command when at least one of the instances becomes available."),
         1447 => format!("ALTER DATABASE \"{database}\" command cannot be executed until both partner server instances are up, running, and connected. Start the partner and reissue the command."),
-        1455 => format!("The database mirroring service cannot be forced for database \"{database}\" because the database is not in the correct state to become the principal database."),
+        1455 => text::cannot_force(database),
         1456 => format!("The ALTER DATABASE command could not be sent to the remote server instance '{remote}'. The database mirroring configuration was not changed. Verify that the server is connected, and try again."),
         1470 => text::principal_only(database),
         1477 => format!("The database mirroring safety level must be FULL to manually failover database \"{database}\". Set safety level to FULL and retry."),

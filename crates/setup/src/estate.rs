@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crate::backup::{BackupFolder, BackupKind};
 use crate::catalog::{
-    key, Database, DatabaseState, InstanceCatalog, InstanceSpec, Mirroring, MirroringRole,
-    RecoveryFork,
+    is_system_database, key, Database, DatabaseState, InstanceCatalog, InstanceSpec, Mirroring,
+    MirroringRole, RecoveryFork,
 };
 use crate::connection::FailureKind;
-use crate::errors::{SetupError, StatementError};
+use crate::errors::{sql, SetupError, StatementError};
 use crate::guid::derived_guid;
 use crate::statement::{RecoveryModel, ServerAddress, SessionCommand, Statement};
+use mirror_protocol::SqlError;
 
 /// How long a catalog change takes (reference §7).
 pub const CATALOG_CHANGE: Duration = Duration::from_millis(1);
@@ -231,6 +232,37 @@ pub struct Estate {
 /// The result of judging a statement inside this crate.
 pub(crate) type Judged<T> = Result<T, StatementError>;
 
+/// The refusals SQL Server gives from the statement's text alone, before it looks at any
+/// database: a mirroring option on a system database (5058: reference section 7, user
+/// databases only) and a backup device named by an empty string (3044).
+fn refused_as_written(statement: &Statement) -> Option<SqlError> {
+    let mirroring_option = match statement {
+        Statement::SetWitness { database, .. }
+        | Statement::Session {
+            database,
+            command: SessionCommand::WitnessOff,
+        } => Some((database, "WITNESS")),
+        Statement::SetPartner { database, .. }
+        | Statement::PartnerOff { database }
+        | Statement::Session { database, .. } => Some((database, "PARTNER")),
+        _ => None,
+    };
+    if let Some((database, option)) = mirroring_option {
+        return is_system_database(database).then(|| sql::option_not_settable(option, database));
+    }
+    match statement {
+        Statement::BackupDatabase { file, .. }
+        | Statement::BackupLog { file, .. }
+        | Statement::RestoreDatabase { file, .. }
+        | Statement::RestoreLog { file, .. }
+            if file.is_empty() =>
+        {
+            Some(sql::zero_length_device_name())
+        }
+        _ => None,
+    }
+}
+
 impl Estate {
     /// An empty estate.
     pub fn new() -> Self {
@@ -335,6 +367,9 @@ impl Estate {
         statement: &Statement,
         context: &StatementContext,
     ) -> Judged<Outcome> {
+        if let Some(error) = refused_as_written(statement) {
+            return Err(error.into());
+        }
         match statement {
             Statement::CreateEndpoint(definition) => self.create_endpoint(on, definition),
             Statement::AlterEndpoint { endpoint, state } => {

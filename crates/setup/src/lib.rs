@@ -94,8 +94,9 @@ pub mod views;
 
 pub use backup::{BackupFile, BackupFolder, BackupKind, BackupSet, CertificateFile};
 pub use catalog::{
-    BackupBase, Certificate, Database, DatabaseState, Edition, Endpoint, InstanceCatalog,
-    InstanceSpec, Login, LoginSource, Mirroring, MirroringRole, RecoveryFork, SessionMembership,
+    is_system_database, BackupBase, Certificate, Database, DatabaseState, Edition, Endpoint,
+    InstanceCatalog, InstanceSpec, Login, LoginSource, Mirroring, MirroringRole, RecoveryFork,
+    SessionMembership,
 };
 pub use connection::{
     ConnectionFailure, ConnectionRule, FailureKind, Negotiated, NegotiatedAuthentication,

@@ -5,12 +5,16 @@
 //! Anything else is a [`ParseError`] naming the 1-based column, in characters; the parser never
 //! panics, whatever the input.
 
+use crate::catalog::is_system_database;
 pub use crate::statement::Statement;
 use crate::statement::{
     Algorithm, Authentication, Encryption, EncryptionMode, EndpointDefinition, EndpointRole,
     EndpointState, RecoveryModel, RestoreMode, Safety, ServerAddress, SessionCommand,
     WindowsProtocol,
 };
+
+/// The longest identifier SQL Server takes (`sysname`).
+const IDENTIFIER_CHARS_MAX: usize = 128;
 
 /// A statement that does not parse: the 1-based column (in characters of the step's `sql`) and
 /// what is wrong.
@@ -66,6 +70,7 @@ pub(crate) fn is_reserved(word: &str) -> bool {
         "AUTHORIZATION",
         "BACKUP",
         "CREATE",
+        "CURRENT",
         "DATABASE",
         "DISK",
         "DROP",
@@ -161,6 +166,17 @@ impl Chars {
         self.index += 1;
         Some(c)
     }
+}
+
+/// A backup, restore or recovery model change of a system database.
+fn system_database(column: usize, database: &str) -> ParseError {
+    error(
+        column,
+        format!(
+            "{database} is a system database, and the simulator holds user databases only \
+             (reference section 7: system databases cannot be mirrored)"
+        ),
+    )
 }
 
 fn error(column: usize, message: impl Into<String>) -> ParseError {
@@ -427,6 +443,18 @@ impl Parser<'_> {
                     "expected {what}, found the reserved word `{word}` (write [{word}] to use it as a name)"
                 ),
             )),
+            Some(Kind::Word(name) | Kind::Bracketed(name))
+                if name.chars().count() > IDENTIFIER_CHARS_MAX =>
+            {
+                let start: String = name.chars().take(32).collect();
+                Err(error(
+                    self.column(),
+                    format!(
+                        "the identifier that starts with '{start}' is too long: SQL Server \
+                         allows {IDENTIFIER_CHARS_MAX} characters (error 103)"
+                    ),
+                ))
+            }
             Some(Kind::Word(name) | Kind::Bracketed(name)) => {
                 let name = name.clone();
                 self.position += 1;
@@ -434,6 +462,32 @@ impl Parser<'_> {
             }
             _ => Err(self.unexpected(what)),
         }
+    }
+
+    /// A database name. `CURRENT` (SQL Server's word for the connection's own database) is
+    /// refused by name: a step's connection is in master, which the simulator does not hold.
+    fn database_name(&mut self) -> Result<String, ParseError> {
+        if matches!(self.peek().map(|token| &token.kind), Some(Kind::Word(word)) if word.eq_ignore_ascii_case("CURRENT"))
+        {
+            return Err(error(
+                self.column(),
+                "CURRENT names the connection's own database, and a step's connection is in \
+                 master: name the database (write [CURRENT] for a database called CURRENT)",
+            ));
+        }
+        self.identifier("a database name")
+    }
+
+    /// The database of a backup, a restore or a recovery model change: a user database. The
+    /// simulator holds no system database (reference section 7: user databases only), so
+    /// naming one is bad input rather than a made-up outcome.
+    fn user_database(&mut self) -> Result<String, ParseError> {
+        let column = self.column();
+        let database = self.database_name()?;
+        if is_system_database(&database) {
+            return Err(system_database(column, &database));
+        }
+        Ok(database)
     }
 
     fn text(&mut self, what: &str) -> Result<String, ParseError> {
@@ -635,7 +689,6 @@ impl Parser<'_> {
             &["DISABLED", "SUPPORTED", "REQUIRED"],
             "DISABLED, SUPPORTED or REQUIRED",
         )?];
-        let column = self.column();
         if !self.accept_keyword("ALGORITHM") {
             let algorithms = if mode == EncryptionMode::Disabled {
                 Vec::new()
@@ -643,12 +696,6 @@ impl Parser<'_> {
                 vec![Algorithm::Rc4]
             };
             return Ok(Encryption { mode, algorithms });
-        }
-        if mode == EncryptionMode::Disabled {
-            return Err(error(
-                column,
-                "ALGORITHM makes no sense with ENCRYPTION = DISABLED",
-            ));
         }
         let mut algorithms = vec![self.algorithm()?];
         if let Some(second) = [("RC4", Algorithm::Rc4), ("AES", Algorithm::Aes)]
@@ -659,6 +706,11 @@ impl Parser<'_> {
         {
             self.position += 1;
             algorithms.push(second.1);
+        }
+        // spec/scenario.md's grammar allows ALGORITHM after DISABLED (SQL Server's does not);
+        // an endpoint that never encrypts has no algorithm to prefer.
+        if mode == EncryptionMode::Disabled {
+            algorithms.clear();
         }
         Ok(Encryption { mode, algorithms })
     }
@@ -739,13 +791,19 @@ impl Parser<'_> {
             let state = self.endpoint_state()?;
             return Ok(Statement::AlterEndpoint { endpoint, state });
         }
-        let database = self.identifier("a database name")?;
+        let column = self.column();
+        let database = self.database_name()?;
         self.expect_keyword("SET")?;
         match self.choice(
             &["RECOVERY", "PARTNER", "WITNESS"],
             "RECOVERY, PARTNER or WITNESS after SET",
         )? {
             0 => {
+                if is_system_database(&database) {
+                    // As for backups: the simulator holds no system database. Mirroring
+                    // options on one are judged when the step runs (5058).
+                    return Err(system_database(column, &database));
+                }
                 let models = [
                     RecoveryModel::Full,
                     RecoveryModel::BulkLogged,
@@ -826,7 +884,7 @@ impl Parser<'_> {
             "DATABASE, LOG or CERTIFICATE after BACKUP",
         )? {
             0 => {
-                let database = self.identifier("a database name")?;
+                let database = self.user_database()?;
                 self.expect_keyword("TO")?;
                 let file = self.file_clause("DISK")?;
                 let differential = if self.accept_keyword("WITH") {
@@ -842,7 +900,7 @@ impl Parser<'_> {
                 })
             }
             1 => {
-                let database = self.identifier("a database name")?;
+                let database = self.user_database()?;
                 self.expect_keyword("TO")?;
                 Ok(Statement::BackupLog {
                     database,
@@ -862,7 +920,7 @@ impl Parser<'_> {
 
     fn restore(&mut self) -> Result<Statement, ParseError> {
         let log = self.choice(&["DATABASE", "LOG"], "DATABASE or LOG after RESTORE")? == 1;
-        let database = self.identifier("a database name")?;
+        let database = self.user_database()?;
         if !log && self.peek_keyword("WITH") {
             self.position += 1;
             self.expect_keyword("RECOVERY")?;
@@ -1307,6 +1365,92 @@ mod tests {
         assert_eq!(column_of_error("ALTER DATABASE é"), 17);
         assert_eq!(column_of_error("   ;  ; "), 1);
         assert_eq!(column_of_error("DROP ENDPOINT e DROP ENDPOINT f"), 17);
+    }
+
+    // spec/scenario.md's grammar puts `[ALGORITHM ...]` after every ENCRYPTION mode; with
+    // DISABLED nothing is encrypted, so no algorithm is kept.
+    #[test]
+    fn an_algorithm_after_disabled_is_accepted_and_kept_for_nothing() {
+        let with = one("CREATE ENDPOINT e STATE = STARTED AS TCP (LISTENER_PORT = 7022) FOR DATABASE_MIRRORING (ROLE = PARTNER, ENCRYPTION = DISABLED ALGORITHM AES RC4)");
+        let without = one("CREATE ENDPOINT e STATE = STARTED AS TCP (LISTENER_PORT = 7022) FOR DATABASE_MIRRORING (ROLE = PARTNER, ENCRYPTION = DISABLED)");
+        assert_eq!(with, without);
+        let Statement::CreateEndpoint(definition) = with else {
+            panic!("{with:?}")
+        };
+        let encryption = definition.encryption;
+        assert_eq!(encryption.mode, EncryptionMode::Disabled);
+        assert!(encryption.algorithms.is_empty());
+    }
+
+    // Reference section 7: user databases only. A backup, restore or recovery model change of
+    // a system database is bad input (the simulator holds none); a mirroring option on one is
+    // SQL Server's 5058, judged when the step runs (estate tests). CURRENT is refused by name.
+    #[test]
+    fn system_databases_current_and_long_names_are_refused_where_they_are_written() {
+        let refused = [
+            (
+                "BACKUP DATABASE master TO DISK = 'm.bak'",
+                17,
+                "master is a system database",
+            ),
+            (
+                "BACKUP LOG [MSDB] TO DISK = 'm.trn'",
+                12,
+                "MSDB is a system database",
+            ),
+            (
+                "RESTORE DATABASE model FROM DISK = 'm.bak' WITH NORECOVERY",
+                18,
+                "model is a system",
+            ),
+            (
+                "RESTORE LOG tempdb FROM DISK = 'm.trn'",
+                13,
+                "tempdb is a system",
+            ),
+            (
+                "RESTORE DATABASE master WITH RECOVERY",
+                18,
+                "master is a system",
+            ),
+            (
+                "ALTER DATABASE tempdb SET RECOVERY FULL",
+                16,
+                "tempdb is a system",
+            ),
+            (
+                "ALTER DATABASE CURRENT SET RECOVERY FULL",
+                16,
+                "CURRENT names the connection's own database",
+            ),
+            (
+                "BACKUP DATABASE current TO DISK = 'c.bak'",
+                17,
+                "CURRENT names",
+            ),
+            ("DROP ENDPOINT Current", 15, "reserved word `Current`"),
+        ];
+        for (sql, column, message) in refused {
+            let e = parse_batch(sql).expect_err(sql);
+            assert_eq!(e.column, column, "{sql}: {e}");
+            assert!(e.message.contains(message), "{sql}: {e}");
+        }
+        // Bracketed, CURRENT is a name; a mirroring option on master parses (and fails later).
+        one("BACKUP DATABASE [CURRENT] TO DISK = 'c.bak'");
+        one("ALTER DATABASE master SET PARTNER = 'TCP://beta.corp.example:7022'");
+        // SQL Server's sysname: 128 characters, and not one more (error 103).
+        let name = |n: usize| "d".repeat(n);
+        one(&format!("BACKUP DATABASE {} TO DISK = 'x.bak'", name(128)));
+        let e = parse_batch(&format!(
+            "BACKUP DATABASE [{}] TO DISK = 'x.bak'",
+            name(129)
+        ))
+        .expect_err("129 characters");
+        assert_eq!(e.column, 17);
+        assert!(
+            e.message.contains("too long") && e.message.contains("103"),
+            "{e}"
+        );
     }
 
     // T-SQL: arguments by position, then by name in any order; never by position after a name

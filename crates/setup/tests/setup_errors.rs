@@ -166,6 +166,65 @@ fn error_3201_backup_file_missing() {
     );
 }
 
+// An empty string names no backup device: 3044, before anything else is looked at (the
+// database need not exist), for backups and restores alike.
+#[test]
+fn error_3044_an_empty_device_name() {
+    let mut rehearsal = Rehearsal::new();
+    let error = rehearsal.fails("alpha", "BACKUP DATABASE Sales TO DISK = ''", 3044);
+    assert!(
+        error.to_string().contains("zero-length device name"),
+        "{error}"
+    );
+    rehearsal.fails("alpha", "BACKUP LOG Sale TO DISK = N''", 3044);
+    rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = ' '");
+    rehearsal.fails(
+        "beta",
+        "RESTORE DATABASE Sales FROM DISK = '' WITH NORECOVERY",
+        3044,
+    );
+    rehearsal.fails("beta", "RESTORE LOG Sales FROM DISK = ''", 3044);
+}
+
+// Reference section 7: "cannot mirror system databases". SQL Server refuses the option on the
+// database (5058) whatever state the session is in; SET WITNESS and WITNESS OFF name WITNESS.
+#[test]
+fn error_5058_mirroring_options_on_a_system_database() {
+    let mut rehearsal = Rehearsal::new();
+    let error = rehearsal.fails(
+        "alpha",
+        "ALTER DATABASE master SET PARTNER = 'TCP://beta.corp.example:7022'",
+        5058,
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("Option 'PARTNER' cannot be set in database 'master'."),
+        "{error}"
+    );
+    for sql in [
+        "ALTER DATABASE [MSDB] SET PARTNER SAFETY OFF",
+        "ALTER DATABASE model SET PARTNER OFF",
+        "ALTER DATABASE tempdb SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS",
+    ] {
+        let error = rehearsal.fails("beta", sql, 5058);
+        assert!(
+            error.to_string().contains("Option 'PARTNER'"),
+            "{sql}: {error}"
+        );
+    }
+    for sql in [
+        "ALTER DATABASE master SET WITNESS OFF",
+        "ALTER DATABASE master SET WITNESS = 'TCP://gamma.corp.example:7022'",
+    ] {
+        let error = rehearsal.fails("alpha", sql, 5058);
+        assert!(
+            error.to_string().contains("Option 'WITNESS'"),
+            "{sql}: {error}"
+        );
+    }
+}
+
 #[test]
 fn error_3135_log_backup_restored_as_database_and_back() {
     let mut rehearsal = Rehearsal::new();
@@ -818,6 +877,22 @@ fn error_1470_set_witness_on_the_mirror() {
     rehearsal.fails("beta", &set_witness("gamma"), 1470);
     let mut prepared = ready_for_session();
     prepared.fails("beta", &set_witness("gamma"), 1470);
+}
+
+// Reference section 5, forced service: 1455 where the database cannot become the principal.
+// The witness holds no copy; a mistyped database name anywhere stays 5011.
+#[test]
+fn error_1455_forced_service_on_the_witness() {
+    let mut rehearsal = session_running();
+    let force = "ALTER DATABASE Sales SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS";
+    let error = rehearsal.fails("gamma", force, 1455);
+    assert!(error.to_string().contains("holds no copy"), "{error}");
+    rehearsal.fails(
+        "gamma",
+        "ALTER DATABASE Sale SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS",
+        5011,
+    );
+    rehearsal.fails("gamma", "ALTER DATABASE Sales SET PARTNER SUSPEND", 5011);
 }
 
 #[test]

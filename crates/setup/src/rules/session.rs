@@ -466,14 +466,18 @@ impl Estate {
         );
         let Some(copy) = self.catalog(on).database(database) else {
             // As for SET WITNESS: a principal-only statement issued where the database is not
-            // (the witness) is 1470 when the estate holds it.
-            return Err(
-                if principal_only && self.database_held_elsewhere(database) {
-                    sql::principal_only(database).into()
-                } else {
-                    sql::cannot_alter_database(database).into()
-                },
-            );
+            // (the witness) is 1470 when the estate holds it; forced service there is 1455,
+            // reference section 5's refusal of an instance that cannot become the principal.
+            let held_elsewhere = self.database_held_elsewhere(database);
+            return Err(match command {
+                _ if !held_elsewhere => sql::cannot_alter_database(database),
+                _ if principal_only => sql::principal_only(database),
+                SessionCommand::ForceServiceAllowDataLoss => {
+                    sql::force_service_without_a_copy(database)
+                }
+                _ => sql::cannot_alter_database(database),
+            }
+            .into());
         };
         if copy.session().is_none() {
             let detail = match copy.mirroring {

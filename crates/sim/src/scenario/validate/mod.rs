@@ -55,8 +55,6 @@ const RATE_DEFAULT: f64 = 2000.0;
 const DATABASE_NAME_DEFAULT: &str = "Sales";
 /// The database's data size when `[database].size` is not set: 20GiB.
 const DATABASE_SIZE_DEFAULT_BYTES: u64 = 20 << 30;
-/// SQL Server's system databases, which cannot be mirrored (reference section 7).
-const SYSTEM_DATABASES: [&str; 4] = ["master", "model", "msdb", "tempdb"];
 
 /// The domain of the default host: instance `alpha` is at `alpha.corp.example`.
 const HOST_DEFAULT_DOMAIN: &str = "corp.example";
@@ -1024,10 +1022,7 @@ impl Resolver<'_> {
             Some(name) => {
                 let written = self.plain_name("database.name", name)?;
                 // Reference section 7: user databases only; SQL Server cannot mirror its own.
-                if SYSTEM_DATABASES
-                    .iter()
-                    .any(|system| system.eq_ignore_ascii_case(&written))
-                {
+                if mirror_setup::is_system_database(&written) {
                     return Err(self.rule(
                         name.span(),
                         "database.name",
