@@ -231,6 +231,14 @@ fn progress_bar(cells: usize) -> ProgressBar {
 /// Creates `--out` and checks that a file can be written there, before anything runs: an
 /// unwritable directory is bad input, not a lost bench.
 fn prepare_out(out: &Path) -> Result<(), String> {
+    // The OS's "File exists" would read as if a directory were in the way.
+    if let Some(file) = out.ancestors().find(|path| path.exists() && !path.is_dir()) {
+        return Err(format!(
+            "sim bench: --out {}: {} is a file, not a directory: name a directory for the report",
+            out.display(),
+            file.display()
+        ));
+    }
     fs::create_dir_all(out).map_err(|error| {
         format!(
             "sim bench: --out {}: cannot create the directory: {error}",

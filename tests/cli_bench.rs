@@ -286,5 +286,11 @@ fn an_unwritable_out_is_bad_input() {
         "one message: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("is a file, not a directory"), "{stderr}");
+    // `--out` naming the file itself says the same.
+    let output = bench_quick(&file);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is a file, not a directory"), "{stderr}");
     let _ = fs::remove_dir_all(&dir);
 }

@@ -182,4 +182,23 @@ fn forced_service_split_brain_is_a_discovery_in_text_and_json() {
             .is_some_and(|n| n.contains("a discovery, not a failure")),
         "{split}"
     );
+    // The text shows how the split brain is reached, as it shows a counterexample.
+    let text = stdout(&tiny(&[
+        "--mode",
+        "high-safety",
+        "--commands",
+        "--suspicions",
+        "1",
+        "--operator-commands",
+        "1",
+    ]));
+    let path = text
+        .split_once("discovery: split_brain_via_forced_service reached after")
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| panic!("no discovery path: {text}"));
+    assert!(path.contains("FORCE_SERVICE_ALLOW_DATA_LOSS"), "{path}");
+    assert!(path.contains("begins serving"), "{path}");
+    let explorer = split["explorer_path"].as_str().expect("a path");
+    assert!(path.contains(&format!("/#/steps/{explorer}")), "{path}");
+    assert!(!text.contains("counterexample:"), "{text}");
 }
