@@ -163,7 +163,7 @@ fn random_walks_do_not_claim_every_sometimes_property_was_found() {
 
 #[test]
 fn forced_service_split_brain_is_a_discovery_in_text_and_json() {
-    let output = tiny(&[
+    let forced_service = [
         "--mode",
         "high-safety",
         "--commands",
@@ -171,8 +171,8 @@ fn forced_service_split_brain_is_a_discovery_in_text_and_json() {
         "1",
         "--operator-commands",
         "1",
-        "--json",
-    ]);
+    ];
+    let output = tiny(&[&forced_service[..], &["--json"]].concat());
     let report = json(&output);
     let split = property(&report, "split_brain_via_forced_service");
     assert_eq!(split["result"], "found", "{report}");
@@ -183,15 +183,7 @@ fn forced_service_split_brain_is_a_discovery_in_text_and_json() {
         "{split}"
     );
     // The text shows how the split brain is reached, as it shows a counterexample.
-    let text = stdout(&tiny(&[
-        "--mode",
-        "high-safety",
-        "--commands",
-        "--suspicions",
-        "1",
-        "--operator-commands",
-        "1",
-    ]));
+    let text = stdout(&tiny(&forced_service));
     let path = text
         .split_once("discovery: split_brain_via_forced_service reached after")
         .map(|(_, path)| path)
