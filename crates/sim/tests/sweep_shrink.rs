@@ -225,6 +225,41 @@ fn a_heal_of_nothing_does_not_start_a_wait_for_recovery() {
     assert_eq!(with(&format!("{cut}\n{heal}")), Some(false));
 }
 
+/// spec/scenario.md judges invariants "from the recorded history ..., never from an
+/// instance's own opinion of itself": SYNCHRONIZED at the heal counts only when both partners
+/// say so. Here the mirror's endpoint is stopped during a short cut; at the heal the principal
+/// has not yet noticed (its TIMEOUT has not run out) and still says SYNCHRONIZED, while the
+/// mirror has been DISCONNECTED since the stop. The session never synchronizes again, so
+/// `recovers` fails; it passed on the principal's stale word (found by an audit).
+#[test]
+fn a_principal_that_has_not_noticed_its_mirror_is_gone_does_not_make_the_session_recovered() {
+    let file = sims_file("setup-high-safety-witness.toml");
+    let text = std::fs::read_to_string(&file).expect("bundled scenario");
+    let recovers = |endpoint_stopped: bool| {
+        let mut extra = String::from(
+            "[[fault]]\nat = \"10s\"\nkind = \"partition\"\nbetween = [\"alpha\", \"beta\"]\n\n\
+             [[fault]]\nat = \"15s\"\nkind = \"heal\"\n\n",
+        );
+        if endpoint_stopped {
+            extra.push_str(
+                "[[step]]\non = \"beta\"\nat = \"11s\"\nsql = \"ALTER ENDPOINT Mirroring STATE = STOPPED\"\n\n",
+            );
+        }
+        let text = text
+            .replace("duration = \"30s\"", "duration = \"45s\"")
+            .replace("[expect]", &format!("{extra}[expect]"));
+        let scenario = scenario::parse(&text, &file).expect("valid");
+        let report = common::run(&scenario);
+        report
+            .invariants
+            .iter()
+            .find(|c| c.name == "recovers")
+            .map(|c| c.held)
+    };
+    assert_eq!(recovers(false), Some(true), "a 5 s cut and heal recovers");
+    assert_eq!(recovers(true), Some(false));
+}
+
 /// A figure that misses its bound must miss it in the same story: here an automatic failover
 /// that takes longer than the scenario allows. Without the story, the shrink dropped every
 /// step (no session at all: nobody serves from the power loss to the end, which misses the

@@ -2,8 +2,7 @@
 //! samples, all on the same clock.
 
 use mirror_protocol::{
-    ConnId, ErrorKind, InstanceId, Links, MirroringState, Nanos, Partner, Role, SessionCommand,
-    MILLISECOND, SECOND,
+    ConnId, ErrorKind, InstanceId, Links, Nanos, Partner, Role, SessionCommand, MILLISECOND, SECOND,
 };
 
 use super::world::{reset_window, Ev, PageRepair, Process, Window, World, MONITOR_INTERVAL};
@@ -74,13 +73,7 @@ impl World<'_> {
             self.faulted = true;
             // SYNCHRONIZED at the heal itself counts (a cut between the mirror and the witness
             // never takes the partners out of it).
-            self.synchronized_since_disturbance = self.nodes.iter().any(|node| {
-                node.running()
-                    && !node.paused
-                    && node
-                        .session()
-                        .is_some_and(|p| p.state() == MirroringState::Synchronized)
-            });
+            self.synchronized_since_disturbance = self.session_synchronized();
         }
     }
 

@@ -538,10 +538,7 @@ impl World<'_> {
             return;
         }
         let serving = self.nodes.iter().any(|n| n.serving_recorded);
-        let synchronized_now = (0..self.nodes.len()).any(|n| {
-            self.session_of(n)
-                .is_some_and(|p| p.state() == mirror_protocol::MirroringState::Synchronized)
-        });
+        let synchronized_now = self.session_synchronized();
         if !serving {
             self.history.violate(
                 "recovers",

@@ -791,6 +791,34 @@ impl<'s> World<'s> {
         usize::from(pid.0) - 1
     }
 
+    /// Whether the session is SYNCHRONIZED now, for `recovers`: both partners, running, say
+    /// so. spec/scenario.md judges invariants from the recorded history, never from one
+    /// instance's opinion: a principal that has not yet noticed its mirror is gone still says
+    /// SYNCHRONIZED, and a heal at that moment passed `recovers` for a session that stayed
+    /// DISCONNECTED (found by an audit).
+    pub fn session_synchronized(&self) -> bool {
+        let synchronized = |node: &Node| {
+            node.running()
+                && !node.paused
+                && node
+                    .session()
+                    .is_some_and(|p| p.state() == MirroringState::Synchronized)
+        };
+        self.nodes.iter().any(|node| {
+            synchronized(node)
+                && node.session().is_some_and(|p| {
+                    p.role() == Role::Principal
+                        && self
+                            .nodes
+                            .get(self.index_of(p.partner()))
+                            .is_some_and(|mirror| {
+                                synchronized(mirror)
+                                    && mirror.session().is_some_and(|m| m.partner() == p.me())
+                            })
+                })
+        })
+    }
+
     // ---------------------------------------------------------------------------------------
     // The event loop.
 
@@ -2072,7 +2100,7 @@ impl<'s> World<'s> {
 
     fn on_state(&mut self, n: usize, new: MirroringState) {
         if new == MirroringState::Synchronized {
-            self.synchronized_since_disturbance = true;
+            self.synchronized_since_disturbance |= self.session_synchronized();
             if !self.faults_active() {
                 // Recovered: a role change forced later comes from none of the faults before
                 // (a forced failover counted its unavailability from a partition healed and
