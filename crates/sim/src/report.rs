@@ -229,23 +229,57 @@ pub struct LsnRange {
     pub end: u64,
 }
 
-/// `commit_latency_us`: percentiles of commit latency, in µs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// `commit_latency_us`: percentiles of commit latency, in µs. With no commit measured every
+/// figure but `count` is written `null` (as `sim sweep` writes its worst p99): a 0 would read
+/// as commits of no latency.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct LatencySummary {
     /// Commits measured.
     pub count: u64,
     /// Median.
+    #[serde(deserialize_with = "zero_if_null")]
     pub p50: u64,
     /// 90th percentile.
+    #[serde(deserialize_with = "zero_if_null")]
     pub p90: u64,
     /// 99th percentile.
+    #[serde(deserialize_with = "zero_if_null")]
     pub p99: u64,
     /// 99.9th percentile.
+    #[serde(deserialize_with = "zero_if_null")]
     pub p999: u64,
     /// Largest.
+    #[serde(deserialize_with = "zero_if_null")]
     pub max: u64,
     /// Mean.
+    #[serde(deserialize_with = "zero_if_null")]
     pub mean: f64,
+}
+
+impl Serialize for LatencySummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let measured = self.count > 0;
+        let figure = |value: u64| measured.then_some(value);
+        let mut out = serializer.serialize_struct("LatencySummary", 7)?;
+        out.serialize_field("count", &self.count)?;
+        out.serialize_field("p50", &figure(self.p50))?;
+        out.serialize_field("p90", &figure(self.p90))?;
+        out.serialize_field("p99", &figure(self.p99))?;
+        out.serialize_field("p999", &figure(self.p999))?;
+        out.serialize_field("max", &figure(self.max))?;
+        out.serialize_field("mean", &measured.then_some(self.mean))?;
+        out.end()
+    }
+}
+
+/// Reads a `null` figure of [`LatencySummary`] back as the zero it stands for.
+fn zero_if_null<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl LatencySummary {
@@ -1312,6 +1346,35 @@ unavailable = "< 15s"
         assert_eq!(
             LatencySummary::from_histogram(&empty),
             LatencySummary::default()
+        );
+    }
+
+    // With no commit measured, no figure but the count: a 0 would read as commits that took
+    // no time. Either way the summary reads back as it was.
+    #[test]
+    fn an_empty_latency_summary_writes_null_figures() {
+        let json = serde_json::to_value(LatencySummary::default()).unwrap();
+        assert_eq!(
+            json,
+            json!({"count": 0, "p50": null, "p90": null, "p99": null, "p999": null, "max": null, "mean": null})
+        );
+        let back: LatencySummary = serde_json::from_value(json).unwrap();
+        assert_eq!(back, LatencySummary::default());
+        let measured = LatencySummary {
+            count: 2,
+            p50: 610,
+            p90: 880,
+            p99: 1400,
+            p999: 2100,
+            max: 10_400,
+            mean: 690.5,
+        };
+        let json = serde_json::to_value(&measured).unwrap();
+        assert_eq!(json["p99"], json!(1400));
+        assert_eq!(json["mean"], json!(690.5));
+        assert_eq!(
+            serde_json::from_value::<LatencySummary>(json).unwrap(),
+            measured
         );
     }
 

@@ -2398,7 +2398,11 @@ impl<'s> World<'s> {
         // The mirror hardens this principal's log only while it is its mirror and holds the
         // connection: one that has declared the principal lost (and may be taking over), or
         // that restarted and has not reconnected yet, answers no commit however good the link.
-        let holds_session = mirror.session().is_some_and(|q| {
+        // One that has just ended the session with SET PARTNER OFF answers with that, on the
+        // connection it held: the principal ends it too and acknowledges on its own flush, a
+        // commit's delay, not an outage (an audit read 250 us unavailable for a planned
+        // PARTNER OFF issued on the mirror).
+        let holds_session = mirror.partner.as_ref().is_some_and(|q| {
             q.role() == Role::Mirror && q.partner() == p.me() && q.is_connected(p.me())
         });
         mirror.running()
