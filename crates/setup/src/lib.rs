@@ -106,7 +106,7 @@ pub use estate::{
     Effect, Estate, Outcome, Query, RoleSwitch, StatementContext, Work, CATALOG_CHANGE,
 };
 pub use guid::derived_guid;
-pub use parse::{is_host_name, parse_batch, ParseError, Statement};
+pub use parse::{is_host_name, parse_batch, ParseError, Statement, IDENTIFIER_CHARS_MAX};
 pub use rules::backups::BackupUndo;
 pub use statement::{
     Algorithm, Authentication, Encryption, EncryptionMode, EndpointDefinition, EndpointRole,

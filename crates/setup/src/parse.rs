@@ -13,8 +13,8 @@ use crate::statement::{
     WindowsProtocol,
 };
 
-/// The longest identifier SQL Server takes (`sysname`).
-const IDENTIFIER_CHARS_MAX: usize = 128;
+/// The longest identifier SQL Server takes (`sysname`), in characters.
+pub const IDENTIFIER_CHARS_MAX: usize = 128;
 
 /// A statement that does not parse: the 1-based column (in characters of the step's `sql`) and
 /// what is wrong.

@@ -159,3 +159,18 @@ fn a_backup_the_forced_principal_never_held_frees_none_of_its_log() {
         without_backup.transactions.failed
     );
 }
+
+// Reference section 4's commit rule: a commit submitted while the principal is
+// PENDING_FAILOVER "waits and fails when the role changes or the database goes offline". When
+// the mirror's SET PARTNER OFF ends the session under the failover, neither happens: the
+// database goes on without mirroring and the held commits complete. They failed with 955.
+#[test]
+fn commits_held_for_a_failover_that_partner_off_ends_complete() {
+    let report =
+        common::report_of("a-failover-crossed-by-the-mirrors-partner-off-fails-with-1416.toml");
+    let transactions = &report.transactions;
+    assert_eq!(transactions.failed, 0, "{transactions:?}");
+    assert_eq!(transactions.in_flight, 0, "{transactions:?}");
+    assert_eq!(transactions.acknowledged, transactions.submitted);
+    common::step_failed_with(&report, 1416);
+}

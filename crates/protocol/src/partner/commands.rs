@@ -706,6 +706,17 @@ impl Partner {
             return;
         }
         self.fail_forwarded("the session ended before the principal confirmed the command");
+        if let Some((id, _)) = self.manual_failover.take() {
+            // The mirror's PARTNER OFF crossed the principal's FAILOVER: there is no session
+            // left to fail over (1416, as the statement issued now would get).
+            self.complete(
+                id,
+                Err(SqlError::new(
+                    1416,
+                    "the session ended (SET PARTNER OFF) during the failover; the failover was not done",
+                )),
+            );
+        }
         if self.durable.role == Role::Principal && self.running {
             // The principal goes on as a database without mirroring: what waited for the mirror
             // (or for a failover that PARTNER OFF ends) completes on the local flush.

@@ -2674,7 +2674,8 @@ impl<'s> World<'s> {
     }
 
     /// The held commits of instance `n` once it is no longer PENDING_FAILOVER: committed if it
-    /// still takes commits (the failover was not done), failed otherwise (the role changed).
+    /// still takes commits (the failover was not done, or the session ended under it and the
+    /// database goes on without mirroring), failed otherwise (the role changed).
     fn release_held_commits(&mut self, n: usize) {
         if self.nodes[n].held_commits.is_empty() {
             return;
@@ -2687,11 +2688,7 @@ impl<'s> World<'s> {
         }
         let held = std::mem::take(&mut self.nodes[n].held_commits);
         for tx in held {
-            let accepts = self.nodes[n].running()
-                && self.nodes[n]
-                    .session()
-                    .is_some_and(Partner::accepts_commits);
-            if accepts {
+            if self.takes_commits(n) {
                 self.commit_on(n, tx);
             } else {
                 self.fail_tx(

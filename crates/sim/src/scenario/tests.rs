@@ -1404,3 +1404,22 @@ proptest! {
         parse_never_panics(&format!("{}\"{value}\"{}", &text[..start], &text[end..]));
     }
 }
+
+// SQL Server names are at most 128 characters: a longer database name is refused where it is
+// written, not at every step that names it.
+#[test]
+fn a_database_name_longer_than_sql_server_takes_is_refused_at_its_line() {
+    let long = "S".repeat(129);
+    assert_error(
+        &replaced(BASE, "name = \"Sales\"", &format!("name = \"{long}\"")),
+        &format!("\"{long}\""),
+        &["database.name", "129 characters", "at most 128"],
+    );
+    let longest = "S".repeat(128);
+    parse_text(&replaced(
+        BASE,
+        "name = \"Sales\"",
+        &format!("name = \"{longest}\""),
+    ))
+    .expect("128 characters is a name");
+}

@@ -1033,6 +1033,18 @@ impl Resolver<'_> {
                         ),
                     ));
                 }
+                // Every statement naming it would be refused (SQL Server's error 103).
+                if written.chars().count() > mirror_setup::IDENTIFIER_CHARS_MAX {
+                    return Err(self.rule(
+                        name.span(),
+                        "database.name",
+                        format!(
+                            "is {} characters long; SQL Server names are at most {}",
+                            written.chars().count(),
+                            mirror_setup::IDENTIFIER_CHARS_MAX
+                        ),
+                    ));
+                }
                 written
             }
             None => DATABASE_NAME_DEFAULT.to_string(),
