@@ -197,6 +197,16 @@ fn a_shrunk_swarm_variation_fails_under_sim_run_as_it_says() {
     );
 }
 
+/// Whether `recovers` held in the run of `text` (a variation of the bundled `file`).
+fn recovers_held(file: &Path, text: &str) -> Option<bool> {
+    let scenario = scenario::parse(text, file).expect("valid");
+    common::run(&scenario)
+        .invariants
+        .iter()
+        .find(|c| c.name == "recovers")
+        .map(|c| c.held)
+}
+
 /// spec/scenario.md, `recovers`: a heal that ends no fault is no disturbance. The scenario's
 /// session can never synchronize under FULL (more log than its link carries); a heal of a link
 /// that was never cut must not make `recovers` judge it, while a real cut and heal does: one
@@ -207,17 +217,10 @@ fn a_heal_of_nothing_does_not_start_a_wait_for_recovery() {
     let file = sims_file("safety-full-after-a-lagging-off-both-partners-synchronizing.toml");
     let text = std::fs::read_to_string(&file).expect("bundled scenario");
     let with = |faults: &str| {
-        let scenario = scenario::parse(
-            &text.replace("[expect]", &format!("{faults}\n[expect]")),
+        recovers_held(
             &file,
+            &text.replace("[expect]", &format!("{faults}\n[expect]")),
         )
-        .expect("valid");
-        let report = common::run(&scenario);
-        report
-            .invariants
-            .iter()
-            .find(|c| c.name == "recovers")
-            .map(|c| c.held)
     };
     let heal = "[[fault]]\nat = \"28.8s\"\nkind = \"heal\"\nbetween = [\"alpha\", \"beta\"]\n";
     assert_eq!(with(heal), Some(true));
@@ -248,13 +251,7 @@ fn a_principal_that_has_not_noticed_its_mirror_is_gone_does_not_make_the_session
         let text = text
             .replace("duration = \"30s\"", "duration = \"45s\"")
             .replace("[expect]", &format!("{extra}[expect]"));
-        let scenario = scenario::parse(&text, &file).expect("valid");
-        let report = common::run(&scenario);
-        report
-            .invariants
-            .iter()
-            .find(|c| c.name == "recovers")
-            .map(|c| c.held)
+        recovers_held(&file, &text)
     };
     assert_eq!(recovers(false), Some(true), "a 5 s cut and heal recovers");
     assert_eq!(recovers(true), Some(false));
