@@ -467,8 +467,7 @@ impl Parser<'_> {
     /// A database name. `CURRENT` (SQL Server's word for the connection's own database) is
     /// refused by name: a step's connection is in master, which the simulator does not hold.
     fn database_name(&mut self) -> Result<String, ParseError> {
-        if matches!(self.peek().map(|token| &token.kind), Some(Kind::Word(word)) if word.eq_ignore_ascii_case("CURRENT"))
-        {
+        if self.peek_keyword("CURRENT") {
             return Err(error(
                 self.column(),
                 "CURRENT names the connection's own database, and a step's connection is in \
