@@ -86,6 +86,24 @@ pub enum BackupFile {
     Certificate(CertificateFile),
 }
 
+impl BackupFile {
+    /// The backup sets the file holds (none in a certificate file).
+    fn sets(&self) -> &[BackupSet] {
+        match self {
+            Self::Media(sets) => sets,
+            Self::Certificate(_) => &[],
+        }
+    }
+
+    /// The backup sets the file holds, to change.
+    fn sets_mut(&mut self) -> &mut [BackupSet] {
+        match self {
+            Self::Media(sets) => sets,
+            Self::Certificate(_) => &mut [],
+        }
+    }
+}
+
 /// The shared backup folder.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BackupFolder {
@@ -111,11 +129,7 @@ impl BackupFolder {
         let mut sets: Vec<&BackupSet> = self
             .files
             .values()
-            .filter_map(|(_, file)| match file {
-                BackupFile::Media(sets) => Some(sets),
-                BackupFile::Certificate(_) => None,
-            })
-            .flatten()
+            .flat_map(|(_, file)| file.sets())
             .filter(|set| set.taken_on == instance && key(&set.database) == key(database))
             .collect();
         sets.sort_by_key(|set| set.id);
@@ -168,11 +182,7 @@ impl BackupFolder {
     pub(crate) fn set(&self, id: u64) -> Option<&BackupSet> {
         self.files
             .values()
-            .filter_map(|(_, file)| match file {
-                BackupFile::Media(sets) => Some(sets),
-                BackupFile::Certificate(_) => None,
-            })
-            .flatten()
+            .flat_map(|(_, file)| file.sets())
             .find(|set| set.id == id)
     }
 
@@ -180,11 +190,7 @@ impl BackupFolder {
     pub(crate) fn set_mut(&mut self, id: u64) -> Option<&mut BackupSet> {
         self.files
             .values_mut()
-            .filter_map(|(_, file)| match file {
-                BackupFile::Media(sets) => Some(sets),
-                BackupFile::Certificate(_) => None,
-            })
-            .flatten()
+            .flat_map(|(_, file)| file.sets_mut())
             .find(|set| set.id == id)
     }
 
