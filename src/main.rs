@@ -260,9 +260,13 @@ fn prepare_outputs(arguments: &RunArgs, scenario: &Path) -> Result<(), String> {
                     path.display()
                 ));
             }
-            fs::File::create(path).map_err(|error| {
-                format!("sim: {flag} {}: cannot write: {error}", path.display())
-            })?;
+            // A pipe is opened once, by the run: opening it here too ended the stream for its
+            // reader, and the run's own open then waited for a reader that had gone.
+            if !is_stream(path) {
+                fs::File::create(path).map_err(|error| {
+                    format!("sim: {flag} {}: cannot write: {error}", path.display())
+                })?;
+            }
         }
     }
     Ok(())
@@ -272,7 +276,18 @@ fn prepare_outputs(arguments: &RunArgs, scenario: &Path) -> Result<(), String> {
 /// resolution of the path shows: `--events` through one overwrote the scenario), or, for a file
 /// that does not exist yet, the same path once resolved through its folder (`x` and `./x`).
 pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    if is_stream(a) || is_stream(b) {
+        // Comparing opens both files, and opening a named pipe waits for its other end: with
+        // only a reader there, `--events` into a pipe hung before the run (found by an audit).
+        return same_path(a, b);
+    }
     same_file::is_same_file(a, b).unwrap_or(false) || same_path(a, b)
+}
+
+/// Whether `path` names an existing file that is neither a regular file nor a folder: a named
+/// pipe, a terminal, `/dev/stdout`. Such a file is written as a stream, never compared or tried.
+fn is_stream(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
 
 /// Whether two paths resolve to one (a file that does not exist yet through its folder).

@@ -292,3 +292,63 @@ fn a_fault_after_the_end_of_the_run_is_noted_on_stderr() {
     );
     let _ = std::fs::remove_file(file);
 }
+
+// spec/cli.md: `--events` writes every protocol event as JSON Lines, to any file, a named pipe
+// too. sim opened the path to compare it with the scenario and to try it out before the run:
+// on a pipe whose only other end was a reader, the first open waited for a writer forever
+// (found by an audit), and a try-out would have ended the stream for the reader. The pipe now
+// gets the whole stream, once.
+#[cfg(unix)]
+#[test]
+fn events_into_a_named_pipe_reach_its_reader() {
+    use std::io::Read;
+    use std::time::Duration;
+
+    let folder = std::env::temp_dir().join(format!("sim-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let pipe = folder.join("events.pipe");
+    let _ = std::fs::remove_file(&pipe);
+    let made = Command::new("mkfifo").arg(&pipe).status().expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || {
+            let mut stream = String::new();
+            std::fs::File::open(&pipe)
+                .expect("the pipe opens once sim writes")
+                .read_to_string(&mut stream)
+                .expect("the stream reads to its end");
+            stream
+        })
+    };
+    let mut child = Command::new(SIM)
+        .args(["run", SCENARIO, "--events"])
+        .arg(&pipe)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the sim binary runs");
+    // A bounded wait (6,000 polls 20 ms apart, two minutes at least): a hang fails the test
+    // instead of holding CI.
+    let mut polls = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        polls += 1;
+        if polls > 6_000 {
+            let _ = child.kill();
+            let _ = std::fs::remove_file(&pipe);
+            panic!("sim run --events PIPE did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    let stream = reader.join().expect("the reader");
+    let _ = std::fs::remove_dir_all(&folder);
+    assert!(
+        stream.lines().count() > 100,
+        "{} lines",
+        stream.lines().count()
+    );
+    assert!(stream.lines().all(|line| line.starts_with('{')));
+}
