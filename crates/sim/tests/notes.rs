@@ -23,3 +23,34 @@ fn a_fault_after_the_end_of_the_run_is_noted() {
         report.notes
     );
 }
+
+// Reference section 6: a damaged page on the principal is fetched from the mirror only when
+// the session is SYNCHRONIZED. Either way the report says what became of it: the repair left
+// no trace when it succeeded (found by an audit), so the fault could not be told from a typo.
+#[test]
+fn a_damaged_page_on_the_principal_is_noted_repaired_or_not() {
+    let file = common::sims_file("quickstart.toml");
+    let source = std::fs::read_to_string(&file).expect("the quickstart scenario");
+    let noted = |at: &str| {
+        let source = format!(
+            "{source}\n[[fault]]\nat = \"{at}\"\nkind = \"corrupt_page\"\ntarget = \"alpha\"\n"
+        );
+        let scenario = mirror_sim::scenario::parse(&source, &file).expect("valid input");
+        common::run(&scenario).notes
+    };
+    let synchronized = noted("20s");
+    assert!(
+        synchronized
+            .iter()
+            .any(|n| n == "alpha: a damaged page was repaired from the mirror's copy"),
+        "notes: {synchronized:?}"
+    );
+    // At 0.5 s the session is not set up yet.
+    let early = noted("500ms");
+    assert!(
+        early
+            .iter()
+            .any(|n| n == "alpha: a damaged page and no mirror to repair it from"),
+        "notes: {early:?}"
+    );
+}
