@@ -88,7 +88,7 @@ pub enum BackupFile {
 
 impl BackupFile {
     /// The backup sets the file holds (none in a certificate file).
-    fn sets(&self) -> &[BackupSet] {
+    pub fn sets(&self) -> &[BackupSet] {
         match self {
             Self::Media(sets) => sets,
             Self::Certificate(_) => &[],
@@ -179,7 +179,7 @@ impl BackupFolder {
     }
 
     /// The backup set with this id, if it was written and not taken back.
-    pub(crate) fn set(&self, id: u64) -> Option<&BackupSet> {
+    pub fn set(&self, id: u64) -> Option<&BackupSet> {
         self.files
             .values()
             .flat_map(|(_, file)| file.sets())

@@ -273,6 +273,17 @@ pub struct Database {
     pub mirroring: Option<Mirroring>,
 }
 
+impl Database {
+    /// Where the catalog knows this copy's log reaches at least: the point it was restored to
+    /// and the end of its last log backup. A copy brought ONLINE by a restore from backups
+    /// (`RESTORE ... FROM DISK ... WITH RECOVERY`) holds log the simulator's log engine does
+    /// not; its end of log is this point, and a backup of it starts there, not at the engine's
+    /// end for the instance (a backup of log it does not have panicked, found by an audit).
+    pub fn log_reaches(&self) -> u64 {
+        self.lsn_restored.max(self.log_chain_lsn.unwrap_or(0))
+    }
+}
+
 /// A database's part in mirroring.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mirroring {

@@ -175,6 +175,12 @@ pub(crate) mod sql {
         )
     }
 
+    /// Not SQL Server's: the simulator holds one mirroring session, of the scenario's
+    /// database. 50000 is the number SQL Server gives a message of no number of its own.
+    pub fn second_session(database: &str, simulated: &str) -> SqlError {
+        SqlError::new(50000, format!("The simulator holds one mirroring session, of \"{simulated}\" (the scenario's [database]): a session of \"{database}\" cannot be simulated beside it. Rehearse \"{database}\" in a scenario of its own."))
+    }
+
     pub fn zero_length_device_name() -> SqlError {
         SqlError::new(3044, "Invalid zero-length device name. Reissue the BACKUP statement with a valid device name.")
     }

@@ -227,6 +227,9 @@ pub struct Estate {
     sessions_started: u64,
     /// Certificates created so far: makes thumbprints unique.
     certificates_created: u64,
+    /// The databases [`Self::add_database`] created, key to name: the only ones a session may
+    /// be started for ([`Self::simulates`]).
+    simulated: BTreeMap<String, String>,
 }
 
 /// The result of judging a statement inside this crate.
@@ -303,6 +306,7 @@ impl Estate {
                 database: database.into(),
             });
         }
+        self.simulated.insert(key(database), database.to_string());
         let family_guid = derived_guid(&["family", instance, &key(database)]);
         let fork = self.start_fork(family_guid);
         let catalog = self.catalog_mut(instance);
@@ -328,6 +332,20 @@ impl Estate {
             },
         );
         Ok(())
+    }
+
+    /// Whether `database` is one the caller simulates, i.e. one [`Self::add_database`] created.
+    /// A copy restored from its backups under another name is a catalog entry only: the
+    /// simulator holds one session per database it simulates, and a session of the copy
+    /// cannot start (it took over the scenario's session, found by an audit).
+    pub fn simulates(&self, database: &str) -> bool {
+        self.simulated.contains_key(&key(database))
+    }
+
+    /// The names of the databases [`Self::add_database`] created, for a message.
+    pub(crate) fn simulated_database_name(&self) -> String {
+        let names: Vec<&str> = self.simulated.values().map(String::as_str).collect();
+        names.join(", ")
     }
 
     /// The catalog of one instance.

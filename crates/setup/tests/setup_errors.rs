@@ -1098,3 +1098,90 @@ fn an_interrupted_backup_leaves_no_backup_set() {
     );
     rehearsal.fails("alpha", "BACKUP LOG Sales TO DISK = 'l.trn'", 4214);
 }
+
+// Reference section 7: a copy brought ONLINE by restoring log backups WITH RECOVERY stands at
+// the end of the last one. The simulator's log engine holds none of that copy's log (it only
+// ever held a mirror's), and a log backup of the copy started past the engine's end of log,
+// which panicked (found by an audit): it starts at the copy's restore point, and a full backup
+// of the copy is taken there too, so a third copy restores from them in order.
+#[test]
+fn a_copy_recovered_from_log_backups_is_backed_up_from_its_restore_point() {
+    let mut rehearsal = Rehearsal::new();
+    backups_restored_on_beta(&mut rehearsal);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'sales_log2.trn'");
+    let restore_point = rehearsal.context.end_of_log_lsn;
+    rehearsal.run(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'sales_log2.trn' WITH RECOVERY",
+    );
+    rehearsal.write_log(40_000); // alpha goes on
+    let on_alpha = rehearsal.context.end_of_log_lsn;
+    rehearsal.context.end_of_log_lsn = 0; // what beta's log engine holds
+    let full = rehearsal.run("beta", "BACKUP DATABASE Sales TO DISK = 'beta_full.bak'");
+    assert_eq!(full.work, mirror_setup::Work::Disk { bytes: SALES_SIZE });
+    let log = rehearsal.run("beta", "BACKUP LOG Sales TO DISK = 'beta_log1.trn'");
+    assert_eq!(log.work, mirror_setup::Work::Disk { bytes: 0 });
+    let points = |file: &str| -> Vec<(u64, u64)> {
+        let folder = rehearsal.estate.backup_folder();
+        let sets = folder.file(file).expect("written").sets();
+        sets.iter()
+            .map(|set| (set.first_lsn, set.last_lsn))
+            .collect()
+    };
+    assert_eq!(points("beta_full.bak"), [(restore_point, restore_point)]);
+    assert_eq!(points("beta_log1.trn"), [(restore_point, restore_point)]);
+    assert!(restore_point < on_alpha);
+    rehearsal.run(
+        "gamma",
+        "RESTORE DATABASE Sales FROM DISK = 'beta_full.bak' WITH NORECOVERY",
+    );
+    let gamma = rehearsal.estate.instance("gamma").unwrap();
+    let copy = gamma.database("Sales").expect("restored");
+    assert_eq!(copy.lsn_restored, restore_point);
+}
+
+// Reference section 1: "one instance can take part in many sessions". The simulator holds one,
+// of the scenario's database: a copy restored from its backups under another name is a catalog
+// entry, and its principal's SET PARTNER is refused after every check SQL Server makes (it took
+// over Sales's session, found by an audit). The DBA's mistake this allows, restoring the mirror
+// under another name, still gets 1448 from the principal.
+#[test]
+fn a_session_of_a_copy_restored_under_another_name_is_refused() {
+    let mut rehearsal = Rehearsal::new();
+    endpoints_and_logins(&mut rehearsal);
+    rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'sales_full.bak'");
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'sales_log1.trn'");
+    rehearsal.run(
+        "alpha",
+        "RESTORE DATABASE Sales2 FROM DISK = 'sales_full.bak' WITH NORECOVERY; \
+         RESTORE LOG Sales2 FROM DISK = 'sales_log1.trn' WITH RECOVERY",
+    );
+    rehearsal.run(
+        "alpha",
+        "BACKUP DATABASE Sales2 TO DISK = 'sales2_full.bak'; \
+         BACKUP LOG Sales2 TO DISK = 'sales2_log1.trn'",
+    );
+    rehearsal.run(
+        "beta",
+        "RESTORE DATABASE Sales2 FROM DISK = 'sales2_full.bak' WITH NORECOVERY; \
+         RESTORE LOG Sales2 FROM DISK = 'sales2_log1.trn' WITH NORECOVERY",
+    );
+    rehearsal.fails(
+        "alpha",
+        &set_partner("beta").replace("Sales", "Sales2"),
+        1416,
+    );
+    rehearsal.run("beta", &set_partner("alpha").replace("Sales", "Sales2"));
+    let error = rehearsal.fails(
+        "alpha",
+        &set_partner("beta").replace("Sales", "Sales2"),
+        50000,
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("one mirroring session, of \"Sales\""),
+        "{error}"
+    );
+    rehearsal.fails("alpha", &set_partner("beta"), 1448);
+}

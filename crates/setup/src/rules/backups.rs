@@ -59,7 +59,7 @@ impl Estate {
             return Err(sql::no_full_backup_for_differential(database).into());
         }
         self.media_file(file)?;
-        let end = context.end_of_log_lsn;
+        let end = context.end_of_log_lsn.max(copy.log_reaches());
         let (kind, bytes) = match (differential, base) {
             // The changed data since the base, never more than the whole database.
             (true, Some(base)) => (
@@ -197,11 +197,7 @@ impl Estate {
             .log_chain_lsn
             .ok_or_else(|| sql::no_current_database_backup(database))?;
         self.media_file(file)?;
-        let end = context.end_of_log_lsn;
-        assert!(
-            end >= chain,
-            "{database} on {on}: the end of log {end} is behind the last log backup {chain}"
-        );
+        let end = context.end_of_log_lsn.max(copy.log_reaches());
         let set = self.backup_set(on, copy, BackupKind::Log, chain, end, None, end - chain);
         let (bytes, id) = (set.bytes, set.id);
         self.backup_folder_mut().append(file, set);

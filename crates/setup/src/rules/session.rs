@@ -80,6 +80,10 @@ impl Estate {
         context: &StatementContext,
     ) -> Judged<Outcome> {
         let plan = self.judge_principal_side(on, database, mirror_address, context)?;
+        if !self.simulates(database) {
+            let simulated = self.simulated_database_name();
+            return Err(sql::second_session(database, &simulated).into());
+        }
         let guid = self.new_mirroring_guid(database, on, &plan.mirror);
         let principal_session = SessionMembership {
             role: MirroringRole::Principal,

@@ -55,8 +55,9 @@ pub struct Steps {
     /// The full or differential backup a statement is writing: (step, statement) -> backup
     /// set id; it reaches the end of log as of its completion.
     pub database_backups: BTreeMap<(usize, usize), u64>,
-    /// The RESTORE DATABASE ... WITH RECOVERY statements under way: (step, statement). A
-    /// former mirror recovered so serves once the statement completes.
+    /// The statements under way that bring a copy ONLINE (RESTORE ... WITH RECOVERY):
+    /// (step, statement). A former mirror recovered so serves once the statement completes; a
+    /// copy restored from backups holds their log from then ([`World::recover_copy`]).
     pub recoveries: std::collections::BTreeSet<(usize, usize)>,
     /// The statement running: (step, statement). Steps run one at a time, so a completion for
     /// any other is stale (its statement was interrupted).
@@ -216,7 +217,7 @@ impl World<'_> {
         }
         self.steps.backups.remove(&(i, k));
         if self.steps.recoveries.remove(&(i, k)) && result.is_ok() {
-            self.serve_a_recovered_mirror(n);
+            self.recover_copy(n);
         }
         if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
             if result.is_ok() {
@@ -412,10 +413,24 @@ impl World<'_> {
         if restores_over {
             self.stop_serving_a_restored_copy(n);
         }
-        // Only RESTORE DATABASE db WITH RECOVERY recovers the copy's own log; a restore from a
-        // backup WITH RECOVERY brings other log the simulator does not hold for that copy. The
-        // copy serves once the statement completes.
-        if matches!(statement, mirror_setup::Statement::RecoverDatabase { .. }) {
+        // A restore from a backup replaces the copy's log with the backups' log; RESTORE
+        // DATABASE db WITH RECOVERY alone recovers the log the copy holds. Either takes effect
+        // in the log engine once the statement completes, for the scenario's database only: a
+        // copy restored under another name is a catalog entry.
+        let simulated =
+            |database: &str| database.to_lowercase() == self.scenario.database.name.to_lowercase();
+        let recovers = match &statement {
+            mirror_setup::Statement::RecoverDatabase { database } => simulated(database),
+            mirror_setup::Statement::RestoreDatabase { database, mode, .. }
+            | mirror_setup::Statement::RestoreLog { database, mode, .. }
+                if simulated(database) =>
+            {
+                self.nodes[n].log_from_backups = true;
+                *mode == mirror_setup::RestoreMode::Recovery
+            }
+            _ => false,
+        };
+        if recovers {
             self.steps.recoveries.insert((i, k));
         }
         match self.apply_effect(i, k, n, outcome.effect, &admitted_before) {
@@ -658,6 +673,13 @@ impl World<'_> {
     /// SET PARTNER on the principal succeeded in the catalogs: the session starts in the
     /// protocol core (SYNCHRONIZING once the mirror answers).
     fn start_session(&mut self, p: usize, m: usize, id: CommandId) {
+        // A principal whose copy was restored from backups serves from its restore point now:
+        // its SET PARTNER is what sends the clients to it.
+        if !self.nodes[p].serving {
+            self.serve_a_recovered_mirror(p, "setup");
+        }
+        self.nodes[p].log_from_backups = false;
+        self.nodes[m].log_from_backups = false;
         if self.sessions_started > 0 {
             // A session set up again numbers its roles from 0: the history keeps them above
             // the earlier sessions' (see `Node::role_offset`).
@@ -895,13 +917,63 @@ impl World<'_> {
         }
     }
 
+    /// A copy a statement brought ONLINE: one restored from backups holds their log from now
+    /// ([`Self::rebase_restored_copy`]); a former mirror that recovered its own log serves
+    /// ([`Self::serve_a_recovered_mirror`]).
+    fn recover_copy(&mut self, n: usize) {
+        if self.nodes[n].log_from_backups {
+            self.rebase_restored_copy(n);
+        } else {
+            self.serve_a_recovered_mirror(n, "restart");
+        }
+    }
+
+    /// A copy brought ONLINE from backups (`RESTORE ... FROM DISK ... WITH RECOVERY`, or
+    /// `RESTORE DATABASE db WITH RECOVERY` after such restores) stands at its restore point
+    /// with the backups' log: the log engine holds it there from now, with the content of the
+    /// instance that took the last backup restored, as a mirror's restored copy is held. What
+    /// the instance held before (a former mirror's log) is gone. The copy does not serve: the
+    /// clients still reach the database where they did, and it serves once it is the principal
+    /// of a session set up from it ([`Self::start_session`]). Before, the log engine kept the
+    /// old log: a log backup of the copy started past its end, which panicked, and a session
+    /// set up from it had a principal that never served (found by an audit).
+    fn rebase_restored_copy(&mut self, n: usize) {
+        let Some(copy) = self.catalog_copy(n) else {
+            return;
+        };
+        let online = copy.state == mirror_setup::DatabaseState::Online;
+        if !online || self.nodes[n].session().is_some() || self.nodes[n].serving {
+            return;
+        }
+        let point = copy.lsn_restored;
+        let last_restored = copy
+            .last_log_backup
+            .max(copy.differential_base.map(|base| base.backup_id));
+        let source = last_restored
+            .and_then(|id| self.estate.backup_folder().set(id))
+            .map(|set| set.taken_on.clone())
+            .map(|name| self.node_named(&name));
+        let (segments, fork) = source.map_or((Vec::new(), 0), |s| {
+            (
+                self.nodes[s].log.segments().to_vec(),
+                self.nodes[s].log.fork(),
+            )
+        });
+        self.nodes[n].flush.drop_writes_under_way();
+        let mut log = super::dblog::DbLog::none(self.seed, self.tx_sizes);
+        log.start_mirroring(Some(point), fork);
+        log.restored_from(&segments, point);
+        self.nodes[n].log = log;
+        self.nodes[n].log_from_backups = false;
+    }
+
     /// A former mirror recovered after SET PARTNER OFF (reference section 7: "recovering it
     /// (RESTORE DATABASE db WITH RECOVERY) starts a new fork"): its copy is ONLINE at its
     /// hardened end and serves without mirroring, the disaster-recovery path without forced
     /// service. What an older principal acknowledged past that end is lost, as after forced
     /// service (the recovery is recorded as one for the loss accounting); an old principal
     /// still serving makes a split brain caused by PARTNER OFF.
-    fn serve_a_recovered_mirror(&mut self, n: usize) {
+    fn serve_a_recovered_mirror(&mut self, n: usize, via: &str) {
         let online = self
             .catalog_copy(n)
             .is_some_and(|d| d.state == mirror_setup::DatabaseState::Online);
@@ -940,11 +1012,14 @@ impl World<'_> {
             serde_json::json!({"fork": fork, "fork_lsn": fork_lsn}),
         );
         self.nodes[n].recovered_copy = true;
-        self.set_serving(n, true, role_sequence, "restart");
-        self.notes.push(format!(
-            "{} was recovered after SET PARTNER OFF and serves without mirroring from lsn {fork_lsn}",
-            self.nodes[n].name
-        ));
+        self.set_serving(n, true, role_sequence, via);
+        let how = if via == "setup" {
+            "was restored from backups and serves as the principal of the session set up from it"
+        } else {
+            "was recovered after SET PARTNER OFF and serves without mirroring"
+        };
+        self.notes
+            .push(format!("{} {how} from lsn {fork_lsn}", self.nodes[n].name));
     }
 
     fn answer_query(&mut self, i: usize, n: usize, query: Query) {

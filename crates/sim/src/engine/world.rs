@@ -355,6 +355,10 @@ pub struct Node {
     pub role_offset: u64,
     /// A former mirror's copy recovered WITH RECOVERY after SET PARTNER OFF, serving alone.
     pub recovered_copy: bool,
+    /// A restore from a backup (`RESTORE ... FROM DISK`) has written this instance's copy
+    /// since the log engine last held that copy's log: recovering it brings the backups' log,
+    /// not the log the instance held ([`World::rebase_restored_copy`]).
+    pub log_from_backups: bool,
     /// The role sequence this instance began serving at (its `not_serving` event names it).
     pub serving_role_sequence: u64,
     /// Automatic page repair of a damaged page on this mirror (reference section 6).
@@ -661,6 +665,7 @@ impl<'s> World<'s> {
                 session_role_served: 0,
                 role_offset: 0,
                 recovered_copy: false,
+                log_from_backups: false,
                 serving_role_sequence: 0,
                 page_repair: PageRepair::None,
                 flush_times: VecDeque::new(),
