@@ -112,3 +112,31 @@ fn a_dead_processs_reset_spares_a_request_it_never_received() {
         "{failed} commits failed: the new connection was reset"
     );
 }
+
+// Reference section 7: a session's instances connect to each other in both directions, and
+// which instance a scenario lists first is no part of the rules. After alpha's endpoint is
+// created again without CONNECT for beta's login, the session stays DISCONNECTED in either
+// order; judged from the first-listed side only, it reconnected when alpha came first.
+#[test]
+fn a_grant_missing_one_way_breaks_the_session_whichever_instance_is_listed_first() {
+    let name = "an-endpoint-recreated-without-the-partners-grant-keeps-the-session-down.toml";
+    let file = common::sims_file(name);
+    let source = std::fs::read_to_string(&file).expect("the scenario");
+    let alpha = "[[instance]]\nname = \"alpha\"\nhost = \"alpha.corp.example\"\nservice_account = \"ALPHA\\\\sqlsvc\"\n";
+    let beta = "[[instance]]\nname = \"beta\"\nhost = \"beta.corp.example\"\nservice_account = \"NT Service\\\\MSSQLSERVER\"\n";
+    let listed = format!("{alpha}\n{beta}");
+    assert!(
+        source.contains(&listed),
+        "the scenario lists alpha, then beta"
+    );
+    let swapped = source.replace(&listed, &format!("{beta}\n{alpha}"));
+    for source in [source.clone(), swapped] {
+        let scenario = mirror_sim::scenario::parse(&source, &file).expect("valid input");
+        let report = common::run(&scenario);
+        assert_eq!(
+            report.final_state.state,
+            mirror_sim::scenario::SessionState::Disconnected
+        );
+        assert_eq!(report.final_state.principal, "alpha");
+    }
+}

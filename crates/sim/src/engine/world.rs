@@ -1366,44 +1366,49 @@ impl<'s> World<'s> {
         self.nodes[n].session().is_some() || self.is_named_witness(n)
     }
 
-    /// Whether the connection between `a` and `b` still passes the catalogs, judged from the
-    /// side that opens it (partners open connections to the witness; between partners, the lower
-    /// id). The catalogs only, not whether a process runs: what an endpoint statement changes
+    /// Whether the connection between `a` and `b` still passes the catalogs, both ways. The
+    /// catalogs only, not whether a process runs: what an endpoint statement changes
     /// (`Steps::rejudge_connections`); judged with the processes, a crashed acceptor made a
     /// stopped endpoint look as if it had changed nothing, and, depending on which instance the
     /// scenario lists first, a principal kept its connection to a crashed mirror up through its
     /// own stopped endpoint until TIMEOUT (found by a regression audit).
     pub fn judge_connect_pair(&self, a: usize, b: usize) -> bool {
-        let is_witness = |n: usize| self.is_named_witness(n);
-        let (from, to) = if is_witness(a) {
-            (b, a)
-        } else if is_witness(b) || self.nodes[a].pid < self.nodes[b].pid {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        self.judge_catalogs(from, to).is_ok()
+        self.judge_both_ways(a, b).is_ok()
     }
 
     /// Whether `from` may open a mirroring connection to `to`: a process runs there, and the
-    /// catalogs admit it ([`Self::judge_catalogs`]).
+    /// catalogs admit it both ways ([`Self::judge_both_ways`]).
     fn judge_connect(&self, from: usize, to: usize) -> Result<(), FailureKind> {
         if self.nodes[to].process == Process::Crashed {
             return Err(FailureKind::Hard);
         }
+        self.judge_both_ways(from, to)
+    }
+
+    /// Whether the catalogs admit mirroring connections between `from` and `to` in both
+    /// directions: each instance of a session connects to each other one (reference section 7:
+    /// SET PARTNER fails "in either direction (the mirror connects back)", and SET WITNESS
+    /// judges the witness's connections to the partners too). Judged from the opener only, a
+    /// grant missing on the opener's side let a running session reconnect after an endpoint
+    /// change that SET PARTNER or SET WITNESS would have refused, and which instance opens
+    /// depended on the order the scenario listed them in (found by an audit).
+    fn judge_both_ways(&self, from: usize, to: usize) -> Result<(), FailureKind> {
         self.judge_catalogs(from, to)
+            .and_then(|()| self.judge_catalogs(to, from))
     }
 
     /// Whether the catalogs admit a mirroring connection from `from` to `to` (the endpoints,
     /// logins and security of both).
     fn judge_catalogs(&self, from: usize, to: usize) -> Result<(), FailureKind> {
         let to_node = &self.nodes[to];
-        let to_part = if self.is_named_witness(to) {
-            SessionPart::Witness
-        } else {
-            SessionPart::Partner
+        let part = |n: usize| {
+            if self.is_named_witness(n) {
+                SessionPart::Witness
+            } else {
+                SessionPart::Partner
+            }
         };
-        let from_part = SessionPart::Partner;
+        let (from_part, to_part) = (part(from), part(to));
         // The address the session names it by (a moved endpoint is not followed: nothing
         // listens there any more), else where its endpoint listens.
         let port = match self.session_ports.get(&(from, to)) {
