@@ -311,3 +311,33 @@ fn every_listed_failover_has_its_event() {
         );
     }
 }
+
+// spec/cli.md: `serving` names the role sequence an instance serves at, and `role` the one
+// it takes. A principal restored from backups serves at its session's role sequence 0, once:
+// it was first shown serving at 1 (a new line above its old session), then not serving, then
+// serving at 0, all in one instant (found by a regression audit).
+#[test]
+fn a_principal_restored_from_backups_serves_at_its_sessions_role_sequence() {
+    for (name, principal) in [
+        (
+            "a-session-set-up-again-the-other-way-through-backups",
+            "beta",
+        ),
+        (
+            "a-copy-restored-on-a-third-instance-and-mirrored-is-another-database",
+            "gamma",
+        ),
+    ] {
+        let events = events_of(&bundled(name), None);
+        let serving: Vec<serde_json::Value> = String::from_utf8_lossy(&events)
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+            .filter(|e| e["instance"] == principal)
+            .filter(|e| matches!(e["event"].as_str(), Some("serving" | "not_serving")))
+            .collect();
+        assert_eq!(serving.len(), 1, "{name}: {serving:?}");
+        assert_eq!(serving[0]["event"], "serving", "{name}");
+        assert_eq!(serving[0]["role_sequence"], 0, "{name}");
+        assert_eq!(serving[0]["via"], "setup", "{name}");
+    }
+}

@@ -224,6 +224,10 @@ pub struct History {
     pub outside: Vec<Outside>,
     /// The instances whose last session ended knowingly (see [`History::ended_knowingly`]).
     knowingly_out: BTreeSet<usize>,
+    /// The sessions (their ranges of role sequences) set up from a copy restored from backups:
+    /// another database by the DBA's choice, whatever serves outside them (see
+    /// [`History::separate_session`]).
+    separate_sessions: BTreeSet<u64>,
     /// Lost acknowledged commits (computed at the end).
     pub lost: u64,
     /// Their LSN ranges, per generation: (first, last).
@@ -303,6 +307,17 @@ impl History {
         self.knowingly_out.insert(node);
     }
 
+    /// The session that `role_sequence` is in was set up from a copy restored from backups:
+    /// its principals and an instance serving in another session or outside every session are
+    /// two databases, not a split brain. No instance can take the other for its partner: the
+    /// restored copy's session was set up after the copy came from backups. Reported as a split
+    /// brain caused by PARTNER OFF, a copy restored on a third instance and mirrored while the
+    /// original still served (found by a regression audit).
+    pub fn separate_session(&mut self, role_sequence: u64) {
+        self.separate_sessions
+            .insert(session_of_role(role_sequence));
+    }
+
     /// Instance `node` still holds a session its partner ended (hung or cut off through the
     /// PARTNER OFF): what it acknowledges from `at` on is outside any session, and it serves
     /// unaware of it, a split brain with whoever else serves.
@@ -359,7 +374,11 @@ impl History {
                 || self.outside_at(start.node, start.at);
             let both_knew =
                 self.knowingly_out.contains(&other) && self.knowingly_out.contains(&start.node);
-            if apart && both_knew {
+            let separate = sessions_differ
+                && [seq, start.role_sequence]
+                    .iter()
+                    .any(|&role| self.separate_sessions.contains(&session_of_role(role)));
+            if apart && (both_knew || separate) {
                 continue;
             }
             if apart {

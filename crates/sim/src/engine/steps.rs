@@ -55,9 +55,10 @@ pub struct Steps {
     /// The full or differential backup a statement is writing: (step, statement) -> backup
     /// set id; it reaches the end of log as of its completion.
     pub database_backups: BTreeMap<(usize, usize), u64>,
-    /// The statements under way that bring a copy ONLINE (RESTORE ... WITH RECOVERY):
-    /// (step, statement). A former mirror recovered so serves once the statement completes; a
-    /// copy restored from backups holds their log from then ([`World::recover_copy`]).
+    /// The RESTORE DATABASE ... WITH RECOVERY statements under way that recover a copy's own
+    /// log: (step, statement). A former mirror recovered so serves once the statement
+    /// completes (a copy restored from backups holds their log from the statement's start:
+    /// [`World::rebase_restored_copy`]).
     pub recoveries: std::collections::BTreeSet<(usize, usize)>,
     /// The statement running: (step, statement). Steps run one at a time, so a completion for
     /// any other is stale (its statement was interrupted).
@@ -217,7 +218,7 @@ impl World<'_> {
         }
         self.steps.backups.remove(&(i, k));
         if self.steps.recoveries.remove(&(i, k)) && result.is_ok() {
-            self.recover_copy(n);
+            self.serve_a_recovered_mirror(n, "restart");
         }
         if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
             if result.is_ok() {
@@ -414,9 +415,8 @@ impl World<'_> {
             self.stop_serving_a_restored_copy(n);
         }
         // A restore from a backup replaces the copy's log with the backups' log; RESTORE
-        // DATABASE db WITH RECOVERY alone recovers the log the copy holds. Either takes effect
-        // in the log engine once the statement completes, for the scenario's database only: a
-        // copy restored under another name is a catalog entry.
+        // DATABASE db WITH RECOVERY alone recovers the log the copy holds. For the scenario's
+        // database only: a copy restored under another name is a catalog entry.
         let simulated =
             |database: &str| database.to_lowercase() == self.scenario.database.name.to_lowercase();
         let recovers = match &statement {
@@ -430,7 +430,14 @@ impl World<'_> {
             }
             _ => false,
         };
-        if recovers {
+        if recovers && self.nodes[n].log_from_backups {
+            // As the catalog does, from the statement's start: a crash during the restore
+            // left a copy ONLINE in the catalog at the backups' end with the log engine still
+            // holding the old log, and a session set up from it served from that log's end
+            // (found by a regression audit).
+            self.rebase_restored_copy(n);
+        } else if recovers {
+            // Its own log: it serves once the statement completes.
             self.steps.recoveries.insert((i, k));
         }
         match self.apply_effect(i, k, n, outcome.effect, &admitted_before) {
@@ -673,10 +680,12 @@ impl World<'_> {
     /// SET PARTNER on the principal succeeded in the catalogs: the session starts in the
     /// protocol core (SYNCHRONIZING once the mirror answers).
     fn start_session(&mut self, p: usize, m: usize, id: CommandId) {
-        // A principal whose copy was restored from backups serves from its restore point now:
-        // its SET PARTNER is what sends the clients to it.
-        if !self.nodes[p].serving {
-            self.serve_a_recovered_mirror(p, "setup");
+        // A principal whose copy was restored from backups (it does not serve) begins a line
+        // of history of its own: a range of role sequences of its own even as the first
+        // session, the database's original line holding the range below.
+        let restored_principal = !self.nodes[p].serving;
+        if restored_principal {
+            self.sessions_started = self.sessions_started.max(1);
         }
         self.nodes[p].log_from_backups = false;
         self.nodes[m].log_from_backups = false;
@@ -719,6 +728,14 @@ impl World<'_> {
                     serde_json::json!({"role_sequence": 0, "end_lsn": end_lsn, "via": "setup"}),
                 );
             }
+        }
+        // It serves from its restore point at the new session's role sequence 0: its SET
+        // PARTNER is what sends the clients to it. Served before the session's numbering, its
+        // stream went from role sequence 1 back to 0 (found by a regression audit).
+        if restored_principal {
+            let offset = self.nodes[p].role_offset;
+            self.history.separate_session(offset);
+            self.serve_a_recovered_mirror(p, "setup");
         }
         self.sessions_started += 1;
         self.history.joined_session(p, self.now);
@@ -917,17 +934,6 @@ impl World<'_> {
         }
     }
 
-    /// A copy a statement brought ONLINE: one restored from backups holds their log from now
-    /// ([`Self::rebase_restored_copy`]); a former mirror that recovered its own log serves
-    /// ([`Self::serve_a_recovered_mirror`]).
-    fn recover_copy(&mut self, n: usize) {
-        if self.nodes[n].log_from_backups {
-            self.rebase_restored_copy(n);
-        } else {
-            self.serve_a_recovered_mirror(n, "restart");
-        }
-    }
-
     /// A copy brought ONLINE from backups (`RESTORE ... FROM DISK ... WITH RECOVERY`, or
     /// `RESTORE DATABASE db WITH RECOVERY` after such restores) stands at its restore point
     /// with the backups' log: the log engine holds it there from now, with the content of the
@@ -983,10 +989,14 @@ impl World<'_> {
         {
             return;
         }
-        // A new line of history: above every role sequence of its session so far, on a fork
-        // of its own.
+        // A new line of history, on a fork of its own: above every role sequence of its
+        // session so far, or the first of the session it is the principal of.
         let offset = self.nodes[n].role_offset;
-        let history_role = self.role_high.get(&offset).map_or(offset, |&high| high) + 1;
+        let history_role = if via == "setup" {
+            offset
+        } else {
+            self.role_high.get(&offset).map_or(offset, |&high| high) + 1
+        };
         let role_sequence = history_role - self.nodes[n].role_offset;
         let fork = (0..self.nodes.len())
             .map(|m| self.nodes[m].log.fork())
