@@ -680,10 +680,12 @@ impl World<'_> {
     /// SET PARTNER on the principal succeeded in the catalogs: the session starts in the
     /// protocol core (SYNCHRONIZING once the mirror answers).
     fn start_session(&mut self, p: usize, m: usize, id: CommandId) {
-        // A principal whose copy was restored from backups (it does not serve) begins a line
-        // of history of its own: a range of role sequences of its own even as the first
-        // session, the database's original line holding the range below.
-        let restored_principal = !self.nodes[p].serving;
+        // A principal whose copy was restored from backups (it does not serve, and the log
+        // engine holds the restored copy) begins a line of history of its own: a range of role
+        // sequences of its own even as the first session, the database's original line
+        // holding the range below.
+        let restored_principal = !self.nodes[p].serving
+            && matches!(self.nodes[p].log.body, super::dblog::Body::Mirror(_));
         if restored_principal {
             self.sessions_started = self.sessions_started.max(1);
         }
@@ -1023,13 +1025,18 @@ impl World<'_> {
         );
         self.nodes[n].recovered_copy = true;
         self.set_serving(n, true, role_sequence, via);
-        let how = if via == "setup" {
-            "was restored from backups and serves as the principal of the session set up from it"
+        let name = &self.nodes[n].name;
+        self.notes.push(if via == "setup" {
+            format!(
+                "{name} was restored from backups and serves from lsn {fork_lsn} as the \
+                 principal of the session set up from it"
+            )
         } else {
-            "was recovered after SET PARTNER OFF and serves without mirroring"
-        };
-        self.notes
-            .push(format!("{} {how} from lsn {fork_lsn}", self.nodes[n].name));
+            format!(
+                "{name} was recovered after SET PARTNER OFF and serves without mirroring from \
+                 lsn {fork_lsn}"
+            )
+        });
     }
 
     fn answer_query(&mut self, i: usize, n: usize, query: Query) {
