@@ -275,10 +275,12 @@ pub struct Database {
 
 impl Database {
     /// Where the catalog knows this copy's log reaches at least: the point it was restored to
-    /// and the end of its last log backup. A copy brought ONLINE by a restore from backups
-    /// (`RESTORE ... FROM DISK ... WITH RECOVERY`) holds log the simulator's log engine does
-    /// not; its end of log is this point, and a backup of it starts there, not at the engine's
-    /// end for the instance (a backup of log it does not have panicked, found by an audit).
+    /// and the end of its last log backup. A backup never ends before it, whatever end of log
+    /// the caller passes: a copy brought ONLINE by a restore from backups (`RESTORE ... FROM
+    /// DISK ... WITH RECOVERY`) stands at this point even where the caller's log for the
+    /// instance ends earlier (a log backup of such a copy ended before its chain and panicked,
+    /// found by an audit; the simulator now holds the restored log, and this bound stays for
+    /// any caller that does not).
     pub fn log_reaches(&self) -> u64 {
         self.lsn_restored.max(self.log_chain_lsn.unwrap_or(0))
     }
