@@ -1389,9 +1389,6 @@ mod tests {
         assert!(encryption.algorithms.is_empty());
     }
 
-    // Reference section 7: user databases only. A backup, restore or recovery model change of
-    // a system database is bad input (the simulator holds none); a mirroring option on one is
-    // SQL Server's 5058, judged when the step runs (estate tests). CURRENT is refused by name.
     // Error 3159 tells a DBA to take a tail-log backup WITH NORECOVERY, which the statements
     // understood do not include: the refusal says so at WITH, not only that `;` was expected.
     #[test]
@@ -1406,6 +1403,9 @@ mod tests {
         );
     }
 
+    // Reference section 7: user databases only. A backup, restore or recovery model change of
+    // a system database is bad input (the simulator holds none); a mirroring option on one is
+    // SQL Server's 5058, judged when the step runs (estate tests). CURRENT is refused by name.
     #[test]
     fn system_databases_current_and_long_names_are_refused_where_they_are_written() {
         let refused = [
