@@ -7,12 +7,7 @@ mod common;
 // valid input, so the run goes on, and the report says that the fault never happened.
 #[test]
 fn a_fault_after_the_end_of_the_run_is_noted() {
-    let file = common::sims_file("quickstart.toml");
-    let source = std::fs::read_to_string(&file).expect("the quickstart scenario");
-    let source =
-        format!("{source}\n[[fault]]\nat = \"500.5s\"\nkind = \"crash\"\ntarget = \"alpha\"\n");
-    let scenario = mirror_sim::scenario::parse(&source, &file).expect("valid input");
-    let report = common::run(&scenario);
+    let (scenario, report) = quickstart_with_fault("500.5s", "crash");
     let last = scenario.faults.len();
     assert!(
         report
@@ -29,15 +24,7 @@ fn a_fault_after_the_end_of_the_run_is_noted() {
 // no trace when it succeeded (found by an audit), so the fault could not be told from a typo.
 #[test]
 fn a_damaged_page_on_the_principal_is_noted_repaired_or_not() {
-    let file = common::sims_file("quickstart.toml");
-    let source = std::fs::read_to_string(&file).expect("the quickstart scenario");
-    let noted = |at: &str| {
-        let source = format!(
-            "{source}\n[[fault]]\nat = \"{at}\"\nkind = \"corrupt_page\"\ntarget = \"alpha\"\n"
-        );
-        let scenario = mirror_sim::scenario::parse(&source, &file).expect("valid input");
-        common::run(&scenario).notes
-    };
+    let noted = |at: &str| quickstart_with_fault(at, "corrupt_page").1.notes;
     let synchronized = noted("20s");
     assert!(
         synchronized
@@ -53,4 +40,18 @@ fn a_damaged_page_on_the_principal_is_noted_repaired_or_not() {
             .any(|n| n == "alpha: a damaged page and no mirror to repair it from"),
         "notes: {early:?}"
     );
+}
+
+/// The quickstart scenario with one more fault of `kind` on alpha at `at`, and its report.
+fn quickstart_with_fault(
+    at: &str,
+    kind: &str,
+) -> (mirror_sim::scenario::Scenario, mirror_sim::report::Report) {
+    let file = common::sims_file("quickstart.toml");
+    let source = std::fs::read_to_string(&file).expect("the quickstart scenario");
+    let source =
+        format!("{source}\n[[fault]]\nat = \"{at}\"\nkind = \"{kind}\"\ntarget = \"alpha\"\n");
+    let scenario = mirror_sim::scenario::parse(&source, &file).expect("valid input");
+    let report = common::run(&scenario);
+    (scenario, report)
 }

@@ -393,6 +393,22 @@ pub struct DbLog {
 }
 
 impl DbLog {
+    /// A copy restored from backups, RESTORING at `lsn` in `fork`: the backups carry the
+    /// content of `segments` (the log of the instance they were taken from) up to it, so the
+    /// commits acknowledged before it are in this copy.
+    pub fn restored(
+        seed: u64,
+        sizes: TxSizes,
+        lsn: u64,
+        fork: u32,
+        segments: &[(u64, u64)],
+    ) -> Self {
+        let mut log = Self::none(seed, sizes);
+        log.start_mirroring(Some(lsn), fork);
+        log.restored_from(segments, lsn);
+        log
+    }
+
     /// No copy here. Transactions are sized by `sizes`.
     pub fn none(seed: u64, sizes: TxSizes) -> Self {
         Self {

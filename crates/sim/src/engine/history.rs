@@ -318,6 +318,13 @@ impl History {
             .insert(session_of_role(role_sequence));
     }
 
+    /// Whether what serves at role sequences `a` and `b` are two databases: they are in two
+    /// sessions, one of them set up from a restored copy ([`History::separate_session`]).
+    fn separate_databases(&self, a: u64, b: u64) -> bool {
+        let (a, b) = (session_of_role(a), session_of_role(b));
+        a != b && (self.separate_sessions.contains(&a) || self.separate_sessions.contains(&b))
+    }
+
     /// Instance `node` still holds a session its partner ended (hung or cut off through the
     /// PARTNER OFF): what it acknowledges from `at` on is outside any session, and it serves
     /// unaware of it, a split brain with whoever else serves.
@@ -374,10 +381,7 @@ impl History {
                 || self.outside_at(start.node, start.at);
             let both_knew =
                 self.knowingly_out.contains(&other) && self.knowingly_out.contains(&start.node);
-            let separate = sessions_differ
-                && [seq, start.role_sequence]
-                    .iter()
-                    .any(|&role| self.separate_sessions.contains(&session_of_role(role)));
+            let separate = self.separate_databases(seq, start.role_sequence);
             if apart && (both_knew || separate) {
                 continue;
             }
@@ -703,15 +707,7 @@ impl History {
             // by the forced services, the original's commits were charged to a forced service
             // inside the restored copy's session, or broke the invariant after a manual
             // failover in it, found by a regression audit.)
-            let another_database = |l: u64| {
-                let (theirs, ours) = (
-                    session_of_role(ledger.role_at(l)),
-                    session_of_role(last_role),
-                );
-                theirs != ours
-                    && (self.separate_sessions.contains(&theirs)
-                        || self.separate_sessions.contains(&ours))
-            };
+            let another_database = |l: u64| self.separate_databases(ledger.role_at(l), last_role);
             let mut unexcused = Vec::new();
             let mut lost_here = Vec::new();
             for l in missing {

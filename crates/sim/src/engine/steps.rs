@@ -417,13 +417,13 @@ impl World<'_> {
         // A restore from a backup replaces the copy's log with the backups' log; RESTORE
         // DATABASE db WITH RECOVERY alone recovers the log the copy holds. For the scenario's
         // database only: a copy restored under another name is a catalog entry.
-        let simulated =
-            |database: &str| database.to_lowercase() == self.scenario.database.name.to_lowercase();
         let recovers = match &statement {
-            mirror_setup::Statement::RecoverDatabase { database } => simulated(database),
+            mirror_setup::Statement::RecoverDatabase { database } => {
+                self.estate.simulates(database)
+            }
             mirror_setup::Statement::RestoreDatabase { database, mode, .. }
             | mirror_setup::Statement::RestoreLog { database, mode, .. }
-                if simulated(database) =>
+                if self.estate.simulates(database) =>
             {
                 self.nodes[n].log_from_backups = true;
                 *mode == mirror_setup::RestoreMode::Recovery
@@ -756,14 +756,15 @@ impl World<'_> {
                 serde_json::json!({"after_lsn": restored, "fork": old_fork}),
             );
         }
-        self.nodes[m].log = super::dblog::DbLog::none(self.seed, self.tx_sizes);
-        self.nodes[m].log.start_mirroring(Some(restored), fork);
         // The backups carry the principal's content up to the restore point: commits
         // acknowledged before it are in this copy (a session set up again after PARTNER OFF).
-        let principal_segments = self.nodes[p].log.segments().to_vec();
-        self.nodes[m]
-            .log
-            .restored_from(&principal_segments, restored);
+        self.nodes[m].log = super::dblog::DbLog::restored(
+            self.seed,
+            self.tx_sizes,
+            restored,
+            fork,
+            self.nodes[p].log.segments(),
+        );
         let (ppid, mpid) = (self.nodes[p].pid, self.nodes[m].pid);
         let counter_of =
             |node: &super::world::Node| node.partner.as_ref().map_or(0, |q| q.links().counter);
@@ -968,10 +969,8 @@ impl World<'_> {
             )
         });
         self.nodes[n].flush.drop_writes_under_way();
-        let mut log = super::dblog::DbLog::none(self.seed, self.tx_sizes);
-        log.start_mirroring(Some(point), fork);
-        log.restored_from(&segments, point);
-        self.nodes[n].log = log;
+        self.nodes[n].log =
+            super::dblog::DbLog::restored(self.seed, self.tx_sizes, point, fork, &segments);
         self.nodes[n].log_from_backups = false;
     }
 
