@@ -166,6 +166,15 @@ impl Links {
         self.link(peer).and_then(Link::conn)
     }
 
+    /// The link to `peer`, not up, counts its silence from `now` (a restart, a peer just
+    /// learnt of): a peer never reached since is silent for TIMEOUT from then, not from its
+    /// last reply before.
+    pub fn count_silence_from(&mut self, peer: InstanceId, now: Nanos) {
+        if let Some(link) = self.link_mut(peer).filter(|l| !l.is_up()) {
+            link.last_reply = now;
+        }
+    }
+
     /// Marks every link down without remembering anything (a restart: the process is new).
     pub fn reset_all(&mut self) {
         for link in &mut self.links {

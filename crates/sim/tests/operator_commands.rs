@@ -419,3 +419,31 @@ fn a_principal_left_alone_in_its_session_fails_its_commits_instead_of_holding_th
         "connected again, but the witness holds no session"
     );
 }
+
+// Reference section 2 ("witness state as each partner sees it") and section 3 (a silent peer is
+// declared lost at the first ping tick at which its last reply is older than TIMEOUT): a
+// principal restarted while its witness is powered off shows the witness UNKNOWN at first, then
+// DISCONNECTED, as the mirror that did not restart does. It showed UNKNOWN for good, and so did
+// `final.witness_state` (audit AD).
+#[test]
+fn a_witness_out_of_reach_since_a_restart_shows_disconnected_after_timeout() {
+    let report =
+        report_of("a-witness-out-of-reach-since-a-restart-shows-disconnected-after-timeout.toml");
+    let witness_state = |on: &str, at_us: u64| {
+        common::queried(&report, on, at_us, "mirroring_witness_state_desc")
+            .as_str()
+            .expect("a state")
+            .to_owned()
+    };
+    assert_eq!(
+        witness_state("alpha", 30_000_000),
+        "UNKNOWN",
+        "4 s after the restart"
+    );
+    assert_eq!(witness_state("alpha", 40_000_000), "DISCONNECTED");
+    assert_eq!(witness_state("beta", 40_000_000), "DISCONNECTED");
+    assert_eq!(
+        report.final_state.witness_state,
+        Some(mirror_sim::report::WitnessState::Disconnected)
+    );
+}

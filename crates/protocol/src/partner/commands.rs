@@ -167,14 +167,14 @@ impl Partner {
     /// (reference section 4: whoever recorded the removal takes no part in a role change), so
     /// service is forced as without one (section 5: allowed once the mirror has declared the
     /// principal lost, which the request required).
-    pub(super) fn force_service_without_the_removed_witness(&mut self) {
+    pub(super) fn force_service_without_the_removed_witness(&mut self, now: Nanos) {
         let Some(id) = self.forcing.take() else {
             return;
         };
         let mut config = self.durable.config;
         config.witness = None;
         config.numbers.witness += 1;
-        self.apply_config(config);
+        self.apply_config(now, config);
         self.force_service_now(id);
     }
 

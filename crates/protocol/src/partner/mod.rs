@@ -640,12 +640,18 @@ impl Partner {
         match timer {
             Timer::Ping => {
                 let timeout = self.durable.config.timeout();
-                for peer in self
+                let lost = self
                     .links
-                    .tick(now, timeout, self.role_view(), &mut self.out)
-                {
-                    self.on_link_lost(peer);
+                    .tick(now, timeout, self.role_view(), &mut self.out);
+                // One event 10 when a tick declares the principal and the witness lost
+                // together: each loss noted apart raised it twice.
+                for &peer in &lost {
+                    self.on_peer_lost(peer);
                 }
+                if !lost.is_empty() {
+                    self.note_mirror_without_quorum();
+                }
+                self.note_witness_never_reached(now, timeout);
                 if self
                     .awaiting_partner_since
                     .is_some_and(|since| now.saturating_sub(since) >= PING_INTERVAL)
@@ -886,6 +892,7 @@ impl Partner {
         }
         if let Some(w) = self.durable.config.witness {
             self.links.add_peer(w, true);
+            self.links.count_silence_from(w, now);
         }
         self.state = if self.durable.config.suspended {
             MirroringState::Suspended
@@ -1055,6 +1062,25 @@ impl Partner {
             && self.witness().is_some_and(|w| !self.links.is_up(w));
         if isolated {
             self.out.push(Output::Event(StateChangeEvent::NoQuorum));
+        }
+    }
+
+    /// A witness not reached since this partner restarted or learnt of it shows as
+    /// DISCONNECTED once it has been silent for TIMEOUT, as a connection declared lost does
+    /// (reference section 3: "declared lost at the first ping tick at which the last reply is
+    /// older than TIMEOUT"). It stayed UNKNOWN for good, while the partner that had not
+    /// restarted showed it DISCONNECTED (audit AD). In the model checker, whose clock stands
+    /// still, the witness stays UNKNOWN until it is reached.
+    fn note_witness_never_reached(&mut self, now: Nanos, timeout: Nanos) {
+        if self.witness_state != WitnessState::Unknown {
+            return;
+        }
+        let silent = self
+            .witness()
+            .and_then(|w| self.links.link(w))
+            .is_some_and(|l| !l.is_up() && now.saturating_sub(l.last_reply) > timeout);
+        if silent {
+            self.witness_state = WitnessState::Disconnected;
         }
     }
 
@@ -1364,10 +1390,10 @@ impl Partner {
 
     fn on_partner_body(&mut self, now: Nanos, body: Message) {
         match (self.durable.role, body) {
-            (Role::Mirror, Message::Hello(hello)) => self.on_principal_hello(hello),
+            (Role::Mirror, Message::Hello(hello)) => self.on_principal_hello(now, hello),
             (Role::Mirror, Message::Log { lsn_from, lsn_to }) => self.on_log(lsn_from, lsn_to),
             (Role::Mirror, Message::Synchronized { numbers }) => self.on_synchronized(numbers),
-            (Role::Mirror, Message::Config(config)) => self.on_config(config),
+            (Role::Mirror, Message::Config(config)) => self.on_config(now, config),
             (Role::Mirror, Message::FailoverPrepare { failover_lsn }) if self.handshaken => {
                 self.failover_prepare = Some(failover_lsn);
                 self.answer_failover_prepare();
@@ -1485,7 +1511,7 @@ impl Partner {
             }
             Message::ForceServiceDenied {
                 reason: FailoverDenial::WitnessRemoved,
-            } => self.force_service_without_the_removed_witness(),
+            } => self.force_service_without_the_removed_witness(now),
             Message::ForceServiceDenied { reason } => {
                 if reason == FailoverDenial::PrincipalConnected {
                     self.witness_sees_principal = true;
@@ -1511,7 +1537,7 @@ impl Partner {
     /// The principal's handshake (reference section 4, "Reconnecting"): discard any log past the
     /// lowest of its end of log and the failover LSNs of every role change since this copy was
     /// last in step, then catch up from there.
-    fn on_principal_hello(&mut self, hello: Hello) {
+    fn on_principal_hello(&mut self, now: Nanos, hello: Hello) {
         let Some(config) = hello.config else { return };
         if config.witness.is_some() {
             // The principal greets this mirror still naming a witness: a WITNESS OFF recorded
@@ -1550,7 +1576,7 @@ impl Partner {
             .role_history
             .last()
             .map_or(self.durable.fork, |c| c.fork.max(self.durable.fork));
-        self.apply_config(config);
+        self.apply_config(now, config);
         self.handshaken = false;
         if !config.suspended {
             self.finish_handshake();
@@ -1618,10 +1644,10 @@ impl Partner {
         self.told_synchronized = Some(numbers);
     }
 
-    fn on_config(&mut self, config: SessionConfig) {
+    fn on_config(&mut self, now: Nanos, config: SessionConfig) {
         let was_suspended = self.durable.config.suspended;
         let was_safety = self.durable.config.safety;
-        self.apply_config(config);
+        self.apply_config(now, config);
         if config.suspended {
             self.handshaken = false;
             self.set_state(MirroringState::Suspended);
@@ -1642,7 +1668,7 @@ impl Partner {
         }
     }
 
-    pub(super) fn apply_config(&mut self, config: SessionConfig) {
+    pub(super) fn apply_config(&mut self, now: Nanos, config: SessionConfig) {
         let old = self.durable.config;
         if old.numbers != config.numbers {
             self.told_synchronized = None;
@@ -1654,6 +1680,7 @@ impl Partner {
             }
             if let Some(w) = config.witness {
                 self.links.add_peer(w, true);
+                self.links.count_silence_from(w, now);
                 self.durable.witness_excluded = false;
                 self.tick_now(); // connect to the new witness now
             }
@@ -3942,8 +3969,6 @@ mod tests {
         );
     }
 
-    // reference §5 automatic failover: M asks W only when SAFETY FULL, a witness is set, M has
-    // declared P lost, M's connection to W is up, W has declared P lost, and M was told
     // Reference section 2, event 10 ("no quorum"): a mirror with a witness set that has lost
     // both the principal and the witness has no quorum, and says so once, at the second loss,
     // whichever goes first. It was raised by principals only.
@@ -3962,12 +3987,76 @@ mod tests {
                 "{first:?} then {second:?}: {out:?}"
             );
         }
+        // Both declared lost on one ping tick, TIMEOUT after both fell silent: one event, not
+        // one per loss (audit AE: the event stream showed event 10 twice).
+        let mut m = mirror_with_witness(true);
+        m.handle_timer(60 * SECOND, Timer::Ping);
+        m.invariants();
+        let out = m.take_outputs();
+        let lost = Output::Event(StateChangeEvent::ConnectionWithPrincipalLost);
+        assert!(
+            out.contains(&lost),
+            "the tick declares the principal lost: {out:?}"
+        );
+        assert_eq!(m.witness_state(), WitnessState::Disconnected);
+        assert_eq!(
+            out.iter().filter(|o| **o == no_quorum).count(),
+            1,
+            "{out:?}"
+        );
         // Without a witness a lost principal is no loss of quorum.
         let mut m = connected_mirror(0);
         from_peer(&mut m, 0, P, hello(vec![], SessionConfig::default(), 0));
         assert!(!lose(&mut m, P).contains(&no_quorum));
     }
 
+    // Reference section 2 ("witness state as each partner sees it") and section 3 (a silent
+    // peer is declared lost at the first ping tick at which its last reply is older than
+    // TIMEOUT): a partner that restarts while the witness is out of reach shows it UNKNOWN,
+    // then DISCONNECTED once it has been silent for TIMEOUT since the restart, not UNKNOWN for
+    // good (audit AD); CONNECTED again once the witness greets it.
+    #[test]
+    fn a_witness_out_of_reach_since_a_restart_shows_disconnected_after_timeout() {
+        let mut m = mirror_with_witness(true);
+        m.crash();
+        let restart = 20 * SECOND;
+        m.restart(restart, m.lsn_hardened());
+        m.take_outputs();
+        assert_eq!(m.witness_state(), WitnessState::Unknown);
+        m.handle_timer(restart + 10 * SECOND, Timer::Ping);
+        m.invariants();
+        assert_eq!(
+            m.witness_state(),
+            WitnessState::Unknown,
+            "silent for TIMEOUT, not longer"
+        );
+        m.handle_timer(restart + 11 * SECOND, Timer::Ping);
+        m.invariants();
+        assert_eq!(m.witness_state(), WitnessState::Disconnected);
+        let out = m.take_outputs();
+        let conn = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Send(e) if e.to == W && e.body == Message::Connect => Some(e.conn),
+                _ => None,
+            })
+            .expect("the mirror keeps asking the witness for a connection");
+        deliver(
+            &mut m,
+            restart + 12 * SECOND,
+            env(W, M, conn, 0, P, Message::Accept),
+        );
+        from_peer(
+            &mut m,
+            restart + 12 * SECOND,
+            W,
+            witness_greeting(witness_config()),
+        );
+        assert_eq!(m.witness_state(), WitnessState::Connected);
+    }
+
+    // reference §5 automatic failover: M asks W only when SAFETY FULL, a witness is set, M has
+    // declared P lost, M's connection to W is up, W has declared P lost, and M was told
     // SYNCHRONIZED at the current numbers.
     #[test]
     fn mirror_asks_witness_for_failover_only_when_every_condition_holds() {
