@@ -178,6 +178,22 @@ impl BackupFolder {
         Some(removed)
     }
 
+    /// Whether a log backup of the database on `fork` holds the log just past `lsn`: a copy
+    /// restored to `lsn` can be rolled forward with the log backups taken since. It cannot
+    /// when a switch to SIMPLE broke the chain after it (the next chain begins at a later full
+    /// backup).
+    pub fn log_backups_reach_back_to(&self, fork: &RecoveryFork, lsn: u64) -> bool {
+        self.files
+            .values()
+            .flat_map(|(_, file)| file.sets())
+            .any(|set| {
+                set.kind == BackupKind::Log
+                    && set.fork == *fork
+                    && set.first_lsn <= lsn
+                    && lsn < set.last_lsn
+            })
+    }
+
     /// The backup set with this id, if it was written and not taken back.
     pub fn set(&self, id: u64) -> Option<&BackupSet> {
         self.files

@@ -869,6 +869,46 @@ fn error_1412_a_log_backup_was_not_restored() {
     rehearsal.run("alpha", &set_partner("beta"));
 }
 
+// reference §6 and §7: 1412 after a switch to SIMPLE broke the log backup chain, with a new
+// full and log backup taken since. No log backup continues from the mirror's point (restoring
+// the new one gives 4305), so the advice is to restore the new full backup; it told the DBA to
+// restore "every log backup taken since" (audit AG).
+#[test]
+fn error_1412_after_the_chain_was_broken_advises_a_new_full_backup() {
+    let mut rehearsal = ready_for_session();
+    rehearsal.run(
+        "alpha",
+        "ALTER DATABASE Sales SET RECOVERY SIMPLE; ALTER DATABASE Sales SET RECOVERY FULL",
+    );
+    rehearsal.write_log(10_000);
+    rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'f2.bak'");
+    rehearsal.write_log(10_000);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l2.trn'");
+    let error = rehearsal.fails("alpha", &set_partner("beta"), 1412);
+    let message = error.to_string();
+    assert!(
+        message.contains("no log backup continues from the copy's point")
+            && message.contains("restore a full backup taken since"),
+        "{message}"
+    );
+    rehearsal.fails(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'l2.trn' WITH NORECOVERY",
+        4305,
+    );
+    // The advice works (the copy restored again is prepared again).
+    rehearsal.run(
+        "beta",
+        "RESTORE DATABASE Sales FROM DISK = 'f2.bak' WITH REPLACE, NORECOVERY",
+    );
+    rehearsal.run(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'l2.trn' WITH NORECOVERY",
+    );
+    rehearsal.run("beta", &set_partner("alpha"));
+    rehearsal.run("alpha", &set_partner("beta"));
+}
+
 // ---- SET WITNESS (reference §7, in the order 1470, 1416, 1429, 1418, 1426) ----
 
 #[test]

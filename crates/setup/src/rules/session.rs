@@ -142,7 +142,10 @@ impl Estate {
         let remote = mirror
             .database(database)
             .ok_or_else(|| sql::remote_database_missing(database, &mirror.name))?;
-        judge_remote_copy(principal, copy, mirror, remote)?;
+        let chain_reaches_back = self
+            .backup_folder()
+            .log_backups_reach_back_to(&copy.fork, remote.lsn_restored);
+        judge_remote_copy(principal, copy, mirror, remote, chain_reaches_back)?;
         Ok(SessionPlan {
             mirror: mirror.name.clone(),
             principal_address,
@@ -515,11 +518,14 @@ impl Estate {
 }
 
 /// The remote copy's checks, in order: 1410, 1464, 1465, 1416, 1407, 1478, 1412.
+/// `chain_reaches_back`: whether the log backups taken since the remote copy's point continue
+/// from it (what 1412's advice depends on).
 fn judge_remote_copy(
     principal: &InstanceCatalog,
     copy: &Database,
     mirror: &InstanceCatalog,
     remote: &Database,
+    chain_reaches_back: bool,
 ) -> Judged<()> {
     let database = &copy.name;
     let prepared_here = match &remote.mirroring {
@@ -556,7 +562,7 @@ fn judge_remote_copy(
     if !remote.log_restored_since_base {
         return Err(sql::insufficient_log_on_mirror(database).into());
     }
-    judge_log_reaches_mirror(principal, copy, mirror, remote)
+    judge_log_reaches_mirror(principal, copy, mirror, remote, chain_reaches_back)
 }
 
 /// 1412: the principal's log must still hold everything after the mirror's point, on the same
@@ -566,6 +572,7 @@ fn judge_log_reaches_mirror(
     copy: &Database,
     mirror: &InstanceCatalog,
     remote: &Database,
+    chain_reaches_back: bool,
 ) -> Judged<()> {
     let database = &copy.name;
     let detail = if remote.fork != copy.fork {
@@ -578,6 +585,14 @@ fn judge_log_reaches_mirror(
             None => Some(format!(
                 "{database} on {} has no log backup chain (it was switched to SIMPLE): take a full and a log backup and restore both on {}.",
                 principal.name, mirror.name
+            )),
+            // No log backup continues from the copy's point: the chain began again at a full
+            // backup after a switch to SIMPLE, or the backups were overwritten. The copy cannot
+            // be rolled forward (4305), only restored again; the advice below sent a DBA to
+            // restore log backups that do not fit (audit AG).
+            Some(chain) if chain > remote.lsn_restored && !chain_reaches_back => Some(format!(
+                "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}, and no log backup continues from the copy's point (a switch to SIMPLE broke the chain, or the backups were overwritten): restore a full backup taken since WITH REPLACE, NORECOVERY and a log backup WITH NORECOVERY.",
+                mirror.name, remote.lsn_restored, principal.name
             )),
             Some(chain) if chain > remote.lsn_restored => Some(format!(
                 "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}: restore every log backup taken since WITH NORECOVERY.",
