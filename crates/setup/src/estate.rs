@@ -39,6 +39,11 @@ pub struct StatementContext {
     /// existed when it was issued (`mirror_protocol::Partner`'s pending witness), because under
     /// a running workload some log is always on its way to the mirror at the instant of issue.
     pub witness_ready: bool,
+    /// The instance running the statement has recorded the principal's role and is still
+    /// taking over (redo draining, the fixed cost running): its catalog still says mirror,
+    /// but sys.database_mirroring shows it as the principal, so SET WITNESS there is not
+    /// "principal only" (1470) but not interconnected yet (1426).
+    pub taking_over: bool,
     /// The TIMEOUT of the session the instance running the statement is in (`None` outside a
     /// session): a connection attempt dropped silently during SET WITNESS is noticed after it
     /// plus one ping interval (reference section 3: the default applies only before a session

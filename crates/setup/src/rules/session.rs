@@ -227,7 +227,9 @@ impl Estate {
                 return Err(sql::not_configured_for_mirroring(database, detail).into());
             }
             Some(Mirroring::Prepared { .. }) => return Err(sql::principal_only(database).into()),
-            Some(Mirroring::Session(session)) if session.role == MirroringRole::Mirror => {
+            Some(Mirroring::Session(session))
+                if session.role == MirroringRole::Mirror && !context.taking_over =>
+            {
                 return Err(sql::principal_only(database).into())
             }
             Some(Mirroring::Session(session)) => session,
@@ -238,6 +240,13 @@ impl Estate {
             .host;
         if witness_address.is_on_host(&principal.host) || witness_address.is_on_host(mirror_host) {
             return Err(sql::witness_is_a_partner(witness_address).into());
+        }
+        if context.taking_over {
+            // The protocol core's answer for the same window; judged here because the catalog
+            // still says mirror, which gave 1470 to the DBA who had just failed over to it
+            // (audit AI).
+            let detail = "this principal is still finishing its role change (try again once it serves)";
+            return Err(sql::witness_needs_interconnection(detail).into());
         }
         let unreachable = &context.unreachable;
         self.judge_connection_now(

@@ -238,6 +238,8 @@ impl World<'_> {
     /// ping) is tried again at every ping interval until then, as the connection attempts
     /// are: a pause, partition or power loss that heals meanwhile lets it connect (reference
     /// section 3). It failed with 1418 ten seconds after a half-second partition had healed.
+    /// The last try is at the deadline itself: a connection that comes up in the last second
+    /// counts.
     fn fail_statement_after(&mut self, i: usize, k: usize, error: SqlError, after: u64) {
         let deadline = match self.steps.soft_deadline {
             // A hard error on a retry (the peer crashed meanwhile) shows at once.
@@ -246,7 +248,7 @@ impl World<'_> {
             _ => self.now.saturating_add(after),
         };
         let retry = self.now.saturating_add(PING_INTERVAL);
-        if after > 0 && retry < deadline {
+        if after > 0 && retry <= deadline {
             self.steps.soft_deadline = Some((i, k, deadline));
             self.queue.push(
                 retry,
@@ -375,6 +377,13 @@ impl World<'_> {
         let admitted_before = self.peers_admitted(n);
         let outcome = match self.estate.execute(&name, &statement, &context) {
             Ok(outcome) => {
+                if let Some((error, after)) = self.witness_not_yet_reconnected(n, &outcome.effect)
+                {
+                    // Tried again at the next ping, as a soft failure is, until the deadline
+                    // of the first try (kept in `soft_deadline`).
+                    self.fail_statement_after(i, k, error, after);
+                    return;
+                }
                 self.steps.soft_deadline = None;
                 if let Some(undo) = undo {
                     self.steps.backups.insert((i, k), undo);
@@ -471,6 +480,45 @@ impl World<'_> {
         }
     }
 
+    /// SET WITNESS naming the witness the session already has, on a principal whose connection
+    /// to it is not up: the catalogs found the witness reachable (a restart or a heal has just
+    /// made it so), and the principal's connection to it is on its way (reference section 3:
+    /// asked for at every ping tick). The statement waits for it as a connection attempt does,
+    /// and fails with 1418 after TIMEOUT plus a ping if it never comes up. It failed with 1426
+    /// ("not connected to its witness") at the very instant the witness came back (audit AI).
+    fn witness_not_yet_reconnected(&self, n: usize, effect: &Effect) -> Option<(SqlError, u64)> {
+        let Effect::SetWitness {
+            witness,
+            witness_address,
+            ..
+        } = effect
+        else {
+            return None;
+        };
+        let w = self.node_named(witness);
+        let pid = self.nodes[w].pid;
+        let principal = self.nodes[n].session()?;
+        // At the address the session knows it by: named at another one (its endpoint moved),
+        // the session's connection would never come up there, and the protocol core's 1426
+        // answers at once (`sims/a-failed-set-witness-to-a-moved-witness-changes-nothing.toml`).
+        let waiting = principal.role() == Role::Principal
+            && !principal.is_taking_over()
+            && principal.config().witness == Some(pid)
+            && !principal.is_connected(pid)
+            && self.address_of(n, w).port == witness_address.port;
+        if !waiting {
+            return None;
+        }
+        let timeout = principal.config().timeout();
+        let error = SqlError::new(1418, "the principal's connection to its witness did not come up");
+        let error = mirror_setup::errors::in_sql_server_words(
+            error,
+            &self.scenario.database.name,
+            &witness_address.to_string(),
+        );
+        Some((error, timeout.saturating_add(PING_INTERVAL)))
+    }
+
     /// What the catalogs cannot know: live log and reachability.
     /// Where a backup taken on instance `n` now ends: its hardened end of log. A backup reads
     /// the log from disk, so log not yet flushed is not in it; a crash may still lose that log
@@ -513,6 +561,7 @@ impl World<'_> {
         let witness_ready = node
             .session()
             .is_some_and(|p| p.role() == Role::Principal && p.is_connected(p.partner()));
+        let taking_over = node.session().is_some_and(|p| p.is_taking_over());
         let session_timeout = node
             .session()
             .map(|p| std::time::Duration::from_nanos(p.config().timeout()));
@@ -522,6 +571,7 @@ impl World<'_> {
             database_size_bytes: self.scenario.database.size_bytes,
             mirror_hardened_lsn: mirror_hardened,
             witness_ready,
+            taking_over,
             unreachable,
             links_cut: self.links_cut(),
         }
