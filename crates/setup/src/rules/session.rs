@@ -245,7 +245,8 @@ impl Estate {
             // The protocol core's answer for the same window; judged here because the catalog
             // still says mirror, which gave 1470 to the DBA who had just failed over to it
             // (audit AI).
-            let detail = "this principal is still finishing its role change (try again once it serves)";
+            let detail =
+                "this principal is still finishing its role change (try again once it serves)";
             return Err(sql::witness_needs_interconnection(detail).into());
         }
         let unreachable = &context.unreachable;

@@ -377,8 +377,7 @@ impl World<'_> {
         let admitted_before = self.peers_admitted(n);
         let outcome = match self.estate.execute(&name, &statement, &context) {
             Ok(outcome) => {
-                if let Some((error, after)) = self.witness_not_yet_reconnected(n, &outcome.effect)
-                {
+                if let Some((error, after)) = self.witness_not_yet_reconnected(n, &outcome.effect) {
                     // Tried again at the next ping, as a soft failure is, until the deadline
                     // of the first try (kept in `soft_deadline`).
                     self.fail_statement_after(i, k, error, after);
@@ -510,7 +509,10 @@ impl World<'_> {
             return None;
         }
         let timeout = principal.config().timeout();
-        let error = SqlError::new(1418, "the principal's connection to its witness did not come up");
+        let error = SqlError::new(
+            1418,
+            "the principal's connection to its witness did not come up",
+        );
         let error = mirror_setup::errors::in_sql_server_words(
             error,
             &self.scenario.database.name,
