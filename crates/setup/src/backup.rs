@@ -178,20 +178,32 @@ impl BackupFolder {
         Some(removed)
     }
 
-    /// Whether a log backup of the database on `fork` holds the log just past `lsn`: a copy
-    /// restored to `lsn` can be rolled forward with the log backups taken since. It cannot
-    /// when a switch to SIMPLE broke the chain after it (the next chain begins at a later full
-    /// backup).
-    pub fn log_backups_reach_back_to(&self, fork: &RecoveryFork, lsn: u64) -> bool {
-        self.files
-            .values()
-            .flat_map(|(_, file)| file.sets())
-            .any(|set| {
-                set.kind == BackupKind::Log
-                    && set.fork == *fork
-                    && set.first_lsn <= lsn
-                    && lsn < set.last_lsn
-            })
+    /// Whether the log backups of the database on `fork` lead from `from` to `to`, each one
+    /// holding the log just past where the one before ends: a copy restored to `from` can be
+    /// rolled forward with them to where the chain now stands. They do not when a switch to
+    /// SIMPLE broke the chain in between (the next chain begins at a later full backup), or
+    /// when a backup on the way was overwritten.
+    pub fn log_backups_join(&self, fork: &RecoveryFork, from: u64, to: u64) -> bool {
+        let mut reached = from;
+        while reached < to {
+            let next = self
+                .files
+                .values()
+                .flat_map(|(_, file)| file.sets())
+                .filter(|set| {
+                    set.kind == BackupKind::Log
+                        && set.fork == *fork
+                        && set.first_lsn <= reached
+                        && reached < set.last_lsn
+                })
+                .map(|set| set.last_lsn)
+                .max();
+            match next {
+                Some(end) => reached = end, // strictly further: the loop ends
+                None => return false,
+            }
+        }
+        true
     }
 
     /// The backup set with this id, if it was written and not taken back.

@@ -887,7 +887,7 @@ fn error_1412_after_the_chain_was_broken_advises_a_new_full_backup() {
     let error = rehearsal.fails("alpha", &set_partner("beta"), 1412);
     let message = error.to_string();
     assert!(
-        message.contains("no log backup continues from the copy's point")
+        message.contains("do not lead there from the copy's point")
             && message.contains("restore a full backup taken since"),
         "{message}"
     );
@@ -907,6 +907,39 @@ fn error_1412_after_the_chain_was_broken_advises_a_new_full_backup() {
     );
     rehearsal.run("beta", &set_partner("alpha"));
     rehearsal.run("alpha", &set_partner("beta"));
+}
+
+// The same with a log backup taken before the break: it continues from the mirror's point but
+// does not reach the new chain, so restoring it is no fix either (audit AK).
+#[test]
+fn error_1412_with_a_log_backup_before_the_break_advises_a_new_full_backup() {
+    let mut rehearsal = ready_for_session();
+    rehearsal.write_log(10_000);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l1b.trn'");
+    rehearsal.run(
+        "alpha",
+        "ALTER DATABASE Sales SET RECOVERY SIMPLE; ALTER DATABASE Sales SET RECOVERY FULL",
+    );
+    rehearsal.write_log(10_000); // truncated at a checkpoint under SIMPLE: the gap
+    rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'f2.bak'");
+    rehearsal.write_log(10_000);
+    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l2.trn'");
+    let message = rehearsal
+        .fails("alpha", &set_partner("beta"), 1412)
+        .to_string();
+    assert!(
+        message.contains("restore a full backup taken since"),
+        "{message}"
+    );
+    rehearsal.run(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'l1b.trn' WITH NORECOVERY",
+    );
+    rehearsal.fails(
+        "beta",
+        "RESTORE LOG Sales FROM DISK = 'l2.trn' WITH NORECOVERY",
+        4305,
+    );
 }
 
 // ---- SET WITNESS (reference §7, in the order 1470, 1416, 1429, 1418, 1426) ----

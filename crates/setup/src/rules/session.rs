@@ -142,9 +142,10 @@ impl Estate {
         let remote = mirror
             .database(database)
             .ok_or_else(|| sql::remote_database_missing(database, &mirror.name))?;
-        let chain_reaches_back = self
-            .backup_folder()
-            .log_backups_reach_back_to(&copy.fork, remote.lsn_restored);
+        let chain_reaches_back = copy.log_chain_lsn.is_some_and(|chain| {
+            self.backup_folder()
+                .log_backups_join(&copy.fork, remote.lsn_restored, chain)
+        });
         judge_remote_copy(principal, copy, mirror, remote, chain_reaches_back)?;
         Ok(SessionPlan {
             mirror: mirror.name.clone(),
@@ -241,14 +242,6 @@ impl Estate {
         if witness_address.is_on_host(&principal.host) || witness_address.is_on_host(mirror_host) {
             return Err(sql::witness_is_a_partner(witness_address).into());
         }
-        if context.taking_over {
-            // The protocol core's answer for the same window; judged here because the catalog
-            // still says mirror, which gave 1470 to the DBA who had just failed over to it
-            // (audit AI).
-            let detail =
-                "this principal is still finishing its role change (try again once it serves)";
-            return Err(sql::witness_needs_interconnection(detail).into());
-        }
         let unreachable = &context.unreachable;
         self.judge_connection_now(
             on,
@@ -272,6 +265,14 @@ impl Estate {
             unreachable,
         )
         .map_err(|failure| connection_error(failure, context))?;
+        if context.taking_over {
+            // The protocol core's answer for the same window, after 1418 as the order of the
+            // checks puts it; judged here because the catalog still says mirror, which gave
+            // 1470 to the DBA who had just failed over to it (audit AI).
+            let detail =
+                "this principal is still finishing its role change (try again once it serves)";
+            return Err(sql::witness_needs_interconnection(detail).into());
+        }
         self.judge_witness_interconnection(
             &session.partner,
             &session.partner_address,
@@ -528,8 +529,8 @@ impl Estate {
 }
 
 /// The remote copy's checks, in order: 1410, 1464, 1465, 1416, 1407, 1478, 1412.
-/// `chain_reaches_back`: whether the log backups taken since the remote copy's point continue
-/// from it (what 1412's advice depends on).
+/// `chain_reaches_back`: whether the log backups taken since the remote copy's point lead from
+/// it to the principal's log backup chain (what 1412's advice depends on).
 fn judge_remote_copy(
     principal: &InstanceCatalog,
     copy: &Database,
@@ -596,12 +597,12 @@ fn judge_log_reaches_mirror(
                 "{database} on {} has no log backup chain (it was switched to SIMPLE): take a full and a log backup and restore both on {}.",
                 principal.name, mirror.name
             )),
-            // No log backup continues from the copy's point: the chain began again at a full
-            // backup after a switch to SIMPLE, or the backups were overwritten. The copy cannot
-            // be rolled forward (4305), only restored again; the advice below sent a DBA to
-            // restore log backups that do not fit (audit AG).
+            // The log backups do not lead from the copy's point to the chain: it began again at
+            // a full backup after a switch to SIMPLE, or backups were overwritten. The copy
+            // cannot be rolled forward (4305), only restored again; the advice below sent a
+            // DBA to restore log backups that do not fit (audits AG, AK).
             Some(chain) if chain > remote.lsn_restored && !chain_reaches_back => Some(format!(
-                "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}, and no log backup continues from the copy's point (a switch to SIMPLE broke the chain, or the backups were overwritten): restore a full backup taken since WITH REPLACE, NORECOVERY and a log backup WITH NORECOVERY.",
+                "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}, and the log backups taken since do not lead there from the copy's point (a switch to SIMPLE broke the chain, or backups were overwritten): restore a full backup taken since WITH REPLACE, NORECOVERY and a log backup WITH NORECOVERY.",
                 mirror.name, remote.lsn_restored, principal.name
             )),
             Some(chain) if chain > remote.lsn_restored => Some(format!(
