@@ -437,13 +437,11 @@ impl World<'_> {
         // showed one).
         let outside = principal.filter(|&p| self.serves_at_end(p) && self.session_of(p).is_none());
         let own_view = outside.and_then(|p| self.nodes[p].session());
-        // Its partner named, unless that partner serves too (it ran PARTNER OFF, cut off, after
-        // a forced service): a copy that serves is no mirror, as for an old principal still
-        // serving above (an audit found the serving copy reported as the mirror).
+        // Its partner named, as its own view names it, even when that partner serves outside
+        // the session (it ran PARTNER OFF cut off: `sims/the-principal-after-an-unheard-
+        // partner-off-reports-its-own-session.toml`).
         let mirror = match outside {
-            Some(_) => own_view
-                .map(|v| self.index_of(v.partner()))
-                .filter(|&m| !self.serves_at_end(m)),
+            Some(_) => own_view.map(|v| self.index_of(v.partner())),
             None => mirror,
         };
         // The state as a running partner reports it (a stopped or hung instance's view is
