@@ -869,13 +869,9 @@ fn error_1412_a_log_backup_was_not_restored() {
     rehearsal.run("alpha", &set_partner("beta"));
 }
 
-// reference §6 and §7: 1412 after a switch to SIMPLE broke the log backup chain, with a new
-// full and log backup taken since. No log backup continues from the mirror's point (restoring
-// the new one gives 4305), so the advice is to restore the new full backup; it told the DBA to
-// restore "every log backup taken since" (audit AG).
-#[test]
-fn error_1412_after_the_chain_was_broken_advises_a_new_full_backup() {
-    let mut rehearsal = ready_for_session();
+/// Reference §6: a switch to SIMPLE and back breaks the log backup chain (the log written
+/// meanwhile is truncated at a checkpoint); a new full and a log backup start it again.
+fn break_the_chain_and_start_it_again(rehearsal: &mut Rehearsal) {
     rehearsal.run(
         "alpha",
         "ALTER DATABASE Sales SET RECOVERY SIMPLE; ALTER DATABASE Sales SET RECOVERY FULL",
@@ -884,13 +880,29 @@ fn error_1412_after_the_chain_was_broken_advises_a_new_full_backup() {
     rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'f2.bak'");
     rehearsal.write_log(10_000);
     rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l2.trn'");
-    let error = rehearsal.fails("alpha", &set_partner("beta"), 1412);
-    let message = error.to_string();
+}
+
+/// The principal's SET PARTNER fails with 1412 and advises restoring a full backup taken since.
+fn fails_with_1412_advising_a_new_full_backup(rehearsal: &mut Rehearsal) {
+    let message = rehearsal
+        .fails("alpha", &set_partner("beta"), 1412)
+        .to_string();
     assert!(
         message.contains("do not lead there from the copy's point")
             && message.contains("restore a full backup taken since"),
         "{message}"
     );
+}
+
+// reference §6 and §7: 1412 after a switch to SIMPLE broke the log backup chain, with a new
+// full and log backup taken since. No log backup leads from the mirror's point to the chain
+// (restoring the new one gives 4305), so the advice is to restore the new full backup; it told
+// the DBA to restore "every log backup taken since" (audit AG).
+#[test]
+fn error_1412_after_the_chain_was_broken_advises_a_new_full_backup() {
+    let mut rehearsal = ready_for_session();
+    break_the_chain_and_start_it_again(&mut rehearsal);
+    fails_with_1412_advising_a_new_full_backup(&mut rehearsal);
     rehearsal.fails(
         "beta",
         "RESTORE LOG Sales FROM DISK = 'l2.trn' WITH NORECOVERY",
@@ -916,21 +928,8 @@ fn error_1412_with_a_log_backup_before_the_break_advises_a_new_full_backup() {
     let mut rehearsal = ready_for_session();
     rehearsal.write_log(10_000);
     rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l1b.trn'");
-    rehearsal.run(
-        "alpha",
-        "ALTER DATABASE Sales SET RECOVERY SIMPLE; ALTER DATABASE Sales SET RECOVERY FULL",
-    );
-    rehearsal.write_log(10_000); // truncated at a checkpoint under SIMPLE: the gap
-    rehearsal.run("alpha", "BACKUP DATABASE Sales TO DISK = 'f2.bak'");
-    rehearsal.write_log(10_000);
-    rehearsal.run("alpha", "BACKUP LOG Sales TO DISK = 'l2.trn'");
-    let message = rehearsal
-        .fails("alpha", &set_partner("beta"), 1412)
-        .to_string();
-    assert!(
-        message.contains("restore a full backup taken since"),
-        "{message}"
-    );
+    break_the_chain_and_start_it_again(&mut rehearsal);
+    fails_with_1412_advising_a_new_full_backup(&mut rehearsal);
     rehearsal.run(
         "beta",
         "RESTORE LOG Sales FROM DISK = 'l1b.trn' WITH NORECOVERY",
