@@ -158,7 +158,7 @@ fn run(arguments: &RunArgs) -> Exit {
         Ok(scenario) => scenario,
         Err(exit) => return exit,
     };
-    note_faults_after_the_end(&scenario);
+    note_what_comes_after_the_end(&scenario);
     if let Err(message) = prepare_outputs(arguments, file) {
         print_err(&message);
         return Exit::BadInput;
@@ -307,10 +307,21 @@ fn same_path(a: &Path, b: &Path) -> bool {
     resolved(a) == resolved(b)
 }
 
-/// Says on stderr which faults come after the end of the run. Valid (spec/scenario.md asks
-/// only `at` >= 0) but never applied, which a run's report cannot show: a fault meant for
-/// `at = "31s"` in a 30 s run left no trace (a step that late fails as never finished).
-fn note_faults_after_the_end(scenario: &Scenario) {
+/// Says on stderr which faults and steps come after the end of the run. Valid (spec/scenario.md
+/// asks only `at` >= 0) but never applied, which a run's report cannot show: a fault meant for
+/// `at = "31s"` in a 30 s run left no trace. A step that late fails as never finished, which
+/// `sim validate` did not say (audit AQ).
+fn note_what_comes_after_the_end(scenario: &Scenario) {
+    for step in &scenario.steps {
+        if let Some(at) = step.at_ns.filter(|&at| at > scenario.duration_ns) {
+            print_err(&format!(
+                "sim: note: step {} at {} comes after the end of the run ({}): it never runs, and counts as failed",
+                step.number,
+                format_duration(at),
+                format_duration(scenario.duration_ns)
+            ));
+        }
+    }
     for (index, fault) in scenario.faults.iter().enumerate() {
         if fault.at_ns > scenario.duration_ns {
             print_err(&format!(
@@ -328,7 +339,7 @@ fn note_faults_after_the_end(scenario: &Scenario) {
 fn validate(file: &Path) -> Exit {
     match load(file) {
         Ok(scenario) => {
-            note_faults_after_the_end(&scenario);
+            note_what_comes_after_the_end(&scenario);
             let header = format!(
                 "# {} is valid. Resolved, with every default filled in:\n\n",
                 file.display()

@@ -293,6 +293,30 @@ fn a_fault_after_the_end_of_the_run_is_noted_on_stderr() {
     let _ = std::fs::remove_file(file);
 }
 
+// The same for a step timed after the end of the run: it never runs and counts as failed
+// (spec/scenario.md: a step still running at the end), which `sim validate` did not say
+// (audit AQ).
+#[test]
+fn a_step_after_the_end_of_the_run_is_noted_on_stderr() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sims/quickstart.toml"))
+            .expect("the quickstart reads");
+    let late = text + "\n[[step]]\nat = \"10m\"\non = \"alpha\"\nsql = \"SELECT * FROM sys.database_mirroring\"\n";
+    let file =
+        std::env::temp_dir().join(format!("mirrorsim-late-step-{}.toml", std::process::id()));
+    std::fs::write(&file, late).expect("the temporary directory is writable");
+    let file = file.to_str().expect("a UTF-8 path");
+    let output = sim(&["validate", file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("at 10m comes after the end of the run (")
+            && stderr.contains("it never runs, and counts as failed"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(file);
+}
+
 // spec/cli.md: `--events` writes every protocol event as JSON Lines, to any file, a named pipe
 // too. sim opened the path to compare it with the scenario and to try it out before the run:
 // on a pipe whose only other end was a reader, the first open waited for a writer forever

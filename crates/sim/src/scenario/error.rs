@@ -1,5 +1,5 @@
 //! What can be wrong with a scenario file. Every error names the file, the line and column, what
-//! is wrong and what to change: `sims/x.toml:5:12: duration: "30" needs a unit, e.g. "30s"`.
+//! is wrong and what to change: `sims/x.toml:5:12: duration: "30" needs a unit, e.g. "30s" or "30ms"`.
 
 use std::{io, path::PathBuf};
 

@@ -6,7 +6,7 @@
 //! so that every error can name the file, line and column, what is wrong and what to change:
 //!
 //! ```text
-//! sims/x.toml:5:12: duration: "30" needs a unit, e.g. "30s"
+//! sims/x.toml:5:12: duration: "30" needs a unit, e.g. "30s" or "30ms"
 //! ```
 //!
 //! Nothing in this module panics on any input: a bad file is a [`ScenarioError`].

@@ -636,7 +636,7 @@ fn a_duration_string_without_a_unit() {
     let text = replaced(BASE, "duration = \"60s\"", "duration = \"30\"");
     let message = assert_error(&text, "\"30\"", &[]);
     assert!(
-        message.ends_with("duration: \"30\" needs a unit, e.g. \"30s\""),
+        message.ends_with("duration: \"30\" needs a unit, e.g. \"30s\" or \"30ms\""),
         "{message}"
     );
 }

@@ -27,7 +27,7 @@ pub const NANOS_PER_DAY: u64 = 24 * NANOS_PER_HOUR;
 const DIGITS_MAX: usize = 30;
 
 /// Why a written quantity could not be resolved. The text completes a sentence that starts with
-/// the key and the value as written, e.g. `duration: "30" needs a unit, e.g. "30s"`.
+/// the key and the value as written, e.g. `duration: "30" needs a unit, e.g. "30s" or "30ms"`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
     /// Nothing was written.
@@ -36,11 +36,15 @@ pub enum UnitError {
         /// A value of the right kind.
         example: String,
     },
-    /// A number without a unit where a unit is needed.
-    #[error("needs a unit, e.g. \"{example}\"")]
+    /// A number without a unit where a unit is needed. Two units are offered, a large and a
+    /// small one: the simulator cannot tell which was meant, and one alone read as the advice
+    /// (`size = 2147483648` was told "2147483648MiB", meaning bytes).
+    #[error("needs a unit, e.g. {}", unit_examples(example, other.as_deref()))]
     MissingUnit {
         /// The same number with a suitable unit.
         example: String,
+        /// The same number with another unit of the kind, of another scale, where there is one.
+        other: Option<String>,
     },
     /// A unit this kind of value does not know.
     #[error("{}", unknown_unit_text(unit, known))]
@@ -73,6 +77,14 @@ pub enum UnitError {
     },
 }
 
+/// `"30s"`, or `"30s" or "30ms"`.
+fn unit_examples(example: &str, other: Option<&str>) -> String {
+    match other {
+        Some(other) => format!("\"{example}\" or \"{other}\""),
+        None => format!("\"{example}\""),
+    }
+}
+
 /// One unit symbol and how many base units (ns, bytes, bits per second) it is worth.
 struct Unit {
     symbol: &'static str,
@@ -84,6 +96,8 @@ pub struct Dimension {
     units: &'static [Unit],
     known: &'static str,
     example_unit: &'static str,
+    /// Another unit of another scale, offered beside `example_unit` for a bare number.
+    other_unit: &'static str,
     smallest: &'static str,
     render_max: fn(u64) -> String,
 }
@@ -149,6 +163,7 @@ pub const DURATION: Dimension = Dimension {
     units: DURATION_UNITS,
     known: "ns, us, ms, s, m, h, d",
     example_unit: "s",
+    other_unit: "ms",
     smallest: "nanoseconds",
     render_max: format_duration,
 };
@@ -158,6 +173,7 @@ pub const SIZE: Dimension = Dimension {
     units: SIZE_UNITS,
     known: "B, KiB, MiB, GiB, TiB, KB, MB, GB, TB",
     example_unit: "MiB",
+    other_unit: "B",
     smallest: "bytes",
     render_max: format_size,
 };
@@ -167,6 +183,7 @@ pub const BANDWIDTH: Dimension = Dimension {
     units: RATE_UNITS,
     known: "bit/s, Kbit/s, Mbit/s, Gbit/s, Tbit/s, B/s, KiB/s, MiB/s, GiB/s, KB/s, MB/s, GB/s",
     example_unit: "Mbit/s",
+    other_unit: "Gbit/s",
     smallest: "bits per second",
     render_max: format_bandwidth,
 };
@@ -174,6 +191,7 @@ pub const BANDWIDTH: Dimension = Dimension {
 /// Disk throughputs, resolved to bits per second (the example unit is bytes).
 pub const THROUGHPUT: Dimension = Dimension {
     example_unit: "MiB/s",
+    other_unit: "GiB/s",
     ..BANDWIDTH
 };
 
@@ -233,6 +251,7 @@ pub fn parse_quantity(text: &str, dimension: &Dimension) -> Result<u64, UnitErro
     if symbol.is_empty() {
         return Err(UnitError::MissingUnit {
             example: format!("{number}{}", dimension.example_unit),
+            other: Some(format!("{number}{}", dimension.other_unit)),
         });
     }
     let Some(unit) = dimension.units.iter().find(|unit| unit.symbol == symbol) else {
@@ -350,6 +369,7 @@ pub fn parse_drift_ppm(text: &str) -> Result<i64, UnitError> {
         "" => {
             return Err(UnitError::MissingUnit {
                 example: format!("{}{number}%", if negative { "-" } else { "+" }),
+                other: None,
             })
         }
         other => {
@@ -645,8 +665,16 @@ pub enum ComparisonError {
     /// A comparison no value can satisfy, such as `"< 0"`.
     #[error("can never hold; nothing is below 0")]
     NeverHolds,
+    /// A range not written `"x..y"`: three dots (`"50us...10ms"` read as `"50us..100us"`, the
+    /// third dot taken for a leading decimal point), or a bound left out (`"10.."` was called
+    /// empty).
+    #[error("is not a range \"x..y\": {reason}")]
+    MalformedRange {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An operator the comparisons do not have, such as `"=<"` or `"!="`.
-    #[error("has an unknown operator \"{operator}\"; use <, <=, >, >=, a bare value (equal) or a range \"x..y\"")]
+    #[error("has an unknown operator \"{operator}\"; use <, <=, >, >=, = (or a bare value) or a range \"x..y\"")]
     UnknownOperator {
         /// The operator as written.
         operator: String,
@@ -680,6 +708,16 @@ impl Comparison {
         } else if let Some(rest) = text.strip_prefix("==").or_else(|| text.strip_prefix('=')) {
             Comparison::Equal(operand(rest)?)
         } else if let Some((low_text, high_text)) = text.split_once("..") {
+            if high_text.starts_with('.') {
+                return Err(ComparisonError::MalformedRange {
+                    reason: "write two dots between the bounds, not three",
+                });
+            }
+            if low_text.trim().is_empty() || high_text.trim().is_empty() {
+                return Err(ComparisonError::MalformedRange {
+                    reason: "write both bounds, or use \"<=\" or \">=\" for one",
+                });
+            }
             let high = operand(high_text)?;
             // "10..12s": a bare low bound takes the high bound's unit, as one would say it.
             let unit = high_text
@@ -769,11 +807,12 @@ mod tests {
         assert_eq!(
             parse_duration("30"),
             Err(UnitError::MissingUnit {
-                example: "30s".to_string()
+                example: "30s".to_string(),
+                other: Some("30ms".to_string()),
             })
         );
         let message = parse_duration("30").unwrap_err().to_string();
-        assert_eq!(message, "needs a unit, e.g. \"30s\"");
+        assert_eq!(message, "needs a unit, e.g. \"30s\" or \"30ms\"");
     }
 
     #[test]
@@ -841,7 +880,8 @@ mod tests {
         assert_eq!(
             parse_size("20"),
             Err(UnitError::MissingUnit {
-                example: "20MiB".to_string()
+                example: "20MiB".to_string(),
+                other: Some("20B".to_string()),
             })
         );
     }
@@ -865,7 +905,8 @@ mod tests {
         assert_eq!(
             parse_bits_per_second("100"),
             Err(UnitError::MissingUnit {
-                example: "100Mbit/s".to_string()
+                example: "100Mbit/s".to_string(),
+                other: Some("100Gbit/s".to_string()),
             })
         );
     }
@@ -1025,6 +1066,38 @@ mod tests {
         }
     }
 
+    // Audit AQ: "50us...10ms" was read as "50us..100us" (the third dot a decimal point), a
+    // check a hundred times tighter than written; "10.." was called empty.
+    #[test]
+    fn a_range_has_two_dots_and_both_bounds() {
+        for (written, reason) in [
+            ("50us...10ms", "not three"),
+            ("5ms...10ms", "not three"),
+            ("10ms..", "both bounds"),
+            ("..10ms", "both bounds"),
+            ("1..", "both bounds"),
+        ] {
+            let measure = if written == "1.." {
+                Measure::Count
+            } else {
+                Measure::Duration
+            };
+            let error = Comparison::parse(written, measure).unwrap_err();
+            assert!(
+                matches!(error, ComparisonError::MalformedRange { .. })
+                    && error.to_string().contains(reason),
+                "{written}: {error}"
+            );
+        }
+        assert_eq!(
+            Comparison::parse("50us..10ms", Measure::Duration),
+            Ok(Comparison::Within {
+                low: 50_000,
+                high: 10_000_000
+            })
+        );
+    }
+
     #[test]
     fn bad_comparisons_are_errors() {
         assert!(matches!(
@@ -1062,7 +1135,7 @@ mod tests {
         ));
         assert!(matches!(
             Comparison::parse("..", Measure::Count),
-            Err(ComparisonError::NotACount { .. })
+            Err(ComparisonError::MalformedRange { .. })
         ));
     }
 

@@ -230,6 +230,7 @@ impl FaultFields<'_, '_> {
                         written: written(value.get_ref()),
                         reason: UnitError::MissingUnit {
                             example: format!("{sign}{percent}%"),
+                            other: None,
                         },
                     },
                 ));
