@@ -261,19 +261,32 @@ fn the_trace_shows_the_first_principal_serving_from_the_start() {
 
 // A fault timed after the end of the run is valid (spec/scenario.md asks only `at` >= 0) but
 // never happens; the run said nothing of it. Now stderr says so, and the verdict is unchanged.
-#[test]
-fn a_fault_after_the_end_of_the_run_is_noted_on_stderr() {
+/// The bundled quickstart with `extra` appended, written to a temporary file named by `tag`.
+fn quickstart_with(tag: &str, extra: &str) -> String {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sims/quickstart.toml"))
             .expect("the quickstart reads");
-    let late = text + "\n[[fault]]\nat = \"10m\"\nkind = \"crash\"\ntarget = \"alpha\"\n";
-    let file = std::env::temp_dir().join(format!("mirrorsim-late-{}.toml", std::process::id()));
-    std::fs::write(&file, late).expect("the temporary directory is writable");
-    let file = file.to_str().expect("a UTF-8 path");
+    let file = std::env::temp_dir().join(format!("mirrorsim-{tag}-{}.toml", std::process::id()));
+    std::fs::write(&file, text + extra).expect("the temporary directory is writable");
+    file.to_str().expect("a UTF-8 path").to_string()
+}
+
+/// `sim COMMAND FILE`'s stderr, once its exit code is checked.
+fn stderr_of(command: &str, file: &str, code: i32) -> String {
+    let output = sim(&[command, file]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(code), "{command}: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_fault_after_the_end_of_the_run_is_noted_on_stderr() {
+    let file = &quickstart_with(
+        "late",
+        "\n[[fault]]\nat = \"10m\"\nkind = \"crash\"\ntarget = \"alpha\"\n",
+    );
     for command in ["run", "validate"] {
-        let output = sim(&[command, file]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(0), "{command}: {stderr}");
+        let stderr = stderr_of(command, file, 0);
         assert!(
             stderr.contains("(crash) at 10m comes after the end of the run (")
                 && stderr.contains("it never happens"),
@@ -298,22 +311,19 @@ fn a_fault_after_the_end_of_the_run_is_noted_on_stderr() {
 // (audit AQ).
 #[test]
 fn a_step_after_the_end_of_the_run_is_noted_on_stderr() {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sims/quickstart.toml"))
-            .expect("the quickstart reads");
-    let late = text + "\n[[step]]\nat = \"10m\"\non = \"alpha\"\nsql = \"SELECT * FROM sys.database_mirroring\"\n";
-    let file =
-        std::env::temp_dir().join(format!("mirrorsim-late-step-{}.toml", std::process::id()));
-    std::fs::write(&file, late).expect("the temporary directory is writable");
-    let file = file.to_str().expect("a UTF-8 path");
-    let output = sim(&["validate", file]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("at 10m comes after the end of the run (")
-            && stderr.contains("it never runs, and counts as failed"),
-        "{stderr}"
+    let file = &quickstart_with(
+        "late-step",
+        "\n[[step]]\nat = \"10m\"\non = \"alpha\"\nsql = \"SELECT * FROM sys.database_mirroring\"\n",
     );
+    // The run fails the step (never finished): exit 1.
+    for (command, code) in [("run", 1), ("validate", 0)] {
+        let stderr = stderr_of(command, file, code);
+        assert!(
+            stderr.contains("at 10m comes after the end of the run (")
+                && stderr.contains("it never runs, and counts as failed"),
+            "{command}: {stderr}"
+        );
+    }
     let _ = std::fs::remove_file(file);
 }
 
