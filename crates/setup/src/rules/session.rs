@@ -2,6 +2,7 @@
 //! session statements are judged"; §5 for the commands the protocol core judges). Checks run in
 //! the order the reference lists them; the first that fails is the error and nothing changes.
 
+use crate::backup::BackupFolder;
 use crate::catalog::{
     Database, DatabaseState, InstanceCatalog, Mirroring, MirroringRole, SessionMembership,
 };
@@ -142,11 +143,7 @@ impl Estate {
         let remote = mirror
             .database(database)
             .ok_or_else(|| sql::remote_database_missing(database, &mirror.name))?;
-        let chain_reaches_back = copy.log_chain_lsn.is_some_and(|chain| {
-            self.backup_folder()
-                .log_backups_join(&copy.fork, remote.lsn_restored, chain)
-        });
-        judge_remote_copy(principal, copy, mirror, remote, chain_reaches_back)?;
+        judge_remote_copy(principal, copy, mirror, remote, self.backup_folder())?;
         Ok(SessionPlan {
             mirror: mirror.name.clone(),
             principal_address,
@@ -529,14 +526,13 @@ impl Estate {
 }
 
 /// The remote copy's checks, in order: 1410, 1464, 1465, 1416, 1407, 1478, 1412.
-/// `chain_reaches_back`: whether the log backups taken since the remote copy's point lead from
-/// it to the principal's log backup chain (what 1412's advice depends on).
+/// `backups`: the log backups 1412's advice is judged by (only when 1412 is given).
 fn judge_remote_copy(
     principal: &InstanceCatalog,
     copy: &Database,
     mirror: &InstanceCatalog,
     remote: &Database,
-    chain_reaches_back: bool,
+    backups: &BackupFolder,
 ) -> Judged<()> {
     let database = &copy.name;
     let prepared_here = match &remote.mirroring {
@@ -573,7 +569,7 @@ fn judge_remote_copy(
     if !remote.log_restored_since_base {
         return Err(sql::insufficient_log_on_mirror(database).into());
     }
-    judge_log_reaches_mirror(principal, copy, mirror, remote, chain_reaches_back)
+    judge_log_reaches_mirror(principal, copy, mirror, remote, backups)
 }
 
 /// 1412: the principal's log must still hold everything after the mirror's point, on the same
@@ -583,7 +579,7 @@ fn judge_log_reaches_mirror(
     copy: &Database,
     mirror: &InstanceCatalog,
     remote: &Database,
-    chain_reaches_back: bool,
+    backups: &BackupFolder,
 ) -> Judged<()> {
     let database = &copy.name;
     let detail = if remote.fork != copy.fork {
@@ -601,10 +597,15 @@ fn judge_log_reaches_mirror(
             // a full backup after a switch to SIMPLE, or backups were overwritten. The copy
             // cannot be rolled forward (4305), only restored again; the advice below sent a
             // DBA to restore log backups that do not fit (audits AG, AK).
-            Some(chain) if chain > remote.lsn_restored && !chain_reaches_back => Some(format!(
+            Some(chain)
+                if chain > remote.lsn_restored
+                    && !backups.log_backups_join(&copy.fork, remote.lsn_restored, chain) =>
+            {
+                Some(format!(
                 "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}, and the log backups taken since do not lead there from the copy's point (a switch to SIMPLE broke the chain, or backups were overwritten): restore a full backup taken since WITH REPLACE, NORECOVERY and a log backup WITH NORECOVERY.",
                 mirror.name, remote.lsn_restored, principal.name
-            )),
+            ))
+            }
             Some(chain) if chain > remote.lsn_restored => Some(format!(
                 "The copy on {} stands at LSN {}, but log up to LSN {chain} was backed up and truncated on {}: restore every log backup taken since WITH NORECOVERY.",
                 mirror.name, remote.lsn_restored, principal.name
