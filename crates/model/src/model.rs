@@ -532,7 +532,11 @@ impl SessionModel {
     /// - messages of a connection that neither end holds any more (both declared it lost, or
     ///   restarted): delivered, they would only be answered by a reset that the other end
     ///   ignores. A connect request whose initiator gave the connection up is dropped too: the
-    ///   initiator's side of the TCP handshake is gone.
+    ///   initiator's side of the TCP handshake is gone. So is a restarted acceptor's request
+    ///   that its initiator connect now (`Links::ask_initiators_to_connect`), which no one
+    ///   holds: answered, it opens the link as the initiator's next tick would, and the model
+    ///   offers that tick at any moment (its clock stands still), so the request only makes
+    ///   the simulator's reconnection prompt.
     fn normalize(&self, s: &mut SessionState) {
         for i in 0..2 {
             let p = &s.partners[i];

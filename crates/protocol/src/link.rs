@@ -248,19 +248,42 @@ impl Links {
                         self.links[i].declare_lost();
                     }
                 }
-                LinkState::Down if link.initiator => {
-                    let conn = ConnId {
-                        initiator: self.me,
-                        number: self.counter,
-                    };
-                    self.counter += 1;
-                    self.links[i].state = LinkState::Connecting(conn);
-                    self.send_on(out, role, link.peer, conn, Message::Connect);
-                }
+                LinkState::Down if link.initiator => self.open(i, role, out),
                 LinkState::Down => {}
             }
         }
         lost
+    }
+
+    /// Opens a new connection on the link at `index` (this side initiates): a fresh number
+    /// from the durable counter, and a connect request.
+    fn open(&mut self, index: usize, role: RoleView, out: &mut Vec<Output>) {
+        let conn = ConnId {
+            initiator: self.me,
+            number: self.counter,
+        };
+        self.counter += 1;
+        self.links[index].state = LinkState::Connecting(conn);
+        self.send_on(out, role, self.links[index].peer, conn, Message::Connect);
+    }
+
+    /// A restarted instance asks each peer that opens their connection to open it now
+    /// (reference section 3: a broken connection is re-established when the peer can be
+    /// reached again). The request names this side as its initiator, so the peer answers it
+    /// with its own connect request (`on_asked_to_connect`), never by accepting it. Without it
+    /// a restarted acceptor waited up to a ping interval for the initiator's next tick: between
+    /// partners the one with the lower id initiates, so whether a restarted partner reconnected
+    /// at once, and how long its database was unavailable, depended on the order of the
+    /// scenario's instance tables (audit AU). The request takes no number from the counter:
+    /// no one ever holds that connection.
+    pub fn ask_initiators_to_connect(&self, role: RoleView, out: &mut Vec<Output>) {
+        let conn = ConnId {
+            initiator: self.me,
+            number: self.counter,
+        };
+        for link in self.links.iter().filter(|l| !l.initiator) {
+            self.send_on(out, role, link.peer, conn, Message::Connect);
+        }
     }
 
     /// Handles the connection layer of a received envelope. `pong` is what this instance puts in
@@ -306,6 +329,9 @@ impl Links {
         role: RoleView,
         out: &mut Vec<Output>,
     ) -> Received {
+        if link.initiator && conn.initiator == link.peer {
+            return self.on_asked_to_connect(link, role, out);
+        }
         let acceptor = !link.initiator && conn.initiator == link.peer;
         // An initiator numbers its connections from a durable counter, so a request numbered
         // at or below the last connection declared lost, or below the one up, is stale: sent
@@ -334,6 +360,36 @@ impl Links {
         } else {
             Received::Nothing
         }
+    }
+
+    /// The peer, which this side connects to, has restarted and asks for a connection
+    /// (`ask_initiators_to_connect`): a link that is down is opened now, not at the next tick; a
+    /// connect request still out is sent again; a connection this side holds as up is pinged
+    /// now, so that a peer that lost it answers with a reset at once. Each of these a tick does
+    /// too, so a request that arrives late, after the connection was re-established, changes
+    /// nothing but a ping's moment.
+    fn on_asked_to_connect(
+        &mut self,
+        link: Link,
+        role: RoleView,
+        out: &mut Vec<Output>,
+    ) -> Received {
+        match link.state {
+            LinkState::Down => {
+                let index = self
+                    .links
+                    .iter()
+                    .position(|l| l.peer == link.peer)
+                    .expect("link exists");
+                self.open(index, role, out);
+            }
+            LinkState::Connecting(conn) => {
+                self.send_on(out, role, link.peer, conn, Message::Connect)
+            }
+            LinkState::Up(conn) => self.send_on(out, role, link.peer, conn, Message::Ping),
+            LinkState::Accepted(_) => {} // only an acceptor accepts
+        }
+        Received::Nothing
     }
 
     fn on_accept(
@@ -644,17 +700,52 @@ mod tests {
         assert_eq!(b.link(A).unwrap().state, LinkState::Down);
     }
 
-    // reference §3: a connect request from the side that is not the initiator, or naming another
-    // initiator, is refused with a reset.
+    // reference §3: "a broken connection is re-established by a handshake when the peer can be
+    // reached again". A restarted acceptor asks its initiator to connect, and the initiator
+    // answers with its own connect request at once, whatever its link's state: a link down is
+    // opened with a fresh number, a request still out is repeated, a connection up is pinged.
+    // The request is never accepted as a connection.
     #[test]
-    fn connect_from_the_side_that_must_not_initiate_is_reset() {
+    fn a_restarted_acceptor_asks_its_initiator_to_connect_now() {
+        let mut b = acceptor_up(0);
+        b.reset_all();
+        let mut out = Vec::new();
+        b.ask_initiators_to_connect(RoleView::default(), &mut out);
+        assert_eq!(sent(&out), vec![(A, conn(B, 0), Message::Connect)]);
+        let ask = env(B, A, conn(B, 0), Message::Connect);
+
         let mut a = Links::new(A);
         a.add_peer(B, true);
-        let (received, out) = receive(&mut a, 0, env(B, A, conn(B, 0), Message::Connect));
+        let (received, out) = receive(&mut a, 3 * SECOND, ask.clone());
         assert_eq!(received, Received::Nothing);
-        assert_eq!(sent(&out), vec![(B, conn(B, 0), Message::Reset)]);
-        assert!(!a.is_up(B));
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Connect)]);
+        assert_eq!(a.link(B).unwrap().state, LinkState::Connecting(conn(A, 0)));
+        assert_eq!(a.counter, 1, "the connection took a fresh number");
 
+        let (received, out) = receive(&mut a, 3 * SECOND, ask.clone());
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Connect)]);
+        assert_eq!(a.counter, 1, "the request out is repeated, not replaced");
+
+        let mut a = initiator_up(0);
+        let (received, out) = receive(&mut a, SECOND, ask);
+        assert_eq!(received, Received::Nothing);
+        assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Ping)]);
+        assert!(
+            a.is_up(B),
+            "a late request changes nothing but a ping's moment"
+        );
+
+        // An initiator asks no one: it connects at its own tick.
+        let mut out = Vec::new();
+        a.ask_initiators_to_connect(RoleView::default(), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    // reference §3: a connect request naming an initiator that is neither end of the link is
+    // refused with a reset.
+    #[test]
+    fn connect_naming_another_initiator_is_reset() {
         let mut b = Links::new(B);
         b.add_peer(A, false);
         let (received, out) = receive(&mut b, 0, env(A, B, conn(C, 0), Message::Connect));

@@ -228,6 +228,10 @@ impl Witness {
         if let Some(r) = &mut self.record {
             r.sync = SyncState::Unknown;
         }
+        // The partners open the connections to a witness: asked, they do so now rather than at
+        // their next tick.
+        let view = self.role_view();
+        self.links.ask_initiators_to_connect(view, &mut self.out);
         self.start_ticking();
         self.invariants();
     }

@@ -903,6 +903,10 @@ impl Partner {
         {
             self.awaiting_partner_since = Some(now);
         }
+        // The partner with the lower id opens their connection: asked, it does so now, as this
+        // instance opens its own connections at its first tick, now.
+        let view = self.role_view();
+        self.links.ask_initiators_to_connect(view, &mut self.out);
         self.tick_now();
         self.settle(now);
     }
