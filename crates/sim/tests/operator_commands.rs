@@ -447,3 +447,38 @@ fn a_witness_out_of_reach_since_a_restart_shows_disconnected_after_timeout() {
         Some(mirror_sim::report::WitnessState::Disconnected)
     );
 }
+
+// spec/cli.md: `serving`'s `via` says how an instance came to serve. A former mirror recovered
+// WITH RECOVERY after PARTNER OFF (reference section 7: "starts a new fork") was written as a
+// `restart`, though nothing restarted; it is now `forced`, after its `fork` event, with
+// `recovered` set, a field the spec allows.
+#[test]
+fn a_mirror_recovered_after_partner_off_serves_as_forced_and_recovered() {
+    let file = common::sims_file("disaster-recovery-partner-off-then-recover-the-mirror.toml");
+    let text = String::from_utf8(common::events_of(&file, None)).expect("UTF-8");
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let serving: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "serving" && e["instance"] == "beta")
+        .collect();
+    assert_eq!(serving.len(), 1, "{serving:?}");
+    assert_eq!(serving[0]["via"], "forced");
+    assert_eq!(serving[0]["recovered"], true);
+    let fork = events
+        .iter()
+        .position(|e| e["event"] == "fork" && e["instance"] == "beta")
+        .expect("the recovery starts a fork");
+    let served = events
+        .iter()
+        .position(|e| e["event"] == "serving" && e["instance"] == "beta")
+        .expect("served");
+    assert!(fork < served, "the fork comes first");
+    // No other serving event carries the field.
+    assert!(events
+        .iter()
+        .filter(|e| e["event"] == "serving" && e["instance"] != "beta")
+        .all(|e| e.get("recovered").is_none()));
+}

@@ -218,7 +218,10 @@ impl World<'_> {
         }
         self.steps.backups.remove(&(i, k));
         if self.steps.recoveries.remove(&(i, k)) && result.is_ok() {
-            self.serve_a_recovered_mirror(n, "restart");
+            // Not a restart (it wrote `restart`, though nothing restarted): the operator brings
+            // the copy into service on a fork of its own, accepting the loss, as forced service
+            // does (reference section 7).
+            self.serve_a_recovered_mirror(n, "forced");
         }
         if let Some(backup_id) = self.steps.database_backups.remove(&(i, k)) {
             if result.is_ok() {

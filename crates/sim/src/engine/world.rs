@@ -2367,11 +2367,14 @@ impl<'s> World<'s> {
             let end_lsn = start.lsn_end;
             self.history.serve(start);
             self.close_failover_unavailability(n);
-            self.emit(
-                n,
-                "serving",
-                serde_json::json!({"role_sequence": served_at, "end_lsn": end_lsn, "via": why}),
-            );
+            let mut fields =
+                serde_json::json!({"role_sequence": served_at, "end_lsn": end_lsn, "via": why});
+            if self.nodes[n].recovered_copy && self.nodes[n].session().is_none() {
+                // A former mirror recovered outside any session: spec/cli.md's `via` has no
+                // value for it, so a field says so (new fields are allowed).
+                fields["recovered"] = serde_json::Value::Bool(true);
+            }
+            self.emit(n, "serving", fields);
         } else {
             self.history.stop_serving(n, self.now);
             // Where its log ended when it stopped: `time_behind` places a later role change's
