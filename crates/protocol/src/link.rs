@@ -36,6 +36,10 @@ pub struct Link {
     /// Whether this side opens the connection (partners open connections to the witness; between
     /// partners, the one with the lower id opens it).
     pub initiator: bool,
+    /// The peer asked for a connection (it restarted) while this side held one up, and was
+    /// pinged on it: the reset a restarted peer answers with is followed by a new connection at
+    /// once, not at the next tick. Cleared by the peer's reply on that connection.
+    pub asked: bool,
 }
 
 /// What a received envelope means for the owner of the links.
@@ -79,6 +83,7 @@ impl Link {
             last_reply: 0,
             lost: None,
             initiator,
+            asked: false,
         }
     }
 
@@ -103,6 +108,7 @@ impl Link {
             self.lost = Some(conn);
         }
         self.state = LinkState::Down;
+        self.asked = false;
         was_up
     }
 }
@@ -154,6 +160,13 @@ impl Links {
 
     fn link_mut(&mut self, peer: InstanceId) -> Option<&mut Link> {
         self.links.iter_mut().find(|l| l.peer == peer)
+    }
+
+    fn index_of(&self, peer: InstanceId) -> usize {
+        self.links
+            .iter()
+            .position(|l| l.peer == peer)
+            .expect("link exists")
     }
 
     /// Whether the connection to `peer` is up.
@@ -264,6 +277,7 @@ impl Links {
         };
         self.counter += 1;
         self.links[index].state = LinkState::Connecting(conn);
+        self.links[index].asked = false;
         self.send_on(out, role, self.links[index].peer, conn, Message::Connect);
     }
 
@@ -306,7 +320,7 @@ impl Links {
         match env.body {
             Message::Connect => self.on_connect(now, link, env.conn, role, out),
             Message::Accept => self.on_accept(now, link, env.conn, role, out),
-            Message::Reset => self.on_reset(link, env.conn),
+            Message::Reset => self.on_reset(link, env.conn, role, out),
             body if link.state == LinkState::Accepted(env.conn) => {
                 self.on_confirmed(now, link, env.conn, body, role, pong, out)
             }
@@ -365,9 +379,10 @@ impl Links {
     /// The peer, which this side connects to, has restarted and asks for a connection
     /// (`ask_initiators_to_connect`): a link that is down is opened now, not at the next tick; a
     /// connect request still out is sent again; a connection this side holds as up is pinged
-    /// now, so that a peer that lost it answers with a reset at once. Each of these a tick does
-    /// too, so a request that arrives late, after the connection was re-established, changes
-    /// nothing but a ping's moment.
+    /// now, so that a peer that lost it answers with a reset at once, and a new connection
+    /// follows the reset (`Link::asked`). Each of these a tick does too, so a request that
+    /// arrives late, after the connection was re-established, changes nothing but a ping's
+    /// moment (the peer's reply clears `asked`).
     fn on_asked_to_connect(
         &mut self,
         link: Link,
@@ -376,17 +391,16 @@ impl Links {
     ) -> Received {
         match link.state {
             LinkState::Down => {
-                let index = self
-                    .links
-                    .iter()
-                    .position(|l| l.peer == link.peer)
-                    .expect("link exists");
+                let index = self.index_of(link.peer);
                 self.open(index, role, out);
             }
             LinkState::Connecting(conn) => {
                 self.send_on(out, role, link.peer, conn, Message::Connect)
             }
-            LinkState::Up(conn) => self.send_on(out, role, link.peer, conn, Message::Ping),
+            LinkState::Up(conn) => {
+                self.link_mut(link.peer).expect("link exists").asked = true;
+                self.send_on(out, role, link.peer, conn, Message::Ping);
+            }
             LinkState::Accepted(_) => {} // only an acceptor accepts
         }
         Received::Nothing
@@ -442,11 +456,29 @@ impl Links {
         }
     }
 
-    fn on_reset(&mut self, link: Link, conn: ConnId) -> Received {
+    fn on_reset(
+        &mut self,
+        link: Link,
+        conn: ConnId,
+        role: RoleView,
+        out: &mut Vec<Output>,
+    ) -> Received {
+        if link.state == LinkState::Down && !link.initiator && conn.initiator == self.me {
+            // The answer to this restarted side's request that the peer connect
+            // (`ask_initiators_to_connect`): the peer's port is closed, its process down, as a
+            // refused connection says to an initiator.
+            return Received::Refused { peer: link.peer };
+        }
         if link.conn() != Some(conn) {
             return Received::Nothing;
         }
         let was_up = self.declare_lost(link.peer);
+        if was_up && link.asked {
+            // The peer restarted within TIMEOUT and asked for a connection: the one this side
+            // held is gone, and a new one is opened now.
+            let index = self.index_of(link.peer);
+            self.open(index, role, out);
+        }
         if was_up {
             Received::Lost { peer: link.peer }
         } else {
@@ -469,7 +501,9 @@ impl Links {
                 Received::Nothing
             }
             Message::Pong { .. } => {
-                self.link_mut(link.peer).expect("link exists").last_reply = now;
+                let l = self.link_mut(link.peer).expect("link exists");
+                l.last_reply = now;
+                l.asked = false; // the peer holds this connection: the request was older
                 Received::Deliver(body)
             }
             // The third leg of a handshake this side has done already (a repeat): nothing.
@@ -727,14 +761,37 @@ mod tests {
         assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Connect)]);
         assert_eq!(a.counter, 1, "the request out is repeated, not replaced");
 
+        // A connection held as up is pinged: a live one answers, and nothing else changes.
         let mut a = initiator_up(0);
-        let (received, out) = receive(&mut a, SECOND, ask);
+        let (received, out) = receive(&mut a, SECOND, ask.clone());
         assert_eq!(received, Received::Nothing);
         assert_eq!(sent(&out), vec![(B, conn(A, 0), Message::Ping)]);
+        receive(&mut a, SECOND, env(B, A, conn(A, 0), pong()));
         assert!(
             a.is_up(B),
             "a late request changes nothing but a ping's moment"
         );
+        assert!(!a.link(B).unwrap().asked, "the reply clears the request");
+        let (received, out) = receive(&mut a, SECOND, env(B, A, conn(A, 0), Message::Reset));
+        assert_eq!(received, Received::Lost { peer: B });
+        assert!(
+            sent(&out).is_empty(),
+            "an ordinary reset waits for the tick"
+        );
+
+        // The restarted peer answers the ping with a reset: a new connection follows at once.
+        let mut a = initiator_up(0);
+        receive(&mut a, SECOND, ask);
+        let (received, out) = receive(&mut a, SECOND, env(B, A, conn(A, 0), Message::Reset));
+        assert_eq!(received, Received::Lost { peer: B });
+        assert_eq!(sent(&out), vec![(B, conn(A, 1), Message::Connect)]);
+        assert_eq!(a.link(B).unwrap().state, LinkState::Connecting(conn(A, 1)));
+
+        // A reset answers the request when the peer's process is down: refused, as a
+        // connection an initiator opens is.
+        let (received, out) = receive(&mut b, SECOND, env(A, B, conn(B, 0), Message::Reset));
+        assert_eq!(received, Received::Refused { peer: A });
+        assert!(out.is_empty(), "no reset answers a reset");
 
         // An initiator asks no one: it connects at its own tick.
         let mut out = Vec::new();

@@ -482,3 +482,35 @@ fn a_mirror_recovered_after_partner_off_serves_as_forced_and_recovered() {
         .filter(|e| e["event"] == "serving" && e["instance"] != "beta")
         .all(|e| e.get("recovered").is_none()));
 }
+
+// reference section 3: a broken connection is re-established when the peer can be reached
+// again. A witness back within TIMEOUT asks the exposed principal to connect; the reset that
+// answers the principal's ping ends the old connection, and the new one follows at once, so
+// quorum is back 1 ms later and no commit fails (1,019 failed while the principal waited for
+// its next ping tick).
+#[test]
+fn a_witness_back_within_the_timeout_restores_quorum_at_once() {
+    let report = report_of("a-witness-back-within-the-timeout-restores-quorum-at-once.toml");
+    assert_eq!(report.transactions.failed, 0);
+    let file = common::sims_file("a-witness-back-within-the-timeout-restores-quorum-at-once.toml");
+    let text = String::from_utf8(common::events_of(&file, None)).expect("UTF-8");
+    let serving: Vec<(String, u64)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .filter(|e| e["event"] == "serving" || e["event"] == "not_serving")
+        .filter(|e| e["t_us"].as_u64().expect("time") >= 30_000_000)
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_owned(),
+                e["t_us"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(serving.len(), 2, "{serving:?}");
+    assert_eq!(serving[0].0, "not_serving");
+    assert_eq!(serving[1].0, "serving");
+    assert!(
+        serving[1].1 - serving[0].1 < 2_000,
+        "quorum back within a round trip: {serving:?}"
+    );
+}

@@ -437,7 +437,12 @@ impl Partner {
         self.mirror_ready = false;
         let state = if suspend {
             MirroringState::Suspended
-        } else if self.links.is_up(self.durable.partner) {
+        } else if self.links.is_up(self.durable.partner)
+            && self.partner_member == super::Membership::Member
+        {
+            // Connected to a partner that has shown it holds the session. A connection to an
+            // instance that left it (PARTNER OFF: its endpoint still accepts, as a witness's
+            // would) is no mirror, and the principal stayed SYNCHRONIZING with none (audit AW).
             MirroringState::Synchronizing
         } else {
             MirroringState::Disconnected

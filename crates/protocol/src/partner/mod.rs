@@ -716,10 +716,17 @@ impl Partner {
         if !self.running || self.ended {
             return;
         }
-        let connecting = self
-            .links
-            .link(peer)
-            .is_some_and(|l| matches!(l.state, LinkState::Connecting(_)));
+        // A connection being opened, from either side, or this restarted side's request that
+        // the peer open one (`Links::ask_initiators_to_connect`): the peer's process is down
+        // (its host reset the connection), as a connect request answered by a reset says. A
+        // principal's SET PARTNER failed with 1418 only at its deadline, 11 s later, when the
+        // mirror was the side opening the connection; a restarted principal without a witness
+        // served a ping interval late, when its crashed mirror was (audit AW).
+        let connecting = self.links.link(peer).is_some_and(|l| match l.state {
+            LinkState::Connecting(_) | LinkState::Accepted(_) => true,
+            LinkState::Down => !l.initiator,
+            LinkState::Up(_) => false,
+        });
         if self.links.connection_lost(peer, kind) {
             self.on_link_lost(peer);
         } else if connecting && kind == ErrorKind::Hard {
@@ -3283,6 +3290,25 @@ mod tests {
         Message::Pong {
             witness_sees_principal: Some(sees_principal),
         }
+    }
+
+    // reference §2: SYNCHRONIZING is a mirror behind and catching up. RESUME on a principal
+    // whose connection to its partner is up, but on which the partner has not shown it holds
+    // the session (no greeting; an instance that left the session with PARTNER OFF accepts as
+    // a witness would and answers pings), leaves it DISCONNECTED: it went SYNCHRONIZING with no
+    // mirror, for good (audit AW). The partner's greeting brings the session back as usual.
+    #[test]
+    fn resume_over_a_connection_the_partner_has_not_greeted_stays_disconnected() {
+        let mut p = synchronized_principal();
+        p.handle_command(0, 2, SessionCommand::Suspend)
+            .expect("SUSPEND accepted");
+        lose(&mut p, M);
+        reconnect(&mut p, SECOND, M);
+        from_peer(&mut p, SECOND, M, pong(false));
+        p.handle_command(SECOND, 3, SessionCommand::Resume)
+            .expect("RESUME accepted");
+        p.invariants();
+        assert_eq!(p.state(), MirroringState::Disconnected);
     }
 
     // reference §4: quorum is two of the *session's* instances with their connection up. A
