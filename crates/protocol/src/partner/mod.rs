@@ -3309,6 +3309,36 @@ mod tests {
             .expect("RESUME accepted");
         p.invariants();
         assert_eq!(p.state(), MirroringState::Disconnected);
+
+        // RESUME before the partner's greeting has arrived: the handshake brings the session
+        // back, as after any reconnection (the mirror's Ready, once it has the RESUME).
+        let mut p = synchronized_principal();
+        p.handle_command(0, 2, SessionCommand::Suspend)
+            .expect("SUSPEND accepted");
+        lose(&mut p, M);
+        reconnect(&mut p, SECOND, M);
+        p.handle_command(SECOND, 3, SessionCommand::Resume)
+            .expect("RESUME accepted");
+        assert_eq!(p.state(), MirroringState::Disconnected);
+        from_peer(&mut p, SECOND, M, mirror_hello(0));
+        from_peer(
+            &mut p,
+            SECOND,
+            M,
+            Message::Ready {
+                lsn_end: 0,
+                lsn_hardened: 0,
+            },
+        );
+        p.invariants();
+        assert!(
+            matches!(
+                p.state(),
+                MirroringState::Synchronizing | MirroringState::Synchronized
+            ),
+            "{:?}",
+            p.state()
+        );
     }
 
     // reference §4: quorum is two of the *session's* instances with their connection up. A
