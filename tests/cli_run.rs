@@ -259,8 +259,6 @@ fn the_trace_shows_the_first_principal_serving_from_the_start() {
     );
 }
 
-// A fault timed after the end of the run is valid (spec/scenario.md asks only `at` >= 0) but
-// never happens; the run said nothing of it. Now stderr says so, and the verdict is unchanged.
 /// The bundled quickstart with `extra` appended, written to a temporary file named by `tag`.
 fn quickstart_with(tag: &str, extra: &str) -> String {
     let text =
@@ -279,6 +277,8 @@ fn stderr_of(command: &str, file: &str, code: i32) -> String {
     stderr
 }
 
+// A fault timed after the end of the run is valid (spec/scenario.md asks only `at` >= 0) but
+// never happens; the run said nothing of it. Now stderr says so, and the verdict is unchanged.
 #[test]
 fn a_fault_after_the_end_of_the_run_is_noted_on_stderr() {
     let file = &quickstart_with(

@@ -179,14 +179,8 @@ fn no_bundled_scenario_acknowledges_while_its_stream_says_not_serving() {
 }
 
 fn fault_events_of(sims_file: &str) -> Vec<serde_json::Value> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../sims")
-        .join(sims_file);
-    let bytes = events_of(&file, None);
-    String::from_utf8(bytes)
-        .expect("UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+    common::event_values(sims_file)
+        .into_iter()
         .filter(|event| event["event"] == "fault" && event["kind"] != "heal")
         .collect()
 }
@@ -328,10 +322,8 @@ fn a_principal_restored_from_backups_serves_at_its_sessions_role_sequence() {
             "gamma",
         ),
     ] {
-        let events = events_of(&bundled(name), None);
-        let serving: Vec<serde_json::Value> = String::from_utf8_lossy(&events)
-            .lines()
-            .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        let serving: Vec<serde_json::Value> = common::event_values(&format!("{name}.toml"))
+            .into_iter()
             .filter(|e| e["instance"] == principal)
             .filter(|e| matches!(e["event"].as_str(), Some("serving" | "not_serving")))
             .collect();

@@ -10,7 +10,8 @@ mod common;
 
 use mirror_sim::report::Report;
 
-/// The story of a run: what a DBA reads in the report, outages to the millisecond.
+/// The story of a run: what a DBA reads in the report (outages are compared apart, within a
+/// few milliseconds).
 #[derive(Debug, PartialEq)]
 struct Story {
     verdict: String,
@@ -53,22 +54,18 @@ fn outages(report: &Report) -> Vec<u64> {
     report.failovers.iter().map(|f| f.unavailable_us).collect()
 }
 
-/// `name` from `sims/` with its `[[instance]]` tables in reverse order, written beside the
-/// other temporary files and loaded.
+/// `name` from `sims/` with its `[[instance]]` tables in reverse order.
 fn reversed(name: &str) -> mirror_sim::scenario::Scenario {
-    let text = std::fs::read_to_string(common::sims_file(name)).expect("readable");
+    let file = common::sims_file(name);
+    let text = std::fs::read_to_string(&file).expect("readable");
     let mut doc: toml::Table = text.parse().expect("valid TOML");
     let instances = doc
         .get_mut("instance")
         .and_then(toml::Value::as_array_mut)
         .expect("[[instance]] tables");
     instances.reverse();
-    let out =
-        std::env::temp_dir().join(format!("mirrorsim-reversed-{}-{name}", std::process::id()));
-    std::fs::write(&out, toml::to_string(&doc).expect("serialisable")).expect("written");
-    let scenario = mirror_sim::scenario::load(&out).unwrap_or_else(|e| panic!("{e}"));
-    let _ = std::fs::remove_file(&out);
-    scenario
+    let text = toml::to_string(&doc).expect("serialisable");
+    mirror_sim::scenario::parse(&text, &file).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

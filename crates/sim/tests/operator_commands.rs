@@ -454,12 +454,7 @@ fn a_witness_out_of_reach_since_a_restart_shows_disconnected_after_timeout() {
 // `recovered` set, a field the spec allows.
 #[test]
 fn a_mirror_recovered_after_partner_off_serves_as_forced_and_recovered() {
-    let file = common::sims_file("disaster-recovery-partner-off-then-recover-the-mirror.toml");
-    let text = String::from_utf8(common::events_of(&file, None)).expect("UTF-8");
-    let events: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect();
+    let events = common::event_values("disaster-recovery-partner-off-then-recover-the-mirror.toml");
     let serving: Vec<&serde_json::Value> = events
         .iter()
         .filter(|e| e["event"] == "serving" && e["instance"] == "beta")
@@ -492,20 +487,18 @@ fn a_mirror_recovered_after_partner_off_serves_as_forced_and_recovered() {
 fn a_witness_back_within_the_timeout_restores_quorum_at_once() {
     let report = report_of("a-witness-back-within-the-timeout-restores-quorum-at-once.toml");
     assert_eq!(report.transactions.failed, 0);
-    let file = common::sims_file("a-witness-back-within-the-timeout-restores-quorum-at-once.toml");
-    let text = String::from_utf8(common::events_of(&file, None)).expect("UTF-8");
-    let serving: Vec<(String, u64)> = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
-        .filter(|e| e["event"] == "serving" || e["event"] == "not_serving")
-        .filter(|e| e["t_us"].as_u64().expect("time") >= 30_000_000)
-        .map(|e| {
-            (
-                e["event"].as_str().unwrap().to_owned(),
-                e["t_us"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let serving: Vec<(String, u64)> =
+        common::event_values("a-witness-back-within-the-timeout-restores-quorum-at-once.toml")
+            .into_iter()
+            .filter(|e| e["event"] == "serving" || e["event"] == "not_serving")
+            .filter(|e| e["t_us"].as_u64().expect("time") >= 30_000_000)
+            .map(|e| {
+                (
+                    e["event"].as_str().unwrap().to_owned(),
+                    e["t_us"].as_u64().unwrap(),
+                )
+            })
+            .collect();
     assert_eq!(serving.len(), 2, "{serving:?}");
     assert_eq!(serving[0].0, "not_serving");
     assert_eq!(serving[1].0, "serving");

@@ -99,10 +99,8 @@ fn a_full_log_disk_fails_the_commits_waiting_for_their_flush() {
 /// The `failed` events of the bundled scenario `name` at the instant `at_us`, as
 /// (instance, error) pairs.
 fn failures_at(name: &str, at_us: u64) -> Vec<(String, u64)> {
-    let events = common::events_of(&common::sims_file(name), None);
-    let text = String::from_utf8(events).expect("UTF-8");
-    text.lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+    common::event_values(name)
+        .into_iter()
         .filter(|e| e["event"] == "failed" && e["t_us"] == at_us)
         .map(|e| {
             let instance = e["instance"].as_str().unwrap_or_default().to_string();

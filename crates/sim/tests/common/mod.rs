@@ -27,6 +27,17 @@ pub fn events_of(file: &Path, seed: Option<u64>) -> Vec<u8> {
     bytes
 }
 
+/// The `--events` stream of the scenario `name` of `sims/`, run with its own seed, one JSON
+/// value per event.
+pub fn event_values(name: &str) -> Vec<serde_json::Value> {
+    let events = events_of(&sims_file(name), None);
+    String::from_utf8(events)
+        .expect("UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
 /// Runs `file` with `--events` to a temporary file and returns its path (the caller removes it).
 pub fn events_file(file: &Path, seed: Option<u64>) -> PathBuf {
     let scenario = mirror_sim::scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
